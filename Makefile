@@ -1,0 +1,40 @@
+# The two commands a user needs: `make run` and `make test`. Both run the same idempotent setup first.
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test bench lint format clean messages
+
+setup:
+	@sh scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/accessible-lib import --skip-duplicates content/
+	$(VENV)/bin/accessible-lib serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m accessible_lib.bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
+
+# Refresh the message catalogue after changing any user-visible string; then translate the new entries in
+# accessible_lib/locales/zh_Hans/LC_MESSAGES/messages.po (tests/test_i18n.py fails while one is missing).
+messages: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 --no-location --sort-output \
+		--ignore-dirs ".venv var tests" -o accessible_lib/locales/messages.pot .
+	$(VENV)/bin/pybabel update -i accessible_lib/locales/messages.pot -d accessible_lib/locales -l zh_Hans \
+		--no-fuzzy-matching --ignore-obsolete || $(VENV)/bin/pybabel init -i accessible_lib/locales/messages.pot \
+		-d accessible_lib/locales -l zh_Hans

@@ -1,0 +1,85 @@
+"""The web application factory: `create_app(settings)` builds everything, nothing at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from . import i18n
+from .db import open_database
+from .errors import UserError
+from .settings import Settings
+from .web import routes
+from .web.render import render_error, templates_for
+
+log = logging.getLogger(__name__)
+
+
+class Connections:
+    """One SQLite connection per thread: sqlite3 objects must not be shared across threads."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        # Migrate once, at start-up, before any request reads the schema.
+        open_database(path).close()
+
+    def get(self):
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_database(self.path, migrate=False)
+            self._local.db = db
+        return db
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        yield {
+            "settings": settings,
+            "connections": Connections(settings.database_path),
+            "catalogues": i18n.load_catalogues(),
+            "templates": templates_for(settings),
+        }
+
+    async def user_error(request: Request, exc: Exception) -> object:
+        assert isinstance(exc, UserError)
+        return render_error(request, exc.status, title=exc.title, message=exc.message)
+
+    async def http_error(request: Request, exc: Exception) -> object:
+        assert isinstance(exc, HTTPException)
+        return render_error(request, exc.status_code, headers=getattr(exc, "headers", None))
+
+    async def server_error(request: Request, exc: Exception) -> object:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return render_error(request, 500, exception=exc if settings.debug else None)
+
+    return Starlette(
+        debug=False,  # our own 500 page shows the traceback when settings.debug is on
+        routes=[
+            *routes(),
+            Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        ],
+        lifespan=lifespan,
+        exception_handlers={UserError: user_error, HTTPException: http_error, Exception: server_error},
+        middleware=[i18n_middleware()],
+    )
+
+
+def i18n_middleware():
+    from starlette.middleware import Middleware
+
+    from .web.render import LocaleMiddleware
+
+    return Middleware(LocaleMiddleware)

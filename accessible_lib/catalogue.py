@@ -1,0 +1,298 @@
+"""Reading and writing books in the catalogue.
+
+Writes happen in one short transaction per book, so an import either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from . import search
+from .ingest.model import IngestedBook
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_WORD = re.compile(r"[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def count_words(text: str) -> int:
+    """Words as readers count them: each Han character is one word, as in Chinese word counts."""
+    return len(_HAN.findall(text)) + len(_WORD.findall(text))
+
+
+class DuplicateBook(Exception):
+    def __init__(self, book_id: int):
+        super().__init__(f"already in the catalogue as book {book_id}")
+        self.book_id = book_id
+
+
+def find_by_checksum(db: Database, checksum: str) -> int | None:
+    row = db.execute("SELECT id FROM books WHERE checksum = ?", [checksum]).fetchone()
+    return row[0] if row else None
+
+
+def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None) -> int:
+    """Store a whole ingested book and index it for search; return its id."""
+    with db.conn:  # one transaction: all of the book or none of it
+        existing = find_by_checksum(db, book.checksum)
+        if existing is not None:
+            raise DuplicateBook(existing)
+        texts = [chapter.text for chapter in book.chapters]
+        cursor = db.execute(
+            """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
+                   rights_statement, source_format, source_name, source_path, checksum, added_at,
+                   chapter_count, word_count, char_count)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                book.title,
+                book.subtitle,
+                book.language,
+                book.description,
+                book.publisher,
+                book.date,
+                book.rights,
+                book.rights_statement,
+                book.source_format,
+                book.source_name,
+                source_path,
+                book.checksum,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                len(book.chapters),
+                sum(count_words(t) for t in texts),
+                sum(len(t) for t in texts),
+            ],
+        )
+        book_id = cursor.lastrowid
+        db.conn.executemany(
+            "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, ?)",
+            [(book_id, i, name, "author") for i, name in enumerate(_unique(book.authors))],
+        )
+        db.conn.executemany(
+            "INSERT INTO book_subjects (book_id, subject) VALUES (?, ?)",
+            [(book_id, subject) for subject in _unique(book.subjects)],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
+            [(book_id, scheme, value) for scheme, value in book.identifiers],
+        )
+        db.conn.executemany(
+            """INSERT INTO chapters (book_id, position, level, title, lang, html, text, word_count,
+                   char_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    book_id,
+                    i + 1,
+                    chapter.level,
+                    chapter.title,
+                    chapter.lang,
+                    chapter.html,
+                    chapter.text,
+                    count_words(chapter.text),
+                    len(chapter.text),
+                )
+                for i, chapter in enumerate(book.chapters)
+            ],
+        )
+        db.conn.executemany(
+            """INSERT INTO toc_entries (book_id, position, level, title, chapter_position, fragment)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [
+                (book_id, i + 1, e.level, e.title, e.chapter_index + 1, e.fragment)
+                for i, e in enumerate(book.toc)
+            ],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO resources (book_id, name, media_type, data) VALUES (?, ?, ?, ?)",
+            [(book_id, r.name, r.media_type, r.data) for r in book.resources],
+        )
+        search.index_book(db, book_id)
+    return book_id
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        value = value.strip()
+        if value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+@dataclass
+class Page:
+    """One page of a paginated list; `total` lets the page say "21-40 of 135"."""
+
+    items: list
+    total: int
+    number: int
+    size: int
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.number * self.size)
+
+
+# --- Reading ---
+
+
+def _authors_for(db: Database, book_ids: list[int]) -> dict[int, list[str]]:
+    if not book_ids:
+        return {}
+    marks = ",".join("?" * len(book_ids))
+    rows = db.execute(
+        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position",
+        book_ids,
+    ).fetchall()
+    found: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
+    for book_id, name in rows:
+        found[book_id].append(name)
+    return found
+
+
+_SUMMARY_COLUMNS = "id, title, subtitle, language, chapter_count, word_count, added_at, source_format"
+
+
+def _summaries(db: Database, sql: str, params: list) -> list[dict]:
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    books = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    authors = _authors_for(db, [b["id"] for b in books])
+    for book in books:
+        book["authors"] = authors.get(book["id"], [])
+    return books
+
+
+def recent_books(db: Database, limit: int = 10) -> list[dict]:
+    return _summaries(
+        db, f"SELECT {_SUMMARY_COLUMNS} FROM books ORDER BY added_at DESC, id DESC LIMIT ?", [limit]
+    )
+
+
+def book_count(db: Database) -> int:
+    return db.execute("SELECT count(*) FROM books").fetchone()[0]
+
+
+def get_book(db: Database, book_id: int) -> dict | None:
+    """A book with everything its page shows: authors, subjects, identifiers, chapters and contents."""
+    cursor = db.execute("SELECT * FROM books WHERE id = ?", [book_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    book = dict(zip([c[0] for c in cursor.description], row, strict=True))
+    book["authors"] = _authors_for(db, [book_id])[book_id]
+    book["subjects"] = [
+        r[0]
+        for r in db.execute("SELECT subject FROM book_subjects WHERE book_id = ? ORDER BY subject", [book_id])
+    ]
+    book["identifiers"] = [
+        {"scheme": r[0], "value": r[1]}
+        for r in db.execute(
+            "SELECT scheme, value FROM book_identifiers WHERE book_id = ? ORDER BY scheme, value",
+            [book_id],
+        )
+    ]
+    book["chapters"] = [
+        {"position": r[0], "level": r[1], "title": r[2], "word_count": r[3]}
+        for r in db.execute(
+            "SELECT position, level, title, word_count FROM chapters WHERE book_id = ? ORDER BY position",
+            [book_id],
+        )
+    ]
+    book["toc"] = [
+        {"level": r[0], "title": r[1], "chapter_position": r[2], "fragment": r[3]}
+        for r in db.execute(
+            "SELECT level, title, chapter_position, fragment FROM toc_entries WHERE book_id = ? "
+            "ORDER BY position",
+            [book_id],
+        )
+    ]
+    book["formats"] = book_formats(db, book_id)
+    return book
+
+
+def book_formats(db: Database, book_id: int) -> list[str]:
+    """Every book can be read online ("html"); finished editions add their formats."""
+    done = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT format FROM editions WHERE book_id = ? AND status = 'done' ORDER BY format",
+            [book_id],
+        )
+    ]
+    return ["html", *[f for f in done if f != "html"]]
+
+
+def get_chapter(db: Database, book_id: int, position: int) -> dict | None:
+    cursor = db.execute(
+        "SELECT position, level, title, lang, html, word_count FROM chapters "
+        "WHERE book_id = ? AND position = ?",
+        [book_id, position],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+def get_resource(db: Database, book_id: int, name: str) -> tuple[str, bytes] | None:
+    row = db.execute(
+        "SELECT media_type, data FROM resources WHERE book_id = ? AND name = ?", [book_id, name]
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+# --- Browsing: at most three levels (facet list -> values -> books) ---
+
+FACETS = ("subjects", "authors", "languages", "formats")
+
+_FACET_VALUES = {
+    "subjects": "SELECT subject AS value, count(*) AS n FROM book_subjects GROUP BY subject",
+    "authors": "SELECT name AS value, count(DISTINCT book_id) AS n FROM book_authors GROUP BY name",
+    "languages": "SELECT language AS value, count(*) AS n FROM books WHERE language IS NOT NULL "
+    "GROUP BY language",
+    "formats": "SELECT 'html' AS value, count(*) AS n FROM books HAVING n > 0 UNION ALL "
+    "SELECT format AS value, count(DISTINCT book_id) AS n FROM editions "
+    "WHERE status = 'done' AND format != 'html' GROUP BY format",
+}
+
+_FACET_BOOKS = {
+    "subjects": "id IN (SELECT book_id FROM book_subjects WHERE subject = ?)",
+    "authors": "id IN (SELECT book_id FROM book_authors WHERE name = ?)",
+    "languages": "language = ?",
+    "formats": "(? = 'html' OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
+}
+
+
+def facet_values(db: Database, facet: str, page: int, size: int) -> Page:
+    """The values of one browse facet with their book counts, most books first."""
+    base = _FACET_VALUES[facet]
+    total = db.execute(f"SELECT count(*) FROM ({base})").fetchone()[0]
+    rows = db.execute(
+        f"SELECT value, n FROM ({base}) ORDER BY n DESC, value LIMIT ? OFFSET ?",
+        [size, (page - 1) * size],
+    ).fetchall()
+    return Page([{"value": r[0], "count": r[1]} for r in rows], total, page, size)
+
+
+def books_for_facet(db: Database, facet: str, value: str, page: int, size: int) -> Page:
+    where = _FACET_BOOKS[facet]
+    params = [value, value] if facet == "formats" else [value]
+    total = db.execute(f"SELECT count(*) FROM books WHERE {where}", params).fetchone()[0]
+    books = _summaries(
+        db,
+        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY title COLLATE NOCASE, id "
+        "LIMIT ? OFFSET ?",
+        [*params, size, (page - 1) * size],
+    )
+    return Page(books, total, page, size)

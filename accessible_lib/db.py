@@ -1,0 +1,28 @@
+"""Opening the catalogue: one place that sets WAL, foreign keys and runs pending migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .migrations import migrations
+
+
+def open_database(path: Path, *, migrate: bool = True) -> Database:
+    """Open (creating when needed) the catalogue at `path`.
+
+    WAL lets readers go on while the single writer imports; `busy_timeout` makes a second writer wait
+    instead of failing at once.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    db = Database(conn)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    if migrate:
+        migrations.apply(db)
+    return db

@@ -1,0 +1,118 @@
+"""Interface languages: gettext through Babel catalogues, chosen per request.
+
+Catalogues live as `.po` files in `locales/`; they are compiled in memory when the app starts, so there is no
+build step to forget and no binary `.mo` file in the repository.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel import Locale, negotiate_locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+COOKIE = "locale"
+
+
+@dataclass(frozen=True)
+class InterfaceLanguage:
+    code: str  # gettext catalogue name, also the value of the cookie
+    lang: str  # BCP 47 for the `lang` attribute
+    name: str  # its own name, shown in the language switch
+
+
+LANGUAGES = [
+    InterfaceLanguage("en", "en", "English"),
+    InterfaceLanguage("zh_Hans", "zh-Hans", "简体中文"),
+]
+BY_CODE = {language.code: language for language in LANGUAGES}
+
+_current: contextvars.ContextVar[NullTranslations | None] = contextvars.ContextVar(
+    "translations", default=None
+)
+_NULL = NullTranslations()
+
+
+def current() -> NullTranslations:
+    return _current.get() or _NULL
+
+
+def load_catalogues() -> dict[str, NullTranslations]:
+    catalogues: dict[str, NullTranslations] = {"en": NullTranslations()}
+    for language in LANGUAGES:
+        po_path = LOCALES_DIR / language.code / "LC_MESSAGES" / "messages.po"
+        if not po_path.exists():
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=language.code)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        catalogues[language.code] = Translations(fp=buffer)
+    return catalogues
+
+
+def choose_locale(cookie: str | None, accept_language: str | None, default: str) -> str:
+    """A remembered choice wins; then the browser's preference; then the default."""
+    if cookie in BY_CODE:
+        return cookie
+    if accept_language:
+        wanted = []
+        for part in accept_language.split(","):
+            tag = part.split(";")[0].strip()
+            if tag and tag != "*":
+                wanted.append(tag.replace("-", "_"))
+        # Any Chinese variant gets the Simplified interface: it is the only Chinese one we have.
+        aliases = {
+            "zh": "zh_Hans",
+            "zh_CN": "zh_Hans",
+            "zh_SG": "zh_Hans",
+            "zh_TW": "zh_Hans",
+            "zh_HK": "zh_Hans",
+            "zh_Hant": "zh_Hans",
+        }
+        found = negotiate_locale(wanted, list(BY_CODE), sep="_", aliases=aliases)
+        if found:
+            return found
+        for tag in wanted:
+            if tag.lower().startswith("zh"):
+                return "zh_Hans"
+            if tag.lower().startswith("en"):
+                return "en"
+    return default if default in BY_CODE else "en"
+
+
+def activate(translations: NullTranslations) -> contextvars.Token:
+    return _current.set(translations)
+
+
+def gettext(message: str, **variables: object) -> str:
+    text = current().gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+    text = current().ngettext(singular, plural, n)
+    variables.setdefault("num", n)
+    return text % variables
+
+
+_ = gettext
+
+
+def language_name(tag: str | None, in_locale: str) -> str:
+    """The name of a book's language in the interface language ("Chinese" / "中文")."""
+    if not tag:
+        return gettext("Unknown language")
+    try:
+        locale = Locale.parse(tag.replace("-", "_"))
+        display = Locale.parse(in_locale)
+        return locale.get_display_name(display) or tag
+    except (ValueError, TypeError, LookupError):
+        return tag

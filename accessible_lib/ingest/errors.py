@@ -1,0 +1,26 @@
+"""Why a file was rejected, in words a librarian can act on, translatable at the point of display."""
+
+from __future__ import annotations
+
+from ..i18n import gettext
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated later, when shown."""
+    return message
+
+
+class IngestError(Exception):
+    """A file that cannot be imported. Raised before anything is written: the catalogue stays unchanged.
+
+    `message` is an English msgid with %(name)s placeholders; `translated()` gives it in the current
+    interface language.
+    """
+
+    def __init__(self, message: str, **params: object):
+        self.msgid = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        return gettext(self.msgid, **self.params)

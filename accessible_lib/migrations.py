@@ -1,0 +1,116 @@
+"""The catalogue schema as named migrations, applied in order and never edited once released.
+
+Add a new migration at the end for every change; sqlite-utils records which ones have run.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("accessible_lib")
+
+
+@migrations()
+def m001_catalogue(db: Database) -> None:
+    db["books"].create(
+        {
+            "id": int,
+            "title": str,
+            "subtitle": str,
+            "language": str,
+            "description": str,
+            "publisher": str,
+            "date": str,
+            "rights": str,  # "public-domain" or "restricted"
+            "rights_statement": str,  # dc:rights as the source says it
+            "source_format": str,  # "epub" or "txt"
+            "source_name": str,  # file name as the librarian gave it
+            "source_path": str,  # copy kept under the data directory, relative to it
+            "checksum": str,  # sha256 of the source file: duplicates are recognised by it
+            "added_at": str,  # ISO 8601, UTC
+            "chapter_count": int,
+            "word_count": int,
+            "char_count": int,
+        },
+        pk="id",
+        not_null={"title", "checksum", "added_at"},
+        defaults={"rights": "public-domain", "chapter_count": 0, "word_count": 0, "char_count": 0},
+    )
+    db["books"].create_index(["checksum"], unique=True)
+    db["books"].create_index(["added_at"])
+    db["books"].create_index(["language"])
+
+    db["book_authors"].create(
+        {"book_id": int, "position": int, "name": str, "role": str},
+        pk=("book_id", "position"),
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["book_authors"].create_index(["name"])
+
+    db["book_subjects"].create(
+        {"book_id": int, "subject": str},
+        pk=("book_id", "subject"),
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["book_subjects"].create_index(["subject"])
+
+    db["book_identifiers"].create(
+        {"book_id": int, "scheme": str, "value": str},
+        pk=("book_id", "scheme", "value"),
+        foreign_keys=[("book_id", "books", "id")],
+    )
+
+    db["chapters"].create(
+        {
+            "id": int,
+            "book_id": int,
+            "position": int,  # 1-based reading order
+            "level": int,  # nesting level from the table of contents, 1 = top
+            "title": str,
+            "lang": str,  # BCP 47, set only when it differs from the book's
+            "html": str,  # sanitised semantic HTML
+            "text": str,  # plain text, paragraphs separated by blank lines
+            "word_count": int,
+            "char_count": int,
+        },
+        pk="id",
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["chapters"].create_index(["book_id", "position"], unique=True)
+
+    db["toc_entries"].create(
+        {
+            "id": int,
+            "book_id": int,
+            "position": int,
+            "level": int,
+            "title": str,
+            "chapter_position": int,
+            "fragment": str,
+        },
+        pk="id",
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["toc_entries"].create_index(["book_id", "position"], unique=True)
+
+    db["resources"].create(
+        {"id": int, "book_id": int, "name": str, "media_type": str, "data": bytes},
+        pk="id",
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["resources"].create_index(["book_id", "name"], unique=True)
+
+    db["editions"].create(
+        {
+            "id": int,
+            "book_id": int,
+            "format": str,
+            "options": str,  # JSON
+            "status": str,  # queued, running, done, failed
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("book_id", "books", "id")],
+    )
+    db["editions"].create_index(["book_id", "format"])

@@ -1,0 +1,94 @@
+"""Every setting in one list, read from `ACCESSIBLE_LIB_*` environment variables.
+
+One list (name, default, help) so that the README, `accessible-lib settings` and the test that checks the
+README cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+PREFIX = "ACCESSIBLE_LIB_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: list[Setting] = [
+    Setting("data_dir", str(CHECKOUT / "var"), "Directory for the database and every generated file."),
+    Setting("content_dir", str(CHECKOUT / "content"), "Books that `make run` imports on first start."),
+    Setting("host", "127.0.0.1", "Address `accessible-lib serve` listens on."),
+    Setting("port", 8000, "Port `accessible-lib serve` listens on."),
+    Setting("debug", False, "Show tracebacks in error pages. Never in production."),
+    Setting("default_locale", "en", "Interface language when the browser asks for none we have."),
+    Setting("page_size", 20, "Items per page in search results and browse lists."),
+    Setting("max_file_bytes", 100 * 1024 * 1024, "Largest source file accepted for import, in bytes."),
+    Setting("max_zip_entries", 5000, "Most entries an EPUB may hold."),
+    Setting(
+        "max_uncompressed_bytes",
+        200 * 1024 * 1024,
+        "Largest total uncompressed size of an EPUB's entries, in bytes.",
+    ),
+    Setting(
+        "max_compression_ratio",
+        100,
+        "Highest uncompressed/compressed size ratio of one EPUB entry (zip bombs go far higher).",
+    ),
+    Setting("search_time_limit_ms", 2000, "A search that takes longer is stopped with a clear message."),
+]
+
+
+def _coerce(raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default=Path(str(SETTINGS[0].default)))
+    content_dir: Path = field(default=Path(str(SETTINGS[1].default)))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    default_locale: str = "en"
+    page_size: int = 20
+    max_file_bytes: int = 100 * 1024 * 1024
+    max_zip_entries: int = 5000
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: int = 100
+    search_time_limit_ms: int = 2000
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            key = PREFIX + setting.name.upper()
+            value = _coerce(environ[key], setting.default) if key in environ else setting.default
+            values[setting.name] = value
+        values.update(overrides)
+        for name in ("data_dir", "content_dir"):
+            values[name] = Path(str(values[name]))
+        return cls(**values)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "catalogue.db"
+
+    @property
+    def sources_dir(self) -> Path:
+        """Originals of imported files, kept so that nothing a librarian brought in is ever lost."""
+        return self.data_dir / "sources"
+
+
+assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS], "settings list and class differ"

@@ -1,0 +1,21 @@
+"""One module per page area; `routes()` gathers them for the app factory."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+
+def routes() -> list[Route]:
+    from . import books, browse, home, language, reader, search
+
+    return [
+        Route("/", home.home, name="home"),
+        Route("/search", search.search_page, name="search"),
+        Route("/browse", browse.browse_index, name="browse"),
+        Route("/browse/{facet}", browse.facet_page, name="browse_facet"),
+        Route("/browse/{facet}/{value:path}", browse.facet_books, name="browse_books"),
+        Route("/books/{book_id:int}", books.book_page, name="book"),
+        Route("/books/{book_id:int}/read/{position:int}", reader.chapter_page, name="chapter"),
+        Route("/books/{book_id:int}/resources/{name}", reader.resource, name="resource"),
+        Route("/language/{code}", language.choose_language, name="language"),
+    ]

@@ -1,0 +1,70 @@
+"""Fitting a stored chapter into its page.
+
+The catalogue keeps chapters as the ingester cleaned them; on the way out, headings are shifted so the
+page's own <h1> (the chapter title) stays the only h1 and the outline stays logical, and the catalogue's
+internal link forms (`resource:NAME`, `chapter:N#id`) become URLs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+from markupsafe import Markup
+
+_HEADING = re.compile(r"^h([1-6])$")
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def prepare_chapter_html(html: str, *, book_id: int, title: str) -> Markup:
+    if not html.strip():
+        return Markup("")
+    container = lxml.html.fragment_fromstring(html, create_parent="div")
+    headings = [el for el in container.iter() if isinstance(el.tag, str) and _HEADING.match(el.tag)]
+    if headings:
+        first = headings[0]
+        # The page title already says this; a second copy right under it would be read twice.
+        if _normalise(first.text_content()) == _normalise(title) and _is_leading(container, first):
+            parent = first.getparent()
+            if first.tail and first.tail.strip():
+                previous = first.getprevious()
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + first.tail
+                else:
+                    parent.text = (parent.text or "") + first.tail
+            parent.remove(first)
+            headings = headings[1:]
+    if headings:
+        top = min(int(h.tag[1]) for h in headings)
+        shift = 2 - top
+        for heading in headings:
+            heading.tag = f"h{min(6, max(2, int(heading.tag[1]) + shift))}"
+    for element in container.iter("a", "img"):
+        attribute = "href" if element.tag == "a" else "src"
+        value = element.get(attribute)
+        if value:
+            element.set(attribute, _url_for(value, book_id))
+    inner = (container.text or "") and Markup.escape(container.text)
+    parts = [str(inner)] if inner else []
+    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in container)
+    return Markup("".join(parts))
+
+
+def _is_leading(container, element) -> bool:
+    """True when no text comes before `element` in the chapter."""
+    return not any(text.strip() for text in element.xpath("preceding::text()"))
+
+
+def _url_for(value: str, book_id: int) -> str:
+    if value.startswith("resource:"):
+        return f"/books/{book_id}/resources/{value[len('resource:') :]}"
+    if value.startswith("chapter:"):
+        position, _, fragment = value[len("chapter:") :].partition("#")
+        if position.isdigit():
+            url = f"/books/{book_id}/read/{int(position) + 1}"
+            return f"{url}#{fragment}" if fragment else url
+        return "#"
+    return value

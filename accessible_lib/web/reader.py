@@ -1,0 +1,54 @@
+"""Reading online: one chapter per page, with previous, next and contents links, in the book's language."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import catalogue
+from .chapter_html import prepare_chapter_html
+from .helpers import db_for, not_found
+from .render import render
+
+# Images a browser shows without running anything; SVG could carry scripts, so it is never served.
+_SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+
+def chapter_page(request: Request):
+    db = db_for(request)
+    book = catalogue.get_book(db, request.path_params["book_id"])
+    if book is None:
+        raise not_found()
+    position = request.path_params["position"]
+    chapter = catalogue.get_chapter(db, book["id"], position)
+    if chapter is None:
+        raise not_found()
+    count = len(book["chapters"])
+    context = {
+        "book": book,
+        "chapter": chapter,
+        "content": prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"]),
+        "content_lang": chapter["lang"] or book["language"],
+        "previous": book["chapters"][position - 2] if position > 1 else None,
+        "next": book["chapters"][position] if position < count else None,
+        "count": count,
+    }
+    return render(request, "chapter.html", context)
+
+
+def resource(request: Request):
+    found = catalogue.get_resource(
+        db_for(request), request.path_params["book_id"], request.path_params["name"]
+    )
+    if found is None or found[0] not in _SAFE_IMAGE_TYPES:
+        raise not_found()
+    media_type, data = found
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )

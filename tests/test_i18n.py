@@ -1,0 +1,106 @@
+"""English and Simplified Chinese interfaces: complete catalogues, chosen by link, cookie or browser."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "accessible_lib/locales/zh_Hans/LC_MESSAGES/messages.po"
+
+
+def test_every_interface_string_has_a_chinese_translation(tmp_path):
+    """Extract the strings from the code as it is now, so a new untranslated string fails here."""
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-k",
+            "gettext",
+            "-k",
+            "ngettext:1,2",
+            "--no-location",
+            "--ignore-dirs",
+            ".venv var tests",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    wanted = {m.id for m in read_catalogue(pot) if m.id}
+    catalogue = read_catalogue(PO, "zh_Hans")
+    translated = {
+        m.id
+        for m in catalogue
+        if m.id and not m.fuzzy and (all(m.string) if isinstance(m.string, tuple) else m.string)
+    }
+    assert sorted(map(str, wanted - translated)) == []
+
+
+def test_placeholders_survive_translation():
+    for message in read_catalogue(PO, "zh_Hans"):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = {p for p in ("%(count)s", "%(query)s", "%(number)s", "%(value)s") if p in ids[-1]}
+        for string in strings:
+            assert wanted <= {p for p in wanted if p in string}, message.id
+
+
+def read_catalogue(path: Path, locale: str | None = None):
+    with path.open("rb") as po_file:
+        return read_po(po_file, locale=locale)
+
+
+def lang_of(response) -> str:
+    return BeautifulSoup(response.text, "html.parser").html["lang"]
+
+
+def test_accept_language_chooses_the_interface(client):
+    assert lang_of(client.get("/", headers={"accept-language": "zh-CN,zh;q=0.9"})) == "zh-Hans"
+    assert lang_of(client.get("/", headers={"accept-language": "zh-TW"})) == "zh-Hans"
+    assert lang_of(client.get("/", headers={"accept-language": "en-GB,en;q=0.8"})) == "en"
+    assert lang_of(client.get("/", headers={"accept-language": "fr"})) == "en"
+    assert lang_of(client.get("/")) == "en"
+
+
+def test_the_language_link_on_every_page_switches_and_is_remembered(client, sample_library):
+    page = f"/books/{sample_library['en']}/read/2"
+    soup = BeautifulSoup(client.get(page).text, "html.parser")
+    switch = soup.find("a", attrs={"hreflang": "zh-Hans"})
+    assert switch["lang"] == "zh-Hans" and switch.get_text() == "简体中文"
+    response = client.get(switch["href"], follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == page
+    # The test client keeps the cookie, like a browser: later pages stay in Chinese.
+    chinese = BeautifulSoup(client.get("/").text, "html.parser")
+    assert chinese.html["lang"] == "zh-Hans"
+    assert chinese.find("a", class_="skip-link").get_text() == "跳到主要内容"
+    assert chinese.h1.get_text() == "无障碍数字图书馆"
+    back = chinese.find("a", attrs={"hreflang": "en"})
+    client.get(back["href"])
+    assert (
+        lang_of(client.get("/", headers={"accept-language": "zh-CN"})) == "en"
+    )  # the choice beats the header
+
+
+def test_language_switch_never_redirects_off_site(client):
+    for target in ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]:
+        response = client.get("/language/en", params={"next": target}, follow_redirects=False)
+        assert response.headers["location"] == "/"
+    assert client.get("/language/fr", follow_redirects=False).status_code == 404

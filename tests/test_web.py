@@ -1,0 +1,198 @@
+"""Every page's structure: one h1, landmarks, lang, titles, links that work, errors that say what happened."""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+
+
+def soup_of(response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def check_page_structure(response) -> BeautifulSoup:
+    soup = soup_of(response)
+    assert soup.html.get("lang") in {"en", "zh-Hans"}
+    assert len(soup.find_all("h1")) == 1
+    assert soup.find("main", id="main") is not None
+    skip = soup.find("a")
+    assert skip.get("href") == "#main", "the skip link must come first"
+    assert soup.find("header") and soup.find("footer")
+    assert soup.title.string.strip()
+    levels = [int(h.name[1]) for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])]
+    assert levels[0] == 1
+    for before, after in zip(levels, levels[1:], strict=False):
+        assert after <= before + 1, f"heading level jumps from h{before} to h{after}"
+    for field in soup.find_all("input"):
+        if field.get("type") != "hidden":
+            assert soup.find("label", attrs={"for": field.get("id")}), f"unlabelled field {field}"
+    return soup
+
+
+def test_home_lists_new_arrivals_and_browse_entry_points(client, sample_library):
+    response = client.get("/")
+    assert response.status_code == 200
+    soup = check_page_structure(response)
+    titles = [a.get_text() for a in soup.select(".book-list .book-title a")]
+    assert titles == ["红楼梦", "Moby-Dick"]  # newest first
+    chinese_link = soup.find("a", string="红楼梦")
+    assert chinese_link["lang"] == "zh-Hans"
+    assert soup.find("form", attrs={"role": "search"})
+    browse_links = {a["href"] for a in soup.find_all("a", href=True) if a["href"].startswith("/browse/")}
+    assert browse_links == {f"/browse/{f}" for f in ("subjects", "authors", "languages", "formats")}
+
+
+def test_book_page_shows_metadata_and_contents(client, sample_library):
+    response = client.get(f"/books/{sample_library['en']}")
+    soup = check_page_structure(response)
+    assert soup.h1.get_text() == "Moby-Dick"
+    assert soup.h1["lang"] == "en"
+    contents = soup.find("h2", id="contents").find_next("ol")
+    links = [a["href"] for a in contents.find_all("a")]
+    assert links == [f"/books/{sample_library['en']}/read/{n}" for n in (1, 2, 3)]
+    facts = soup.find("dl")
+    assert "Whaling" in facts.get_text()
+    assert "Herman Melville" in soup.find(class_="byline").get_text()
+
+
+def test_nested_contents_become_nested_lists(client, db):
+    from accessible_lib import catalogue
+    from accessible_lib.ingest.model import TocEntry
+
+    from .conftest import make_book
+
+    book = make_book("Nested", [("One", "a"), ("Two", "b"), ("Three", "c")], language="en")
+    book.toc = [
+        TocEntry("Part One", 1, 0),
+        TocEntry("Chapter 1", 2, 0, "c1"),
+        TocEntry("Section 1.1", 3, 1),
+        TocEntry("Part Two", 1, 2),
+    ]
+    book_id = catalogue.add_book(db, book)
+    soup = soup_of(client.get(f"/books/{book_id}"))
+    toc = soup.find("h2", id="contents").find_next("ol")
+    top = toc.find_all("li", recursive=False)
+    assert [li.a.get_text() for li in top] == ["Part One", "Part Two"]
+    inner = top[0].find("ol").find("li")
+    assert inner.a["href"].endswith("/read/1#x-c1")
+    assert inner.find("ol").li.a.get_text() == "Section 1.1"
+
+
+def test_chapter_page_navigation_and_language(client, sample_library):
+    book = sample_library["zh"]
+    response = client.get(f"/books/{book}/read/1")
+    soup = check_page_structure(response)
+    assert soup.h1.get_text() == "第一回 甄士隐梦幻识通灵"
+    article = soup.find("article")
+    assert article["lang"] == "zh-Hans"
+    assert "此开卷第一回也" in article.get_text()
+    nav = soup.find("nav", class_="chapter-nav")
+    assert nav.find("a", rel="next")["href"] == f"/books/{book}/read/2"
+    assert nav.find("a", rel="prev") is None
+    last = soup_of(client.get(f"/books/{book}/read/2")).find("nav", class_="chapter-nav")
+    assert last.find("a", rel="next") is None
+    assert last.find("a", rel="prev")["href"] == f"/books/{book}/read/1"
+
+
+def test_chapter_headings_are_shifted_below_the_page_h1(client, db):
+    from accessible_lib import catalogue
+
+    from .conftest import make_book
+
+    book = make_book("Headings", [("Loomings", "x")], language="en")
+    book.chapters[0].html = (
+        "<h1>Loomings</h1><p>Call me Ishmael.</p><h1>A part</h1><h2>A section</h2>"
+        '<p><img src="resource:img-1.png" alt="A whale"><a href="chapter:0#x-n1">note</a></p>'
+    )
+    book_id = catalogue.add_book(db, book)
+    soup = soup_of(client.get(f"/books/{book_id}/read/1"))
+    article = soup.find("article")
+    assert [h.name for h in article.find_all(["h1", "h2", "h3"])] == ["h2", "h3"]
+    assert article.find("h2").get_text() == "A part"
+    assert article.img["src"] == f"/books/{book_id}/resources/img-1.png"
+    assert article.a["href"] == f"/books/{book_id}/read/1#x-n1"
+
+
+@pytest.mark.parametrize("facet", ["subjects", "authors", "languages", "formats"])
+def test_browse_three_levels(client, sample_library, facet):
+    soup = check_page_structure(client.get("/browse"))
+    assert soup.find("a", href=f"/browse/{facet}")
+    values = check_page_structure(client.get(f"/browse/{facet}"))
+    links = [a["href"] for a in values.select(".facet-list a")]
+    assert links
+    books = check_page_structure(client.get(links[0]))
+    assert books.select(".book-list .book-title a")
+
+
+def test_browse_by_language_names_languages_in_the_interface_language(client, sample_library):
+    english = soup_of(client.get("/browse/languages"))
+    assert {a.get_text() for a in english.select(".facet-list a")} == {"English", "Chinese (Simplified)"}
+    chinese = soup_of(client.get("/browse/languages", headers={"cookie": "locale=zh_Hans"}))
+    assert {a.get_text() for a in chinese.select(".facet-list a")} == {"英语", "中文 (简体)"}
+
+
+def test_browse_lists_are_paginated(client, db, settings):
+    from accessible_lib import catalogue
+
+    from .conftest import make_book
+
+    for n in range(settings.page_size + 5):
+        catalogue.add_book(db, make_book(f"Book {n:02}", [("One", "text")], subjects=["Many"]))
+    first = check_page_structure(client.get("/browse/subjects/Many"))
+    assert len(first.select(".book-list li")) == settings.page_size
+    pages = first.find("nav", attrs={"aria-label": "Pages"})
+    assert pages.find("a", attrs={"aria-current": "page"}).get_text() == "1"
+    second_url = pages.find("a", rel="next")["href"]
+    second = check_page_structure(client.get(second_url))
+    assert len(second.select(".book-list li")) == 5
+    assert "page 2" in second.title.get_text()
+
+
+def test_unknown_pages_get_a_clear_404(client, sample_library):
+    for url in [
+        "/nowhere",
+        "/books/999999",
+        f"/books/{sample_library['en']}/read/99",
+        "/browse/colours",
+        "/browse/subjects/Nothing",
+        "/books/1/resources/missing.png",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        soup = check_page_structure(response)
+        assert soup.h1.get_text() == "Page not found"
+        assert "Traceback" not in response.text
+
+
+def test_server_errors_show_a_page_without_a_traceback(settings, tmp_path):
+    from starlette.testclient import TestClient
+
+    from accessible_lib import create_app
+
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # A catalogue whose schema is broken behind the app's back: a real failure, not a mock.
+        client.app_state["connections"].get().execute("ALTER TABLE books RENAME TO books_gone")
+        response = client.get("/")
+    assert response.status_code == 500
+    soup = check_page_structure(response)
+    assert soup.h1.get_text() == "Something went wrong"
+    assert "Traceback" not in response.text and "sqlite3" not in response.text
+
+
+def test_images_are_served_only_as_safe_types(client, db):
+    from accessible_lib import catalogue
+    from accessible_lib.ingest.model import Resource
+
+    from .conftest import make_book
+
+    book = make_book("Pictures", [("One", "x")])
+    book.resources = [
+        Resource("img-1.png", "image/png", b"\x89PNG\r\n\x1a\n"),
+        Resource("img-2.svg", "image/svg+xml", b"<svg onload='alert(1)'/>"),
+    ]
+    book_id = catalogue.add_book(db, book)
+    png = client.get(f"/books/{book_id}/resources/img-1.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.headers["x-content-type-options"] == "nosniff"
+    assert client.get(f"/books/{book_id}/resources/img-2.svg").status_code == 404
