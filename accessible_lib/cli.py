@@ -1,0 +1,103 @@
+"""The `accessible-lib` command: import books, serve the library, show the settings.
+
+Import output is for two readers: a person at a terminal (a progress bar on stderr, then a summary and
+the reason for each rejected file) and a script (`--json`: one object per file on stdout, nothing else).
+The exit status is 1 when any file was rejected, so `make` and cron notice.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import db as database
+from .i18n import gettext, ngettext
+from .importer import (
+    DUPLICATE,
+    IMPORTED,
+    REJECTED,
+    RIGHTS,
+    ImportResult,
+    collect_files,
+    import_file,
+)
+from .settings import PREFIX, SETTINGS, Settings
+
+
+@click.group()
+def main() -> None:
+    """An accessible digital library."""
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+@click.option(
+    "--rights",
+    type=click.Choice(RIGHTS),
+    default="public-domain",
+    show_default=True,
+    help="Rights of the imported books: restricted books are only lent to registered readers.",
+)
+@click.option("--skip-duplicates", is_flag=True, help="Say nothing about files already imported.")
+def import_command(paths: tuple[Path, ...], as_json: bool, rights: str, skip_duplicates: bool) -> None:
+    """Import EPUB and plain-text files, or every such file under the given folders."""
+    settings = Settings.from_env()
+    catalogue_db = database.open_database(settings.database_path)
+    files = list(collect_files(paths))
+    counts = {IMPORTED: 0, DUPLICATE: 0, REJECTED: 0}
+    rejected = []
+    progress = tqdm(files, file=sys.stderr, unit="file", disable=as_json or not files, leave=False)
+    try:
+        for path in progress:
+            progress.set_postfix_str(path.name, refresh=False)
+            if not path.exists():
+                result = ImportResult(str(path), REJECTED, reason=gettext("There is no file at this path."))
+            else:
+                result = import_file(catalogue_db, settings, path, rights=rights)
+            counts[result.status] += 1
+            if as_json:
+                if not (skip_duplicates and result.status == DUPLICATE):
+                    click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            elif result.status == REJECTED:
+                rejected.append(result)
+    finally:
+        progress.close()
+        catalogue_db.close()
+    if not as_json:
+        parts = [ngettext("%(num)d imported", "%(num)d imported", counts[IMPORTED])]
+        if not skip_duplicates:
+            parts.append(ngettext("%(num)d duplicate", "%(num)d duplicates", counts[DUPLICATE]))
+        parts.append(ngettext("%(num)d rejected", "%(num)d rejected", counts[REJECTED]))
+        click.echo(", ".join(parts))
+        for result in rejected:
+            click.echo(f"{result.path}: {result.reason}")
+    if counts[REJECTED]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: the host setting).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default: the port setting).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the library over HTTP."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = Settings.from_env()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """Every setting, its current value and what it is for."""
+    current = Settings.from_env()
+    for setting in SETTINGS:
+        name = PREFIX + setting.name.upper()
+        click.echo(f"{name}={getattr(current, setting.name)}")
+        click.echo(f"    {setting.help}")

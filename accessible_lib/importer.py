@@ -1,0 +1,165 @@
+"""Bringing files into the catalogue: one file or whole folders, each either imported whole or not at all.
+
+A librarian importing a shelf of files should get a report, not a traceback: every file ends as
+"imported", "duplicate" or "rejected" with a reason they can act on, and one bad file never stops the rest.
+The original is kept under the data directory so nothing they brought in is lost, whatever our parsers
+make of it today.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from . import catalogue
+from .i18n import gettext
+from .ingest import SUPPORTED_EXTENSIONS, check_supported, file_checksum, ingest_file
+from .ingest.errors import N_, IngestError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+IMPORTED = "imported"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+RIGHTS = ("public-domain", "restricted")
+
+
+@dataclass
+class ImportResult:
+    path: str
+    status: str  # IMPORTED, DUPLICATE or REJECTED
+    book_id: int | None = None
+    title: str | None = None
+    language: str | None = None
+    chapter_count: int | None = None
+    reason: str | None = None  # translated, for rejected files (and duplicates: which book)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def import_file(
+    db: Database, settings: Settings, path: Path, *, rights: str = "public-domain"
+) -> ImportResult:
+    """Import one file. Never raises for a bad file: the result says what happened."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        check_supported(path, settings)
+        checksum = file_checksum(path)
+        existing = catalogue.find_by_checksum(db, checksum)
+        if existing is not None:
+            return _duplicate(db, shown, existing)
+        book = ingest_file(path, settings, source_name=path.name, checksum=checksum)
+        book.rights = rights
+        source_path = _keep_source(settings, path, checksum)
+        try:
+            book_id = catalogue.add_book(db, book, source_path=source_path)
+        except catalogue.DuplicateBook as duplicate:
+            return _duplicate(db, shown, duplicate.book_id)
+        except BaseException:
+            _forget_source(settings, source_path)
+            raise
+    except IngestError as error:
+        return ImportResult(shown, REJECTED, reason=error.translated())
+    except Exception as error:  # a parser bug must not stop the other files of the batch
+        log.exception("unexpected failure importing %s", path)
+        detail = f"{type(error).__name__}: {error}"
+        return ImportResult(
+            shown, REJECTED, reason=gettext(N_("The file could not be read: %(detail)s"), detail=detail)
+        )
+    return ImportResult(
+        shown,
+        IMPORTED,
+        book_id=book_id,
+        title=book.title,
+        language=book.language,
+        chapter_count=len(book.chapters),
+    )
+
+
+def _duplicate(db: Database, shown: str, book_id: int) -> ImportResult:
+    row = db.execute("SELECT title, language, chapter_count FROM books WHERE id = ?", [book_id]).fetchone()
+    title, language, chapter_count = row if row else (None, None, None)
+    return ImportResult(
+        shown,
+        DUPLICATE,
+        book_id=book_id,
+        title=title,
+        language=language,
+        chapter_count=chapter_count,
+        reason=gettext(N_("Already in the catalogue as “%(title)s”."), title=title or book_id),
+    )
+
+
+def _keep_source(settings: Settings, path: Path, checksum: str) -> str:
+    """Copy the original to sources/<checksum>.<ext> atomically; return its path relative to data_dir.
+
+    Written to a temporary file in the same directory, then renamed: a crash leaves either no copy or a
+    whole one, never half a file under the final name.
+    """
+    settings.sources_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.sources_dir / f"{checksum}{path.suffix.lower()}"
+    relative = target.relative_to(settings.data_dir).as_posix()
+    if target.exists():
+        return relative
+    handle, temporary = tempfile.mkstemp(dir=settings.sources_dir, prefix=".import-")
+    try:
+        with os.fdopen(handle, "wb") as copy, path.open("rb") as source:
+            while chunk := source.read(1024 * 1024):
+                copy.write(chunk)
+            copy.flush()
+            os.fsync(copy.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return relative
+
+
+def _forget_source(settings: Settings, relative: str) -> None:
+    """Remove the copy of a file whose import failed: a rejected file leaves nothing behind.
+
+    No other book can share the copy, since copies are named by checksum and checksums are unique.
+    """
+    (settings.data_dir / relative).unlink(missing_ok=True)
+
+
+def collect_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files to import: folders are searched recursively in sorted order.
+
+    Inside a folder only books (.epub, .txt) are taken, hidden files and folders skipped, so that a
+    README or SOURCES.md beside the books is not reported as a rejected book. A file named explicitly is
+    always tried, and rejected with a reason if it is not a book.
+    """
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if (
+                    child.is_file()
+                    and child.suffix.lower() in SUPPORTED_EXTENSIONS
+                    and not any(part.startswith(".") for part in relative)
+                ):
+                    yield child
+        else:
+            yield path
+
+
+def import_paths(
+    db: Database, settings: Settings, paths: Iterable[Path], *, rights: str = "public-domain"
+) -> Iterator[ImportResult]:
+    """Import every file under `paths`, yielding one result per file as it is done."""
+    for path in collect_files(paths):
+        if not path.exists():
+            yield ImportResult(str(path), REJECTED, reason=gettext(N_("There is no file at this path.")))
+            continue
+        yield import_file(db, settings, path, rights=rights)

@@ -1,0 +1,309 @@
+"""EPUB ingestion on the real books of the corpus and on small books built here for one point each."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from accessible_lib.catalogue import add_book
+from accessible_lib.db import open_database
+from accessible_lib.ingest.epub import read_epub
+from accessible_lib.ingest.errors import IngestError
+from accessible_lib.settings import Settings
+
+CORPUS = Path(__file__).parent / "corpus"
+BOOKS = sorted((CORPUS / "epub").glob("*/*.epub"))
+CONTAINER = """<?xml version="1.0"?>
+<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
+<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>
+</rootfiles></container>"""
+
+
+def xhtml(body: str, *, lang: str = "en", head: str = "<title>t</title>") -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+        f'xmlns:epub="http://www.idpf.org/2007/ops" xml:lang="{lang}" lang="{lang}">'
+        f"<head>{head}</head><body>{body}</body></html>"
+    )
+
+
+def make_epub(
+    path: Path,
+    chapters: dict[str, str],
+    *,
+    metadata: str = "<dc:title>Test Book</dc:title><dc:language>en</dc:language>",
+    nav: str | None = None,
+    extra: dict[str, bytes] | None = None,
+    manifest_extra: str = "",
+    container: str | None = CONTAINER,
+) -> Path:
+    """A small EPUB 3: `chapters` maps file names (under OEBPS/) to XHTML, in spine order."""
+    items = "".join(
+        f'<item id="c{i}" href="{name}" media-type="application/xhtml+xml"/>'
+        for i, name in enumerate(chapters)
+    )
+    spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
+    if nav is not None:
+        items += '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+    opf = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://www.idpf.org/2007/opf" '
+        'version="3.0" unique-identifier="uid"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:opf="http://www.idpf.org/2007/opf">{metadata}</metadata>'
+        f"<manifest>{items}{manifest_extra}</manifest><spine>{spine}</spine></package>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        if container is not None:
+            archive.writestr("META-INF/container.xml", container)
+        archive.writestr("OEBPS/content.opf", opf)
+        for name, content in chapters.items():
+            archive.writestr(f"OEBPS/{name}", content)
+        if nav is not None:
+            archive.writestr("OEBPS/nav.xhtml", nav)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def read(path: Path):
+    return read_epub(path, Settings(), checksum="0" * 64, source_name=path.name)
+
+
+# (file, words in the title, first author, language, fewest chapters)
+EXPECTED = {
+    "alice-pg19033-nyu-epub3.epub": ("Alice", "Lewis Carroll", "en-US", 12),
+    "idpf-childrens-literature.epub": ("Children", "Charles Madison Curry", "en", 2),
+    "idpf-georgia-pls-ssml.epub": ("Georgia", None, "en-US", 1),
+    "idpf-moby-dick.epub": ("Moby-Dick", "Herman Melville", "en-US", 135),
+    "idpf-wasteland.epub": ("Waste Land", "T.S. Eliot", "en-US", 1),
+    "pg11-alice-epub2.epub": ("Alice", "Lewis Carroll", "en", 12),
+    "pg17192-poe-the-raven-epub2.epub": ("Raven", "Edgar Allan Poe", "en", 2),
+    "pg2701-moby-dick-epub2.epub": ("Moby Dick", "Herman Melville", "en", 20),
+    "pg36034-white-nights.epub": ("White Nights", "Fyodor Dostoyevsky", "en", 5),
+    "se-bierce-devils-dictionary.epub": ("Devil", "Ambrose Bierce", "en-US", 26),
+    "se-whitman-leaves-of-grass.epub": ("Leaves of Grass", "Walt Whitman", "en-US", 40),
+    "epubime-test3-tiny-zh.epub": ("测试", None, "zh-Hans", 1),
+}
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=[p.name for p in BOOKS])
+def test_every_corpus_book_imports(path: Path, tmp_path: Path) -> None:
+    title, author, language, chapters = EXPECTED[path.name]
+    book = read(path)
+    assert title in book.title
+    if author:
+        assert book.authors[0] == author
+    assert book.language == language
+    assert len(book.chapters) >= chapters
+    assert all(chapter.text.strip() or "<img" in chapter.html for chapter in book.chapters)
+    assert all(chapter.title for chapter in book.chapters)
+    assert all(0 <= entry.chapter_index < len(book.chapters) for entry in book.toc)
+    for chapter in book.chapters:
+        assert "<script" not in chapter.html and "<link" not in chapter.html
+        assert "style=" not in chapter.html and "class=" not in chapter.html
+        for name in re.findall(r'src="resource:([^"]+)"', chapter.html):
+            assert name in {resource.name for resource in book.resources}
+    db = open_database(tmp_path / "catalogue.db")
+    book_id = add_book(db, book)
+    assert db["chapters"].count_where("book_id = ?", [book_id]) == len(book.chapters)
+
+
+def _nav_links(path: Path, nav_name: str) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        nav = archive.read(nav_name).decode()
+    toc = nav[nav.index('epub:type="toc"') :]
+    toc = toc[: toc.index("</nav>")]
+    return [unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))).strip()
+            for text in re.findall(r"<a[^>]*>(.*?)</a>", toc, re.S)]  # fmt: skip
+
+
+def test_leaves_of_grass_keeps_its_four_level_toc() -> None:
+    path = CORPUS / "epub/en/se-whitman-leaves-of-grass.epub"
+    book = read(path)
+    links = _nav_links(path, "epub/toc.xhtml")
+    assert len(links) > 700
+    assert [entry.title for entry in book.toc] == links
+    assert max(entry.level for entry in book.toc) == 4
+    levels = [entry.level for entry in book.toc]
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False))
+
+
+def test_alice_epub3_nav_gives_the_toc_in_order() -> None:
+    path = CORPUS / "epub/en/alice-pg19033-nyu-epub3.epub"
+    book = read(path)
+    assert [entry.title for entry in book.toc] == _nav_links(path, "OPS/toc.xhtml")
+    chapter_indexes = [entry.chapter_index for entry in book.toc]
+    assert chapter_indexes == sorted(chapter_indexes)
+    assert book.chapters[chapter_indexes[1]].title == "Down The Rabbit-Hole"
+
+
+def _ncx_depths(path: Path) -> list[int]:
+    """Depth of every navPoint in the NCX, counted from the markup itself."""
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".ncx"))
+        ncx = archive.read(name).decode()
+    depths, depth = [], 0
+    for tag in re.findall(r"<(/?)navPoint\b", ncx):
+        if tag == "/":
+            depth -= 1
+        else:
+            depth += 1
+            depths.append(depth)
+    return depths
+
+
+@pytest.mark.parametrize("name", ["pg2701-moby-dick-epub2.epub", "pg17192-poe-the-raven-epub2.epub"])
+def test_epub2_ncx_gives_a_nested_toc(name: str) -> None:
+    path = CORPUS / "epub/en" / name
+    book = read(path)
+    depths = _ncx_depths(path)
+    assert max(depths) >= 2
+    assert [entry.level for entry in book.toc] == depths
+    assert any(entry.fragment and entry.fragment.startswith("x-") for entry in book.toc)
+    for entry in book.toc:
+        if entry.fragment:
+            assert f'id="{entry.fragment}"' in book.chapters[entry.chapter_index].html
+
+
+def test_wasteland_notes_get_back_links() -> None:
+    book = read(CORPUS / "epub/en/idpf-wasteland.epub")
+    html = book.chapters[0].html
+    refs = re.findall(r'<a href="#(x-note-\d+)" role="doc-noteref" id="(x-[^"]+)"', html)
+    assert len(refs) >= 40
+    for note_id, ref_id in refs:
+        assert f'id="{note_id}" role="doc-endnote"' in html
+        assert f'<a href="#{ref_id}" role="doc-backlink" aria-label="Back to text">↩</a>' in html
+
+
+def test_standard_ebooks_endnotes_link_back_across_chapters() -> None:
+    book = read(CORPUS / "epub/en/se-whitman-leaves-of-grass.epub")
+    titles = [chapter.title for chapter in book.chapters]
+    endnotes = book.chapters[titles.index("Endnotes")].html
+    backlinks = re.findall(r'<a href="chapter:(\d+)#(x-noteref-\d+)" role="doc-backlink"', endnotes)
+    assert backlinks
+    for chapter, ref_id in backlinks:
+        assert f'id="{ref_id}"' in book.chapters[int(chapter)].html
+        assert 'role="doc-noteref"' in book.chapters[int(chapter)].html
+
+
+def test_scripts_forms_and_handlers_never_survive(tmp_path: Path) -> None:
+    body = (
+        '<h1 onclick="steal()" style="color:red" class="x">Heading</h1>'
+        "<script>alert(1)</script><style>p{}</style>"
+        '<form action="http://evil"><input name="q"/><button>Go</button><p>Kept words</p></form>'
+        '<p onmouseover="x()"><a href="javascript:alert(1)">js</a> <a href="data:text/html,x">d</a>'
+        ' <a href="https://example.org/">outside</a></p>'
+        '<iframe src="http://evil/"></iframe><object data="x.swf"></object><embed src="x"/>'
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(2)</script></svg>'
+    )
+    book = read(make_epub(tmp_path / "s.epub", {"c.xhtml": xhtml(body)}))
+    html = book.chapters[0].html
+    forbidden_words = "script style onclick onmouseover form input button iframe object embed"
+    for forbidden in [*forbidden_words.split(), "javascript", "data:", "http", "svg", "class"]:
+        assert forbidden not in html
+    assert "Heading" in html and "Kept words" in html and "outside" in html
+
+
+def test_images_keep_alt_text_and_svg_is_dropped(tmp_path: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    body = (
+        '<p><img src="images/a.png" alt="A white rabbit"/></p><p><img src="images/b.png"/></p>'
+        '<p><img src="images/c.svg" alt="A map"/></p>'
+    )
+    extra = {"OEBPS/images/a.png": png, "OEBPS/images/b.png": png, "OEBPS/images/c.svg": svg}
+    book = read(make_epub(tmp_path / "i.epub", {"c.xhtml": xhtml(body)}, extra=extra))
+    html = book.chapters[0].html
+    assert re.search(r'<img src="resource:img-\d+\.png" alt="A white rabbit">', html)
+    assert re.search(r'<img src="resource:img-\d+\.png" alt="">', html)
+    assert "svg" not in html and '<span role="img" aria-label="A map">A map</span>' in html
+    assert {r.media_type for r in book.resources} == {"image/png"}
+    assert len(book.resources) == 2
+    assert "[Image: A white rabbit]" in book.chapters[0].text
+
+
+def test_metadata_refinements_roles_identifiers_and_description(tmp_path: Path) -> None:
+    metadata = (
+        '<dc:title id="t1">Main Title</dc:title><dc:title id="t2">The Subtitle</dc:title>'
+        '<meta refines="#t1" property="title-type">main</meta>'
+        '<meta refines="#t2" property="title-type">subtitle</meta>'
+        '<dc:creator id="a1">Second Author</dc:creator><dc:creator id="a2">First Author</dc:creator>'
+        '<dc:creator id="e1">An Editor</dc:creator>'
+        '<meta refines="#a1" property="display-seq">2</meta>'
+        '<meta refines="#a2" property="display-seq">1</meta>'
+        '<meta refines="#e1" property="role" scheme="marc:relators">edt</meta>'
+        '<dc:identifier id="uid">urn:uuid:12345678-1234-1234-1234-1234567890AB</dc:identifier>'
+        "<dc:identifier>urn:isbn:978-0-14-143951-8</dc:identifier>"
+        "<dc:identifier>0141439513</dc:identifier>"
+        "<dc:language>zh-TW</dc:language><dc:subject>Poetry</dc:subject>"
+        "<dc:description>&lt;p&gt;A &lt;b&gt;fine&lt;/b&gt; book.&lt;/p&gt;</dc:description>"
+        "<dc:publisher>Pub</dc:publisher><dc:date>1855</dc:date><dc:rights>Public domain</dc:rights>"
+    )
+    path = make_epub(tmp_path / "m.epub", {"c.xhtml": xhtml("<p>文字</p>")}, metadata=metadata)
+    book = read(path)
+    assert (book.title, book.subtitle) == ("Main Title", "The Subtitle")
+    assert book.authors == ["First Author", "Second Author"]
+    assert book.language == "zh-Hant"
+    assert ("uuid", "12345678-1234-1234-1234-1234567890ab") in book.identifiers
+    assert ("isbn", "9780141439518") in book.identifiers
+    assert ("isbn", "0141439513") in book.identifiers
+    assert book.description == "A fine book."
+    assert (book.subjects, book.publisher, book.date) == (["Poetry"], "Pub", "1855")
+    assert book.rights_statement == "Public domain"
+
+
+def test_language_is_detected_when_missing_and_chapter_languages_kept(tmp_path: Path) -> None:
+    chinese = "<p>" + "学而时习之，不亦说乎？有朋自远方来，不亦乐乎？" * 5 + "</p>"
+    chapters = {
+        "a.xhtml": xhtml(chinese, lang=""),
+        "b.xhtml": xhtml("<p>This chapter is written in English for the test.</p>", lang="en"),
+        "empty.xhtml": xhtml("<div> </div>"),
+    }
+    path = make_epub(tmp_path / "z.epub", chapters, metadata="<dc:title>书</dc:title>")
+    book = read(path)
+    assert book.language == "zh-Hans"
+    assert len(book.chapters) == 2  # the empty document is not a chapter
+    assert [chapter.lang for chapter in book.chapters] == [None, "en"]
+
+
+def test_toc_titles_levels_and_links_outside_the_spine(tmp_path: Path) -> None:
+    nav = xhtml(
+        '<nav epub:type="toc"><ol><li><span>Part One</span><ol>'
+        '<li><a href="a.xhtml">Chapter A</a><ol><li><a href="a.xhtml#s1">Section</a></li></ol></li>'
+        '<li><a href="http://example.org/">Elsewhere</a></li></ol></li>'
+        '<li><a href="b.xhtml">Chapter B</a></li></ol></nav>'
+    )
+    chapters = {
+        "a.xhtml": xhtml('<h2>Heading A</h2><p id="s1">x</p>'),
+        "b.xhtml": xhtml("<h1>Heading B</h1><p>y</p>"),
+        "c.xhtml": xhtml("<p>no heading</p>", head="<title>File title</title>"),
+    }
+    book = read(make_epub(tmp_path / "t.epub", chapters, nav=nav))
+    assert [(e.title, e.level, e.chapter_index, e.fragment) for e in book.toc] == [
+        ("Chapter A", 1, 0, None),
+        ("Section", 2, 0, "x-s1"),
+        ("Chapter B", 1, 1, None),
+    ]
+    assert [c.title for c in book.chapters] == ["Chapter A", "Chapter B", "File title"]
+
+
+def test_structural_failures_are_clear_rejections(tmp_path: Path) -> None:
+    chapters = {"c.xhtml": xhtml("<p>x</p>")}
+    with pytest.raises(IngestError, match="container.xml"):
+        read(make_epub(tmp_path / "a.epub", chapters, container=None))
+    missing = CONTAINER.replace("OEBPS/content.opf", "OEBPS/nothing.opf")
+    with pytest.raises(IngestError, match="missing"):
+        read(make_epub(tmp_path / "b.epub", chapters, container=missing))
+    with pytest.raises(IngestError, match="no readable chapters"):
+        read(make_epub(tmp_path / "c.epub", {"c.xhtml": xhtml("")}))
+
+
+def test_a_nav_that_ebooklib_cannot_read_still_imports(tmp_path: Path) -> None:
+    # ebooklib 0.20 raises IndexError on a nav document without a toc nav; we fall back.
+    nav = xhtml('<nav epub:type="landmarks"><ol><li><a href="c.xhtml">Start</a></li></ol></nav>')
+    book = read(make_epub(tmp_path / "n.epub", {"c.xhtml": xhtml("<p>x</p>")}, nav=nav))
+    assert book.title == "Test Book" and book.language == "en"
