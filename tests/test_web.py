@@ -196,3 +196,24 @@ def test_images_are_served_only_as_safe_types(client, db):
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert png.headers["x-content-type-options"] == "nosniff"
     assert client.get(f"/books/{book_id}/resources/img-2.svg").status_code == 404
+
+
+@pytest.mark.slow
+def test_every_book_of_the_default_library_renders(client, db, settings):
+    """Real books through the real importer: every book page and chapter keeps one h1 and a sane outline."""
+    from pathlib import Path
+
+    from accessible_lib.importer import import_paths
+
+    content = Path(__file__).resolve().parent.parent / "content"
+    results = list(import_paths(db, settings, [content]))
+    assert results and all(r.status == "imported" for r in results), [r.as_dict() for r in results]
+    for result in results:
+        book = check_page_structure(client.get(f"/books/{result.book_id}"))
+        chapter_links = [a["href"] for a in book.select("ol.toc a")]
+        assert chapter_links
+        for n in range(1, result.chapter_count + 1)[:8]:
+            response = client.get(f"/books/{result.book_id}/read/{n}")
+            assert response.status_code == 200
+            soup = check_page_structure(response)
+            assert soup.find("article")["lang"] == (result.language or soup.find("article")["lang"])

@@ -12,6 +12,8 @@ import re
 import lxml.html
 from markupsafe import Markup
 
+from ..i18n import gettext
+
 _HEADING = re.compile(r"^h([1-6])$")
 
 
@@ -40,8 +42,14 @@ def prepare_chapter_html(html: str, *, book_id: int, title: str) -> Markup:
     if headings:
         top = min(int(h.tag[1]) for h in headings)
         shift = 2 - top
+        previous = 1  # the page's own h1
         for heading in headings:
-            heading.tag = f"h{min(6, max(2, int(heading.tag[1]) + shift))}"
+            # Never skip a level (h2 straight to h5 leaves a screen reader user wondering what was missed).
+            level = min(6, max(2, int(heading.tag[1]) + shift), previous + 1)
+            heading.tag = f"h{level}"
+            previous = level
+    for link in container.xpath("//a[@role='doc-backlink']"):
+        link.set("aria-label", gettext("Back to text"))
     for element in container.iter("a", "img"):
         attribute = "href" if element.tag == "a" else "src"
         value = element.get(attribute)
