@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from . import search
 from .migrations import migrations
 
 
@@ -18,6 +19,7 @@ def open_database(path: Path, *, migrate: bool = True) -> Database:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    search.register_functions(conn)  # the chapter search index reads its text through this function
     db = Database(conn)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 30000")

@@ -114,3 +114,12 @@ def m001_catalogue(db: Database) -> None:
         foreign_keys=[("book_id", "books", "id")],
     )
     db["editions"].create_index(["book_id", "format"])
+
+
+@migrations()
+def m002_search(db: Database) -> None:
+    """Full-text search tables (see accessible_lib/search.py for why they look as they do)."""
+    from . import search
+
+    search.create_search_tables(db)
+    search.rebuild_index(db)

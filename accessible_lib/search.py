@@ -1,5 +1,494 @@
-"""Full-text search (being written)."""
+"""Full-text search over the catalogue with SQLite FTS5, for Chinese as well as English.
+
+Why the index looks the way it does:
+
+- Chinese has no spaces between words and FTS5's trigram tokenizer cannot match the most common Chinese
+  queries (two characters like 红楼, one like 坟). So every Han or kana character is made a token of its
+  own by putting an invisible U+200B ZERO WIDTH SPACE between it and any neighbouring letter; `unicode61`
+  treats U+200B as a separator. A query gets the same treatment and becomes a phrase: 红楼 is the phrase
+  "红 楼" and matches 红楼梦. U+200B rather than a plain space because removing it from a snippet gives
+  back exactly the original text, even where the text had real spaces next to Chinese characters.
+- English words go through the `porter` stemmer, so "whales" finds "whale".
+- Book metadata (`book_fts`, rowid = book id) keeps its own copy of the transformed text: it is small (a
+  few hundred bytes a book) and it changes when a librarian edits a record; a table with its own content can
+  always delete the old row correctly.
+- Chapter text (`chapter_fts`) is the bulk: at 150,000 books, gigabytes. It is an external-content table
+  over the view `chapter_search_source`, which computes the transformed text from `chapters.text` with the
+  SQL function `accessible_lib_search_text` (registered by `register_functions`). The text is stored once,
+  in `chapters`, and `snippet()` still works. The price: the function must be registered on a connection
+  before it reads snippets or changes the chapter index, and chapter text must not change while it is
+  indexed (call `unindex_book` before deleting or rewriting a book's chapters; `reindex_all` repairs).
+- A chapter's rowid in `chapter_fts` is `book_id << 20 | position`, not `chapters.id`. Results are books, and
+  a common word matches hundreds of thousands of chapters: with the book id inside the rowid, grouping the
+  matches by book needs no lookup at all. An index on that expression lets FTS5 fetch a chapter for
+  `snippet()`.
+
+A search is a few statements, each cheap on its own at 150,000 books:
+- which books match (every phrase somewhere in the book, metadata or text), the total and the facet
+  counts: no ranking needed, so no bm25;
+- the page: books matching in metadata first, ranked by bm25 over the small metadata table; chapters are
+  ranked (bm25 over every matching chapter, the expensive part) only when the page reaches past them;
+- per hit: title, authors, a link to a chapter and `snippet()`, without bm25 (its IDF costs a pass over
+  every match of every phrase, per call).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+from sqlite_utils import Database
+
+from . import catalogue
+from .errors import UserError
+from .i18n import gettext
+from .settings import Settings
+
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+SEARCH_TEXT_FUNCTION = "accessible_lib_search_text"
+CHAPTER_BITS = 20  # chapter positions up to 1,048,575 fit beside the book id in a chapter's rowid
+MAX_QUERY_CHARS = 200  # a longer query is cut: no title is longer, and each term costs an index scan
+MAX_TERMS = 12
+MIN_PREFIX_CHARS = 3  # "a*" would expand to every word in the index
+MAX_PER_PAGE = 100
+FACET_LIMIT = 20
+ALWAYS_FORMAT = "html"  # every book can be read online
+
+# bm25 weights, in column order. Title and authors far above everything else; description is longer
+# and looser; the body text lives in another table and only ranks books that match nowhere else.
+BOOK_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher")
+BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0)
+CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK_BOUNDARY = re.compile(rf"(?<=[{_CJK}])(?=\w)|(?<=\w)(?=[{_CJK}])")
+_SEPARATOR = "\u200b"
+_MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
+_MARKERS = re.compile("[\x02\x03]")
+_WORD = re.compile(r"[^\W_]")
+_LATIN_END = re.compile(rf"[^\W_{_CJK}]{{{MIN_PREFIX_CHARS},}}$")
+_SPACES = re.compile(r"\s+")
 
 
-def index_book(db, book_id: int) -> None:
-    return None
+def search_text(text: str | None) -> str | None:
+    """Text as it is indexed: each CJK character a token of its own."""
+    if text is None:
+        return None
+    return _CJK_BOUNDARY.sub(_SEPARATOR, _MARKERS.sub("", text))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Make the chapter index usable on `conn`; cheap, so it is called before every use."""
+    conn.create_function(SEARCH_TEXT_FUNCTION, 1, search_text, deterministic=True)
+
+
+def create_search_tables(db: Database) -> None:
+    """The FTS tables, the view and the expression index; used by the migration."""
+    book_columns = ", ".join(BOOK_COLUMNS)
+    key = f"((book_id << {CHAPTER_BITS}) + position)"
+    for statement in (
+        f"CREATE VIRTUAL TABLE book_fts USING fts5({book_columns}, tokenize = '{TOKENIZE}')",
+        f"CREATE INDEX chapters_search_key ON chapters({key})",
+        f"""CREATE VIEW chapter_search_source AS
+            SELECT {key} AS search_key, {SEARCH_TEXT_FUNCTION}(title) AS title,
+                   {SEARCH_TEXT_FUNCTION}(text) AS body
+            FROM chapters""",
+        f"""CREATE VIRTUAL TABLE chapter_fts USING fts5(title, body,
+                content = 'chapter_search_source', content_rowid = 'search_key',
+                tokenize = '{TOKENIZE}')""",
+    ):
+        db.execute(statement)
+
+
+# -- indexing ---------------------------------------------------------------------------------------
+
+
+def _key_range(book_id: int) -> tuple[int, int]:
+    low = book_id << CHAPTER_BITS
+    return low, low + (1 << CHAPTER_BITS) - 1
+
+
+def index_book(db: Database, book_id: int) -> None:
+    """(Re)index one book inside the caller's transaction: never commits."""
+    register_functions(db.conn)
+    unindex_book(db, book_id)
+    _index_book_metadata(db, book_id)
+    db.execute(
+        f"""INSERT INTO chapter_fts (rowid, title, body)
+            SELECT (book_id << {CHAPTER_BITS}) + position, {SEARCH_TEXT_FUNCTION}(title),
+                   {SEARCH_TEXT_FUNCTION}(text)
+            FROM chapters WHERE book_id = ?""",
+        [book_id],
+    )
+
+
+def unindex_book(db: Database, book_id: int) -> None:
+    """Remove a book from the index; call it BEFORE deleting or changing the book's chapters.
+
+    An external-content FTS5 table can only forget a row by being told the text it indexed; that is read
+    back from `chapters`. Which chapters are indexed is read from FTS5's `docsize` table, because asking
+    `chapter_fts` itself would list the chapters in `chapters`, indexed or not.
+    """
+    register_functions(db.conn)
+    db.execute("DELETE FROM book_fts WHERE rowid = ?", [book_id])
+    db.execute(
+        f"""INSERT INTO chapter_fts (chapter_fts, rowid, title, body)
+            SELECT 'delete', d.id, {SEARCH_TEXT_FUNCTION}(c.title), {SEARCH_TEXT_FUNCTION}(c.text)
+            FROM chapters AS c
+            JOIN chapter_fts_docsize AS d ON d.id = (c.book_id << {CHAPTER_BITS}) + c.position
+            WHERE c.book_id = ?""",
+        [book_id],
+    )
+
+
+def rebuild_index(db: Database) -> None:
+    """Index every book from scratch, inside the caller's transaction (migrations use this)."""
+    register_functions(db.conn)
+    db.execute("DELETE FROM book_fts")
+    for (book_id,) in db.execute("SELECT id FROM books").fetchall():
+        _index_book_metadata(db, book_id)
+    db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
+
+
+def _index_book_metadata(db: Database, book_id: int) -> None:
+    authors = "; ".join(
+        r[0]
+        for r in db.execute("SELECT name FROM book_authors WHERE book_id = ? ORDER BY position", [book_id])
+    )
+    subjects = "; ".join(
+        r[0]
+        for r in db.execute("SELECT subject FROM book_subjects WHERE book_id = ? ORDER BY subject", [book_id])
+    )
+    row = db.execute(
+        "SELECT title, subtitle, description, publisher FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    if row is None:
+        return
+    title, subtitle, description, publisher = row
+    values = [title, subtitle, authors, subjects, description, publisher]
+    db.execute(
+        f"INSERT INTO book_fts (rowid, {', '.join(BOOK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [book_id, *(search_text(v) for v in values)],
+    )
+
+
+def reindex_all(db: Database) -> None:
+    """Rebuild the whole index in one transaction: the repair for any drift between text and index."""
+    with db.conn:
+        rebuild_index(db)
+
+
+# -- queries ----------------------------------------------------------------------------------------
+
+
+def parse_query(text: str, *, prefix_last: bool = False) -> list[str]:
+    """Turn what a reader typed into safe FTS5 phrases, all of which a book must match; [] finds nothing.
+
+    Nothing the reader types is FTS5 syntax: every term becomes a quoted string (so `NEAR(`, `OR`, `-`,
+    `^` and `*` in the middle are just text), quoted phrases stay phrases, and a run of Chinese becomes a
+    phrase of single characters. A trailing `*` on a Latin word of three or more
+    letters asks for prefix matching; `prefix_last` does that for the last word (search as you type).
+    """
+    text = unicodedata.normalize("NFC", text[:MAX_QUERY_CHARS])
+    terms: list[tuple[str, bool, bool]] = []  # (text, prefix, quoted)
+    for i, part in enumerate(text.split('"')):
+        quoted = i % 2 == 1  # an unbalanced quote runs to the end of the query
+        for chunk in [part] if quoted else part.split():
+            prefix = False
+            if not quoted and chunk.endswith("*"):
+                chunk = chunk.rstrip("*")
+                prefix = bool(_LATIN_END.search(chunk))
+            if _WORD.search(chunk):
+                terms.append((chunk, prefix, quoted))
+    if not terms:
+        return []
+    if prefix_last and not text[-1].isspace() and text[-1] != '"':
+        chunk, _, quoted = terms[-1]
+        terms[-1] = (chunk, bool(_LATIN_END.search(chunk)), quoted)
+    phrases: dict[str, None] = {}
+    for chunk, prefix, _ in terms[:MAX_TERMS]:
+        phrase = '"' + (search_text(chunk) or "").replace('"', '""') + '"'
+        phrases.setdefault(phrase + " *" if prefix else phrase, None)
+    return list(phrases)
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass
+class Facets:
+    """Counts among the books the current query and filters find, for offering filter links."""
+
+    languages: list[FacetValue] = field(default_factory=list)
+    subjects: list[FacetValue] = field(default_factory=list)  # the FACET_LIMIT most frequent
+    formats: list[FacetValue] = field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    book_id: int
+    title: str
+    authors: list[str]
+    language: str | None
+    snippet: Markup  # escaped text with <mark> around the matches
+    chapter_position: int | None  # where to read the match; None when only the metadata matched
+    chapter_title: str | None
+
+
+@dataclass
+class SearchResults:
+    query: str
+    total: int  # matching books
+    hits: list[Hit]
+    facets: Facets
+    page: catalogue.Page  # items are the hits
+
+
+def search(
+    db: Database,
+    query: str,
+    *,
+    language: str | None = None,
+    subject: str | None = None,
+    format: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    prefix_last: bool = False,
+    time_limit_ms: int | None = None,
+) -> SearchResults:
+    """One page of books matching `query`, best first, with facet counts for the whole result.
+
+    Raises UserError when the search takes longer than `time_limit_ms` (default: the
+    `search_time_limit_ms` setting's default).
+    """
+    page = max(1, page)
+    per_page = max(1, min(MAX_PER_PAGE, per_page))
+    phrases = parse_query(query, prefix_last=prefix_last)
+    if not phrases:
+        return SearchResults(query, 0, [], Facets(), catalogue.Page([], 0, page, per_page))
+    if time_limit_ms is None:
+        time_limit_ms = Settings.search_time_limit_ms
+    register_functions(db.conn)
+    with _time_limit(db.conn, time_limit_ms):
+        prepared = _Query(phrases, language, subject, format)
+        total, facets = _summary(db, prepared)
+        offset = (page - 1) * per_page
+        ranked = _ranked_page(db, prepared, per_page, offset) if offset < total else []
+        hits = _describe_hits(db, prepared, ranked, cjk=bool(re.search(f"[{_CJK}]", query)))
+    return SearchResults(query, total, hits, facets, catalogue.Page(hits, total, page, per_page))
+
+
+class _time_limit:
+    """Abort the statements run inside it after `ms` milliseconds, as a UserError.
+
+    The progress handler belongs to the connection: a connection must not serve two searches at once.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, ms: int):
+        self.conn = conn
+        self.deadline = time.monotonic() + ms / 1000
+        self.fired = False
+
+    def _check(self) -> int:
+        if time.monotonic() > self.deadline:
+            self.fired = True
+            return 1
+        return 0
+
+    def __enter__(self) -> None:
+        self.conn.set_progress_handler(self._check, 1000)
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.conn.set_progress_handler(None, 0)
+        if self.fired and isinstance(error, sqlite3.OperationalError):
+            raise UserError(
+                gettext("The search took too long. Try more specific words, or fewer of them."),
+                title=gettext("Search stopped"),
+                status=503,
+            ) from error
+
+
+class _Query:
+    """The SQL pieces one search shares between its statements."""
+
+    def __init__(self, phrases: list[str], language: str | None, subject: str | None, format: str | None):
+        self.phrases = phrases
+        self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
+        filters = ["1"]
+        if language:
+            self.params["language"] = language.strip().lower()
+            filters.append(
+                "(lower(b.language) = :language"
+                " OR substr(lower(b.language), 1, length(:language) + 1) = :language || '-')"
+            )
+        if subject:
+            self.params["subject"] = subject
+            filters.append(
+                "EXISTS (SELECT 1 FROM book_subjects s WHERE s.book_id = b.id AND s.subject = :subject)"
+            )
+        if format and format != ALWAYS_FORMAT:
+            self.params["format"] = format
+            filters.append(
+                "EXISTS (SELECT 1 FROM editions e"
+                " WHERE e.book_id = b.id AND e.format = :format AND e.status = 'done')"
+            )
+        # A book matches when every phrase is somewhere in it, metadata or any chapter: "melville whale"
+        # finds Moby-Dick although Melville is only in its metadata. No scores are needed for that.
+        per_phrase = []
+        for i, phrase in enumerate(phrases):
+            self.params[f"p{i}"] = phrase
+            per_phrase.append(
+                f"SELECT * FROM (SELECT rowid FROM book_fts WHERE book_fts MATCH :p{i} UNION "
+                f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :p{i})"
+            )
+        self.matched = f"""
+            found(book_id) AS ({" INTERSECT ".join(per_phrase)}),
+            matched AS MATERIALIZED (
+                SELECT b.id AS book_id, b.language FROM found JOIN books AS b ON b.id = found.book_id
+                WHERE {" AND ".join(filters)})"""
+
+    def rows(self, db: Database, sql: str, **params: object) -> list[tuple]:
+        return db.execute(sql, {**self.params, **params}).fetchall()
+
+
+def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
+    """The number of matching books and the facet counts, in one statement."""
+    rows = query.rows(
+        db,
+        f"""WITH {query.matched}
+        SELECT 'total', NULL, count(*) FROM matched
+        UNION ALL SELECT * FROM (
+            SELECT 'language', language, count(*) FROM matched
+            WHERE language IS NOT NULL GROUP BY language ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
+        UNION ALL SELECT * FROM (
+            SELECT 'subject', s.subject, count(*)
+            FROM matched CROSS JOIN book_subjects AS s ON s.book_id = matched.book_id  -- this order
+            GROUP BY s.subject ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
+        UNION ALL SELECT * FROM (
+            SELECT 'format', e.format, count(DISTINCT e.book_id)
+            FROM matched CROSS JOIN editions AS e ON e.book_id = matched.book_id
+            WHERE e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
+            GROUP BY e.format ORDER BY 3 DESC, 2)""",
+    )
+    total = 0
+    facets = Facets()
+    for kind, value, number in rows:
+        if kind == "total":
+            total = number
+        else:
+            getattr(facets, f"{kind}s").append(FacetValue(value, number))
+    if total:
+        facets.formats.insert(0, FacetValue(ALWAYS_FORMAT, total))
+    return total, facets
+
+
+def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[tuple[int, int | None]]:
+    """One page of (book id, best chapter key or None), best first.
+
+    Books with a phrase in their metadata come first, by bm25 over metadata. The rest follow by their
+    best chapter holding every phrase. Ranking chapters is the expensive part (a common word is in most
+    of them), so it runs only when the page reaches past the books that matched in metadata.
+    """
+    book_weights = ", ".join(str(w) for w in BOOK_WEIGHTS)
+    meta_sql = f"""WITH {query.matched},
+        meta AS (
+            SELECT rowid AS book_id, bm25(book_fts, {book_weights}) AS score
+            FROM book_fts WHERE book_fts MATCH :any LIMIT -1)
+        SELECT book_id, count(*) OVER () FROM meta WHERE book_id IN (SELECT book_id FROM matched)
+        ORDER BY score, book_id LIMIT :limit OFFSET :offset"""
+    rows = query.rows(db, meta_sql, limit=limit, offset=offset)
+    ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id, _ in rows]
+    if len(ranked) == limit:
+        return ranked
+    if rows:
+        in_meta = rows[0][1]
+    else:  # past the end of the metadata matches: count them without ranking
+        in_meta = query.rows(
+            db,
+            f"""WITH {query.matched}
+            SELECT count(*) FROM matched
+            WHERE book_id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)""",
+        )[0][0]
+    chapter_weights = ", ".join(str(w) for w in CHAPTER_WEIGHTS)
+    text_sql = f"""WITH {query.matched},
+        text AS MATERIALIZED (
+            SELECT book_id, min(score) AS score, chapter_key FROM (
+                SELECT rowid >> {CHAPTER_BITS} AS book_id, rowid AS chapter_key,
+                       bm25(chapter_fts, {chapter_weights}) AS score
+                FROM chapter_fts WHERE chapter_fts MATCH :all
+                LIMIT -1  -- not flattened: FTS5 computes bm25 only while its cursor is on the row
+            ) GROUP BY book_id)
+        SELECT book_id, chapter_key FROM (
+            SELECT book_id, score, chapter_key FROM text
+            WHERE book_id IN (SELECT book_id FROM matched)
+            UNION ALL
+            SELECT book_id, NULL, NULL FROM matched WHERE book_id NOT IN (SELECT book_id FROM text))
+        WHERE book_id NOT IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)
+        ORDER BY score IS NULL, score, book_id LIMIT :limit OFFSET :offset"""
+    rows = query.rows(db, text_sql, limit=limit - len(ranked), offset=max(0, offset - in_meta))
+    return ranked + [(book_id, chapter_key) for book_id, chapter_key in rows]
+
+
+def _describe_hits(
+    db: Database, query: _Query, ranked: list[tuple[int, int | None]], *, cjk: bool
+) -> list[Hit]:
+    """Titles, authors and a snippet for the hits of one page; a few small lookups each.
+
+    A book that matched in its metadata links to its first chapter holding every phrase (or any, when
+    they are spread out), if there is one. Nothing here calls bm25: its IDF costs a pass over every
+    match of every phrase, per call.
+    """
+    tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
+    markers = (_MARK_OPEN, _MARK_CLOSE, "…", tokens)
+    hits = []
+    for book_id, chapter_key in ranked:
+        title, language = db.execute("SELECT title, language FROM books WHERE id = ?", [book_id]).fetchone()
+        authors = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM book_authors WHERE book_id = ? ORDER BY position", [book_id]
+            )
+        ]
+        for match in ("all", "any"):
+            if chapter_key is None:
+                row = db.execute(
+                    "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
+                    " LIMIT 1",
+                    [query.params[match], *_key_range(book_id)],
+                ).fetchone()
+                chapter_key = row[0] if row else None
+        chapter_position = chapter_title = None
+        if chapter_key is not None:
+            chapter_position = chapter_key & ((1 << CHAPTER_BITS) - 1)
+            row = db.execute(
+                "SELECT title FROM chapters WHERE book_id = ? AND position = ?",
+                [book_id, chapter_position],
+            ).fetchone()
+            chapter_title = row[0] if row else None
+            raw = db.execute(
+                "SELECT snippet(chapter_fts, 1, ?, ?, ?, ?) FROM chapter_fts"
+                " WHERE chapter_fts MATCH ? AND rowid = ?",
+                [*markers, query.params["any"], chapter_key],
+            ).fetchone()
+        else:
+            raw = db.execute(
+                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
+                [*markers, query.params["any"], book_id],
+            ).fetchone()
+        snippet = _snippet_markup(raw[0] if raw else "")
+        hits.append(Hit(book_id, title, authors, language, snippet, chapter_position, chapter_title))
+    return hits
+
+
+def _snippet_markup(raw: str | None) -> Markup:
+    """FTS5's snippet as safe HTML: text escaped, markers made <mark>, CJK separators removed."""
+    text = _SPACES.sub(" ", (raw or "").replace(_SEPARATOR, "")).strip()
+    html = str(escape(text)).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
+    return Markup(html)

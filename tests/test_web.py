@@ -217,3 +217,42 @@ def test_every_book_of_the_default_library_renders(client, db, settings):
             assert response.status_code == 200
             soup = check_page_structure(response)
             assert soup.find("article")["lang"] == (result.language or soup.find("article")["lang"])
+
+
+def test_search_page_announces_the_count_in_the_h1(client, sample_library):
+    soup = check_page_structure(client.get("/search", params={"q": "whale"}))
+    assert soup.h1.get_text() == "Search results for whale, 1 book"
+    hit = soup.select_one("ol.results > li")
+    assert hit.h2.a["href"] == f"/books/{sample_library['en']}"
+    assert hit.find("mark").get_text().lower() == "whale"
+    assert hit.find("a", string=lambda s: s and s.startswith("Found in:"))["href"].endswith("/read/1")
+
+
+def test_chinese_search_without_spaces_and_in_the_chinese_interface(client, sample_library):
+    client.cookies.set("locale", "zh_Hans")
+    soup = check_page_structure(client.get("/search", params={"q": "红楼"}))
+    assert soup.h1.get_text() == "“红楼”的搜索结果，共 1 本书"
+    assert soup.select_one("ol.results h2 a")["lang"] == "zh-Hans"
+
+
+def test_search_filters_are_links_and_can_be_removed(client, sample_library):
+    everything = check_page_structure(client.get("/search", params={"q": "the"}))
+    links = {a.get_text(): a["href"] for a in everything.select("h3 + ul a")}
+    assert "English" in links
+    filtered = check_page_structure(client.get(links["English"]))
+    assert "language=en" in links["English"]
+    removal = filtered.find("a", string=lambda s: s and s.startswith("Remove filter"))
+    assert "language" not in removal["href"]
+
+
+@pytest.mark.parametrize("query", ['"', "NEAR(", "a OR", "*", "^", "-", "x" * 5000, '红楼"梦'])
+def test_hostile_queries_never_break_the_page(client, sample_library, query):
+    response = client.get("/search", params={"q": query})
+    assert response.status_code == 200
+    check_page_structure(response)
+
+
+def test_search_with_no_match_says_so(client, sample_library):
+    soup = check_page_structure(client.get("/search", params={"q": "zyxwvut"}))
+    assert soup.h1.get_text() == "Search results for zyxwvut, 0 books"
+    assert soup.find("ol", class_="results") is None

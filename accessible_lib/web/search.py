@@ -14,17 +14,44 @@ FILTERS = ("language", "subject", "format")
 def search_page(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     filters = {name: request.query_params.get(name) or None for name in FILTERS}
-    results = None
+    results = hits = facets = None
     if query:
+        db = db_for(request)
         results = search.search(
-            db_for(request),
+            db,
             query,
             page=page_number(request),
             per_page=request.state.settings.page_size,
+            time_limit_ms=request.state.settings.search_time_limit_ms,
             **filters,
         )
+        hits = _with_chapter_counts(db, results.hits)
+        facets = [
+            {"name": "language", "options": results.facets.languages},
+            {"name": "subject", "options": results.facets.subjects},
+            {"name": "format", "options": results.facets.formats},
+        ]
     return render(
         request,
         "search.html",
-        {"query": query, "search_query": query, "filters": filters, "results": results},
+        {
+            "query": query,
+            "search_query": query,
+            "filters": filters,
+            "results": results,
+            "hits": hits,
+            "facets": facets,
+        },
     )
+
+
+def _with_chapter_counts(db, hits: list) -> list[dict]:
+    """Each hit as the book list shows it, with its chapter count, in one query for the whole page."""
+    ids = [hit.book_id for hit in hits]
+    counts = {}
+    if ids:
+        marks = ",".join("?" * len(ids))
+        counts = dict(
+            db.execute(f"SELECT id, chapter_count FROM books WHERE id IN ({marks})", ids).fetchall()
+        )
+    return [{**vars(hit), "chapter_count": counts.get(hit.book_id, 0)} for hit in hits]
