@@ -10,7 +10,7 @@ setup:
 	@sh scripts/setup.sh
 
 run: setup
-	$(VENV)/bin/accessible-lib import --skip-duplicates content/
+	$(VENV)/bin/accessible-lib import --skip-duplicates "$${ACCESSIBLE_LIB_CONTENT_DIR:-content}"
 	$(VENV)/bin/accessible-lib serve --host $(HOST) --port $(PORT)
 
 test: setup

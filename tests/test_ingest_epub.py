@@ -8,6 +8,8 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from lxml import etree
+from lxml import html as lxml_html
 
 from accessible_lib.catalogue import add_book
 from accessible_lib.db import open_database
@@ -175,7 +177,7 @@ def test_wasteland_notes_get_back_links() -> None:
     refs = re.findall(r'<a href="#(x-note-\d+)" role="doc-noteref" id="(x-[^"]+)"', html)
     assert len(refs) >= 40
     for note_id, ref_id in refs:
-        assert f'id="{note_id}" role="doc-endnote"' in html
+        assert f'id="{note_id}" role="doc-footnote"' in html
         assert f'<a href="#{ref_id}" role="doc-backlink" aria-label="Back to text">↩</a>' in html
 
 
@@ -307,3 +309,40 @@ def test_a_nav_that_ebooklib_cannot_read_still_imports(tmp_path: Path) -> None:
     nav = xhtml('<nav epub:type="landmarks"><ol><li><a href="c.xhtml">Start</a></li></ol></nav>')
     book = read(make_epub(tmp_path / "n.epub", {"c.xhtml": xhtml("<p>x</p>")}, nav=nav))
     assert book.title == "Test Book" and book.language == "en"
+
+
+PAGE_BREAK = re.compile(r'<span role="doc-pagebreak" id="x-([^"]+)" title="([^"]+)"></span>')
+
+
+def test_raven_has_no_blank_paragraphs_and_keeps_its_print_pages() -> None:
+    path = CORPUS / "epub/en/pg17192-poe-the-raven-epub2.epub"
+    book = read(path)
+    markers = []
+    for chapter in book.chapters:
+        root = lxml_html.fragment_fromstring(chapter.html, create_parent="div")
+        blank = [
+            p for p in root.iter("p") if not "".join(p.itertext()).strip() and not len(p.xpath(".//img"))
+        ]
+        assert blank == [], [etree.tostring(p) for p in blank]
+        markers += PAGE_BREAK.findall(chapter.html)
+    # The NCX page list names every print page and the element it starts at: all must be in the chapters.
+    with zipfile.ZipFile(path) as archive:
+        ncx = etree.fromstring(archive.read("OEBPS/toc.ncx"))
+    page_list = [
+        (target.find(".//{*}content").get("src").split("#")[1], "".join(target.itertext()).strip(" \n[]"))
+        for target in ncx.iter("{*}pageTarget")
+    ]
+    assert len(page_list) > 100
+    assert markers == page_list
+
+
+def test_page_numbers_printed_in_the_text_leave_the_plain_text() -> None:
+    path = CORPUS / "epub/en/idpf-georgia-pls-ssml.epub"
+    book = read(path)
+    with zipfile.ZipFile(path) as archive:
+        sources = "".join(archive.read(n).decode() for n in archive.namelist() if n.endswith("html"))
+    labels = [label for chapter in book.chapters for _, label in PAGE_BREAK.findall(chapter.html)]
+    assert len(labels) >= 5
+    for label in labels:
+        assert re.search(rf'epub:type="pagebreak">{label}</(span|div)>', sources)  # printed in the source
+        assert all(f" {label} " not in chapter.text for chapter in book.chapters)

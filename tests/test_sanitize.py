@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lxml import html as lxml_html
+
 from accessible_lib.ingest.sanitize import clean_chapter
 from tests.test_ingest_epub import xhtml
 
@@ -111,3 +113,80 @@ def test_unparseable_input_gives_empty_results() -> None:
 def test_a_declared_legacy_encoding_is_honoured() -> None:
     raw = '<?xml version="1.0" encoding="gbk"?><html><body><p>红楼梦</p></body></html>'
     assert clean_chapter(raw.encode("gbk"), href_map={})[:2] == ("<p>红楼梦</p>", "红楼梦")
+
+
+def test_blank_paragraphs_are_dropped_and_their_ids_survive() -> None:
+    html, text, _ = clean(
+        '<p>Before</p><p><span id="linked"></span></p><p><br/>\n</p><p><a id="Illustration20"/></p>'
+        '<p id="own">\u00a0 </p><p><em> </em></p><p><img src="../images/a.png" alt=""/></p>'
+        '<ul><li></li></ul><p>After <a href="#linked">link</a> <a href="#own">own</a></p>',
+        image_map={"OEBPS/images/a.png": "img-1.png"},
+    )
+    assert html == (
+        '<p>Before</p><span id="x-linked"></span><span id="x-Illustration20"></span>'
+        '<span id="x-own"></span><p><img src="resource:img-1.png" alt=""></p><ul><li></ul>'
+        '<p>After <a href="#x-linked">link</a> <a href="#x-own">own</a></p>'
+    )
+    assert text == "Before\n\nAfter link own"
+
+
+def test_line_breaks_at_the_ends_of_a_paragraph_are_dropped() -> None:
+    html, text, _ = clean("<p><br/>\n One<br/>two <br/></p><div><br/>Three<br/>\n</div>")
+    assert html == "<p>\n One<br>two </p><p>Three\n</p>"
+    assert text == "One\ntwo\n\nThree"
+
+
+def test_print_page_markers_become_labelled_empty_spans() -> None:
+    html, text, _ = clean(
+        '<p>One <span epub:type="pagebreak" id="p7" title="7">7</span> two'
+        '<span role="doc-pagebreak" id="p8" title="8"/> three'
+        '<span class="x-ebookmaker-pageno" title="[26]" id="pg29"><a id="Page_26" title="[26]"></a></span>'
+        ' four<a id="Page_27" title="[27]"></a> five<span class="pagenum">[Pg xii]</span> six</p>'
+    )
+    assert html == (
+        '<p>One <span role="doc-pagebreak" id="x-p7" title="7"></span> two'
+        '<span role="doc-pagebreak" id="x-p8" title="8"></span> three'
+        '<span role="doc-pagebreak" id="x-pg29" title="26"></span> four'
+        '<span role="doc-pagebreak" id="x-Page_27" title="27"></span> five'
+        '<span role="doc-pagebreak" id="x-page-xii" title="xii"></span> six</p>'
+    )
+    assert text == "One two three four five six"
+
+
+def test_a_marker_keeps_the_ids_links_point_to() -> None:
+    html, _, _ = clean(
+        '<p>a<span class="x-ebookmaker-pageno" title="[3]" id="pg3"><a id="Page_3" title="[3]"/></span></p>'
+        '<p>b<span class="x-ebookmaker-pageno" title="[4]" id="pg4"><a id="Page_4" title="[4]"/></span></p>'
+        '<p id="page-5">c<span epub:type="pagebreak" title="5"/></p>'
+        '<p><a href="#Page_3">3</a> <a href="#pg4">4</a> <a href="#Page_4">4</a></p>'
+    )
+    assert '<span role="doc-pagebreak" id="x-Page_3" title="3"></span>' in html
+    assert '<span role="doc-pagebreak" id="x-pg4" title="4"></span><span id="x-Page_4"></span>' in html
+    assert '<p id="x-page-5">c<span role="doc-pagebreak" id="x-page-5-2" title="5"></span></p>' in html
+
+
+def test_a_page_marker_is_kept_out_of_a_heading_or_link_name() -> None:
+    html, text, _ = clean(
+        '<h2>Chapter <span epub:type="pagebreak" id="p9" title="9"/>One</h2>'
+        '<p><a href="#p9">See <span epub:type="pagebreak" id="p10">10</span>page</a></p>'
+    )
+    assert html.startswith('<span role="doc-pagebreak" id="x-p9" title="9"></span><h2>Chapter One</h2>')
+    assert '<p><span role="doc-pagebreak" id="x-p10" title="10"></span><a href="#x-p9">See page</a>' in html
+    assert "9" not in text and "10" not in text
+
+
+def test_things_that_only_look_like_page_markers_are_left_alone() -> None:
+    html, text, _ = clean(
+        '<p><a id="page-top" title="Top">Top</a> <span class="pagenum">see the map</span>'
+        ' <a id="Page_2" title="[2]" href="#fn">2</a> <span epub:type="pagebreak"/></p><p id="fn">x</p>'
+    )
+    assert "doc-pagebreak" not in html
+    assert text == "Top see the map 2\n\nx"
+
+
+def test_a_page_label_cannot_inject_markup() -> None:
+    html, text, _ = clean('<p>a<span epub:type="pagebreak" title="&quot;&gt;&lt;b&gt;x"/>b</p>')
+    parsed = lxml_html.fragment_fromstring(html, create_parent="div")
+    assert [element.tag for element in parsed.iter()] == ["div", "p", "span"]
+    assert parsed.find(".//span").get("title") == '"><b>x'
+    assert text == "ab"

@@ -64,7 +64,7 @@ def test_nested_contents_become_nested_lists(client, db):
     book = make_book("Nested", [("One", "a"), ("Two", "b"), ("Three", "c")], language="en")
     book.toc = [
         TocEntry("Part One", 1, 0),
-        TocEntry("Chapter 1", 2, 0, "c1"),
+        TocEntry("Chapter 1", 2, 0, "x-c1"),
         TocEntry("Section 1.1", 3, 1),
         TocEntry("Part Two", 1, 2),
     ]
@@ -256,3 +256,17 @@ def test_search_with_no_match_says_so(client, sample_library):
     soup = check_page_structure(client.get("/search", params={"q": "zyxwvut"}))
     assert soup.h1.get_text() == "Search results for zyxwvut, 0 books"
     assert soup.find("ol", class_="results") is None
+
+
+def test_removing_the_repeated_title_keeps_link_targets(client, db):
+    from accessible_lib import catalogue
+
+    from .conftest import make_book
+
+    book = make_book("Targets", [("Loomings", "x")], language="en")
+    book.chapters[0].html = '<h1 id="x-ch1"><a id="x-top"></a>Loomings</h1> tail text<p>Call me Ishmael.</p>'
+    book_id = catalogue.add_book(db, book)
+    article = soup_of(client.get(f"/books/{book_id}/read/1")).find("article")
+    assert article.find(["h1", "h2"]) is None
+    assert article.find(id="x-ch1") and article.find(id="x-top")
+    assert "tail text" in article.get_text()

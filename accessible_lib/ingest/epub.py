@@ -13,7 +13,6 @@ import io
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,11 +22,21 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from ..settings import Settings
-from . import sanitize
+from . import sanitize, toc
 from .errors import N_, IngestError
 from .language import chinese_script, detect_language, normalise_language_tag
 from .model import Chapter, IngestedBook, Resource, TocEntry
 from .safezip import CheckedArchive, is_xml, read_checked_zip
+from .xhtml import (
+    NoteIndex,
+    body_of,
+    element_text,
+    local_name,
+    normalise_space,
+    parse_document,
+    safe_xml_parser,
+    scan_document,
+)
 
 OPF = "http://www.idpf.org/2007/opf"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -42,21 +51,9 @@ IMAGE_MAGIC = [
     (b"GIF87a", "image/gif", ".gif"),
     (b"GIF89a", "image/gif", ".gif"),
 ]
-_SPACE = re.compile(r"\s+")
 _ISBN = re.compile(r"^(97[89]\d{10}|\d{9}[\dX])$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _RESOURCE = re.compile(r'src="resource:([^"]+)"')
-
-
-def safe_xml_parser(*, recover: bool = True) -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        recover=recover,
-        remove_comments=True,
-    )
 
 
 @dataclass
@@ -108,8 +105,8 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
         raise IngestError(N_("The EPUB has no readable chapters."))
     href_map = {document.path: i for i, (document, _) in enumerate(documents)}
     notes = documents[0][1]
-    toc = read_toc(package, entries, href_map)
-    for entry in toc:
+    contents = read_toc(package, entries, href_map)
+    for entry in contents:
         if entry.fragment:  # an element the TOC points to keeps its id, even a bare <span>
             target = documents[entry.chapter_index][0].path
             notes.targets.setdefault(target, set()).add(entry.fragment[len(sanitize.ID_PREFIX) :])
@@ -117,7 +114,7 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
     book = IngestedBook(title="", source_format="epub", checksum=checksum, source_name=source_name)
     _fill_metadata(book, dc, metas)
     first_toc: dict[int, TocEntry] = {}
-    for entry in toc:
+    for entry in contents:
         first_toc.setdefault(entry.chapter_index, entry)
     raw_langs: list[str | None] = []
     for index, (document, _) in enumerate(documents):
@@ -133,10 +130,10 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
         title = entry.title if entry else document.heading or document.title or str(index + 1)
         book.chapters.append(Chapter(title=title, html=markup, text=text, level=entry.level if entry else 1))
         raw_langs.append(lang)
-    for entry in toc:
+    for entry in contents:
         if entry.fragment and f'id="{entry.fragment}"' not in book.chapters[entry.chapter_index].html:
             entry.fragment = None  # the target vanished (it was in something we removed)
-    book.toc = toc
+    book.toc = contents
     _set_languages(book, dc, raw_langs)
     if not book.title:
         book.title = Path(source_name).stem or book.chapters[0].title
@@ -155,7 +152,7 @@ def load_package(entries: dict[str, bytes]) -> Package:
     root = etree.fromstring(container, safe_xml_parser()) if container.strip() else None
     if root is None:
         raise IngestError(N_("The EPUB's META-INF/container.xml is not readable XML."))
-    rootfiles = [e for e in root.iter() if sanitize.local_name(e) == "rootfile"]
+    rootfiles = [e for e in root.iter() if local_name(e) == "rootfile"]
     rootfiles.sort(key=lambda e: e.get("media-type") != "application/oebps-package+xml")
     if not rootfiles or not rootfiles[0].get("full-path"):
         raise IngestError(N_("The EPUB's container.xml does not name a package document."))
@@ -166,18 +163,18 @@ def load_package(entries: dict[str, bytes]) -> Package:
             name=rootfiles[0].get("full-path"),
         )
     opf = etree.fromstring(entries[opf_path], safe_xml_parser()) if entries[opf_path].strip() else None
-    if opf is None or sanitize.local_name(opf) != "package":
+    if opf is None or local_name(opf) != "package":
         raise IngestError(N_("The package document %(name)s is not readable."), name=opf_path)
     manifest: dict[str, ManifestItem] = {}
     spine: list[ManifestItem] = []
     ncx_id = None
     for element in opf:
-        name = sanitize.local_name(element)
+        name = local_name(element)
         if name == "manifest":
             for item in element:
                 href, item_id = item.get("href"), item.get("id")
                 path = _zip_path(href, opf_path) if href else None
-                if sanitize.local_name(item) == "item" and item_id and path:
+                if local_name(item) == "item" and item_id and path:
                     manifest[item_id] = ManifestItem(
                         item_id,
                         path,
@@ -188,7 +185,7 @@ def load_package(entries: dict[str, bytes]) -> Package:
             ncx_id = element.get("toc")
             for itemref in element:
                 item = manifest.get(itemref.get("idref") or "")
-                if item is not None and sanitize.local_name(itemref) == "itemref":
+                if item is not None and local_name(itemref) == "itemref":
                     spine.append(item)
     ncx = manifest.get(ncx_id or "") or next(
         (i for i in manifest.values() if i.media_type == "application/x-dtbncx+xml"), None
@@ -237,14 +234,10 @@ def _own_metadata(opf: etree._Element) -> tuple[dict, list]:
             continue
         if element.tag.startswith(f"{{{DC}}}"):
             text = "".join(element.itertext())
-            dc.setdefault(sanitize.local_name(element), []).append((text, dict(element.attrib)))
-        elif sanitize.local_name(element) == "meta":
+            dc.setdefault(local_name(element), []).append((text, dict(element.attrib)))
+        elif local_name(element) == "meta":
             metas.append((element.text, dict(element.attrib)))
     return dc, metas
-
-
-def _clean(value: str | None) -> str:
-    return _SPACE.sub(" ", value or "").strip()
 
 
 def _fill_metadata(book: IngestedBook, dc: dict, metas: list) -> None:
@@ -252,60 +245,60 @@ def _fill_metadata(book: IngestedBook, dc: dict, metas: list) -> None:
     for value, attrs in metas:
         refines, prop = attrs.get("refines", ""), attrs.get("property")
         if refines.startswith("#") and prop:
-            refinements.setdefault(refines[1:], {}).setdefault(prop, _clean(value))
+            refinements.setdefault(refines[1:], {}).setdefault(prop, normalise_space(value))
 
     def refined(attrs: dict, prop: str) -> str:
         return refinements.get(attrs.get("id", ""), {}).get(prop, "")
 
-    titles = [(t, a) for t, a in dc.get("title", []) if _clean(t)]
+    titles = [(t, a) for t, a in dc.get("title", []) if normalise_space(t)]
     main = [t for t, a in titles if refined(a, "title-type") == "main"]
     plain = [t for t, a in titles if not refined(a, "title-type")]
     subtitles = [t for t, a in titles if refined(a, "title-type") == "subtitle"]
-    book.title = _clean((main or plain or [t for t, _ in titles] or [""])[0])
-    book.subtitle = _clean(subtitles[0]) if subtitles else None
+    book.title = normalise_space((main or plain or [t for t, _ in titles] or [""])[0])
+    book.subtitle = normalise_space(subtitles[0]) if subtitles else None
 
     creators = []
     for position, (name, attrs) in enumerate(dc.get("creator", [])):
         role = attrs.get(f"{{{OPF}}}role") or attrs.get("opf:role") or refined(attrs, "role")
         seq = refined(attrs, "display-seq")
         order = int(seq) if seq.isdigit() else 10_000 + position
-        if _clean(name):
-            creators.append((order, _clean(name), role.lower()))
+        if normalise_space(name):
+            creators.append((order, normalise_space(name), role.lower()))
     creators.sort(key=lambda c: c[0])
     authors = [name for _, name, role in creators if role in ("", "aut")]
     book.authors = authors or [name for _, name, _ in creators]
 
-    book.subjects = [_clean(s) for s, _ in dc.get("subject", []) if _clean(s)]
-    descriptions = [d for d, _ in dc.get("description", []) if _clean(d)]
+    book.subjects = [normalise_space(s) for s, _ in dc.get("subject", []) if normalise_space(s)]
+    descriptions = [d for d, _ in dc.get("description", []) if normalise_space(d)]
     book.description = _strip_html(descriptions[0]) if descriptions else None
     book.publisher = _first(dc, "publisher")
     dates = dc.get("date", [])
     published = [d for d, a in dates if (a.get(f"{{{OPF}}}event") or "") == "publication"]
-    book.date = _clean(published[0]) if published else _first(dc, "date")
+    book.date = normalise_space(published[0]) if published else _first(dc, "date")
     book.rights_statement = _first(dc, "rights")
     book.identifiers = _identifiers(dc.get("identifier", []))
 
 
 def _first(dc: dict, name: str) -> str | None:
-    values = [_clean(v) for v, _ in dc.get(name, []) if _clean(v)]
+    values = [normalise_space(v) for v, _ in dc.get(name, []) if normalise_space(v)]
     return values[0] if values else None
 
 
 def _strip_html(value: str) -> str | None:
     """Descriptions often hold escaped HTML; the catalogue wants words."""
     if "<" not in value:
-        return _clean(value) or None
+        return normalise_space(value) or None
     try:
         fragment = lxml_html.fragment_fromstring(value, create_parent="div")
-        return _clean(fragment.text_content()) or None
+        return normalise_space(fragment.text_content()) or None
     except (etree.ParserError, ValueError):
-        return _clean(re.sub(r"<[^>]*>", " ", value)) or None
+        return normalise_space(re.sub(r"<[^>]*>", " ", value)) or None
 
 
 def _identifiers(values: list[tuple[str, dict]]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for value, attrs in values:
-        value = _clean(value)
+        value = normalise_space(value)
         scheme = (attrs.get(f"{{{OPF}}}scheme") or attrs.get("opf:scheme") or "").lower()
         lowered = value.lower()
         for prefix, name in (("urn:isbn:", "isbn"), ("isbn:", "isbn"), ("urn:uuid:", "uuid")):
@@ -324,9 +317,9 @@ def _identifiers(values: list[tuple[str, dict]]) -> list[tuple[str, str]]:
     return found
 
 
-def _scan_spine(package: Package, entries: dict[str, bytes]) -> list[tuple[_Document, sanitize.NoteIndex]]:
+def _scan_spine(package: Package, entries: dict[str, bytes]) -> list[tuple[_Document, NoteIndex]]:
     """Spine documents worth a chapter (some text or an image), and one note index for all of them."""
-    notes = sanitize.NoteIndex()
+    notes = NoteIndex()
     documents: list[_Document] = []
     seen: set[str] = set()
     for item in package.spine:
@@ -337,14 +330,14 @@ def _scan_spine(package: Package, entries: dict[str, bytes]) -> list[tuple[_Docu
             (".xhtml", ".html", ".htm", ".xht")
         ):
             continue
-        root = sanitize.parse_document(entries[item.path])
+        root = parse_document(entries[item.path])
         if root is None:
             continue
-        body = sanitize.body_of(root)
-        has_image = any(sanitize.local_name(e) in {"img", "image"} for e in body.iter())
-        if not _clean("".join(body.itertext())) and not has_image:
+        body = body_of(root)
+        has_image = any(local_name(e) in {"img", "image"} for e in body.iter())
+        if not element_text(body) and not has_image:
             continue
-        sanitize.scan_document(root, item.path, notes)
+        scan_document(root, item.path, notes)
         documents.append(_Document(item.path, _first_heading(body), _title(root)))
     notes.finish()
     return [(document, notes) for document in documents]
@@ -352,8 +345,8 @@ def _scan_spine(package: Package, entries: dict[str, bytes]) -> list[tuple[_Docu
 
 def _first_heading(body: etree._Element) -> str | None:
     for element in body.iter():
-        if sanitize.local_name(element) in {"h1", "h2", "h3", "h4", "h5", "h6"}:
-            text = _clean("".join(element.itertext()))
+        if local_name(element) in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            text = element_text(element)
             if text:
                 return text
     return None
@@ -361,95 +354,19 @@ def _first_heading(body: etree._Element) -> str | None:
 
 def _title(root: etree._Element) -> str | None:
     for element in root.iter():
-        if sanitize.local_name(element) == "title":
-            return _clean("".join(element.itertext())) or None
+        if local_name(element) == "title":
+            return element_text(element) or None
     return None
 
 
 def read_toc(package: Package, entries: dict[str, bytes], href_map: dict[str, int]) -> list[TocEntry]:
     """The nested table of contents from the EPUB 3 nav, else from the EPUB 2 NCX."""
-    toc: list[TocEntry] = []
-    if package.nav is not None and package.nav.path in entries:
-        root = sanitize.parse_document(entries[package.nav.path])
-        if root is not None:
-            toc = _entries(_nav_points(root), package.nav.path, href_map)
-    if not toc and package.ncx is not None and package.ncx.path in entries:
-        data = entries[package.ncx.path]
-        root = etree.fromstring(data, safe_xml_parser()) if data.strip() else None
-        if root is not None:
-            toc = _entries(_ncx_points(root), package.ncx.path, href_map)
-    return toc
-
-
-# A TOC point: (title, href or None, children)
-_Point = tuple[str, str | None, list]
-
-
-def _nav_points(root: etree._Element) -> list[_Point]:
-    navs = [e for e in root.iter() if sanitize.local_name(e) == "nav"]
-    toc_navs = [n for n in navs if "toc" in sanitize.epub_types(n) or n.get("role") == "doc-toc"] or navs[:1]
-    if not toc_navs:
-        return []
-    lists = [e for e in toc_navs[0].iter() if sanitize.local_name(e) in {"ol", "ul"}]
-    return _list_points(lists[0]) if lists else []
-
-
-def _list_points(list_element: etree._Element) -> list[_Point]:
-    points: list[_Point] = []
-    for item in list_element:
-        if sanitize.local_name(item) != "li":
-            continue
-        title, href, children = "", None, []
-        for child in item:
-            name = sanitize.local_name(child)
-            if name in {"ol", "ul"}:
-                children.extend(_list_points(child))
-            elif not title and name in {"a", "span", "p", "h1", "h2", "h3", "h4", "h5", "h6"}:
-                title = _clean("".join(child.itertext()))
-                link = child if name == "a" else child.find(".//{*}a")
-                if link is None and name != "a":
-                    link = next((e for e in child.iter() if sanitize.local_name(e) == "a"), None)
-                href = link.get("href") if link is not None else None
-        points.append((title, href, children))
-    return points
-
-
-def _ncx_points(root: etree._Element) -> list[_Point]:
-    nav_map = next((e for e in root.iter() if sanitize.local_name(e) == "navmap"), None)
-    return _ncx_children(nav_map) if nav_map is not None else []
-
-
-def _ncx_children(parent: etree._Element) -> list[_Point]:
-    points: list[_Point] = []
-    for point in parent:
-        if sanitize.local_name(point) != "navpoint":
-            continue
-        title, href = "", None
-        for child in point:
-            name = sanitize.local_name(child)
-            if name == "navlabel" and not title:
-                title = _clean("".join(child.itertext()))
-            elif name == "content":
-                href = child.get("src")
-        points.append((title, href, _ncx_children(point)))
-    return points
-
-
-def _entries(points: list[_Point], base: str, href_map: dict[str, int]) -> list[TocEntry]:
-    """Flatten the tree; a point that leads nowhere in the spine is dropped, its children move up."""
-    return list(_walk(points, 1, base, href_map))
-
-
-def _walk(points: list[_Point], level: int, base: str, href_map: dict) -> Iterator[TocEntry]:
-    for title, href, children in points:
-        target = sanitize.resolve_href(href, base) if href else ("", None)
-        chapter = href_map.get(target[0] or "") if target[0] else None
-        if chapter is not None and title:
-            fragment = sanitize.ID_PREFIX + target[1] if target[1] else None
-            yield TocEntry(title=title, level=level, chapter_index=chapter, fragment=fragment)
-            yield from _walk(children, level + 1, base, href_map)
-        else:
-            yield from _walk(children, level, base, href_map)
+    return toc.read_toc(
+        entries,
+        href_map,
+        nav_path=package.nav.path if package.nav else None,
+        ncx_path=package.ncx.path if package.ncx else None,
+    )
 
 
 def _images(entries: dict[str, bytes]) -> tuple[dict[str, str], list[Resource]]:

@@ -3,32 +3,51 @@
 A chapter is shown inside our own page, so anything it could run, load or style is removed: only elements
 that carry meaning for a screen reader survive (headings, lists, tables, notes, languages). The result is
 built as a new tree from an allow-list, never by deleting bad parts from the original: what we did not
-think of is dropped, not kept.
+think of is dropped, not kept. What print layout leaves behind is made fit for listening: page numbers
+become labelled page-break markers, and paragraphs with nothing to read are removed.
 """
 
 from __future__ import annotations
 
 import html
-import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
 
-XHTML = "http://www.w3.org/1999/xhtml"
-OPS = "http://www.idpf.org/2007/ops"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+from .xhtml import (
+    NOTE_ROLES,
+    NOTE_TYPES,
+    OPS,
+    XHTML,
+    XML_LANG,
+    NoteIndex,
+    body_of,
+    element_lang,
+    epub_types,
+    generated_ref_id,
+    is_note,
+    link_record,
+    local_name,
+    page_label,
+    parse_document,
+    resolve_href,
+    scan_document,
+)
+
+# Callers have always found these here; they now live in `xhtml`, with the other questions about sources.
+__all__ = [
+    "NOTE_ROLES", "NOTE_TYPES", "OPS", "XHTML", "XML_LANG", "ID_PREFIX", "NoteIndex", "body_of",
+    "clean_chapter", "element_lang", "epub_types", "is_note", "local_name", "parse_document",
+    "plain_text", "resolve_href", "scan_document",
+]  # fmt: skip
+
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 ID_PREFIX = "x-"
-NOTE_TYPES = {"footnote", "endnote", "rearnote", "note"}
-NOTE_ROLES = {"doc-footnote", "doc-endnote"}
-_NOTEREF_TEXT = re.compile(r"^\s*[\[(]?\s*(\d{1,4}|[*†‡§¶]+|[ivxlc]{1,6})\s*[\])]?\s*$", re.IGNORECASE)
 _SPACE = re.compile(r"[ \t\r\n\f\u00a0]+")
-_ENTITY_REF = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
-_XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+_UNSAFE_ID = re.compile(r"[^\w.-]+")
 
 # Elements kept as they are (after their attributes are filtered).
 KEEP = {
@@ -66,171 +85,6 @@ _NUMERIC = {"colspan", "rowspan", "start"}
 
 
 @dataclass
-class _LinkRecord:
-    path: str
-    element_id: str | None
-    target: str
-    fragment: str
-    explicit: bool  # epub:type noteref or role doc-noteref
-    sup_number: bool  # a number or asterisk in superscript: a note reference by its looks
-
-
-@dataclass
-class NoteIndex:
-    """What one pass over the whole book learned about its notes, for links that cross files.
-
-    Fill it with `scan_document` for every file in reading order, then call `finish`. `notes` holds, per
-    file, the ids of note bodies; `backrefs` maps (file, note id) to the file and id of the first
-    reference to it, which the note's back-link points to; `targets` holds the ids links point to.
-    """
-
-    notes: dict[str, set[str]] = field(default_factory=dict)
-    backrefs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    targets: dict[str, set[str]] = field(default_factory=dict)
-    links: list[_LinkRecord] = field(default_factory=list)
-
-    def is_noteref(self, record: _LinkRecord) -> bool:
-        if record.explicit:
-            return True
-        return record.sup_number and record.fragment in self.notes.get(record.target, set())
-
-    def finish(self) -> None:
-        counters: dict[tuple[str, str], int] = {}
-        for record in self.links:
-            if not self.is_noteref(record):
-                continue
-            ref_id = record.element_id or _generated_ref_id(record.path, record.fragment, counters)
-            self.backrefs.setdefault((record.target, record.fragment), (record.path, ref_id))
-        self.links.clear()
-
-
-def parse_document(raw: bytes) -> etree._Element | None:
-    """Parse XHTML strictly as XML when we can (self-closing tags matter), else leniently as HTML.
-
-    DOCTYPEs were removed by safezip, so HTML named entities are turned into characters first. Neither
-    parser loads DTDs, expands entities or touches the network.
-    """
-    text = _decode(raw)
-    text = _ENTITY_REF.sub(_named_entity, text)
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
-    )
-    try:
-        return etree.fromstring(text.encode("utf-8"), parser)
-    except etree.XMLSyntaxError:
-        pass
-    html_parser = lxml_html.HTMLParser(no_network=True, huge_tree=False, remove_comments=True)
-    try:
-        return lxml_html.document_fromstring(text, parser=html_parser)
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-        return None
-
-
-def _decode(raw: bytes) -> str:
-    """Text of a document: UTF-8 unless it declares (and really uses) another encoding."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        match = re.search(rb"""(?:encoding|charset)\s*=\s*["']?([A-Za-z0-9_.:-]+)""", raw[:1024])
-        encoding = match.group(1).decode("ascii") if match else "cp1252"
-        try:
-            text = raw.decode(encoding, "replace")
-        except LookupError:
-            text = raw.decode("cp1252", "replace")
-    # An encoding declaration would contradict the bytes we hand lxml.
-    return re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
-
-
-def _named_entity(match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name in _XML_ENTITIES:
-        return match.group(0)
-    char = html.entities.html5.get(name + ";")
-    return html.escape(char) if char else ""
-
-
-def local_name(element: etree._Element) -> str:
-    tag = element.tag
-    if not isinstance(tag, str):
-        return ""
-    return tag.rsplit("}", 1)[-1].lower()
-
-
-def epub_types(element: etree._Element) -> set[str]:
-    value = element.get(f"{{{OPS}}}type") or element.get("epub:type") or ""
-    return {part.split(":")[-1] for part in value.split()}
-
-
-def element_lang(element: etree._Element) -> str | None:
-    return element.get(XML_LANG) or element.get("lang") or element.get("xml:lang") or None
-
-
-def is_note(element: etree._Element) -> bool:
-    return bool(epub_types(element) & NOTE_TYPES or element.get("role") in NOTE_ROLES)
-
-
-def body_of(root: etree._Element) -> etree._Element:
-    for element in root.iter():
-        if local_name(element) == "body":
-            return element
-    return root
-
-
-def resolve_href(href: str, base: str) -> tuple[str | None, str | None]:
-    """(zip path or None for this same file, fragment) for a relative link; ("", None) if external."""
-    href = href.strip()
-    parts = urlsplit(href)
-    if parts.scheme or parts.netloc or href.startswith(("/", "\\")):
-        return "", None
-    fragment = unquote(parts.fragment) or None
-    if not parts.path:
-        return None, fragment
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(base), unquote(parts.path)))
-    if target.startswith("../") or target == "..":
-        return "", None
-    return target, fragment
-
-
-def scan_document(root: etree._Element, path: str, index: NoteIndex) -> None:
-    """Record this file's note bodies, link targets and links into `index`."""
-    for element in body_of(root).iter():
-        if not isinstance(element.tag, str):
-            continue
-        if is_note(element) and element.get("id"):
-            index.notes.setdefault(path, set()).add(element.get("id"))
-        record = _link_record(element, path)
-        if record is not None:
-            index.targets.setdefault(record.target, set()).add(record.fragment)
-            index.links.append(record)
-
-
-def _link_record(element: etree._Element, path: str) -> _LinkRecord | None:
-    if local_name(element) != "a" or not element.get("href"):
-        return None
-    target, fragment = resolve_href(element.get("href"), path)
-    if target == "" or not fragment:
-        return None
-    parent = element.getparent()
-    in_sup = parent is not None and local_name(parent) == "sup"
-    has_sup = any(local_name(child) == "sup" for child in element)
-    return _LinkRecord(
-        path=path,
-        element_id=element.get("id") or None,
-        target=target or path,
-        fragment=fragment,
-        explicit="noteref" in epub_types(element) or element.get("role") == "doc-noteref",
-        sup_number=(in_sup or has_sup) and bool(_NOTEREF_TEXT.match("".join(element.itertext()))),
-    )
-
-
-def _generated_ref_id(path: str, fragment: str, counters: dict[tuple[str, str], int]) -> str:
-    """An id for a note reference that has none; the same in the scan and in the conversion."""
-    count = counters.get((path, fragment), 0)
-    counters[(path, fragment)] = count + 1
-    return f"noteref-{fragment}" + (f"-{count}" if count else "")
-
-
-@dataclass
 class _Context:
     path: str
     chapter_index: int
@@ -239,6 +93,7 @@ class _Context:
     index: NoteIndex
     backlink_label: str
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)  # every id in the source, so generated ones never clash
 
 
 def clean_chapter(
@@ -266,10 +121,12 @@ def clean_chapter(
         notes.finish()
     context = _Context(path, chapter_index, href_map, image_map or {}, notes, backlink_label)
     body = body_of(root)
+    context.ids = {element.get("id") for element in body.iter() if isinstance(element.tag, str)}
     lang = element_lang(body) or element_lang(root)
     container = etree.Element("div")
     container.text = None
     _convert_children(body, container, context)
+    _drop_blank_paragraphs(container)
     _trim(container)
     markup = "".join(
         lxml_html.tostring(child, encoding="unicode", method="html", with_tail=True) for child in container
@@ -302,6 +159,10 @@ def _convert(source: etree._Element, parent: etree._Element, context: _Context) 
         _convert_svg(source, parent, context)
         return
     if name in DROP or name == "":
+        return
+    label = page_label(source)
+    if label is not None:
+        _convert_page_break(source, label, parent, context)
         return
     if name == "img":
         _convert_img(source, parent, context)
@@ -362,8 +223,8 @@ def _copy_attributes(source: etree._Element, element: etree._Element, tag: str) 
 
 
 def _mark_note(source: etree._Element, element: etree._Element, context: _Context) -> None:
-    endnote = bool(epub_types(source) & {"endnote", "rearnote"}) or source.get("role") == "doc-endnote"
-    element.set("role", "doc-endnote" if endnote else "doc-footnote")
+    # DPUB-ARIA 1.1 deprecates doc-endnote; a note is a doc-footnote wherever it is printed.
+    element.set("role", "doc-footnote")
     note_id = source.get("id")
     backref = context.index.backrefs.get((context.path, note_id)) if note_id else None
     has_backlink = False
@@ -414,10 +275,10 @@ def _convert_link(source: etree._Element, parent: etree._Element, context: _Cont
         if target != "":
             resolved = _internal_href(target or context.path, fragment, context)
     source_id = source.get("id")
-    record = _link_record(source, context.path)
+    record = link_record(source, context.path)
     if record is not None and context.index.is_noteref(record) and not source_id:
         # Generated for every reference, as in the scan, so that the counters agree.
-        source_id = _generated_ref_id(context.path, record.fragment, context.counters)
+        source_id = generated_ref_id(context.path, record.fragment, context.counters)
     if resolved is None:
         # External, unsafe or dangling: keep the words, never the destination.
         if source_id:
@@ -450,6 +311,62 @@ def _internal_href(target: str, fragment: str | None, context: _Context) -> str 
     if chapter == context.chapter_index and anchor:
         return anchor
     return f"chapter:{chapter}{anchor}"
+
+
+def _convert_page_break(
+    source: etree._Element, label: str, parent: etree._Element, context: _Context
+) -> None:
+    """A print page number becomes an empty, labelled landmark (as in DAISY and EPUB's guidelines).
+
+    The number is kept out of the text, where it would interrupt a sentence, and out of the accessible
+    name of a heading or link around it: there the marker goes just before that heading or link.
+    The marker keeps the first id a link points to (or the first id, or a new one); other ids links
+    point to stay as empty spans beside it.
+    """
+    ids = [
+        element.get("id") for element in source.iter() if isinstance(element.tag, str) and element.get("id")
+    ]
+    linked = [id_ for id_ in ids if id_ in context.index.targets.get(context.path, set())]
+    main = (linked or ids or [_new_id(f"page-{label}", context)])[0]
+    marker = etree.Element("span")
+    marker.set("role", "doc-pagebreak")
+    marker.set("id", ID_PREFIX + main)
+    # The page number is the marker's name through `title`: axe-core treats aria-label on a span as
+    # prohibited even with a doc-pagebreak role, while browsers name the marker the same way from either.
+    marker.set("title", label)
+    anchors = [marker] + [_anchor(ID_PREFIX + id_) for id_ in dict.fromkeys(linked) if id_ != main]
+    named = _outermost_named(parent)
+    for anchor in anchors:
+        if named is None:
+            parent.append(anchor)
+        else:
+            named.addprevious(anchor)
+
+
+def _new_id(wanted: str, context: _Context) -> str:
+    base = _UNSAFE_ID.sub("-", wanted)
+    candidate, count = base, 1
+    while candidate in context.ids:
+        count += 1
+        candidate = f"{base}-{count}"
+    context.ids.add(candidate)
+    return candidate
+
+
+def _anchor(element_id: str) -> etree._Element:
+    anchor = etree.Element("span")
+    anchor.set("id", element_id)
+    return anchor
+
+
+def _outermost_named(element: etree._Element | None) -> etree._Element | None:
+    """The outermost heading or link around `element`: those take their accessible name from content."""
+    found = None
+    while element is not None:
+        if element.tag in {"h1", "h2", "h3", "h4", "h5", "h6", "a"}:
+            found = element
+        element = element.getparent()
+    return found
 
 
 def _convert_img(source: etree._Element, parent: etree._Element, context: _Context) -> None:
@@ -494,6 +411,54 @@ def _convert_svg(source: etree._Element, parent: etree._Element, context: _Conte
             _convert_img(substitute, parent, context)
             return
     _alt_only(parent, title)
+
+
+def _drop_blank_paragraphs(container: etree._Element) -> None:
+    """Remove paragraphs with nothing to read, which screen readers announce as "blank".
+
+    Print layout leaves many (spacers, `<p><br/></p>`, paragraphs holding only an anchor or a page
+    number). What links can reach inside one, its ids and page markers, moves to where it was. A `<br>`
+    at either end of a paragraph only makes an empty line, so it goes too.
+    """
+    for paragraph in reversed(list(container.iter("p"))):
+        while len(paragraph) and paragraph[0].tag == "br" and not (paragraph.text or "").strip():
+            _remove_keeping_tail(paragraph[0])
+        while len(paragraph) and paragraph[-1].tag == "br" and not (paragraph[-1].tail or "").strip():
+            _remove_keeping_tail(paragraph[-1])
+        if not _is_blank(paragraph):
+            continue
+        anchors = [_anchor(paragraph.get("id"))] if paragraph.get("id") else []
+        for element in paragraph.iterdescendants():
+            if element.get("role") == "doc-pagebreak":
+                anchors.append(element)
+            elif element.get("id"):
+                anchors.append(_anchor(element.get("id")))
+        for anchor in anchors:
+            anchor.tail = None
+            paragraph.addprevious(anchor)
+        _remove_keeping_tail(paragraph)
+
+
+def _is_blank(paragraph: etree._Element) -> bool:
+    if "".join(paragraph.itertext()).strip():
+        return False
+    return not any(
+        element.tag in {"img", "hr"} or (element.tag == "a" and element.get("href"))
+        for element in paragraph.iterdescendants()
+    )
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    parent = element.getparent()
+    previous = element.getprevious()
+    tail = element.tail or ""
+    before = (previous.tail if previous is not None else parent.text) or ""
+    if tail.strip() or not before[-1:].isspace():
+        if previous is not None:
+            previous.tail = before + tail
+        else:
+            parent.text = before + tail
+    parent.remove(element)
 
 
 def _trim(container: etree._Element) -> None:

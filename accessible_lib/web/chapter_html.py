@@ -30,14 +30,7 @@ def prepare_chapter_html(html: str, *, book_id: int, title: str) -> Markup:
         first = headings[0]
         # The page title already says this; a second copy right under it would be read twice.
         if _normalise(first.text_content()) == _normalise(title) and _is_leading(container, first):
-            parent = first.getparent()
-            if first.tail and first.tail.strip():
-                previous = first.getprevious()
-                if previous is not None:
-                    previous.tail = (previous.tail or "") + first.tail
-                else:
-                    parent.text = (parent.text or "") + first.tail
-            parent.remove(first)
+            _remove_keeping_targets(first)
             headings = headings[1:]
     if headings:
         top = min(int(h.tag[1]) for h in headings)
@@ -59,6 +52,24 @@ def prepare_chapter_html(html: str, *, book_id: int, title: str) -> Markup:
     parts = [str(inner)] if inner else []
     parts.extend(lxml.html.tostring(child, encoding="unicode") for child in container)
     return Markup("".join(parts))
+
+
+def _remove_keeping_targets(element) -> None:
+    """Remove `element` but keep its ids (links and the contents list point at them) and its tail text."""
+    ids = [node.get("id") for node in element.iter() if isinstance(node.tag, str) and node.get("id")]
+    anchors = [lxml.html.Element("span", id=id_) for id_ in ids]
+    for anchor in anchors:
+        element.addprevious(anchor)
+    tail = element.tail
+    element.tail = None
+    if tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent = element.getparent()
+            parent.text = (parent.text or "") + tail
+    element.getparent().remove(element)
 
 
 def _is_leading(container, element) -> bool:
