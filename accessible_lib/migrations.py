@@ -123,3 +123,48 @@ def m002_search(db: Database) -> None:
 
     search.create_search_tables(db)
     search.rebuild_index(db)
+
+
+@migrations()
+def m003_edition_jobs(db: Database) -> None:
+    """Editions become durable jobs: progress, a lease that a running worker renews, retries, output files.
+
+    The lease, not the queue, is the truth about running work: Huey does not redeliver a task whose worker was
+    killed (coleifer/huey#559), so an edition whose lease expired is requeued by a periodic check.
+    """
+    editions = db["editions"]
+    for name, kind in [
+        ("options_key", str),  # canonical JSON of the options: (book, format, options_key) is unique
+        ("progress", int),  # 0-100
+        ("step", str),  # what is being done now, for people
+        ("eta_seconds", int),  # estimated time left, from the measured speed
+        ("error", str),  # why it failed, in words staff can act on
+        ("attempts", int),
+        ("lease_token", str),  # the holder of the current attempt; reports with another token are ignored
+        ("lease_expires_at", float),  # unix time
+        ("retry_at", float),  # unix time before which a queued retry must not start
+        ("requested_by", str),
+        ("queued_at", str),
+        ("started_at", str),
+        ("finished_at", str),
+        ("storage_key", str),  # where the published files are, for the storage backend
+        ("total_bytes", int),
+    ]:
+        editions.add_column(name, kind)
+    db.execute("UPDATE editions SET options_key = coalesce(options, '{}'), progress = 0, attempts = 0")
+    editions.create_index(["book_id", "format", "options_key"], unique=True)
+    editions.create_index(["status"])
+    db["edition_files"].create(
+        {
+            "id": int,
+            "edition_id": int,
+            "position": int,
+            "name": str,  # file name inside the edition's storage directory
+            "media_type": str,
+            "size": int,
+            "sha256": str,
+        },
+        pk="id",
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
+    db["edition_files"].create_index(["edition_id", "position"], unique=True)

@@ -42,6 +42,25 @@ SETTINGS: list[Setting] = [
         "Highest uncompressed/compressed size ratio of one EPUB entry (zip bombs go far higher).",
     ),
     Setting("search_time_limit_ms", 2000, "A search that takes longer is stopped with a clear message."),
+    Setting(
+        "secret_key",
+        "",
+        "Signs staff session cookies. Empty: a random key is made once and kept in the data directory.",
+    ),
+    Setting(
+        "redis_url",
+        "",
+        "Empty: the job queue is a SQLite file in the data directory. A redis:// URL: jobs go through Redis, "
+        "so workers can run on several machines.",
+    ),
+    Setting(
+        "workers", 0, "Worker processes `make run` and `accessible-lib worker` start; 0 means one per core."
+    ),
+    Setting(
+        "lease_seconds", 60, "A running job renews its lease this often (x1/3); an expired lease is requeued."
+    ),
+    Setting("max_attempts", 3, "Attempts before an edition is marked failed."),
+    Setting("retry_backoff_seconds", 30, "Wait before the first retry; doubled for each later one."),
 ]
 
 
@@ -67,6 +86,12 @@ class Settings:
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: int = 100
     search_time_limit_ms: int = 2000
+    secret_key: str = ""
+    redis_url: str = ""
+    workers: int = 0
+    lease_seconds: int = 60
+    max_attempts: int = 3
+    retry_backoff_seconds: int = 30
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -84,6 +109,16 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "catalogue.db"
+
+    @property
+    def editions_dir(self) -> Path:
+        """Published edition files, one directory per edition, for the local storage backend."""
+        return self.data_dir / "editions"
+
+    @property
+    def queue_path(self) -> Path:
+        """Huey's SQLite queue when no Redis URL is set."""
+        return self.data_dir / "queue.db"
 
     @property
     def sources_dir(self) -> Path:

@@ -1,0 +1,1 @@
+"""Accessible editions of a book (HTML, plain text, later audio and braille), built by background jobs."""
