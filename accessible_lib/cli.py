@@ -101,3 +101,7 @@ def show_settings() -> None:
         name = PREFIX + setting.name.upper()
         click.echo(f"{name}={getattr(current, setting.name)}")
         click.echo(f"    {setting.help}")
+
+
+# Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff.
+from . import cli_editions, cli_jobs, cli_staff  # noqa: E402,F401

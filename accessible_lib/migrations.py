@@ -168,3 +168,20 @@ def m003_edition_jobs(db: Database) -> None:
         foreign_keys=[("edition_id", "editions", "id")],
     )
     db["edition_files"].create_index(["edition_id", "position"], unique=True)
+
+
+@migrations()
+def m004_staff(db: Database) -> None:
+    """Staff accounts: who may upload, edit and request editions. Only argon2 hashes are stored."""
+    db["staff_users"].create(
+        {
+            "id": int,
+            "username": str,  # lower case, see auth.normalise_username
+            "password_hash": str,  # argon2id, in the PHC string format argon2-cffi writes
+            "created_at": str,
+            "last_login_at": str,
+        },
+        pk="id",
+        not_null={"username", "password_hash", "created_at"},
+    )
+    db["staff_users"].create_index(["username"], unique=True)

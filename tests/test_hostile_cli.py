@@ -1,4 +1,4 @@
-"""The whole hostile folder through the real command a librarian runs: clear reasons, nothing half-imported."""
+"""The whole hostile folder through the command a librarian runs: clear reasons, nothing half-imported."""
 
 from __future__ import annotations
 

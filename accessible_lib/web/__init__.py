@@ -6,7 +6,8 @@ from starlette.routing import Route
 
 
 def routes() -> list[Route]:
-    from . import books, browse, home, language, reader, search
+    from . import books, browse, downloads, home, language, reader, search
+    from .staff import staff_routes
 
     return [
         Route("/", home.home, name="home"),
@@ -17,5 +18,7 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}", books.book_page, name="book"),
         Route("/books/{book_id:int}/read/{position:int}", reader.chapter_page, name="chapter"),
         Route("/books/{book_id:int}/resources/{name}", reader.resource, name="resource"),
+        Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
+        *staff_routes(),
     ]

@@ -1,19 +1,54 @@
-"""The book page: what the book is, its contents, and the ways to read or download it."""
+"""The book page: what the book is, its contents, and the ways to read, listen to or download it."""
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
 from starlette.requests import Request
 
 from .. import catalogue
+from ..editions import formats, store
+from ..i18n import gettext
 from .helpers import db_for, not_found
 from .render import render
 
 
 def book_page(request: Request):
-    book = catalogue.get_book(db_for(request), request.path_params["book_id"])
+    db = db_for(request)
+    book = catalogue.get_book(db, request.path_params["book_id"])
     if book is None:
         raise not_found()
-    return render(request, "book.html", {"book": book, "toc": nest_toc(book)})
+    locale = request.scope.get("locale", "en")
+    downloads = [
+        _download_entry(edition, locale)
+        for edition in store.editions_for_book(db, book["id"], status=store.DONE)
+    ]
+    return render(request, "book.html", {"book": book, "toc": nest_toc(book), "downloads": downloads})
+
+
+def _download_entry(edition: dict, locale: str) -> dict:
+    fmt = formats.FORMATS.get(edition["format"])
+    return {
+        "label": gettext(fmt.label) if fmt else edition["format"],
+        "purpose": gettext(fmt.purpose) if fmt else "",
+        "files": [
+            {
+                "name": f["name"],
+                "kind": f["name"].rsplit(".", 1)[-1].upper() if "." in f["name"] else "",
+                "href": f"/editions/{edition['id']}/files/{f['name']}",
+                "size": human_size(f["size"], locale),
+            }
+            for f in edition["files"]
+        ],
+    }
+
+
+def human_size(size: int, locale: str) -> str:
+    """Sizes as people say them, with the locale's digits and separators ("1.4 MB")."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            number = format_decimal(size / factor, format="#,##0.#", locale=locale)
+            return f"{number} {unit}"
+    return gettext("%(number)s bytes", number=format_decimal(size, locale=locale))
 
 
 def nest_toc(book: dict) -> list[dict]:

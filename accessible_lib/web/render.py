@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import i18n
 from ..settings import Settings
+from .staff_session import signed_in
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SITE_NAME = "Accessible Library"  # msgid; translated in templates through _()
@@ -98,6 +99,7 @@ def page_context(request: Request) -> dict:
 
     return {
         "url_with": url_with,
+        "staff_signed_in": signed_in(request),
         "page_url": lambda number: url_with(page=None if number == 1 else number),
         "locale": locale,
         "page_lang": i18n.BY_CODE[locale].lang,

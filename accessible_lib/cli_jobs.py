@@ -1,0 +1,89 @@
+"""CLI commands for the job queue: `accessible-lib worker` and `accessible-lib editions request`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+
+from . import catalogue
+from . import db as database
+from .cli import main
+from .editions import formats
+from .i18n import gettext
+from .jobs.config import load_plugins
+from .settings import Settings
+
+
+@main.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: the workers setting; 0 there means one per core).",
+)
+def worker(workers: int | None) -> None:
+    """Run a worker that builds queued editions until stopped (Ctrl-C or SIGTERM)."""
+    from .jobs.worker import run_worker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
+    run_worker(Settings.from_env(), workers=workers)
+
+
+@main.group()
+def editions() -> None:
+    """Accessible editions of books."""
+
+
+def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for item in raw:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise click.BadParameter(gettext("Write each option as name=value."), param_hint="--option")
+        options[name.strip()] = value
+    return options
+
+
+@editions.command("request")
+@click.argument("book_id", type=int)
+@click.option("--format", "format_name", required=True, help="Edition format, e.g. html or txt.")
+@click.option(
+    "--option", "raw_options", multiple=True, metavar="NAME=VALUE", help="A format option; repeatable."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: edition_id, reused.")
+def request_command(book_id: int, format_name: str, raw_options: tuple[str, ...], as_json: bool) -> None:
+    """Queue an edition of a book exactly as the staff button does (a finished one is reused)."""
+    from .jobs.queue import EditionQueue, request
+
+    settings = Settings.from_env()
+    load_plugins(settings)
+    options = _parse_options(raw_options)
+    if format_name not in formats.FORMATS:
+        raise click.BadParameter(
+            gettext(
+                "There is no edition format %(name)s; the formats are: %(known)s.",
+                name=format_name,
+                known=", ".join(sorted(formats.FORMATS)),
+            ),
+            param_hint="--format",
+        )
+    db = database.open_database(settings.database_path)
+    try:
+        if catalogue.get_book(db, book_id) is None:
+            raise click.BadParameter(gettext("There is no book %(id)s.", id=book_id), param_hint="BOOK_ID")
+        try:
+            edition_id, queued = request(db, EditionQueue(settings), book_id, format_name, options)
+        except formats.OptionError as exc:
+            raise click.BadParameter(exc.translated(), param_hint="--option") from None
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps({"edition_id": edition_id, "reused": not queued}))
+    elif queued:
+        click.echo(gettext("Edition %(id)d queued.", id=edition_id))
+    else:
+        click.echo(gettext("Edition %(id)d reused: it was already requested.", id=edition_id))

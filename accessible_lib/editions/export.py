@@ -1,0 +1,103 @@
+"""A whole book as one JSON-serialisable dict: what a converter reads.
+
+A worker on another machine gets this in its task instead of opening the catalogue, so the catalogue keeps a
+single writer and converters never need SQLite. Files given to `accessible-lib convert` that are not in the
+catalogue are exported from their in-memory ingestion in the same shape, so converters see no difference.
+
+Shape (version 1):
+    id (book id or None), title, subtitle, authors [str], language, description, publisher, date, rights,
+    subjects [str], identifiers [[scheme, value]],
+    chapters [{title, level, lang, html, text}] in reading order; in `html`, `chapter:N#id` links name the
+        0-based index into this list and `resource:NAME` image sources name a resource,
+    toc [{title, level, chapter_index (0-based), fragment}],
+    resources [{name, media_type, data (base64)}].
+"""
+
+from __future__ import annotations
+
+import base64
+
+from sqlite_utils import Database
+
+from .. import catalogue
+from ..ingest.model import IngestedBook
+
+EXPORT_VERSION = 1
+
+
+def export_book(db: Database, book_id: int) -> dict:
+    """The catalogue's book `book_id`; KeyError when there is none."""
+    book = catalogue.get_book(db, book_id)
+    if book is None:
+        raise KeyError(book_id)
+    chapters = [
+        {"title": r[0], "level": r[1], "lang": r[2], "html": r[3] or "", "text": r[4] or ""}
+        for r in db.execute(
+            "SELECT title, level, lang, html, text FROM chapters WHERE book_id = ? ORDER BY position",
+            [book_id],
+        )
+    ]
+    resources = [
+        {"name": r[0], "media_type": r[1], "data": _b64(r[2])}
+        for r in db.execute(
+            "SELECT name, media_type, data FROM resources WHERE book_id = ? ORDER BY id", [book_id]
+        )
+    ]
+    return {
+        "version": EXPORT_VERSION,
+        "id": book["id"],
+        "title": book["title"],
+        "subtitle": book["subtitle"],
+        "authors": book["authors"],
+        "language": book["language"],
+        "description": book["description"],
+        "publisher": book["publisher"],
+        "date": book["date"],
+        "rights": book["rights"],
+        "subjects": book["subjects"],
+        "identifiers": [[i["scheme"], i["value"]] for i in book["identifiers"]],
+        "chapters": chapters,
+        "toc": [
+            {
+                "title": entry["title"],
+                "level": entry["level"],
+                "chapter_index": entry["chapter_position"] - 1,
+                "fragment": entry["fragment"],
+            }
+            for entry in book["toc"]
+        ],
+        "resources": resources,
+    }
+
+
+def export_ingested(book: IngestedBook) -> dict:
+    """A book read from a file but not stored: the same shape as export_book, with no id."""
+    return {
+        "version": EXPORT_VERSION,
+        "id": None,
+        "title": book.title,
+        "subtitle": book.subtitle,
+        "authors": list(book.authors),
+        "language": book.language,
+        "description": book.description,
+        "publisher": book.publisher,
+        "date": book.date,
+        "rights": book.rights,
+        "subjects": list(book.subjects),
+        "identifiers": [[scheme, value] for scheme, value in book.identifiers],
+        "chapters": [
+            {"title": c.title, "level": c.level, "lang": c.lang, "html": c.html, "text": c.text}
+            for c in book.chapters
+        ],
+        "toc": [
+            {"title": e.title, "level": e.level, "chapter_index": e.chapter_index, "fragment": e.fragment}
+            for e in book.toc
+        ],
+        "resources": [
+            {"name": r.name, "media_type": r.media_type, "data": _b64(r.data)} for r in book.resources
+        ],
+    }
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

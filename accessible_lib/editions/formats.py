@@ -1,0 +1,184 @@
+"""The formats an edition can be made in, registered by name with the options each one accepts.
+
+One registry serves the staff form, `accessible-lib convert`, the queue and the book page, so a format added
+later (audio, braille) appears everywhere by registering itself once. Labels, purposes and option help are
+English msgids, translated where they are shown. The converter is named by a dotted path and imported only
+when a conversion runs, so reading the registry never loads a speech or braille engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..ingest.errors import N_
+
+KINDS = ("str", "int", "float", "bool")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of a format: `kind` is one of KINDS; `choices` limits the values of any kind."""
+
+    name: str
+    kind: str
+    default: object
+    help: str  # msgid
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"option {self.name}: kind must be one of {', '.join(KINDS)}")
+
+
+@dataclass(frozen=True)
+class EditionFormat:
+    name: str
+    label: str  # msgid: "Web pages (HTML)"
+    purpose: str  # msgid: what the edition is for, "for reading offline in any browser"
+    media_type: str  # of the file a download gives
+    extension: str  # with its dot: ".zip"
+    options: tuple[Option, ...] = ()
+    # "package.module:function" converting an exported book; see editions.runner for its signature.
+    converter: str = field(default="", compare=False)
+
+    def option(self, name: str) -> Option | None:
+        return next((option for option in self.options if option.name == name), None)
+
+
+class OptionError(ValueError):
+    """Options that a format does not accept. `str()` is English; `translated()` follows the interface."""
+
+    def __init__(self, message: str, **params: object):
+        self.msgid = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        from ..i18n import gettext
+
+        return gettext(self.msgid, **self.params)
+
+
+FORMATS: dict[str, EditionFormat] = {}
+
+
+def register(fmt: EditionFormat) -> EditionFormat:
+    """Add a format; registering the same definition twice is harmless, a different one under a taken name
+    is a mistake."""
+    existing = FORMATS.get(fmt.name)
+    if existing is not None and existing != fmt:
+        raise ValueError(f"another edition format is already registered as {fmt.name!r}")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def get_format(name: str) -> EditionFormat:
+    """The format registered as `name`; KeyError for any other name."""
+    return FORMATS[name]
+
+
+def normalise_options(fmt: EditionFormat, raw: Mapping[str, object]) -> dict:
+    """Every option of `fmt` with a checked value: given values converted, defaults for the rest.
+
+    Values may come as strings (a form, the command line) or already typed (JSON). The result is what the
+    edition is keyed on, so the same request always gives the same dict.
+    """
+    known = {option.name for option in fmt.options}
+    unknown = sorted(str(name) for name in raw if name not in known)
+    if unknown:
+        if fmt.options:
+            raise OptionError(
+                N_("The %(format)s format has no option %(name)s; its options are: %(known)s."),
+                format=fmt.name,
+                name=", ".join(unknown),
+                known=", ".join(option.name for option in fmt.options),
+            )
+        raise OptionError(
+            N_("The %(format)s format takes no options (given: %(name)s)."),
+            format=fmt.name,
+            name=", ".join(unknown),
+        )
+    values = {}
+    for option in fmt.options:
+        value = _convert(option, raw[option.name]) if option.name in raw else option.default
+        _check(option, value)
+        values[option.name] = value
+    return values
+
+
+def _convert(option: Option, value: object) -> object:
+    try:
+        if option.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(text)
+        if option.kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if option.kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(str(value).strip()) if isinstance(value, str) else float(value)
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value.strip()
+    except (TypeError, ValueError):
+        raise OptionError(_NEEDS[option.kind], name=option.name, value=value) from None
+
+
+_NEEDS = {
+    "str": N_("The option %(name)s needs text, not “%(value)s”."),
+    "int": N_("The option %(name)s needs a whole number, not “%(value)s”."),
+    "float": N_("The option %(name)s needs a number, not “%(value)s”."),
+    "bool": N_("The option %(name)s needs yes or no, not “%(value)s”."),
+}
+
+
+def _check(option: Option, value: object) -> None:
+    if option.choices is not None and value not in option.choices:
+        raise OptionError(
+            N_("The option %(name)s must be one of: %(choices)s."),
+            name=option.name,
+            choices=", ".join(str(choice) for choice in option.choices),
+        )
+    if option.minimum is not None and value < option.minimum:
+        raise OptionError(
+            N_("The option %(name)s must be at least %(minimum)s."), name=option.name, minimum=option.minimum
+        )
+    if option.maximum is not None and value > option.maximum:
+        raise OptionError(
+            N_("The option %(name)s must be at most %(maximum)s."), name=option.name, maximum=option.maximum
+        )
+
+
+HTML = register(
+    EditionFormat(
+        name="html",
+        label=N_("Web pages (HTML)"),
+        purpose=N_("for reading offline in any browser"),
+        media_type="application/zip",
+        extension=".zip",
+        converter="accessible_lib.editions.html_txt:convert_html",
+    )
+)
+TXT = register(
+    EditionFormat(
+        name="txt",
+        label=N_("Plain text"),
+        purpose=N_("for any device, braille notetakers and text readers"),
+        media_type="text/plain; charset=utf-8",
+        extension=".txt",
+        converter="accessible_lib.editions.html_txt:convert_txt",
+    )
+)

@@ -1,0 +1,57 @@
+"""The staff area: its routes, and the dashboard that links to everything staff can do.
+
+Every /staff page goes through the guard in `staff_session`; the page modules are one per area
+(`staff_login`, `staff_upload`, `staff_books`, `staff_jobs`).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import catalogue
+from ..editions import store
+from .helpers import db_for
+from .render import render
+from .staff_session import StaffContext, staff_page
+
+
+def dashboard(request: Request, staff: StaffContext) -> Response:
+    db = db_for(request)
+    counts = dict(db.execute("SELECT status, count(*) FROM editions GROUP BY status").fetchall())
+    context = staff.page(
+        recent=catalogue.recent_books(db, limit=20),
+        book_count=catalogue.book_count(db),
+        job_counts={status: counts.get(status, 0) for status in store.STATUSES},
+    )
+    return render(request, "staff_dashboard.html", context)
+
+
+dashboard_page = staff_page(dashboard)
+
+
+def staff_routes() -> list[Route]:
+    from . import staff_books, staff_jobs, staff_login, staff_upload
+
+    return [
+        Route("/staff", dashboard_page, name="staff"),
+        Route("/staff/login", staff_login.login_page, methods=["GET", "POST"], name="staff_login"),
+        Route("/staff/logout", staff_login.logout, methods=["POST"], name="staff_logout"),
+        Route("/staff/upload", staff_upload.upload_page, methods=["GET", "POST"], name="staff_upload"),
+        Route(
+            "/staff/books/{book_id:int}/edit",
+            staff_books.edit_book_page,
+            methods=["GET", "POST"],
+            name="staff_edit_book",
+        ),
+        Route(
+            "/staff/books/{book_id:int}/editions",
+            staff_books.request_edition_page,
+            methods=["POST"],
+            name="staff_request_edition",
+        ),
+        Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
+        Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),
+        Route("/staff/jobs/{edition_id:int}", staff_jobs.job_status_page, name="staff_job"),
+    ]
