@@ -79,7 +79,32 @@ def load_library(settings: Settings, files: tuple[str, ...] = LIBRARY_FILES) -> 
     rejected = [(r.path, r.status, r.reason) for r in results if r.status != IMPORTED]
     if rejected:
         raise RuntimeError(f"corpus books not imported for the live server: {rejected}")
-    return {str(Path(r.path).relative_to(CORPUS)): r.book_id for r in results if r.book_id}
+    books = {str(Path(r.path).relative_to(CORPUS)): r.book_id for r in results if r.book_id}
+    finish_editions(settings, next(iter(books.values())))
+    return books
+
+
+def finish_editions(settings: Settings, book_id: int) -> None:
+    """Give one book finished html and txt editions, built by the real converters, so the crawl meets the
+    download list on a book page. Done in-process, as a worker would, without a queue."""
+    from accessible_lib.editions import store
+    from accessible_lib.editions.export import export_book
+    from accessible_lib.editions.runner import run_conversion
+    from accessible_lib.editions.storage import storage_for
+
+    db = open_database(settings.database_path)
+    storage = storage_for(settings)
+    try:
+        book = export_book(db, book_id)
+        for format_name in ("html", "txt"):
+            edition_id, _ = store.request_edition(db, book_id, format_name, {})
+            token = store.claim(db, edition_id, lease_seconds=60)
+            workspace = storage.new_workspace()
+            files = run_conversion(book, format_name, {}, workspace, lambda fraction, step: None)
+            storage.publish(workspace, str(edition_id))
+            store.complete(db, edition_id, token, storage_key=str(edition_id), files=files)
+    finally:
+        db.close()
 
 
 def start_server(settings: Settings, *, timeout: float = 20.0) -> LiveServer:

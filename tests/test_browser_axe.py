@@ -92,7 +92,7 @@ def budget_key(url: str, origin: str) -> str | None:
     if f"{parts.scheme}://{parts.netloc}" != origin:
         return None
     path = parts.path
-    if path.startswith(("/static/", "/language/")) or "/resources/" in path:
+    if path.startswith(("/static/", "/language/", "/editions/")) or "/resources/" in path:
         return None
     page = parse_qs(parts.query).get("page", ["1"])[0]
     if not page.isdigit() or int(page) > MAX_LIST_PAGE:
