@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from . import i18n
 from .db import open_database
 from .errors import UserError
+from .jobs.queue import EditionQueue
 from .settings import Settings
 from .web import routes
 from .web.render import render_error, templates_for
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "connections": Connections(settings.database_path),
             "catalogues": i18n.load_catalogues(),
             "templates": templates_for(settings),
+            # The web process only enqueues; conversions run in workers (`accessible-lib worker`).
+            "queue": EditionQueue(settings),
         }
 
     async def user_error(request: Request, exc: Exception) -> object:
