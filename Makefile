@@ -11,7 +11,7 @@ setup:
 
 run: setup
 	$(VENV)/bin/accessible-lib import --skip-duplicates "$${ACCESSIBLE_LIB_CONTENT_DIR:-content}"
-	$(VENV)/bin/accessible-lib serve --host $(HOST) --port $(PORT)
+	@sh scripts/run.sh $(HOST) $(PORT)
 
 test: setup
 	$(PY) -m pytest -q

@@ -61,6 +61,18 @@ SETTINGS: list[Setting] = [
     ),
     Setting("max_attempts", 3, "Attempts before an edition is marked failed."),
     Setting("retry_backoff_seconds", 30, "Wait before the first retry; doubled for each later one."),
+    Setting(
+        "report_url",
+        "",
+        "Empty: workers write job state to the catalogue directly. The web app's URL (e.g. "
+        "http://library:8000): a worker without the catalogue reports there, signed with the secret key.",
+    ),
+    Setting(
+        "plugins",
+        "",
+        "Comma-separated Python modules that workers and `editions request` import at start, e.g. extra "
+        "edition formats.",
+    ),
 ]
 
 
@@ -92,6 +104,8 @@ class Settings:
     lease_seconds: int = 60
     max_attempts: int = 3
     retry_backoff_seconds: int = 30
+    report_url: str = ""
+    plugins: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from accessible_lib.settings import CHECKOUT
+from accessible_lib import catalogue
+from accessible_lib.db import open_database
+from accessible_lib.editions import store
+from accessible_lib.editions.storage import storage_for
+from accessible_lib.settings import CHECKOUT, Settings
+
+from .conftest import make_book
 
 ACCESSIBLE_LIB = Path(sys.executable).parent / "accessible-lib"
 PLUGIN = "tests.jobs_plugin"
@@ -95,3 +102,41 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(ACCESSIBLE_LIB), *args], env=env, cwd=CHECKOUT, capture_output=True, text=True, timeout=60
     )
+
+
+def add_books(settings: Settings) -> dict[str, int]:
+    db = open_database(settings.database_path)
+    try:
+        english = make_book(
+            "Moby-Dick",
+            [("Loomings", "Call me Ishmael.\n\nThe whale was white."), ("The Carpet-Bag", "A shirt or two.")],
+            authors=["Herman Melville"],
+            language="en",
+        )
+        chinese = make_book(
+            "红楼梦", [("第一回", "此开卷第一回也。")], authors=["曹雪芹"], language="zh-Hans"
+        )
+        return {"en": catalogue.add_book(db, english), "zh": catalogue.add_book(db, chinese)}
+    finally:
+        db.close()
+
+
+def edition(settings: Settings, edition_id: int) -> dict:
+    db = open_database(settings.database_path, migrate=False)
+    try:
+        return store.get_edition(db, edition_id)
+    finally:
+        db.close()
+
+
+def assert_published_whole(settings: Settings, row: dict) -> None:
+    """Every recorded file is in the storage with the recorded size and checksum."""
+    storage = storage_for(settings)
+    assert row["storage_key"] == str(row["id"])
+    assert storage.exists(row["storage_key"])
+    assert row["files"], "a done edition lists its files"
+    for record in row["files"]:
+        data = (storage.path(row["storage_key"]) / record["name"]).read_bytes()
+        assert len(data) == record["size"] and data
+        assert hashlib.sha256(data).hexdigest() == record["sha256"]
+    assert row["total_bytes"] == sum(f["size"] for f in row["files"])

@@ -8,7 +8,7 @@ with a worker comes back through the edition's own state.
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import json
 import threading
 import time
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from accessible_lib import catalogue
 from accessible_lib.db import open_database
 from accessible_lib.editions import formats, store
 from accessible_lib.editions.storage import LocalStorage, storage_for
@@ -27,59 +26,30 @@ from accessible_lib.jobs.recovery import recover
 from accessible_lib.jobs.reporters import CatalogueReporter, Claim
 from accessible_lib.settings import Settings
 
-from .conftest import make_book
-from .jobs_helpers import run_cli, running_worker, wait_for, worker_env
-from .jobs_plugin import TEST_FORMATS
+from .jobs_helpers import (
+    PLUGIN,
+    add_books,
+    assert_published_whole,
+    edition,
+    run_cli,
+    running_worker,
+    wait_for,
+    worker_env,
+)
 
 WORKER_SETTINGS = {"lease_seconds": 3, "retry_backoff_seconds": 1, "max_attempts": 3}
 
 
 @pytest.fixture(scope="module")
 def test_formats():
-    """The test plugin's formats in this process too (requests validate their options); removed after."""
-    for fmt in TEST_FORMATS:
+    """The test plugin's formats in this process too (requests validate their options); removed after, and
+    imported only here, so that no other test module sees them in the registry."""
+    plugin = importlib.import_module(PLUGIN)
+    for fmt in plugin.TEST_FORMATS:
         formats.register(fmt)
     yield
-    for fmt in TEST_FORMATS:
+    for fmt in plugin.TEST_FORMATS:
         formats.FORMATS.pop(fmt.name, None)
-
-
-def add_books(settings: Settings) -> dict[str, int]:
-    db = open_database(settings.database_path)
-    try:
-        english = make_book(
-            "Moby-Dick",
-            [("Loomings", "Call me Ishmael.\n\nThe whale was white."), ("The Carpet-Bag", "A shirt or two.")],
-            authors=["Herman Melville"],
-            language="en",
-        )
-        chinese = make_book(
-            "红楼梦", [("第一回", "此开卷第一回也。")], authors=["曹雪芹"], language="zh-Hans"
-        )
-        return {"en": catalogue.add_book(db, english), "zh": catalogue.add_book(db, chinese)}
-    finally:
-        db.close()
-
-
-def edition(settings: Settings, edition_id: int) -> dict:
-    db = open_database(settings.database_path, migrate=False)
-    try:
-        return store.get_edition(db, edition_id)
-    finally:
-        db.close()
-
-
-def assert_published_whole(settings: Settings, row: dict) -> None:
-    """Every recorded file is in the storage with the recorded size and checksum."""
-    storage = storage_for(settings)
-    assert row["storage_key"] == str(row["id"])
-    assert storage.exists(row["storage_key"])
-    assert row["files"], "a done edition lists its files"
-    for record in row["files"]:
-        data = (storage.path(row["storage_key"]) / record["name"]).read_bytes()
-        assert len(data) == record["size"] and data
-        assert hashlib.sha256(data).hexdigest() == record["sha256"]
-    assert row["total_bytes"] == sum(f["size"] for f in row["files"])
 
 
 @pytest.fixture(scope="module")

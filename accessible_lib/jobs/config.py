@@ -1,22 +1,14 @@
-"""The two job settings proposed with this package: where a worker reports, and which plugins it loads.
-
-They are read through these functions so that the rest of the package does not care whether the lead has
-added them to settings.SETTINGS yet (`report_url`, `plugins`); until then they come from the environment.
-"""
+"""Where a worker reports, and which plugin modules (extra edition formats) it loads."""
 
 from __future__ import annotations
 
 import importlib
-import os
 
-from ..settings import PREFIX, Settings
+from ..settings import Settings
 
 
 def _extra(settings: Settings, name: str) -> str:
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(PREFIX + name.upper(), "")
-    return str(value).strip()
+    return str(getattr(settings, name)).strip()
 
 
 def report_url(settings: Settings) -> str:

@@ -8,11 +8,15 @@ live lease just returns.
 
 from __future__ import annotations
 
+import logging
+
 from ..db import open_database
 from ..editions import store
 from ..editions.storage import storage_for
 from ..settings import Settings
 from .queue import EditionQueue
+
+log = logging.getLogger(__name__)
 
 
 def recover(settings: Settings, queue: EditionQueue | None = None) -> dict[str, list[int]]:
@@ -32,7 +36,11 @@ def recover(settings: Settings, queue: EditionQueue | None = None) -> dict[str, 
     finally:
         db.close()
     # Workspaces and superseded publications left by killed workers, once they are a day old.
+    # Housekeeping only: its failure must never keep work from coming back.
     sweep = getattr(storage_for(settings), "sweep", None)
     if sweep is not None:
-        sweep()
+        try:
+            sweep()
+        except Exception:
+            log.exception("could not sweep leftover workspaces")
     return {"requeued": requeued, "enqueued": enqueued}

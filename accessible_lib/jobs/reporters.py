@@ -86,10 +86,8 @@ def claim_edition(db: Database, edition_id: int, *, lease_seconds: float, max_at
 
 def interrupted_message(times: int) -> str:
     return ngettext(
-        "The conversion did not finish in %(num)d attempt; it was interrupted (its worker was stopped or "
-        "crashed).",
-        "The conversion did not finish in %(num)d attempts; the last was interrupted (its worker was stopped "
-        "or crashed).",
+        "%(num)d attempt ended without finishing: its worker was stopped or crashed.",
+        "%(num)d attempts ended without finishing; the last one's worker was stopped or crashed.",
         times,
     )
 

@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 
 def routes() -> list[Route]:
-    from . import books, browse, downloads, home, language, reader, search
+    from . import books, browse, downloads, home, language, reader, search, worker_api
     from .staff import staff_routes
 
     return [
@@ -21,4 +21,6 @@ def routes() -> list[Route]:
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
         *staff_routes(),
+        # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
+        *worker_api.routes(),
     ]
