@@ -33,6 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlite_utils import Database
 
+from .i18n import TranslatableError
 from .ingest.errors import N_
 from .settings import Settings
 
@@ -47,18 +48,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class StaffError(ValueError):
+class StaffError(TranslatableError, ValueError):
     """A username or password that cannot be used; `msgid` and `params` for translation at display."""
-
-    def __init__(self, message: str, **params: object):
-        self.msgid = message
-        self.params = params
-        super().__init__(message % params if params else message)
-
-    def translated(self) -> str:
-        from .i18n import gettext
-
-        return gettext(self.msgid, **self.params)
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,16 @@ def language_name(tag: str | None, in_locale: str) -> str:
         return locale.get_display_name(display) or tag
     except (ValueError, TypeError, LookupError):
         return tag
+
+
+class TranslatableError(Exception):
+    """An error whose message is shown to people: an English msgid with %(name)s placeholders, translated
+    only when displayed (`translated()`), so it can be raised in one language and shown in another."""
+
+    def __init__(self, message: str, **params: object):
+        self.msgid = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        return gettext(self.msgid, **self.params)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..i18n import TranslatableError
 from ..ingest.errors import N_
 
 KINDS = ("str", "int", "float", "bool")
@@ -50,18 +51,8 @@ class EditionFormat:
         return next((option for option in self.options if option.name == name), None)
 
 
-class OptionError(ValueError):
+class OptionError(TranslatableError, ValueError):
     """Options that a format does not accept. `str()` is English; `translated()` follows the interface."""
-
-    def __init__(self, message: str, **params: object):
-        self.msgid = message
-        self.params = params
-        super().__init__(message % params if params else message)
-
-    def translated(self) -> str:
-        from ..i18n import gettext
-
-        return gettext(self.msgid, **self.params)
 
 
 FORMATS: dict[str, EditionFormat] = {}

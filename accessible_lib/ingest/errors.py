@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..i18n import gettext
+from ..i18n import TranslatableError
 
 
 def N_(message: str) -> str:
@@ -10,17 +10,9 @@ def N_(message: str) -> str:
     return message
 
 
-class IngestError(Exception):
+class IngestError(TranslatableError):
     """A file that cannot be imported. Raised before anything is written: the catalogue stays unchanged.
 
     `message` is an English msgid with %(name)s placeholders; `translated()` gives it in the current
     interface language.
     """
-
-    def __init__(self, message: str, **params: object):
-        self.msgid = message
-        self.params = params
-        super().__init__(message % params if params else message)
-
-    def translated(self) -> str:
-        return gettext(self.msgid, **self.params)
