@@ -20,13 +20,11 @@ import re
 import zipfile
 from pathlib import Path
 
-import lxml.html
-
+from ..chapter_markup import fit_chapter, same_text
 from ..i18n import BY_CODE, gettext, load_catalogues
 from ..ingest.errors import N_
 from .runner import OutputFile, Progress
 
-_HEADING = re.compile(r"^h([1-6])$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _UNCOMPRESSED = {"image/jpeg", "image/png", "image/gif", "image/webp"}  # already compressed
 
@@ -116,14 +114,10 @@ def _lines(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
 def _without_leading_title(text: str, title: str) -> str:
     """Chapter text often starts with its own heading; the title is already written just above."""
     first, _, rest = text.partition("\n\n")
-    return rest if _normalise(first) == _normalise(title) else text
+    return rest if same_text(first, title) else text
 
 
 # --- Web pages ---
@@ -230,7 +224,7 @@ def _chapter_page(
     chapter = chapters[index]
     title = chapter["title"] or _fallback_title(index)
     page_lang = chapter.get("lang") or lang
-    content = _fit_content(chapter["html"] or "", title, pages, images)
+    content = _fit_content(chapter["html"] or "", title, pages, images, words.plain(N_("Back to text")))
     links = []
     if index > 0:
         previous = chapters[index - 1]["title"] or _fallback_title(index - 1)
@@ -256,75 +250,22 @@ def _chapter_page(
     return _page(page_lang, f"{title} – {book['title']}", body)
 
 
-def _fit_content(fragment: str, title: str, pages: list[str], images: dict[str, str]) -> str:
-    """The stored chapter html fitted under the page's h1, with the catalogue's link forms made relative.
+def _fit_content(
+    fragment: str, title: str, pages: list[str], images: dict[str, str], backlink_label: str
+) -> str:
+    """The stored chapter html fitted under the page's h1, as the online reader does, with the catalogue's
+    link forms made relative to the zip; an image that is not in the edition becomes its alt text."""
 
-    The same rules as the online reader (web/chapter_html.py): a leading heading repeating the title is
-    dropped (its ids kept), and headings shift so the outline starts at h2 and never skips a level.
-    """
-    if not fragment.strip():
-        return ""
-    container = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    headings = [el for el in container.iter() if isinstance(el.tag, str) and _HEADING.match(el.tag)]
-    if headings:
-        first = headings[0]
-        if _normalise(first.text_content()) == _normalise(title) and not any(
-            text.strip() for text in first.xpath("preceding::text()")
-        ):
-            _remove_keeping_targets(first)
-            headings = headings[1:]
-    if headings:
-        shift = 2 - min(int(h.tag[1]) for h in headings)
-        previous = 1
-        for heading in headings:
-            level = min(6, max(2, int(heading.tag[1]) + shift), previous + 1)
-            heading.tag = f"h{level}"
-            previous = level
-    for link in list(container.iter("a")):
-        href = link.get("href")
-        if href and href.startswith("chapter:"):
-            position, _, anchor = href[len("chapter:") :].partition("#")
-            if position.isdigit() and int(position) < len(pages):
-                link.set("href", _href(pages, int(position), anchor or None))
-            else:
-                del link.attrib["href"]
-    for image in list(container.iter("img")):
-        src = image.get("src") or ""
+    def link(href: str) -> str | None:
+        if not href.startswith("chapter:"):
+            return href
+        position, _, anchor = href[len("chapter:") :].partition("#")
+        if position.isdigit() and int(position) < len(pages):
+            return _href(pages, int(position), anchor or None)
+        return None
+
+    def image(src: str) -> str | None:
         name = src[len("resource:") :] if src.startswith("resource:") else None
-        if name is not None and name in images:
-            image.set("src", f"images/{images[name]}")
-        elif name is not None:
-            _replace_with_alt(image)
-    parts = [html.escape(container.text)] if container.text else []
-    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in container)
-    return "".join(parts)
+        return f"images/{images[name]}" if name in images else None
 
-
-def _remove_keeping_targets(element) -> None:
-    """Remove `element` but keep its ids (links and the contents point at them) and its tail text."""
-    ids = [node.get("id") for node in element.iter() if isinstance(node.tag, str) and node.get("id")]
-    for id_ in ids:
-        element.addprevious(lxml.html.Element("span", id=id_))
-    _drop_keeping_tail(element)
-
-
-def _replace_with_alt(image) -> None:
-    alt = (image.get("alt") or "").strip()
-    if alt:
-        span = lxml.html.Element("span")
-        span.text = f"[{alt}]"
-        image.addprevious(span)
-    _drop_keeping_tail(image)
-
-
-def _drop_keeping_tail(element) -> None:
-    tail = element.tail
-    element.tail = None
-    if tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent = element.getparent()
-            parent.text = (parent.text or "") + tail
-    element.getparent().remove(element)
+    return fit_chapter(fragment, title, link=link, image=image, backlink_label=backlink_label)
