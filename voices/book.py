@@ -1,0 +1,137 @@
+"""The spoken book: what the MP3, DAISY and EPUB 3 builders need to know, and nothing of the audio itself.
+
+A book of sixty hours cannot be held in memory as PCM, so the audio goes straight to one MP3 per chapter while
+this model keeps only text and sample offsets. Offsets are counted from the PCM handed to the encoder, never
+measured from the MP3: the encoder pads its output, so decoding it would shift every sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+# An XML NCName, close enough for ids we generate and ids callers hand us (no colon, no leading digit).
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def check_id(value: str) -> str:
+    """Reject an id that would make the XHTML or SMIL invalid; better to fail before an hour of synthesis."""
+    if not _NCNAME.match(value):
+        raise ValueError(f"not a valid XML id: {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One sentence (or heading) and where it lies in its chapter's audio, in samples."""
+
+    sentence_id: str
+    text: str
+    start_sample: int
+    end_sample: int
+    paragraph: int = 0  # sentences with the same number are rendered in one <p>
+    heading: bool = False  # part of the chapter heading rather than of a paragraph
+
+    def __post_init__(self) -> None:
+        check_id(self.sentence_id)
+        if not 0 <= self.start_sample <= self.end_sample:
+            raise ValueError(f"clip {self.sentence_id} has start {self.start_sample} > end {self.end_sample}")
+
+
+@dataclass
+class SpokenChapter:
+    """A chapter's text, split into clips, and the length of its audio once it has been encoded."""
+
+    title: str
+    level: int = 1  # 1 = top of the table of contents; DAISY maps it to h1..h6
+    lang: str | None = None  # BCP 47, only when it differs from the book's language
+    clips: list[Clip] = field(default_factory=list)
+    total_samples: int = 0  # samples written to this chapter's MP3, silences included
+
+    def duration(self, sample_rate: int) -> float:
+        return self.total_samples / sample_rate
+
+    @property
+    def heading_clips(self) -> list[Clip]:
+        return [clip for clip in self.clips if clip.heading]
+
+    def summary(self) -> SpokenChapter:
+        """What a builder keeps once the chapter's files are written: no sentences but the one the table of
+        contents links to, so a long book's text is not held until the end."""
+        target = (self.heading_clips or self.clips)[:1]
+        return SpokenChapter(self.title, self.level, self.lang, list(target), self.total_samples)
+
+    def paragraphs(self) -> list[list[Clip]]:
+        """Body clips grouped by paragraph number, in reading order."""
+        groups: list[list[Clip]] = []
+        last: int | None = None
+        for clip in self.clips:
+            if clip.heading:
+                continue
+            if not groups or clip.paragraph != last:
+                groups.append([])
+                last = clip.paragraph
+            groups[-1].append(clip)
+        return groups
+
+
+@dataclass
+class SpokenBook:
+    """Bibliographic facts and the audio format; chapters are handed to a builder one at a time."""
+
+    title: str
+    authors: list[str]
+    language: str  # BCP 47 of the book: "en", "zh-Hans"...
+    identifier: str  # stable and unique: "urn:uuid:..." or "urn:isbn:..."
+    sample_rate: int = 22050
+    publisher: str | None = None
+    date: str | None = None  # YYYY or YYYY-MM-DD of the source edition
+    narrator: str = "espeak-ng synthetic speech"
+    generator: str = "accessible-lib voices"
+
+    def title_announcement(self) -> str:
+        """What to speak for the title section DAISY requires first in the ncc (h1 class="title")."""
+        if self.authors:
+            return f"{self.title}. {', '.join(self.authors)}."
+        return f"{self.title}."
+
+
+# Characters XML 1.0 forbids; a stray form feed in a plain-text book must not abort a long build at the end.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub(" ", text)
+
+
+def seconds(samples: int, sample_rate: int) -> float:
+    """Sample offset to seconds, rounded to the millisecond the SMIL files carry."""
+    return round(samples / sample_rate, 3)
+
+
+def clock(value: float, *, fraction: bool = True) -> str:
+    """A SMIL full clock value, hh:mm:ss.fff (or hh:mm:ss rounded to the second, as DAISY's ncc:totalTime)."""
+    if not fraction:
+        whole = int(round(value))
+        return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    millis = int(round(value * 1000))
+    whole, ms = divmod(millis, 1000)
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}.{ms:03d}"
+
+
+def xml_bytes(root: etree._Element, doctype: str | None = None) -> bytes:
+    """Serialise an lxml tree with the double-quoted UTF-8 declaration older DAISY players expect."""
+    body = etree.tostring(root, encoding="unicode", doctype=doctype, pretty_print=True)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode("utf-8")
+
+
+def nested_level(level: int, previous: int | None, *, deepest: int = 6) -> int:
+    """The level a heading can take after `previous` without skipping one (h1 then h3 is invalid in DAISY).
+
+    The first heading is level 1; levels deeper than `deepest` are folded into it.
+    """
+    if previous is None:
+        return 1
+    return max(1, min(level, previous + 1, deepest))

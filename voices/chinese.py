@@ -1,0 +1,67 @@
+"""Chinese text as tone-numbered pinyin for espeak-ng's `cmn-latn-pinyin` voice.
+
+espeak-ng 1.51 converts characters to sounds one by one and misreads polyphones (银行 as "yin xing", 长大 as
+"chang da"). pypinyin chooses readings word by word from its phrase dictionary, and the `cmn-latn-pinyin`
+voice reads tone-numbered syllables ("yin2 hang2") correctly, so Chinese is converted here and never handed
+to espeak-ng as characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pypinyin import Style, lazy_pinyin
+
+from voices.text import HAN
+
+CHINESE_VOICE = "cmn-latn-pinyin"
+HAN_RUN = re.compile(f"[{HAN}]+")
+
+# Chinese punctuation as the ASCII marks espeak-ng pauses on; brackets and quotes only separate.
+_PUNCTUATION = {
+    "，": ", ", "、": ", ", "。": ". ", "．": ". ", "！": "! ", "？": "? ", "；": "; ", "：": ": ",
+    "…": "... ", "—": ", ", "～": " ", "·": " ", "・": " ", "“": " ", "”": " ", "‘": " ", "’": " ",
+    "「": " ", "」": " ", "『": " ", "』": " ", "《": " ", "》": " ", "〈": " ", "〉": " ", "（": ", ",
+    "）": ", ", "【": " ", "】": " ", "〔": " ", "〕": " ", "〖": " ", "〗": " ", "〃": " ", "　": " ",
+}  # fmt: skip
+_PUNCTUATION_RE = re.compile("|".join(map(re.escape, _PUNCTUATION)))
+
+
+def ascii_punctuation(text: str) -> str:
+    """Replace CJK punctuation by ASCII equivalents so no voice reads a mark's name or ignores a pause."""
+    text = _PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text)
+    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" else ch for ch in text)
+    text = re.sub(r"\s*([,.;:!?])(?:\s*[,.;:])+", r"\1", text)  # "：“" became ":  " then ", " — keep one mark
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def to_pinyin(han: str) -> list[str]:
+    """Tone-numbered syllables (tone 5 for neutral), chosen word by word: 银行行长 → yin2 hang2 hang2 zhang3.
+
+    Characters pypinyin does not know are dropped rather than passed on: the Mandarin voice would spell them.
+    """
+    syllables = lazy_pinyin(
+        han, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True, errors=lambda _chars: []
+    )
+    return [s for s in syllables if s.strip()]
+
+
+def pinyin_text(text: str) -> str:
+    """A run of Chinese (characters and punctuation) as text for the `cmn-latn-pinyin` voice."""
+    parts = []
+    for item in lazy_pinyin(
+        text, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True, errors=_keep_non_han
+    ):
+        parts.append(item if HAN_RUN.search(item) is None else "")
+    text = ascii_punctuation(" ".join(parts))
+    # Only syllables and pauses may reach the Mandarin voice: brackets become pauses; quotes, bullets and note
+    # markers (②) would otherwise be read with English names.
+    text = re.sub(r"[()\[\]]", ",", text)
+    text = re.sub(r"[^a-z0-9 ,.;:!?]", " ", text)
+    return ascii_punctuation(re.sub(r"^[\s,.;:!?]+", "", text))
+
+
+def _keep_non_han(chars: str) -> list[str]:
+    return [HAN_RUN.sub("", chars)]
