@@ -14,6 +14,7 @@ import pytest
 from accessible_lib.cli_editions import output_name
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
+from accessible_lib.editions.formats import FORMATS
 from accessible_lib.importer import IMPORTED, import_paths
 from accessible_lib.ingest import ingest_file
 from accessible_lib.ingest.errors import IngestError
@@ -129,7 +130,7 @@ def test_missing_books_and_files_fail_with_reasons(env: dict[str, str], tmp_path
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--format", "pdf"], "There is no format pdf; the formats are: html, txt"),
+        (["--format", "pdf"], f"There is no format pdf; the formats are: {', '.join(sorted(FORMATS))}."),
         (["--format", "txt", "--voice", "en-us"], "The txt format takes no options (given: voice)."),
         (["--format", "txt", "--voice"], "The option --voice needs a value."),
     ],

@@ -173,3 +173,49 @@ TXT = register(
         converter="accessible_lib.editions.html_txt:convert_txt",
     )
 )
+
+# --- Audio: read aloud by a speech engine (voices/) ---
+
+_AUDIO_OPTIONS = (
+    Option(
+        "voice",
+        "str",
+        "",
+        N_("Speech voice, for example en-gb; leave empty to choose by the book's language"),
+    ),
+    Option("rate", "int", 175, N_("Speaking rate in words per minute"), minimum=80, maximum=450),
+    Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "espeak")),
+)
+MP3 = register(
+    EditionFormat(
+        name="mp3",
+        label=N_("MP3 audio"),
+        purpose=N_("for phones and MP3 players"),
+        media_type="application/zip",
+        extension=".zip",
+        options=_AUDIO_OPTIONS,
+        converter="accessible_lib.editions.audio:convert_mp3",
+    )
+)
+DAISY202 = register(
+    EditionFormat(
+        name="daisy202",
+        label=N_("DAISY 2.02 audio book"),
+        purpose=N_("for DAISY players"),
+        media_type="application/zip",
+        extension=".zip",
+        options=_AUDIO_OPTIONS,
+        converter="accessible_lib.editions.audio:convert_daisy202",
+    )
+)
+EPUB3_MO = register(
+    EditionFormat(
+        name="epub3-mo",
+        label=N_("EPUB 3 with read-aloud audio"),
+        purpose=N_("for reading apps that highlight the text as it is read"),
+        media_type="application/epub+zip",
+        extension=".epub",
+        options=_AUDIO_OPTIONS,
+        converter="accessible_lib.editions.audio:convert_epub3_mo",
+    )
+)

@@ -1,0 +1,339 @@
+"""The audio editions: an exported book read aloud into MP3, DAISY 2.02 or EPUB 3 with Media Overlays.
+
+Each chapter's HTML is walked for what a sighted reader would see: headings, paragraphs, list items, table
+cells, image descriptions ("Image: ..."), and footnotes, which are read at the end of their chapter so they do
+not interrupt a sentence. Every sentence is spoken and handed to a `voices` builder at once, so memory holds
+one chapter's text and one sentence's audio, whatever the length of the book. One engine serves the whole
+conversion and is closed at the end, even when the conversion is stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from voices.book import SpokenBook, SpokenChapter
+from voices.engine import Audio, SpeechEngine, check_rate, engine_by_name, join_audio, resolve_voice
+from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder
+from voices.runs import synthesize_speech
+from voices.text import Sentence, is_chinese, prepare_sentences, split_for_synthesis
+
+from ..chapter_markup import same_text
+from ..i18n import gettext
+from .runner import Progress
+
+SAMPLE_RATE = 22050  # what espeak-ng produces with every voice; checked for each sentence
+PARAGRAPH_PAUSE = 0.4  # seconds of silence after a heading or paragraph, counted in its last sentence
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = _HEADINGS | {
+    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "div", "dl", "dt",
+    "figcaption", "figure", "footer", "header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre",
+    "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}  # fmt: skip
+_SKIP = {"script", "style", "template", "head", "title", "noscript"}
+_NOTE_ROLES = {"doc-footnote", "doc-endnote", "doc-endnotes", "doc-rearnote", "doc-rearnotes"}
+_NOTE_TYPES = {"footnote", "endnote", "endnotes", "rearnote", "rearnotes"}
+_EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of text read as one paragraph; `heading` when it came from h1-h6."""
+
+    text: str
+    heading: bool = False
+
+
+def image_words(lang: str | None, alt: str) -> str:
+    """How an image is announced, in the book's language rather than the interface's."""
+    return f"图片：{alt}" if is_chinese(lang) else f"Image: {alt}"
+
+
+def spoken_blocks(fragment: str, lang: str | None) -> tuple[list[Block], list[Block]]:
+    """The chapter's text in reading order, and its footnotes to be read after it."""
+    if not fragment.strip():
+        return [], []
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    walker = _Walker(lang)
+    walker.visit(root)
+    walker.flush()
+    return walker.blocks, walker.notes
+
+
+class _Walker:
+    def __init__(self, lang: str | None):
+        self.lang = lang
+        self.blocks: list[Block] = []
+        self.notes: list[Block] = []
+        self._target = self.blocks
+        self._parts: list[str] = []
+
+    def flush(self, heading: bool = False) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
+        text = "\n".join(line for line in lines if line)
+        if text:
+            self._target.append(Block(text, heading))
+        self._parts = []
+
+    def text(self, value: str | None) -> None:
+        if value:
+            self._parts.append(_SPACE.sub(" ", value))
+
+    def visit(self, element: etree._Element) -> None:
+        if not isinstance(element.tag, str):  # comments, processing instructions: only their tail is text
+            return
+        tag = element.tag.rsplit("}", 1)[-1].lower()
+        role = (element.get("role") or "").strip()
+        if tag in _SKIP or element.get("hidden") is not None or element.get("aria-hidden") == "true":
+            return
+        if role == "doc-backlink":  # "back to text" arrows mean nothing when listening
+            return
+        if role in _NOTE_ROLES or set((element.get(_EPUB_TYPE) or "").split()) & _NOTE_TYPES:
+            self.flush()
+            target, self._target = self._target, self.notes
+            self._children(element)
+            self.flush()
+            self._target = target
+            return
+        if tag == "img":
+            alt = element.get("alt")
+            if alt is None or alt.strip():  # alt="" marks a decorative image: nothing to say
+                self.flush()
+                self._target.append(Block(image_words(self.lang, " ".join((alt or "").split())).strip()))
+            return
+        if tag == "br":
+            self._parts.append("\n")
+            return
+        if tag in _BLOCKS:
+            self.flush()
+            self._children(element)
+            self.flush(heading=tag in _HEADINGS)
+            return
+        self._children(element)
+
+    def _children(self, element: etree._Element) -> None:
+        self.text(element.text)
+        for child in element:
+            self.visit(child)
+            self.text(child.tail)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence to speak, with the paragraph it belongs to."""
+
+    sentence: Sentence
+    paragraph: int
+    heading: bool = False
+
+
+def chapter_lines(chapter: dict, title: str, lang: str) -> list[Line]:
+    """What is read for a chapter: its title as the heading, its body (without a first heading that only
+    repeats the title), then its footnotes. Paragraphs are numbered from 1; the heading is paragraph 0."""
+    lines = [Line(s, 0, heading=True) for s in prepare_sentences(title, lang)]
+    body, notes = spoken_blocks(chapter.get("html") or "", lang)
+    if body and body[0].heading and same_text(body[0].text, title):
+        body = body[1:]
+    for number, block in enumerate(body + notes, start=1):
+        lines.extend(Line(s, number) for s in prepare_sentences(block.text, lang))
+    return lines
+
+
+def spoken_book(book: dict, sample_rate: int) -> SpokenBook:
+    date = book.get("date") or None
+    if date and not re.fullmatch(r"\d{4}(-\d\d(-\d\d)?)?", date):
+        date = None
+    return SpokenBook(
+        title=book["title"],
+        authors=list(book.get("authors") or []),
+        language=book.get("language") or "en",
+        identifier=_identifier(book),
+        sample_rate=sample_rate,
+        publisher=book.get("publisher") or None,
+        date=date,
+    )
+
+
+def _identifier(book: dict) -> str:
+    for scheme, value in book.get("identifiers") or []:
+        if str(scheme).lower() == "isbn" and re.fullmatch(r"[0-9Xx-]{10,17}", value or ""):
+            return f"urn:isbn:{value.replace('-', '')}"
+    seed = "|".join([str(book.get("id")), book["title"], *(book.get("authors") or [])])
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'accessible-lib:' + seed)}"
+
+
+class _Reader:
+    """Speaks sentences with the edition's engine, voice and rate; one engine for the whole book."""
+
+    def __init__(self, options: dict):
+        self.rate = check_rate(int(options.get("rate") or 175))
+        self.engine: SpeechEngine = engine_by_name(options.get("engine") or "pyttsx3")
+        try:
+            wanted = (options.get("voice") or "").strip()
+            self.voice = resolve_voice(wanted, self.engine.voices()) if wanted else None
+        except BaseException:
+            self.engine.close()
+            raise
+
+    def speak(self, speech: str, lang: str) -> Audio:
+        pieces = split_for_synthesis(speech) or [speech]
+        clips = [
+            synthesize_speech(self.engine, piece, lang=lang, rate=self.rate, voice=self.voice)
+            for piece in pieces
+        ]
+        return clips[0] if len(clips) == 1 else join_audio(clips)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _fallback_title(index: int) -> str:
+    return gettext("Chapter %(number)d", number=index + 1)
+
+
+def _chapters(book: dict) -> Iterator[tuple[int, dict, str, str]]:
+    language = book.get("language") or "en"
+    for index, chapter in enumerate(book["chapters"]):
+        title = " ".join((chapter.get("title") or "").split()) or _fallback_title(index)
+        yield index, chapter, title, chapter.get("lang") or language
+
+
+def _speak_chapter(
+    encoder: ChapterEncoder,
+    reader: _Reader,
+    lines: list[Line],
+    lang: str,
+    prefix: str,
+    tick: Callable[[int, int], None],
+) -> None:
+    for number, line in enumerate(lines):
+        audio = reader.speak(line.sentence.speech, lang)
+        if audio.sample_rate != SAMPLE_RATE:
+            raise RuntimeError(f"the speech engine gave {audio.sample_rate} Hz audio, not {SAMPLE_RATE} Hz")
+        encoder.speak(
+            f"{prefix}_s{number + 1}",
+            line.sentence.display,
+            audio.pcm,
+            paragraph=line.paragraph,
+            heading=line.heading,
+        )
+        last = number + 1 == len(lines) or lines[number + 1].paragraph != line.paragraph
+        if last:
+            encoder.silence(PARAGRAPH_PAUSE)
+        tick(number + 1, len(lines))
+
+
+def _convert(
+    builder_class: type[AudioBookBuilder],
+    book: dict,
+    options: dict,
+    workspace: Path,
+    progress: Progress,
+    *,
+    name: str,
+    media_type: str,
+    title_section: bool = False,
+) -> list[dict]:
+    progress(0.0, gettext("Starting"))
+    reader = _Reader(options)
+    output = Path(workspace) / name
+    try:
+        spoken = spoken_book(book, SAMPLE_RATE)
+        total = len(book["chapters"]) + (1 if title_section else 0)
+        weights = [max(len(c.get("text") or ""), 1) + 100 for c in book["chapters"]]
+        if title_section:
+            weights.insert(0, 100)
+        all_weight = sum(weights) or 1
+        with builder_class(output, spoken) as builder:
+            done = 0.0
+            position = 0
+
+            def tick_for(weight: float, step: str) -> Callable[[int, int], None]:
+                def tick(count: int, of: int) -> None:
+                    progress(0.98 * (done + weight * count / max(of, 1)) / all_weight, step)
+
+                return tick
+
+            if title_section:
+                lines = [
+                    Line(s, 0, heading=True)
+                    for s in prepare_sentences(spoken.title_announcement(), spoken.language)
+                ]
+                chapter = SpokenChapter(spoken.title, level=1)
+                step = _step(position, total)
+                progress(0.0, step)
+                with builder.begin_chapter(chapter) as encoder:
+                    _speak_chapter(
+                        encoder, reader, lines, spoken.language, "title", tick_for(weights[0], step)
+                    )
+                done += weights[0]
+                position += 1
+            for index, chapter_dict, title, lang in _chapters(book):
+                step = _step(position, total)
+                weight = weights[position]
+                lines = chapter_lines(chapter_dict, title, lang)
+                chapter = SpokenChapter(
+                    title,
+                    level=max(1, int(chapter_dict.get("level") or 1)),
+                    lang=lang if lang != spoken.language else None,
+                )
+                with builder.begin_chapter(chapter) as encoder:
+                    _speak_chapter(encoder, reader, lines, lang, f"c{index + 1}", tick_for(weight, step))
+                done += weight
+                position += 1
+            progress(0.98, gettext("Packing the edition"))
+    finally:
+        reader.close()
+    output.chmod(0o644)  # the builders write through mkstemp (0600); editions are readable like the others
+    record = _record(output, media_type)
+    progress(1.0, gettext("Finished"))
+    return [record]
+
+
+def _step(position: int, total: int) -> str:
+    return gettext("Chapter %(number)d of %(total)d", number=position + 1, total=total)
+
+
+def _record(path: Path, media_type: str) -> dict:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"name": path.name, "media_type": media_type, "size": size, "sha256": digest.hexdigest()}
+
+
+def convert_mp3(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
+    """A zip of tagged chapter MP3s and an M3U playlist."""
+    return _convert(Mp3BookBuilder, book, options, workspace, progress, name="book.zip", media_type=ZIP)
+
+
+def convert_daisy202(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
+    """A DAISY 2.02 full-text, full-audio book, zipped; its first section speaks the title and authors."""
+    from voices.daisy import DaisyBuilder
+
+    return _convert(
+        DaisyBuilder, book, options, workspace, progress, name="book.zip", media_type=ZIP, title_section=True
+    )
+
+
+def convert_epub3_mo(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
+    """An EPUB 3 whose sentences are highlighted as they are read (Media Overlays)."""
+    from voices.epub3mo import EpubMediaOverlayBuilder
+
+    return _convert(
+        EpubMediaOverlayBuilder, book, options, workspace, progress, name="book.epub", media_type=EPUB
+    )
+
+
+ZIP = "application/zip"
+EPUB = "application/epub+zip"
