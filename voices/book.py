@@ -135,3 +135,23 @@ def nested_level(level: int, previous: int | None, *, deepest: int = 6) -> int:
     if previous is None:
         return 1
     return max(1, min(level, previous + 1, deepest))
+
+
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+
+def xhtml(tag: str) -> str:
+    """An element name in the XHTML namespace, as lxml spells it."""
+    return f"{{{XHTML_NS}}}{tag}"
+
+
+def add_sentence_spans(parent, clips: list[Clip]) -> None:
+    """One XHTML span per sentence (its id is what a SMIL par points at), separated by spaces so the text
+    still reads as prose. Shared by the DAISY and EPUB 3 builders."""
+    previous = None
+    for clip in clips:
+        if previous is not None:
+            previous.tail = " "
+        span = etree.SubElement(parent, xhtml("span"), id=clip.sentence_id)
+        span.text = xml_text(clip.text)
+        previous = span

@@ -13,10 +13,20 @@ from typing import Any
 
 from lxml import etree
 
-from voices.book import Clip, SpokenChapter, clock, nested_level, seconds, xml_bytes, xml_text
+from voices.book import (
+    XHTML_NS,
+    Clip,
+    SpokenChapter,
+    add_sentence_spans,
+    clock,
+    nested_level,
+    seconds,
+    xhtml,
+    xml_bytes,
+    xml_text,
+)
 from voices.mp3 import AudioBookBuilder
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XHTML_DOCTYPE = (
     '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
@@ -25,22 +35,20 @@ XHTML_DOCTYPE = (
 SMIL_DOCTYPE = '<!DOCTYPE smil PUBLIC "-//W3C//DTD SMIL 1.0//EN" "http://www.w3.org/TR/REC-smil/SMIL10.dtd">'
 
 
-def _h(tag: str) -> str:
-    return f"{{{XHTML_NS}}}{tag}"
-
-
 def par_id(clip: Clip) -> str:
     return f"par_{clip.sentence_id}"
 
 
 def _xhtml_document(title: str, lang: str) -> tuple[etree._Element, etree._Element]:
-    html = etree.Element(_h("html"), nsmap={None: XHTML_NS})
+    html = etree.Element(xhtml("html"), nsmap={None: XHTML_NS})
     html.set(XML_LANG, lang)
     html.set("lang", lang)
-    head = etree.SubElement(html, _h("head"))
-    etree.SubElement(head, _h("meta"), {"http-equiv": "Content-Type", "content": "text/html; charset=utf-8"})
-    etree.SubElement(head, _h("title")).text = xml_text(title)
-    body = etree.SubElement(html, _h("body"))
+    head = etree.SubElement(html, xhtml("head"))
+    etree.SubElement(
+        head, xhtml("meta"), {"http-equiv": "Content-Type", "content": "text/html; charset=utf-8"}
+    )
+    etree.SubElement(head, xhtml("title")).text = xml_text(title)
+    body = etree.SubElement(html, xhtml("body"))
     return html, body
 
 
@@ -48,27 +56,16 @@ def _serialize(root: etree._Element, doctype: str) -> bytes:
     return xml_bytes(root, doctype)
 
 
-def _add_spans(parent: etree._Element, clips: list[Clip]) -> None:
-    """One span per sentence, separated by spaces so the text still reads as prose."""
-    previous: etree._Element | None = None
-    for clip in clips:
-        if previous is not None:
-            previous.tail = " "
-        span = etree.SubElement(parent, _h("span"), id=clip.sentence_id)
-        span.text = xml_text(clip.text)
-        previous = span
-
-
 def chapter_text(book_title: str, chapter: SpokenChapter, lang: str, level: int) -> bytes:
     """The chapter's XHTML: its heading, then a paragraph per group of sentences, an id on every sentence."""
     html, body = _xhtml_document(f"{chapter.title} - {book_title}", lang)
-    heading = etree.SubElement(body, _h(f"h{level}"))
+    heading = etree.SubElement(body, xhtml(f"h{level}"))
     if chapter.heading_clips:
-        _add_spans(heading, chapter.heading_clips)
+        add_sentence_spans(heading, chapter.heading_clips)
     else:
         heading.text = xml_text(chapter.title)
     for group in chapter.paragraphs():
-        _add_spans(etree.SubElement(body, _h("p")), group)
+        add_sentence_spans(etree.SubElement(body, xhtml("p")), group)
     return _serialize(html, XHTML_DOCTYPE)
 
 
@@ -191,16 +188,16 @@ class DaisyBuilder(AudioBookBuilder):
             ("ncc:setInfo", "1 of 1"),
         ]
         for name, content in metadata:
-            etree.SubElement(head, _h("meta"), name=name, content=xml_text(content))
+            etree.SubElement(head, xhtml("meta"), name=name, content=xml_text(content))
         for index, chapter in enumerate(self.chapters):
-            heading = etree.SubElement(body, _h(f"h{self.levels[index]}"), id=f"ncc_{index + 1:03d}")
+            heading = etree.SubElement(body, xhtml(f"h{self.levels[index]}"), id=f"ncc_{index + 1:03d}")
             if index == 0:
                 heading.set("class", "title")
             if chapter.lang and chapter.lang != book.language:
                 heading.set(XML_LANG, chapter.lang)
                 heading.set("lang", chapter.lang)
             target = (chapter.heading_clips or chapter.clips)[0]
-            link = etree.SubElement(heading, _h("a"), href=f"{self.smil_name(index)}#{par_id(target)}")
+            link = etree.SubElement(heading, xhtml("a"), href=f"{self.smil_name(index)}#{par_id(target)}")
             link.text = xml_text(chapter.title)
         return _serialize(html, XHTML_DOCTYPE)
 

@@ -14,10 +14,19 @@ from typing import Any
 
 from lxml import etree
 
-from voices.book import Clip, SpokenChapter, clock, nested_level, seconds, xml_bytes, xml_text
+from voices.book import (
+    XHTML_NS,
+    SpokenChapter,
+    add_sentence_spans,
+    clock,
+    nested_level,
+    seconds,
+    xhtml,
+    xml_bytes,
+    xml_text,
+)
 from voices.mp3 import AudioBookBuilder
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
 EPUB_NS = "http://www.idpf.org/2007/ops"
 OPF_NS = "http://www.idpf.org/2007/opf"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -47,34 +56,20 @@ ACCESSIBILITY_FEATURES = (
 )
 
 
-def _h(tag: str) -> str:
-    return f"{{{XHTML_NS}}}{tag}"
-
-
 def _xhtml(title: str, lang: str, *, stylesheet: str | None) -> tuple[etree._Element, etree._Element]:
-    html = etree.Element(_h("html"), nsmap={None: XHTML_NS, "epub": EPUB_NS})
+    html = etree.Element(xhtml("html"), nsmap={None: XHTML_NS, "epub": EPUB_NS})
     html.set(XML_LANG, lang)
     html.set("lang", lang)
-    head = etree.SubElement(html, _h("head"))
-    etree.SubElement(head, _h("meta"), charset="utf-8")
-    etree.SubElement(head, _h("title")).text = xml_text(title)
+    head = etree.SubElement(html, xhtml("head"))
+    etree.SubElement(head, xhtml("meta"), charset="utf-8")
+    etree.SubElement(head, xhtml("title")).text = xml_text(title)
     if stylesheet:
-        etree.SubElement(head, _h("link"), rel="stylesheet", type="text/css", href=stylesheet)
-    return html, etree.SubElement(html, _h("body"))
+        etree.SubElement(head, xhtml("link"), rel="stylesheet", type="text/css", href=stylesheet)
+    return html, etree.SubElement(html, xhtml("body"))
 
 
 def _serialize_xhtml(root: etree._Element) -> bytes:
     return xml_bytes(root, "<!DOCTYPE html>")
-
-
-def _add_spans(parent: etree._Element, clips: list[Clip]) -> None:
-    previous: etree._Element | None = None
-    for clip in clips:
-        if previous is not None:
-            previous.tail = " "
-        span = etree.SubElement(parent, _h("span"), id=clip.sentence_id)
-        span.text = xml_text(clip.text)
-        previous = span
 
 
 def heading_id(chapter: SpokenChapter, index: int) -> str:
@@ -84,15 +79,15 @@ def heading_id(chapter: SpokenChapter, index: int) -> str:
 
 def content_document(chapter: SpokenChapter, index: int, lang: str, level: int) -> bytes:
     html, body = _xhtml(chapter.title, lang, stylesheet="../css/book.css")
-    section = etree.SubElement(body, _h("section"))
-    heading = etree.SubElement(section, _h(f"h{level}"))
+    section = etree.SubElement(body, xhtml("section"))
+    heading = etree.SubElement(section, xhtml(f"h{level}"))
     if chapter.heading_clips:
-        _add_spans(heading, chapter.heading_clips)
+        add_sentence_spans(heading, chapter.heading_clips)
     else:
         heading.set("id", heading_id(chapter, index))
         heading.text = xml_text(chapter.title)
     for group in chapter.paragraphs():
-        _add_spans(etree.SubElement(section, _h("p")), group)
+        add_sentence_spans(etree.SubElement(section, xhtml("p")), group)
     return _serialize_xhtml(html)
 
 
@@ -147,21 +142,21 @@ class EpubMediaOverlayBuilder(AudioBookBuilder):
     def navigation(self) -> bytes:
         book = self.book
         html, body = _xhtml(book.title, book.language, stylesheet="css/book.css")
-        nav = etree.SubElement(body, _h("nav"), id="toc")
+        nav = etree.SubElement(body, xhtml("nav"), id="toc")
         nav.set(f"{{{EPUB_NS}}}type", "toc")
-        etree.SubElement(nav, _h("h1")).text = xml_text(book.title)
-        root_list = etree.SubElement(nav, _h("ol"))
+        etree.SubElement(nav, xhtml("h1")).text = xml_text(book.title)
+        root_list = etree.SubElement(nav, xhtml("ol"))
         # stack of (level, <ol>) so that a deeper chapter nests inside the previous <li>
         stack: list[tuple[int, etree._Element]] = [(1, root_list)]
         last_item: etree._Element | None = None
         for index, (chapter, level) in enumerate(zip(self.chapters, self.levels, strict=True)):
             while level > stack[-1][0] and last_item is not None:
-                stack.append((stack[-1][0] + 1, etree.SubElement(last_item, _h("ol"))))
+                stack.append((stack[-1][0] + 1, etree.SubElement(last_item, xhtml("ol"))))
             while level < stack[-1][0]:
                 stack.pop()
-            item = etree.SubElement(stack[-1][1], _h("li"))
+            item = etree.SubElement(stack[-1][1], xhtml("li"))
             link = etree.SubElement(
-                item, _h("a"), href=f"text/c{index + 1:03d}.xhtml#{heading_id(chapter, index)}"
+                item, xhtml("a"), href=f"text/c{index + 1:03d}.xhtml#{heading_id(chapter, index)}"
             )
             link.text = xml_text(chapter.title)
             if chapter.lang and chapter.lang != book.language:

@@ -186,36 +186,24 @@ _AUDIO_OPTIONS = (
     Option("rate", "int", 175, N_("Speaking rate in words per minute"), minimum=80, maximum=450),
     Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "espeak")),
 )
-MP3 = register(
-    EditionFormat(
-        name="mp3",
-        label=N_("MP3 audio"),
-        purpose=N_("for phones and MP3 players"),
-        media_type="application/zip",
-        extension=".zip",
-        options=_AUDIO_OPTIONS,
-        converter="accessible_lib.editions.audio:convert_mp3",
+
+
+def _audio_format(name: str, label: str, purpose: str, media_type: str, extension: str) -> EditionFormat:
+    """The audio formats differ only in what they are called and what they are packed as."""
+    converter = f"accessible_lib.editions.audio:convert_{name.replace('-', '_')}"
+    return register(
+        EditionFormat(name, label, purpose, media_type, extension, _AUDIO_OPTIONS, converter=converter)
     )
+
+
+MP3 = _audio_format("mp3", N_("MP3 audio"), N_("for phones and MP3 players"), "application/zip", ".zip")
+DAISY202 = _audio_format(
+    "daisy202", N_("DAISY 2.02 audio book"), N_("for DAISY players"), "application/zip", ".zip"
 )
-DAISY202 = register(
-    EditionFormat(
-        name="daisy202",
-        label=N_("DAISY 2.02 audio book"),
-        purpose=N_("for DAISY players"),
-        media_type="application/zip",
-        extension=".zip",
-        options=_AUDIO_OPTIONS,
-        converter="accessible_lib.editions.audio:convert_daisy202",
-    )
-)
-EPUB3_MO = register(
-    EditionFormat(
-        name="epub3-mo",
-        label=N_("EPUB 3 with read-aloud audio"),
-        purpose=N_("for reading apps that highlight the text as it is read"),
-        media_type="application/epub+zip",
-        extension=".epub",
-        options=_AUDIO_OPTIONS,
-        converter="accessible_lib.editions.audio:convert_epub3_mo",
-    )
+EPUB3_MO = _audio_format(
+    "epub3-mo",
+    N_("EPUB 3 with read-aloud audio"),
+    N_("for reading apps that highlight the text as it is read"),
+    "application/epub+zip",
+    ".epub",
 )
