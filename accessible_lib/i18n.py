@@ -7,6 +7,7 @@ build step to forget and no binary `.mo` file in the repository.
 from __future__ import annotations
 
 import contextvars
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,29 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 
 
 _ = gettext
+
+
+@functools.cache
+def _all_catalogues() -> dict[str, NullTranslations]:
+    return load_catalogues()
+
+
+def book_catalogue(book_lang: str | None) -> tuple[str, NullTranslations]:
+    """(interface code, catalogue) for a book's language: its own when we have one, English otherwise."""
+    primary = (book_lang or "en").split("-")[0].split("_")[0].lower()
+    code = next((language.code for language in LANGUAGES if language.code.split("_")[0] == primary), "en")
+    catalogues = _all_catalogues()
+    return (code, catalogues[code]) if code in catalogues else ("en", catalogues["en"])
+
+
+def book_gettext(book_lang: str | None, message: str, **variables: object) -> str:
+    """`message` in the language of a book rather than of the interface.
+
+    Words written into an edition ("Contents", "Image:") belong to the book: a Chinese book downloaded from
+    the English interface still says 目录, or a braille or audio edition would switch language mid-book.
+    """
+    text = book_catalogue(book_lang)[1].gettext(message)
+    return text % variables if variables else text
 
 
 def language_name(tag: str | None, in_locale: str) -> str:

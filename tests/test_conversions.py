@@ -205,6 +205,13 @@ def test_txt_edition_of_every_book(library: list[dict], tmp_path: Path) -> None:
         assert lines[0] == book["title"]
         if book["authors"]:
             assert ", ".join(book["authors"]) in lines[:3]
+        if len(book["chapters"]) > 1:
+            # A contents list in the book's language, in chapter order, before the first chapter.
+            word = "目录" if book["language"].startswith("zh") else "Contents"
+            start = lines.index(word)
+            listed = lines[start + 1 : start + 1 + len(book["chapters"])]
+            assert [line.strip() for line in listed] == [_text_of(c["title"]) for c in book["chapters"]]
+            text = "\n".join(lines[start + 1 + len(book["chapters"]) :])
         flat = re.sub(r"\s+", " ", text)
         position = 0
         for chapter in book["chapters"]:

@@ -14,14 +14,13 @@ reader never reads English words with a Chinese voice.
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import re
 import zipfile
 from pathlib import Path
 
 from ..chapter_markup import fit_chapter, same_text
-from ..i18n import BY_CODE, gettext, load_catalogues
+from ..i18n import BY_CODE, book_catalogue, book_gettext, gettext
 from ..ingest.errors import N_
 from .runner import OutputFile, Progress
 
@@ -82,6 +81,7 @@ def convert_txt(book: dict, options: dict, workspace: Path, progress: Progress) 
         if book.get("authors"):
             head.append(", ".join(book["authors"]))
         output.write(_lines("\n".join(head)).encode("utf-8") + b"\n")
+        output.write(_contents(book).encode("utf-8"))
         for index, chapter in enumerate(chapters):
             progress(index / max(total, 1), _chapter_step(index, total))
             title = _lines(chapter["title"] or "").strip() or _fallback_title(index)
@@ -89,6 +89,19 @@ def convert_txt(book: dict, options: dict, workspace: Path, progress: Progress) 
             output.write(f"\n\n{title}\n\n{text}\n".encode())
     progress(1.0, gettext("Finished"))
     return [output.record()]
+
+
+def _contents(book: dict) -> str:
+    """A contents list after the title, indented by level, so a braille notetaker or text reader can see the
+    book's shape and search for a chapter title; in the book's language, like the rest of the file."""
+    chapters = book["chapters"]
+    if len(chapters) < 2:
+        return ""
+    lines = [book_gettext(book.get("language"), "Contents")]
+    for index, chapter in enumerate(chapters):
+        title = " ".join((chapter["title"] or "").split()) or _fallback_title(index)
+        lines.append("  " * max(int(chapter.get("level") or 1), 1) + title)
+    return "\n\n" + "\n".join(lines) + "\n"
 
 
 def _entry(name: str, *, stored: bool = False) -> zipfile.ZipInfo:
@@ -123,19 +136,13 @@ def _without_leading_title(text: str, title: str) -> str:
 # --- Web pages ---
 
 
-@functools.cache
-def _catalogues() -> dict:
-    return load_catalogues()
-
-
 class _Words:
     """Navigation words in the book's language when there is a catalogue for it, each with its real `lang`."""
 
     def __init__(self, book_lang: str):
         self.book_lang = book_lang
-        code = "zh_Hans" if book_lang.lower().startswith("zh") else "en"
-        self.translations = _catalogues().get(code) or _catalogues()["en"]
-        self.lang = BY_CODE[code].lang if code in _catalogues() else "en"
+        code, self.translations = book_catalogue(book_lang)
+        self.lang = BY_CODE[code].lang
 
     def __call__(self, message: str) -> str:
         """The word as HTML, wrapped in a span with its language when that differs from the page's."""
