@@ -8,6 +8,7 @@ The exit status is 1 when any file was rejected, so `make` and cron notice.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import click
 from tqdm import tqdm
 
 from . import db as database
+from . import i18n
 from .i18n import gettext, ngettext
 from .importer import (
     DUPLICATE,
@@ -31,6 +33,9 @@ from .settings import PREFIX, SETTINGS, Settings
 @click.group()
 def main() -> None:
     """An accessible digital library."""
+    # Messages follow the terminal's locale, as other command-line tools do: LANG=zh_CN.UTF-8 gives Chinese.
+    locale = i18n.terminal_locale(dict(os.environ))
+    i18n.activate(i18n.book_catalogue(locale)[1] if locale != "en" else i18n.current())
 
 
 @main.command("import")

@@ -244,7 +244,7 @@ def jobs_command(status: str | None, limit: int) -> None:
             str(job["id"]),
             job["book_title"] or "",
             job["format"],
-            job["status"],
+            store.status_text(job),
             f"{job['progress'] or 0}%",
             job["step"] or "",
             str(job["attempts"] or 0),

@@ -89,6 +89,16 @@ def choose_locale(cookie: str | None, accept_language: str | None, default: str)
     return default if default in BY_CODE else "en"
 
 
+def terminal_locale(environ: dict[str, str]) -> str:
+    """The interface language for a command run in a terminal, from the POSIX locale variables in their
+    order of precedence (LANGUAGE, LC_ALL, LC_MESSAGES, LANG): zh_CN.UTF-8 gives Chinese, C gives English."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "").split(":")[0].split(".")[0].split("@")[0]
+        if value and value not in {"C", "POSIX"}:
+            return choose_locale(None, value.replace("_", "-"), "en")
+    return "en"
+
+
 def activate(translations: NullTranslations) -> contextvars.Token:
     return _current.set(translations)
 

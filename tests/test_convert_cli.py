@@ -171,9 +171,17 @@ def test_jobs_lists_editions(env: dict[str, str], catalogue: dict[str, int], tmp
     assert lines[0].split() == ["ID", "Book", "Format", "Status", "Progress", "Step", "Attempts", "Error"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == {str(queued), str(failed)}
-    assert "赤壁赋" in rows[str(queued)] and "queued" in rows[str(queued)] and " txt " in rows[str(queued)]
-    assert "failed" in rows[str(failed)] and "The disk is full. Try again later." in rows[str(failed)]
+    assert (
+        "赤壁赋" in rows[str(queued)]
+        and "Waiting to start" in rows[str(queued)]
+        and " txt " in rows[str(queued)]
+    )
+    assert "Failed" in rows[str(failed)] and "The disk is full. Try again later." in rows[str(failed)]
     assert lines[1].split()[0] == str(queued), "queued work is listed before failed work"
     only_failed = _run(["jobs", "--status", "failed"], env)
     assert [line.split()[0] for line in only_failed.stdout.splitlines()[1:]] == [str(failed)]
     assert _run(["jobs", "--status", "lost"], env).returncode == 2
+    chinese = _run(["jobs"], {**env, "LANGUAGE": "", "LC_ALL": "", "LANG": "zh_CN.UTF-8"})
+    assert chinese.returncode == 0, chinese.stderr
+    header, *rows = chinese.stdout.splitlines()
+    assert "状态" in header.split() and any("失败" in row for row in rows), chinese.stdout

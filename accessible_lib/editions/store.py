@@ -13,8 +13,24 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from ..i18n import gettext
+from ..ingest.errors import N_
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
+STATUS_TEXT = {
+    QUEUED: N_("Waiting to start"),
+    RUNNING: N_("Running"),
+    DONE: N_("Finished"),
+    FAILED: N_("Failed"),
+}
+
+
+def status_text(edition: dict) -> str:
+    """What a person reads for an edition's state, on the job pages and in `accessible-lib jobs`."""
+    if edition["status"] == QUEUED and edition.get("attempts") and edition.get("error"):
+        return gettext("Waiting to try again")
+    return gettext(STATUS_TEXT.get(edition["status"], edition["status"]))
 
 
 def _now_iso() -> str:

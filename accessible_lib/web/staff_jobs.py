@@ -24,12 +24,7 @@ from .helpers import db_for, not_found
 from .render import render
 from .staff_session import StaffContext, staff_page
 
-STATUS_TEXT = {
-    store.QUEUED: N_("Waiting to start"),
-    store.RUNNING: N_("Running"),
-    store.DONE: N_("Finished"),
-    store.FAILED: N_("Failed"),
-}
+STATUS_TEXT = store.STATUS_TEXT
 FILTERS = (store.RUNNING, store.QUEUED, store.FAILED, store.DONE)
 FILTER_TEXT = {
     store.QUEUED: N_("Waiting"),
@@ -56,10 +51,7 @@ def eta_text(edition: dict, locale: str) -> str:
     return gettext("About %(time)s left", time=amount)
 
 
-def status_text(edition: dict) -> str:
-    if edition["status"] == store.QUEUED and edition.get("attempts") and edition.get("error"):
-        return gettext("Waiting to try again")
-    return gettext(STATUS_TEXT.get(edition["status"], edition["status"]))
+status_text = store.status_text
 
 
 def milestone(progress: int) -> int:
