@@ -33,7 +33,7 @@ clean:
 # Refresh the message catalogue after changing any user-visible string; then translate the new entries in
 # accessible_lib/locales/zh_Hans/LC_MESSAGES/messages.po (tests/test_i18n.py fails while one is missing).
 messages: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 --no-location --sort-output \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k gettext -k ngettext:1,2 -k book_gettext:2 --no-location --sort-output \
 		--ignore-dirs ".venv var tests" -o accessible_lib/locales/messages.pot .
 	$(VENV)/bin/pybabel update -i accessible_lib/locales/messages.pot -d accessible_lib/locales -l zh_Hans \
 		--no-fuzzy-matching --ignore-obsolete || $(VENV)/bin/pybabel init -i accessible_lib/locales/messages.pot \

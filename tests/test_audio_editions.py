@@ -220,6 +220,43 @@ def test_walk_reads_every_kind_of_text_and_footnotes_last() -> None:
     assert spoken[-1] == "The note itself."
 
 
+NOTES = (
+    "<p>Alpha<a role='doc-noteref' href='#n2'>2</a> and<a role='doc-noteref' href='#n1'>1</a>.</p>"
+    "<p>Beta again<a role='doc-noteref' href='#n1'>1</a>.</p><p>Gamma.</p>"
+    "<section role='doc-endnotes'><ol>"
+    "<li role='doc-footnote' id='n1'><p>First note.</p><p>Its second paragraph.</p></li>"
+    "<li role='doc-footnote' id='n2'><p>Second note.</p></li>"
+    "<li role='doc-footnote' id='n3'><p>Nobody refers to me.</p></li></ol></section>"
+)
+
+
+def test_footnotes_can_follow_their_paragraph() -> None:
+    """Each note right after the first paragraph referring to it, announced once; unreferenced notes last;
+    nothing dropped, nothing twice."""
+    spoken = [
+        line.sentence.display for line in chapter_lines({"html": NOTES}, "T", "en", footnotes="paragraph")
+    ]
+    assert spoken == [
+        "T", "Alpha2 and1.", "Note: Second note.", "Note: First note.", "Its second paragraph.",
+        "Beta again1.", "Gamma.", "Note: Nobody refers to me.",
+    ]  # fmt: skip
+    at_end = [line.sentence.display for line in chapter_lines({"html": NOTES}, "T", "en")]
+    assert at_end == [
+        "T", "Alpha2 and1.", "Beta again1.", "Gamma.", "First note.", "Its second paragraph.", "Second note.",
+        "Nobody refers to me.",
+    ]  # fmt: skip
+    chinese = chapter_lines({"html": "<p>甲<a role='doc-noteref' href='#a'>1</a>。</p>"
+                             "<aside role='doc-footnote' id='a'><p>注文。</p></aside>"}, "题", "zh-Hans",
+                            footnotes="paragraph")  # fmt: skip
+    assert [line.sentence.display for line in chinese][-1] == "注：注文。"
+
+
+def test_footnote_option_is_an_audio_option() -> None:
+    assert normalise_options(get_format("mp3"), {"footnotes": "paragraph"})["footnotes"] == "paragraph"
+    with pytest.raises(OptionError):
+        normalise_options(get_format("daisy202"), {"footnotes": "margin"})
+
+
 def test_chinese_images_are_announced_in_chinese() -> None:
     blocks, _ = spoken_blocks("<p>春天。<img src='x' alt='桃花'></p>", "zh-Hans")
     assert [b.text for b in blocks] == ["春天。", "图片：桃花"]
@@ -227,7 +264,12 @@ def test_chinese_images_are_announced_in_chinese() -> None:
 
 def test_audio_options_are_checked() -> None:
     fmt = get_format("daisy202")
-    assert normalise_options(fmt, {}) == {"voice": "", "rate": 175, "engine": "pyttsx3"}
+    assert normalise_options(fmt, {}) == {
+        "voice": "",
+        "rate": 175,
+        "engine": "pyttsx3",
+        "footnotes": "chapter",
+    }
     assert normalise_options(fmt, {"rate": "200", "engine": "espeak"})["rate"] == 200
     for bad in ({"rate": "79"}, {"rate": "451"}, {"engine": "festival"}, {"speed": "1"}):
         with pytest.raises(OptionError):

@@ -1,10 +1,14 @@
 """The audio editions: an exported book read aloud into MP3, DAISY 2.02 or EPUB 3 with Media Overlays.
 
 Each chapter's HTML is walked for what a sighted reader would see: headings, paragraphs, list items, table
-cells, image descriptions ("Image: ..."), and footnotes, which are read at the end of their chapter so they do
-not interrupt a sentence. Every sentence is spoken and handed to a `voices` builder at once, so memory holds
-one chapter's text and one sentence's audio, whatever the length of the book. One engine serves the whole
-conversion and is closed at the end, even when the conversion is stopped.
+cells, image descriptions ("Image: ..."), and footnotes, which are never read mid-sentence: at the end of the
+chapter (the default), or, with the `footnotes` option set to "paragraph", right after the paragraph that
+refers to them, announced as a note, the way a human narrator reads them. A note no paragraph refers to is
+still read at the end of its chapter: nothing in the text is dropped or read twice.
+
+Every sentence is spoken and handed to a `voices` builder at once, so memory holds one chapter's text and one
+sentence's audio, whatever the length of the book. One engine serves the whole conversion and is closed at the
+end, even when the conversion is stopped.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from voices.runs import synthesize_speech
 from voices.text import Sentence, is_chinese, prepare_sentences, split_for_synthesis
 
 from ..chapter_markup import same_text
-from ..i18n import gettext
+from ..i18n import book_gettext, gettext
 from .runner import Progress
 
 SAMPLE_RATE = 22050  # what espeak-ng produces with every voice; checked for each sentence
@@ -41,6 +45,7 @@ _SKIP = {"script", "style", "template", "head", "title", "noscript"}
 _NOTE_ROLES = {"doc-footnote", "doc-endnote", "doc-endnotes", "doc-rearnote", "doc-rearnotes"}
 _NOTE_TYPES = {"footnote", "endnote", "endnotes", "rearnote", "rearnotes"}
 _EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
+FOOTNOTE_PLACES = ("chapter", "paragraph")
 _SPACE = re.compile(r"\s+")
 
 
@@ -50,6 +55,8 @@ class Block:
 
     text: str
     heading: bool = False
+    note: str | None = None  # the id of the footnote this block belongs to
+    refs: tuple[str, ...] = ()  # ids of the footnotes this block refers to
 
 
 def image_words(lang: str | None, alt: str) -> str:
@@ -75,12 +82,15 @@ class _Walker:
         self.notes: list[Block] = []
         self._target = self.blocks
         self._parts: list[str] = []
+        self._refs: list[str] = []
+        self._note: str | None = None
 
     def flush(self, heading: bool = False) -> None:
         lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
         text = "\n".join(line for line in lines if line)
         if text:
-            self._target.append(Block(text, heading))
+            self._target.append(Block(text, heading, note=self._note, refs=tuple(self._refs)))
+            self._refs = []
         self._parts = []
 
     def text(self, value: str | None) -> None:
@@ -96,13 +106,17 @@ class _Walker:
             return
         if role == "doc-backlink":  # "back to text" arrows mean nothing when listening
             return
-        if role in _NOTE_ROLES or set((element.get(_EPUB_TYPE) or "").split()) & _NOTE_TYPES:
+        types = set((element.get(_EPUB_TYPE) or "").split())
+        if role in _NOTE_ROLES or types & _NOTE_TYPES:
             self.flush()
             target, self._target = self._target, self.notes
+            note, self._note = self._note, element.get("id") or self._note
             self._children(element)
             self.flush()
-            self._target = target
+            self._target, self._note = target, note
             return
+        if (role == "doc-noteref" or "noteref" in types) and (element.get("href") or "").startswith("#"):
+            self._refs.append(element.get("href")[1:])
         if tag == "img":
             alt = element.get("alt")
             if alt is None or alt.strip():  # alt="" marks a decorative image: nothing to say
@@ -135,15 +149,42 @@ class Line:
     heading: bool = False
 
 
-def chapter_lines(chapter: dict, title: str, lang: str) -> list[Line]:
+def reading_order(body: list[Block], notes: list[Block], footnotes: str = "chapter") -> list[Block]:
+    """The blocks in the order they are read: each note after the first paragraph referring to it
+    ("paragraph"), or all notes after the body ("chapter"); notes nobody refers to always come last."""
+    if footnotes not in FOOTNOTE_PLACES:
+        raise ValueError(f"footnotes must be one of {FOOTNOTE_PLACES}, not {footnotes!r}")
+    if footnotes == "chapter":
+        return body + notes
+    by_id: dict[str, list[Block]] = {}
+    for note in notes:
+        if note.note:
+            by_id.setdefault(note.note, []).append(note)
+    ordered, read = [], set()
+    for block in body:
+        ordered.append(block)
+        for ref in block.refs:
+            if ref in by_id and ref not in read:
+                read.add(ref)
+                ordered.extend(by_id[ref])
+    return ordered + [note for note in notes if note.note not in read]
+
+
+def chapter_lines(chapter: dict, title: str, lang: str, *, footnotes: str = "chapter") -> list[Line]:
     """What is read for a chapter: its title as the heading, its body (without a first heading that only
-    repeats the title), then its footnotes. Paragraphs are numbered from 1; the heading is paragraph 0."""
+    repeats the title) with its footnotes where the option puts them. Paragraphs are numbered from 1; the
+    heading is paragraph 0."""
     lines = [Line(s, 0, heading=True) for s in prepare_sentences(title, lang)]
     body, notes = spoken_blocks(chapter.get("html") or "", lang)
     if body and body[0].heading and same_text(body[0].text, title):
         body = body[1:]
-    for number, block in enumerate(body + notes, start=1):
-        lines.extend(Line(s, number) for s in prepare_sentences(block.text, lang))
+    previous_note = None
+    for number, block in enumerate(reading_order(body, notes, footnotes), start=1):
+        text = block.text
+        if footnotes == "paragraph" and block.note and block.note != previous_note:
+            text = book_gettext(lang, "Note: %(text)s", text=text)  # said once, at the start of each note
+        previous_note = block.note
+        lines.extend(Line(s, number) for s in prepare_sentences(text, lang))
     return lines
 
 
@@ -243,6 +284,7 @@ def _convert(
     title_section: bool = False,
 ) -> list[dict]:
     progress(0.0, gettext("Starting"))
+    footnotes = options.get("footnotes") or "chapter"
     reader = _Reader(options)
     output = Path(workspace) / name
     try:
@@ -279,7 +321,7 @@ def _convert(
             for index, chapter_dict, title, lang in _chapters(book):
                 step = _step(position, total)
                 weight = weights[position]
-                lines = chapter_lines(chapter_dict, title, lang)
+                lines = chapter_lines(chapter_dict, title, lang, footnotes=footnotes)
                 chapter = SpokenChapter(
                     title,
                     level=max(1, int(chapter_dict.get("level") or 1)),

@@ -185,6 +185,13 @@ _AUDIO_OPTIONS = (
     ),
     Option("rate", "int", 175, N_("Speaking rate in words per minute"), minimum=80, maximum=450),
     Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "espeak")),
+    Option(
+        "footnotes",
+        "str",
+        "chapter",
+        N_("Where footnotes are read: at the end of the chapter, or after the paragraph that refers to them"),
+        choices=("chapter", "paragraph"),
+    ),
 )
 
 
