@@ -156,8 +156,18 @@ def test_daisy_ncc_entries_resolve_to_smil_pars_inside_the_audio(
         names = set(archive.namelist())
         ncc = etree.fromstring(archive.read("ncc.html"))
         headings = [h for h in ncc.iter() if re.fullmatch(r"\{[^}]*\}h[1-6]", str(h.tag))]
-        # the title section first, then one entry per chapter
-        assert len(headings) == len(books[key]["chapters"]) + 1
+        # the title section first, then one entry per chapter and per sub-heading inside it
+        subheadings = sum(
+            len(
+                {
+                    line.paragraph
+                    for line in chapter_lines(c, c["title"], books[key]["language"])
+                    if line.depth
+                }
+            )
+            for c in books[key]["chapters"]
+        )
+        assert len(headings) == len(books[key]["chapters"]) + 1 + subheadings
         assert headings[0].get("class") == "title" and headings[0].tag.endswith("h1")
         assert books[key]["title"] in "".join(headings[0].itertext())
         for heading in headings:
@@ -255,6 +265,32 @@ def test_footnote_option_is_an_audio_option() -> None:
     assert normalise_options(get_format("mp3"), {"footnotes": "paragraph"})["footnotes"] == "paragraph"
     with pytest.raises(OptionError):
         normalise_options(get_format("daisy202"), {"footnotes": "margin"})
+
+
+def test_subheadings_keep_their_rank_without_skipping_levels() -> None:
+    fragment = "<h1>T</h1><h4>Part</h4><p>a.</p><h6>Scene</h6><p>b.</p><h4>Part two</h4><p>c.</p>"
+    lines = chapter_lines({"html": fragment}, "T", "en")
+    assert [(line.sentence.display, line.depth) for line in lines] == [
+        ("T", 0), ("Part", 1), ("a.", 0), ("Scene", 2), ("b.", 0), ("Part two", 1), ("c.", 0),
+    ]  # fmt: skip
+
+
+def test_subheadings_are_headings_in_the_daisy_and_epub_text(editions: dict) -> None:
+    """Alice's chapter has headings under its title: real <hN> in the DAISY and EPUB text, and in the ncc,
+    with no level skipped."""
+    # the second chapter: DAISY's first section is the title, so it is c003 there
+    for fmt, member in (("daisy202", "c003.html"), ("epub3-mo", "EPUB/text/c002.xhtml")):
+        workspace, [record], _ = editions["en", fmt]
+        with zipfile.ZipFile(workspace / record["name"]) as archive:
+            root = etree.fromstring(archive.read(member))
+        levels = [int(str(e.tag)[-1]) for e in root.iter() if re.fullmatch(r"\{[^}]*\}h[1-6]", str(e.tag))]
+        assert len(levels) > 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False))
+    workspace, [record], _ = editions["en", "daisy202"]
+    with zipfile.ZipFile(workspace / record["name"]) as archive:
+        ncc = etree.fromstring(archive.read("ncc.html"))
+    levels = [int(str(e.tag)[-1]) for e in ncc.iter() if re.fullmatch(r"\{[^}]*\}h[1-6]", str(e.tag))]
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert max(levels) > 1
 
 
 def test_chinese_images_are_announced_in_chinese() -> None:

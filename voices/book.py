@@ -31,11 +31,14 @@ class Clip:
     text: str
     start_sample: int
     end_sample: int
-    paragraph: int = 0  # sentences with the same number are rendered in one <p>
+    paragraph: int = 0  # sentences with the same number are rendered in one <p> (or <hN>, see depth)
     heading: bool = False  # part of the chapter heading rather than of a paragraph
+    depth: int = 0  # a sub-heading inside the chapter: 1 = one level below the chapter heading; 0 = text
 
     def __post_init__(self) -> None:
         check_id(self.sentence_id)
+        if not 0 <= self.depth <= 5:
+            raise ValueError(f"clip {self.sentence_id}: sub-heading depth {self.depth} is not 0-5")
         if not 0 <= self.start_sample <= self.end_sample:
             raise ValueError(f"clip {self.sentence_id} has start {self.start_sample} > end {self.end_sample}")
 
@@ -58,10 +61,19 @@ class SpokenChapter:
         return [clip for clip in self.clips if clip.heading]
 
     def summary(self) -> SpokenChapter:
-        """What a builder keeps once the chapter's files are written: no sentences but the one the table of
-        contents links to, so a long book's text is not held until the end."""
+        """What a builder keeps once the chapter's files are written: only the sentences a table of contents
+        links to (the heading's first, and each sub-heading's first), so a long book's text is not held."""
         target = (self.heading_clips or self.clips)[:1]
-        return SpokenChapter(self.title, self.level, self.lang, list(target), self.total_samples)
+        target += [group[0] for group in self.paragraphs() if group[0].depth]
+        return SpokenChapter(self.title, self.level, self.lang, target, self.total_samples)
+
+    def subheadings(self) -> list[tuple[Clip, int, str]]:
+        """(first clip, depth, whole text) of each sub-heading, in reading order."""
+        return [
+            (group[0], group[0].depth, " ".join(clip.text for clip in group))
+            for group in self.paragraphs()
+            if group[0].depth
+        ]
 
     def paragraphs(self) -> list[list[Clip]]:
         """Body clips grouped by paragraph number, in reading order."""
@@ -143,6 +155,13 @@ XHTML_NS = "http://www.w3.org/1999/xhtml"
 def xhtml(tag: str) -> str:
     """An element name in the XHTML namespace, as lxml spells it."""
     return f"{{{XHTML_NS}}}{tag}"
+
+
+def block_tag(group: list[Clip], chapter_level: int) -> str:
+    """The XHTML element for a paragraph group: <p>, or the heading a sub-heading takes below its chapter's
+    (never deeper than h6)."""
+    depth = group[0].depth if group else 0
+    return f"h{min(chapter_level + depth, 6)}" if depth else "p"
 
 
 def add_sentence_spans(parent, clips: list[Clip]) -> None:

@@ -18,6 +18,7 @@ from voices.book import (
     Clip,
     SpokenChapter,
     add_sentence_spans,
+    block_tag,
     clock,
     nested_level,
     seconds,
@@ -65,7 +66,7 @@ def chapter_text(book_title: str, chapter: SpokenChapter, lang: str, level: int)
     else:
         heading.text = xml_text(chapter.title)
     for group in chapter.paragraphs():
-        add_sentence_spans(etree.SubElement(body, xhtml("p")), group)
+        add_sentence_spans(etree.SubElement(body, xhtml(block_tag(group, level))), group)
     return _serialize(html, XHTML_DOCTYPE)
 
 
@@ -199,6 +200,15 @@ class DaisyBuilder(AudioBookBuilder):
             target = (chapter.heading_clips or chapter.clips)[0]
             link = etree.SubElement(heading, xhtml("a"), href=f"{self.smil_name(index)}#{par_id(target)}")
             link.text = xml_text(chapter.title)
+            # Sub-headings too: a DAISY player's heading navigation walks the ncc, level by level.
+            for number, (clip, depth, text) in enumerate(chapter.subheadings(), start=1):
+                level = min(self.levels[index] + depth, 6)
+                sub = etree.SubElement(body, xhtml(f"h{level}"), id=f"ncc_{index + 1:03d}_{number}")
+                if chapter.lang and chapter.lang != book.language:
+                    sub.set(XML_LANG, chapter.lang)
+                    sub.set("lang", chapter.lang)
+                link = etree.SubElement(sub, xhtml("a"), href=f"{self.smil_name(index)}#{par_id(clip)}")
+                link.text = xml_text(text)
         return _serialize(html, XHTML_DOCTYPE)
 
     def finish(self) -> list[str]:

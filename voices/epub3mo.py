@@ -18,6 +18,7 @@ from voices.book import (
     XHTML_NS,
     SpokenChapter,
     add_sentence_spans,
+    block_tag,
     clock,
     nested_level,
     seconds,
@@ -87,7 +88,7 @@ def content_document(chapter: SpokenChapter, index: int, lang: str, level: int) 
         heading.set("id", heading_id(chapter, index))
         heading.text = xml_text(chapter.title)
     for group in chapter.paragraphs():
-        add_sentence_spans(etree.SubElement(section, xhtml("p")), group)
+        add_sentence_spans(etree.SubElement(section, xhtml(block_tag(group, level))), group)
     return _serialize_xhtml(html)
 
 

@@ -7,6 +7,7 @@ their clips (text and sample offsets) stay in memory, and the archive is written
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -102,7 +103,14 @@ class ChapterEncoder:
         self._ids: set[str] = {clip.sentence_id for clip in chapter.clips}
 
     def speak(
-        self, sentence_id: str, text: str, pcm: bytes, *, paragraph: int = 0, heading: bool = False
+        self,
+        sentence_id: str,
+        text: str,
+        pcm: bytes,
+        *,
+        paragraph: int = 0,
+        heading: bool = False,
+        depth: int = 0,
     ) -> Clip:
         """Append one sentence's audio; its clip spans exactly the samples of `pcm`."""
         check_id(sentence_id)
@@ -111,7 +119,9 @@ class ChapterEncoder:
         self._ids.add(sentence_id)
         start = self._writer.samples
         self._writer.write(pcm)
-        clip = Clip(sentence_id, text, start, self._writer.samples, paragraph=paragraph, heading=heading)
+        clip = Clip(
+            sentence_id, text, start, self._writer.samples, paragraph=paragraph, heading=heading, depth=depth
+        )
         self.chapter.clips.append(clip)
         return clip
 
@@ -120,14 +130,7 @@ class ChapterEncoder:
         added = self._writer.write_silence(int(round(seconds * self._writer.sample_rate)))
         if self.chapter.clips:
             last = self.chapter.clips[-1]
-            self.chapter.clips[-1] = Clip(
-                last.sentence_id,
-                last.text,
-                last.start_sample,
-                last.end_sample + added,
-                paragraph=last.paragraph,
-                heading=last.heading,
-            )
+            self.chapter.clips[-1] = dataclasses.replace(last, end_sample=last.end_sample + added)
 
     def close(self) -> SpokenChapter:
         self.chapter.total_samples = self._writer.close()

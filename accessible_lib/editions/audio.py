@@ -55,6 +55,7 @@ class Block:
 
     text: str
     heading: bool = False
+    level: int = 0  # 1-6 for a heading: its h-level in the source
     note: str | None = None  # the id of the footnote this block belongs to
     refs: tuple[str, ...] = ()  # ids of the footnotes this block refers to
 
@@ -85,11 +86,14 @@ class _Walker:
         self._refs: list[str] = []
         self._note: str | None = None
 
-    def flush(self, heading: bool = False) -> None:
+    def flush(self, heading: bool = False, level: int = 0) -> None:
         lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
         text = "\n".join(line for line in lines if line)
         if text:
-            self._target.append(Block(text, heading, note=self._note, refs=tuple(self._refs)))
+            block = Block(
+                text, heading, level=level if heading else 0, note=self._note, refs=tuple(self._refs)
+            )
+            self._target.append(block)
             self._refs = []
         self._parts = []
 
@@ -129,7 +133,7 @@ class _Walker:
         if tag in _BLOCKS:
             self.flush()
             self._children(element)
-            self.flush(heading=tag in _HEADINGS)
+            self.flush(heading=tag in _HEADINGS, level=int(tag[1]) if tag in _HEADINGS else 0)
             return
         self._children(element)
 
@@ -146,7 +150,8 @@ class Line:
 
     sentence: Sentence
     paragraph: int
-    heading: bool = False
+    heading: bool = False  # the chapter heading
+    depth: int = 0  # a sub-heading inside the chapter: levels below the chapter heading (1-5)
 
 
 def reading_order(body: list[Block], notes: list[Block], footnotes: str = "chapter") -> list[Block]:
@@ -179,13 +184,30 @@ def chapter_lines(chapter: dict, title: str, lang: str, *, footnotes: str = "cha
     if body and body[0].heading and same_text(body[0].text, title):
         body = body[1:]
     previous_note = None
+    depths = subheading_depths(body)
     for number, block in enumerate(reading_order(body, notes, footnotes), start=1):
         text = block.text
         if footnotes == "paragraph" and block.note and block.note != previous_note:
             text = book_gettext(lang, "Note: %(text)s", text=text)  # said once, at the start of each note
         previous_note = block.note
-        lines.extend(Line(s, number) for s in prepare_sentences(text, lang))
+        depth = depths.get(id(block), 0)
+        lines.extend(Line(s, number, depth=depth) for s in prepare_sentences(text, lang))
     return lines
+
+
+def subheading_depths(body: list[Block]) -> dict[int, int]:
+    """How far below the chapter heading each heading inside the chapter sits (keyed by id() of the block):
+    the shallowest is one level down, and no heading skips a level, whatever h-levels the source used."""
+    depths: dict[int, int] = {}
+    headings = [block for block in body if block.heading and block.note is None]
+    if not headings:
+        return depths
+    top = min(block.level for block in headings)
+    previous = 0
+    for block in headings:
+        depth = max(1, min(block.level - top + 1, previous + 1, 5))
+        depths[id(block)] = previous = depth
+    return depths
 
 
 def spoken_book(book: dict, sample_rate: int) -> SpokenBook:
@@ -265,6 +287,7 @@ def _speak_chapter(
             audio.pcm,
             paragraph=line.paragraph,
             heading=line.heading,
+            depth=line.depth,
         )
         last = number + 1 == len(lines) or lines[number + 1].paragraph != line.paragraph
         if last:
