@@ -291,6 +291,8 @@ def test_subheadings_are_headings_in_the_daisy_and_epub_text(editions: dict) -> 
     levels = [int(str(e.tag)[-1]) for e in ncc.iter() if re.fullmatch(r"\{[^}]*\}h[1-6]", str(e.tag))]
     assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False))
     assert max(levels) > 1
+    meta = {m.get("name"): m.get("content") for m in ncc.iter("{*}meta")}
+    assert meta["ncc:tocItems"] == str(len(levels)) and meta["ncc:depth"] == str(max(levels))
 
 
 def test_chinese_images_are_announced_in_chinese() -> None:

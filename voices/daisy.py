@@ -162,7 +162,13 @@ class DaisyBuilder(AudioBookBuilder):
         book = self.book
         html, body = _xhtml_document(book.title, book.language)
         head = html[0]
-        depth = max(self.levels)
+        entries = [(level, 0) for level in self.levels]  # (h-level, depth below it) of every ncc heading
+        entries += [
+            (self.levels[index], depth)
+            for index, chapter in enumerate(self.chapters)
+            for _, depth, _ in chapter.subheadings()
+        ]
+        depth = max(min(level + below, 6) for level, below in entries)
         metadata = [
             ("dc:title", book.title),
             *(("dc:creator", author) for author in book.authors or ["Unknown"]),
@@ -176,7 +182,7 @@ class DaisyBuilder(AudioBookBuilder):
             ("ncc:narrator", book.narrator),
             ("ncc:multimediaType", "audioFullText"),
             ("ncc:totalTime", clock(self.total_seconds, fraction=False)),
-            ("ncc:tocItems", str(len(self.chapters))),
+            ("ncc:tocItems", str(len(entries))),
             ("ncc:depth", str(depth)),
             ("ncc:files", str(len(self.member_names()))),
             ("ncc:pageFront", "0"),
