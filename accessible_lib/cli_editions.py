@@ -158,6 +158,8 @@ def _convert_one(
     workspace = Path(tempfile.mkdtemp(prefix=".convert-", dir=out))
     try:
         files = run_conversion(book, fmt.name, options, workspace, progress)
+        # Files for the web player (one MP3 per chapter) duplicate what the download holds: not written here.
+        files = [f for f in files if f.get("role") != "listen"]
         target = out / output_name(ident, book["title"], fmt.extension if len(files) == 1 else "")
         if len(files) == 1:
             os.replace(workspace / files[0]["name"], target)

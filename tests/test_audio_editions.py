@@ -101,11 +101,16 @@ CASES = [(key, fmt) for key in BOOKS for fmt in FORMATS]
 
 
 @pytest.mark.parametrize(("key", "fmt"), CASES)
-def test_conversion_reports_one_file_it_wrote(editions: dict, key: str, fmt: str) -> None:
+def test_conversion_reports_the_files_it_wrote(editions: dict, key: str, fmt: str) -> None:
     workspace, files, calls = editions[key, fmt]
-    [record] = files
+    record, *listen = files
     assert record["name"].endswith(get_format(fmt).extension)
-    assert sorted(p.name for p in workspace.iterdir()) == [record["name"]]  # no work directory left
+    # no work directory left; only the MP3 edition has each chapter on its own too, for the player
+    assert sorted(p.name for p in workspace.iterdir()) == sorted(f["name"] for f in files)
+    assert [f["name"] for f in listen] == (
+        [f"chapter-{n:03d}.mp3" for n in range(1, len(listen) + 1)] if fmt == "mp3" else []
+    )
+    assert all(f["role"] == "listen" and f["media_type"] == "audio/mpeg" for f in listen)
     assert zipfile.is_zipfile(workspace / record["name"])
     fractions = [fraction for fraction, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -121,7 +126,7 @@ def test_progress_is_reported_for_every_sentence(books: dict, editions: dict, ke
 
 @pytest.mark.parametrize("key", BOOKS)
 def test_mp3_zip_has_one_tagged_mp3_per_chapter_and_a_playlist(books: dict, editions: dict, key: str) -> None:
-    workspace, [record], _ = editions[key, "mp3"]
+    workspace, [record, *listen], _ = editions[key, "mp3"]
     chapters = books[key]["chapters"]
     with zipfile.ZipFile(workspace / record["name"]) as archive:
         mp3s = sorted(n for n in archive.namelist() if n.endswith(".mp3"))
@@ -135,6 +140,12 @@ def test_mp3_zip_has_one_tagged_mp3_per_chapter_and_a_playlist(books: dict, edit
         assert audio.info.length > 0.5
         assert str(audio.tags["TIT2"]) == " ".join(chapter["title"].split())
         assert str(audio.tags["TALB"]) == books[key]["title"]
+    # the player's files are the same tagged MP3s, with their chapter, title and length in the record
+    assert len(listen) == len(chapters)
+    for number, (file, name, chapter) in enumerate(zip(listen, mp3s, chapters, strict=True), start=1):
+        assert (workspace / file["name"]).read_bytes() == (workspace / "unzipped" / name).read_bytes()
+        assert file["chapter"] == number and file["title"] == " ".join(chapter["title"].split())
+        assert abs(file["seconds"] - MP3(workspace / file["name"]).info.length) < 0.2
 
 
 def _smil_pars(archive: zipfile.ZipFile, name: str) -> dict[str, tuple[float, float, str]]:
@@ -331,7 +342,7 @@ def test_espeak_engine_and_rate_change_the_audio(books: dict, tmp_path: Path) ->
     for rate in (120, 300):
         workspace = tmp_path / str(rate)
         workspace.mkdir()
-        [record] = run_conversion(
+        [record, *_] = run_conversion(
             books["en"], "mp3", {"engine": "espeak", "rate": rate}, workspace, Recorder()
         )
         with zipfile.ZipFile(workspace / record["name"]) as archive:

@@ -207,6 +207,20 @@ def write_zip(zip_path: Path | str, root: Path, names: Iterable[str], *, stored:
         raise
 
 
+def listen_name(index: int) -> str:
+    """The file name of chapter `index` (0-based) published on its own beside the archive."""
+    return f"chapter-{index + 1:03d}.mp3"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(source, target)
+    target.chmod(0o644)
+
+
 class AudioBookBuilder:
     """Chapters in, one archive out; subclasses write their text files as each chapter arrives."""
 
@@ -220,8 +234,12 @@ class AudioBookBuilder:
         work_dir: Path | str | None = None,
         bitrate: int = 64,
         quality: int = 7,
+        listen_dir: Path | str | None = None,
     ) -> None:
         self.output = Path(output)
+        # Where each tagged chapter MP3 is also left as its own file (listen_name), for players that stream
+        # one chapter at a time; hard links, so the audio is not stored twice.
+        self.listen_dir = Path(listen_dir) if listen_dir is not None else None
         self.book = book
         self.bitrate = bitrate
         self.quality = quality
@@ -307,6 +325,9 @@ class AudioBookBuilder:
             )
         names = self.finish()
         write_zip(self.output, self.work_dir, names, stored=self.stored_names())
+        if self.listen_dir is not None:
+            for index, name in enumerate(self.audio_files):
+                _link_or_copy(self.work_dir / name, self.listen_dir / listen_name(index))
         self._closed = True
         self.cleanup()
         return self.output

@@ -25,7 +25,7 @@ from lxml import html as lxml_html
 
 from voices.book import SpokenBook, SpokenChapter
 from voices.engine import Audio, SpeechEngine, check_rate, engine_by_name, join_audio, resolve_voice
-from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder
+from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder, listen_name
 from voices.runs import synthesize_speech
 from voices.text import Sentence, is_chinese, prepare_sentences, split_for_synthesis
 
@@ -305,6 +305,7 @@ def _convert(
     name: str,
     media_type: str,
     title_section: bool = False,
+    listen: bool = False,
 ) -> list[dict]:
     progress(0.0, gettext("Starting"))
     footnotes = options.get("footnotes") or "chapter"
@@ -317,7 +318,7 @@ def _convert(
         if title_section:
             weights.insert(0, 100)
         all_weight = sum(weights) or 1
-        with builder_class(output, spoken) as builder:
+        with builder_class(output, spoken, listen_dir=workspace if listen else None) as builder:
             done = 0.0
             position = 0
 
@@ -358,9 +359,19 @@ def _convert(
     finally:
         reader.close()
     output.chmod(0o644)  # the builders write through mkstemp (0600); editions are readable like the others
-    record = _record(output, media_type)
+    records = [_record(output, media_type)]
+    if listen:
+        for index, chapter in enumerate(builder.chapters):
+            record = _record(Path(workspace) / listen_name(index), "audio/mpeg")
+            record.update(
+                role=LISTEN,
+                chapter=index + 1,
+                title=chapter.title,
+                seconds=round(chapter.total_samples / SAMPLE_RATE, 3),
+            )
+            records.append(record)
     progress(1.0, gettext("Finished"))
-    return [record]
+    return records
 
 
 def _step(position: int, total: int) -> str:
@@ -378,8 +389,11 @@ def _record(path: Path, media_type: str) -> dict:
 
 
 def convert_mp3(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
-    """A zip of tagged chapter MP3s and an M3U playlist."""
-    return _convert(Mp3BookBuilder, book, options, workspace, progress, name="book.zip", media_type=ZIP)
+    """A zip of tagged chapter MP3s and an M3U playlist, and each chapter's MP3 on its own for the player on
+    the book page (marked role "listen", with its chapter number, title and length)."""
+    return _convert(
+        Mp3BookBuilder, book, options, workspace, progress, name="book.zip", media_type=ZIP, listen=True
+    )
 
 
 def convert_daisy202(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
@@ -401,4 +415,5 @@ def convert_epub3_mo(book: dict, options: dict, workspace: Path, progress: Progr
 
 
 ZIP = "application/zip"
+LISTEN = "listen"  # the role of a file record that is one chapter's audio, for the player
 EPUB = "application/epub+zip"

@@ -108,7 +108,8 @@ def get_edition(db: Database, edition_id: int) -> dict | None:
 def files_of(db: Database, edition_id: int) -> list[dict]:
     return _rows(
         db,
-        "SELECT name, media_type, size, sha256 FROM edition_files WHERE edition_id = ? ORDER BY position",
+        "SELECT name, media_type, size, sha256, role, chapter, title, seconds FROM edition_files"
+        " WHERE edition_id = ? ORDER BY position",
         [edition_id],
     )
 
@@ -205,10 +206,21 @@ def complete(db: Database, edition_id: int, token: str, *, storage_key: str, fil
             return False
         db.execute("DELETE FROM edition_files WHERE edition_id = ?", [edition_id])
         db.conn.executemany(
-            "INSERT INTO edition_files (edition_id, position, name, media_type, size, sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO edition_files (edition_id, position, name, media_type, size, sha256, role, chapter,"
+            " title, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (edition_id, i, f["name"], f["media_type"], f["size"], f["sha256"])
+                (
+                    edition_id,
+                    i,
+                    f["name"],
+                    f["media_type"],
+                    f["size"],
+                    f["sha256"],
+                    f.get("role"),
+                    f.get("chapter"),
+                    f.get("title"),
+                    f.get("seconds"),
+                )  # fmt: skip
                 for i, f in enumerate(files)
             ],
         )

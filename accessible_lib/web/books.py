@@ -9,6 +9,7 @@ from .. import catalogue
 from ..editions import formats, store
 from ..i18n import gettext
 from .helpers import db_for, not_found
+from .listen import LISTEN, listening
 from .render import render
 
 
@@ -18,11 +19,10 @@ def book_page(request: Request):
     if book is None:
         raise not_found()
     locale = request.scope.get("locale", "en")
-    downloads = [
-        _download_entry(edition, locale)
-        for edition in store.editions_for_book(db, book["id"], status=store.DONE)
-    ]
-    return render(request, "book.html", {"book": book, "toc": nest_toc(book), "downloads": downloads})
+    editions = store.editions_for_book(db, book["id"], status=store.DONE)
+    downloads = [_download_entry(edition, locale) for edition in editions]
+    context = {"book": book, "toc": nest_toc(book), "downloads": downloads, "listen": listening(editions)}
+    return render(request, "book.html", context)
 
 
 def _download_entry(edition: dict, locale: str) -> dict:
@@ -38,6 +38,7 @@ def _download_entry(edition: dict, locale: str) -> dict:
                 "size": human_size(f["size"], locale),
             }
             for f in edition["files"]
+            if f.get("role") != LISTEN  # the player's chapter files are listed in the Listen section
         ],
     }
 

@@ -51,8 +51,16 @@ def download(request: Request):
     if root.resolve() not in path.parents or not path.is_file():
         raise not_found()
     suffix = Path(record["name"]).suffix
-    utf8_name, ascii_name = download_name(edition["book_title"], suffix, f"book-{edition['book_id']}")
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
+    title, fallback = edition["book_title"], f"book-{edition['book_id']}"
+    # A chapter's MP3 for the player plays in the browser when its link is followed (no JavaScript needed);
+    # ?download=1, the page's "save" link, asks for it as a file named after the book and the chapter.
+    inline = record.get("role") == "listen" and request.query_params.get("download") != "1"
+    if record.get("chapter"):
+        title = f"{title} {record['chapter']:03d} {record.get('title') or ''}".strip()
+        fallback = f"{fallback}-{record['chapter']:03d}"
+    utf8_name, ascii_name = download_name(title, suffix, fallback)
+    kind = "inline" if inline else "attachment"
+    disposition = f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
     response = FileResponse(
         path,
         media_type=record["media_type"],

@@ -82,7 +82,15 @@ def _files(payload: dict) -> list[dict]:
             raise BadReport(f"file {name}: media_type and size are required")
         if not isinstance(sha256, str) or not _SHA256.match(sha256):
             raise BadReport(f"file {name}: sha256 must be 64 hex digits")
-        clean.append({"name": name, "media_type": media_type, "size": size, "sha256": sha256})
+        extra = {k: record[k] for k in ("role", "chapter", "title", "seconds") if record.get(k) is not None}
+        if not (
+            isinstance(extra.get("role", ""), str)
+            and isinstance(extra.get("chapter", 0), int)
+            and isinstance(extra.get("title", ""), str)
+            and isinstance(extra.get("seconds", 0.0), int | float)
+        ):
+            raise BadReport(f"file {name}: role, chapter, title or seconds has the wrong type")
+        clean.append({"name": name, "media_type": media_type, "size": size, "sha256": sha256, **extra})
     return clean
 
 

@@ -1,0 +1,232 @@
+// The book page's player, as an enhancement of the chapter links (which play and save without it).
+// One <audio> for the whole book: chapter links load into it, the next chapter starts by itself, and the
+// chapter, time and speed are remembered per book in localStorage (no account needed), offered back as a
+// "Resume" button rather than by jumping somewhere the reader did not ask for. Shortcuts are Alt+Shift+
+// letter, read from event.code so they work whatever the keyboard layout or the characters Option makes
+// on a Mac; each is also a visible button. Announcements go through one polite status region, and only
+// for what the reader cannot otherwise perceive (a new chapter, a new speed, where a skip landed).
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-player-root]");
+  if (!root || !window.HTMLAudioElement) {
+    return;
+  }
+  var SAVE_EVERY = 5000;
+  var SKIP = 30;
+  var player = root.querySelector("[data-player]");
+  var audio = root.querySelector("[data-audio]");
+  var links = Array.prototype.slice.call(root.querySelectorAll("a[data-chapter]"));
+  var now = root.querySelector("[data-now]");
+  var status = root.querySelector("[data-status]");
+  var speed = root.querySelector("[data-speed]");
+  var playButton = root.querySelector("[data-action=play]");
+  var resumeRow = root.querySelector("[data-resume-row]");
+  var resumeButton = root.querySelector("[data-action=resume]");
+  var key = "accessible-lib:listen:" + root.getAttribute("data-book");
+  var rates = Array.prototype.map.call(speed.options, function (o) { return parseFloat(o.value); });
+  var current = 0;
+  var lastSave = 0;
+  var pendingTime = null;
+  var remembered = null;
+
+  function text(name, values) {
+    var template = root.getAttribute("data-text-" + name) || "";
+    return template.replace(/%\((\w+)\)s/g, function (_, field) {
+      return values && field in values ? values[field] : "";
+    });
+  }
+
+  function clock(seconds) {
+    var whole = Math.max(0, Math.round(seconds || 0));
+    var h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60), s = whole % 60;
+    var mm = (h && m < 10 ? "0" : "") + m, ss = (s < 10 ? "0" : "") + s;
+    return (h ? h + ":" : "") + mm + ":" + ss;
+  }
+
+  function announce(message) {
+    // Emptied first so the same words said twice are still spoken.
+    status.textContent = "";
+    window.setTimeout(function () { status.textContent = message; }, 50);
+  }
+
+  function title(index) {
+    return links[index].textContent.trim();
+  }
+
+  function rate() {
+    return parseFloat(speed.value) || 1;
+  }
+
+  function setRate(value, say, quiet) {
+    var closest = rates.reduce(function (best, r) {
+      return Math.abs(r - value) < Math.abs(best - value) ? r : best;
+    }, 1);
+    speed.value = String(closest);
+    if (speed.value === "" || speed.selectedIndex < 0) {
+      speed.value = "1";
+    }
+    audio.defaultPlaybackRate = closest;
+    audio.playbackRate = closest;
+    if (!quiet) {
+      save(true);
+    }
+    if (say) {
+      announce(text("speed", { rate: speed.options[speed.selectedIndex].textContent.replace("×", "") }));
+    }
+  }
+
+  function load(index, time, play) {
+    current = Math.max(0, Math.min(index, links.length - 1));
+    links.forEach(function (link, i) {
+      if (i === current) {
+        link.setAttribute("aria-current", "true");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    });
+    now.textContent = text("now", { title: title(current) });
+    pendingTime = time || 0;
+    audio.src = links[current].getAttribute("href");
+    audio.defaultPlaybackRate = rate();
+    audio.load();
+    if (play) {
+      start();
+    }
+    save(true);
+  }
+
+  function start() {
+    var promise = audio.play();
+    if (promise && promise.catch) {
+      promise.catch(function () { /* the browser wants a gesture first; the reader can press Play */ });
+    }
+  }
+
+  function save(force) {
+    var stamp = Date.now();
+    if (!force && stamp - lastSave < SAVE_EVERY) {
+      return;
+    }
+    lastSave = stamp;
+    var time = pendingTime !== null ? pendingTime : audio.currentTime;
+    try {
+      window.localStorage.setItem(key, JSON.stringify({ chapter: current, time: time, rate: rate() }));
+    } catch (e) { /* private browsing or storage full: listening still works */ }
+  }
+
+  function saved() {
+    try {
+      var value = JSON.parse(window.localStorage.getItem(key) || "null");
+      if (value && typeof value.chapter === "number" && value.chapter >= 0 && value.chapter < links.length) {
+        return value;
+      }
+    } catch (e) { /* unreadable: start from the beginning */ }
+    return null;
+  }
+
+  function skip(seconds) {
+    var duration = isFinite(audio.duration) ? audio.duration : Infinity;
+    audio.currentTime = Math.max(0, Math.min((audio.currentTime || 0) + seconds, duration));
+    var total = isFinite(audio.duration) ? clock(audio.duration) : "";
+    announce(total ? text("position", { time: clock(audio.currentTime), total: total }) : clock(audio.currentTime));
+    save(true);
+  }
+
+  function next(play) {
+    if (current + 1 < links.length) {
+      load(current + 1, 0, play);
+      announce(now.textContent);
+    } else {
+      announce(text("end"));
+    }
+  }
+
+  function previous() {
+    if (audio.currentTime > 5 || current === 0) {
+      audio.currentTime = 0;
+      if (current === 0) {
+        announce(text("first"));
+      }
+    } else {
+      load(current - 1, 0, !audio.paused);
+      announce(now.textContent);
+    }
+  }
+
+  function step(direction) {
+    var index = rates.indexOf(rate());
+    var target = rates[Math.max(0, Math.min(rates.length - 1, (index < 0 ? rates.indexOf(1) : index) + direction))];
+    setRate(target, true);
+  }
+
+  var actions = {
+    play: function () { if (audio.paused) { start(); } else { audio.pause(); } },
+    back: function () { skip(-SKIP); },
+    forward: function () { skip(SKIP); },
+    next: function () { next(!audio.paused); },  // a paused player stays paused, as on any player
+    previous: previous,
+    faster: function () { step(1); },
+    slower: function () { step(-1); },
+    resume: function () {
+      resumeRow.hidden = true;
+      if (remembered) {
+        load(remembered.chapter, remembered.time, true);
+        announce(now.textContent);
+      }
+    }
+  };
+  var shortcuts = { KeyP: "play", KeyB: "back", KeyF: "forward", KeyN: "next", KeyV: "previous",
+                    KeyU: "faster", KeyD: "slower" };
+
+  root.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target.closest("[data-action], a[data-chapter]") : null;
+    if (!target || !root.contains(target)) {
+      return;
+    }
+    if (target.hasAttribute("data-chapter")) {
+      event.preventDefault();
+      load(parseInt(target.getAttribute("data-chapter"), 10), 0, true);
+      player.querySelector("[data-action=play]").focus();
+      announce(now.textContent);
+      return;
+    }
+    actions[target.getAttribute("data-action")]();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey || !shortcuts[event.code]) {
+      return;
+    }
+    event.preventDefault();
+    actions[shortcuts[event.code]]();
+  });
+
+  speed.addEventListener("change", function () { setRate(rate(), true); });
+  audio.addEventListener("loadedmetadata", function () {
+    if (pendingTime) {
+      audio.currentTime = Math.min(pendingTime, audio.duration || pendingTime);
+    }
+    pendingTime = null;
+    audio.playbackRate = rate();
+  });
+  audio.addEventListener("play", function () { playButton.textContent = text("pause"); });
+  audio.addEventListener("pause", function () { playButton.textContent = text("play"); save(true); });
+  audio.addEventListener("timeupdate", function () { save(false); });
+  audio.addEventListener("ended", function () { next(true); });
+  window.addEventListener("pagehide", function () { save(true); });
+
+  player.hidden = false;
+  links[current].setAttribute("aria-current", "true");
+  now.textContent = text("now", { title: title(current) });
+  // Read once: the player saves as soon as it is used, and the offer must stay what was remembered.
+  remembered = saved();
+  if (remembered) {
+    setRate(remembered.rate || 1, false, true);
+    if (remembered.chapter > 0 || remembered.time > 1) {
+      resumeButton.textContent = text("resume", {
+        title: title(remembered.chapter), time: clock(remembered.time)
+      });
+      resumeRow.hidden = false;
+    }
+  }
+}());

@@ -1,0 +1,44 @@
+"""Listening on the book page: the chapters of the newest finished MP3 edition, for the player.
+
+The page works without JavaScript: each chapter is a plain link to its MP3, which the browser plays, and a
+second link saves it. static/player.js turns the same list into one player with skip, speed, shortcuts and
+a remembered position; the words it needs are written here by the server, already translated.
+"""
+
+from __future__ import annotations
+
+from ..editions import store
+
+SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+LISTEN = "listen"
+
+
+def clock(seconds: float) -> str:
+    """4:05 or 1:02:03: how players show a length, and how screen readers read it naturally."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def listening(editions: list[dict]) -> dict | None:
+    """The player's chapters from the newest finished MP3 edition that has them, or None."""
+    for edition in sorted(editions, key=lambda e: e["id"], reverse=True):
+        if edition["format"] != "mp3" or edition["status"] != store.DONE:
+            continue
+        files = sorted((f for f in edition["files"] if f.get("role") == LISTEN), key=lambda f: f["chapter"])
+        if not files:
+            continue
+        chapters = [
+            {
+                "number": f["chapter"],
+                "title": f["title"] or str(f["chapter"]),
+                "href": f"/editions/{edition['id']}/files/{f['name']}",
+                "seconds": f["seconds"] or 0,
+                "duration": clock(f["seconds"] or 0),
+            }
+            for f in files
+        ]
+        total = sum(chapter["seconds"] for chapter in chapters)
+        return {"edition_id": edition["id"], "chapters": chapters, "total": clock(total), "speeds": SPEEDS}
+    return None

@@ -1,0 +1,153 @@
+"""The book page's player in a real Chromium, by keyboard only: buttons, shortcuts, speed, skips, the next
+chapter starting by itself, and the position remembered across a reload; and the page without JavaScript.
+
+The live library's first book (Alice) has a finished MP3 edition whose chapters are a few seconds long
+(tests/live_server.py), so the tests seek with the player's own controls rather than wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from .browser_conftest import (  # noqa: F401 (fixtures)
+    chromium,
+    focused,
+    live,
+    live_library,
+    new_context,
+)
+from .live_server import LiveServer
+from .test_keyboard import tab_to
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BOOK = "epub/en/alice-pg19033-nyu-epub3.epub"
+STATE = """() => { const q = (s) => document.querySelector(s); const a = q('[data-audio]');
+  return { src: a.getAttribute('src'), time: a.currentTime, duration: a.duration, paused: a.paused,
+  rate: a.playbackRate,
+  current: [...document.querySelectorAll('a[data-chapter]')].findIndex(l => l.getAttribute('aria-current')),
+  status: q('[data-status]').textContent, speed: q('[data-speed]').value,
+  play: q('[data-action=play]').textContent }; }"""
+TO_NEAR_END = "() => { const a = document.querySelector('[data-audio]'); a.currentTime = a.duration - 0.3; }"
+
+
+@pytest.fixture
+def book_page(chromium: Browser, live_library: tuple[LiveServer, dict]) -> Iterator[Page]:  # noqa: F811
+    server, books = live_library
+    context = new_context(chromium, server, "en")
+    page = context.new_page()
+    page.goto(f"{server.url}/books/{books[BOOK]}")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def state(page: Page) -> dict:
+    return page.evaluate(STATE)
+
+
+def wait_for(page: Page, condition: str) -> dict:
+    page.wait_for_function(f"() => {{ const s = ({STATE})(); return {condition}; }}", timeout=15_000)
+    return state(page)
+
+
+def test_player_appears_and_is_reached_by_tab(book_page: Page) -> None:
+    page = book_page
+    assert page.locator("[data-player]").is_visible()
+    info = tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Play", "the Play button")
+    assert info["text"] == "Play"
+    page.keyboard.press("Enter")
+    playing = wait_for(page, "!s.paused && s.time > 0")
+    assert playing["current"] == 0 and playing["play"] == "Pause"
+    page.keyboard.press("Enter")  # the same button pauses
+    wait_for(page, "s.paused && s.play === 'Play'")
+
+
+def test_speed_by_button_shortcut_and_menu(book_page: Page) -> None:
+    page = book_page
+    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Faster", "the Faster button")
+    page.keyboard.press("Enter")
+    wait_for(page, "s.rate === 1.25 && s.status === 'Speed 1.25×'")
+    page.keyboard.press("Alt+Shift+KeyU")
+    page.keyboard.press("Alt+Shift+KeyU")
+    assert wait_for(page, "s.rate === 1.75")["speed"] == "1.75"
+    page.keyboard.press("Alt+Shift+KeyD")
+    wait_for(page, "s.rate === 1.5 && s.status === 'Speed 1.5×'")
+    for _ in range(8):
+        page.keyboard.press("Alt+Shift+KeyU")
+    assert wait_for(page, "s.rate === 3")["speed"] == "3"  # never beyond 3x
+    page.select_option("[data-speed]", "0.75")
+    wait_for(page, "s.rate === 0.75 && s.status === 'Speed 0.75×'")
+
+
+def test_skips_and_chapters_by_shortcut(book_page: Page) -> None:
+    page = book_page
+    page.keyboard.press("Alt+Shift+KeyN")
+    wait_for(
+        page, "s.current === 1 && s.src.endsWith('chapter-002.mp3') && s.status.startsWith('Now playing')"
+    )
+    page.keyboard.press("Alt+Shift+KeyP")
+    wait_for(page, "!s.paused && s.duration > 1")
+    page.keyboard.press("Alt+Shift+KeyP")
+    wait_for(page, "s.paused")
+    page.keyboard.press("Alt+Shift+KeyF")
+    forward = wait_for(page, "s.time > 1")
+    assert abs(forward["time"] - min(30, forward["duration"])) < 0.5  # 30 s on, or the chapter's end
+    page.keyboard.press("Alt+Shift+KeyB")
+    wait_for(page, "s.time < 0.5 && s.status.startsWith('0:00 of')")  # where the skip landed is spoken
+    page.keyboard.press("Alt+Shift+KeyV")  # at the start of chapter 2: back to chapter 1
+    assert wait_for(page, "s.current === 0")["src"].endswith("chapter-001.mp3")
+
+
+def test_next_chapter_starts_by_itself(book_page: Page) -> None:
+    page = book_page
+    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Play", "the Play button")
+    page.keyboard.press("Enter")
+    wait_for(page, "!s.paused && s.duration > 1")
+    page.evaluate(
+        "() => { const a = document.querySelector('[data-audio]'); a.currentTime = a.duration - 0.3; }"
+    )
+    after = wait_for(page, "s.current === 1 && !s.paused && s.time > 0")
+    assert after["src"].endswith("chapter-002.mp3")
+
+
+def test_position_is_remembered_and_offered_back(book_page: Page) -> None:
+    page = book_page
+    page.keyboard.press("Alt+Shift+KeyN")
+    page.keyboard.press("Alt+Shift+KeyN")
+    wait_for(page, "s.current === 2")
+    page.keyboard.press("Alt+Shift+KeyP")
+    wait_for(page, "!s.paused && s.time > 1")
+    page.keyboard.press("Alt+Shift+KeyP")
+    paused = wait_for(page, "s.paused")
+    page.keyboard.press("Alt+Shift+KeyU")
+    page.reload()
+    resume = page.locator("[data-action=resume]")
+    assert resume.is_visible()
+    title = page.locator("a[data-chapter='2']").text_content().strip()
+    assert title in resume.text_content()
+    assert state(page)["rate"] == 1.25  # the speed comes back at once
+    tab_to(page, lambda f: f["tag"] == "button" and f["text"].startswith("Resume"), "the Resume button")
+    page.keyboard.press("Enter")
+    resumed = wait_for(page, "s.current === 2 && s.time > 0.5")
+    assert abs(resumed["time"] - paused["time"]) < 1.5
+
+
+def test_without_javascript_the_chapters_are_plain_links(chromium, live_library) -> None:  # noqa: F811
+    server, books = live_library
+    context = new_context(chromium, server, "en", java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/books/{books[BOOK]}")
+        assert not page.locator("[data-player]").is_visible()
+        links = page.locator("ol.listen-chapters a[data-chapter]")
+        assert links.count() > 1
+        response = context.request.get(server.url + links.first.get_attribute("href"))
+        assert response.headers["content-type"] == "audio/mpeg"
+        assert response.headers["content-disposition"].startswith("inline;")
+    finally:
+        context.close()
