@@ -5,7 +5,7 @@ set -e
 cd "$(dirname "$0")/.."
 
 # Debian packages the product and the whole test suite need.
-PACKAGES="liblouis20 liblouis-data liblouis-bin python3-louis espeak-ng lame sox default-jre-headless
+PACKAGES="liblouis20 liblouis-data liblouis-bin python3-louis brailleutils espeak-ng lame sox default-jre-headless
 chromium fonts-wqy-zenhei orca xvfb xdotool speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core
 dbus dbus-x11 libglib2.0-bin redis-server"
 
