@@ -1,10 +1,10 @@
 // The book page's player, as an enhancement of the chapter links (which play and save without it).
 // One <audio> for the whole book: chapter links load into it, the next chapter starts by itself, and the
 // chapter, time and speed are remembered per book in localStorage (no account needed), offered back as a
-// "Resume" button rather than by jumping somewhere the reader did not ask for. Shortcuts are Alt+Shift+
-// letter, read from event.code so they work whatever the keyboard layout or the characters Option makes
-// on a Mac; each is also a visible button. Announcements go through one polite status region, and only
-// for what the reader cannot otherwise perceive (a new chapter, a new speed, where a skip landed).
+// "Resume" button rather than by jumping somewhere the reader did not ask for. Shortcuts are Alt+Shift and
+// a key no screen reader uses (see listen.py), read from event.code so they work whatever characters Option
+// makes on a Mac; each is also a visible button. Announcements go through one polite status region, and
+// only for what the reader cannot otherwise perceive (a new chapter, a new speed, where a skip landed).
 (function () {
   "use strict";
   var root = document.querySelector("[data-player-root]");
@@ -127,9 +127,13 @@
   function skip(seconds) {
     var duration = isFinite(audio.duration) ? audio.duration : Infinity;
     audio.currentTime = Math.max(0, Math.min((audio.currentTime || 0) + seconds, duration));
-    var total = isFinite(audio.duration) ? clock(audio.duration) : "";
-    announce(total ? text("position", { time: clock(audio.currentTime), total: total }) : clock(audio.currentTime));
+    announce(position());
     save(true);
+  }
+
+  function position() {
+    var time = clock(audio.currentTime);
+    return isFinite(audio.duration) ? text("position", { time: time, total: clock(audio.duration) }) : time;
   }
 
   function next(play) {
@@ -143,10 +147,9 @@
 
   function previous() {
     if (audio.currentTime > 5 || current === 0) {
+      var restart = audio.currentTime > 5;
       audio.currentTime = 0;
-      if (current === 0) {
-        announce(text("first"));
-      }
+      announce(restart ? position() : text("first"));
     } else {
       load(current - 1, 0, !audio.paused);
       announce(now.textContent);
@@ -157,6 +160,13 @@
     var index = rates.indexOf(rate());
     var target = rates[Math.max(0, Math.min(rates.length - 1, (index < 0 ? rates.indexOf(1) : index) + direction))];
     setRate(target, true);
+  }
+
+  function editable(element) {
+    var type = element.tagName === "INPUT" ? (element.getAttribute("type") || "text").toLowerCase() : "";
+    var notText = ["button", "checkbox", "radio", "submit", "reset", "range", "color", "file", "image"];
+    return element.isContentEditable || element.tagName === "TEXTAREA" ||
+      (element.tagName === "INPUT" && notText.indexOf(type) < 0);
   }
 
   var actions = {
@@ -175,8 +185,11 @@
       }
     }
   };
-  var shortcuts = { KeyP: "play", KeyB: "back", KeyF: "forward", KeyN: "next", KeyV: "previous",
-                    KeyU: "faster", KeyD: "slower" };
+  // The keys come from the buttons (listen.py CONTROLS), so the page, the buttons and the script agree.
+  var shortcuts = {};
+  Array.prototype.forEach.call(root.querySelectorAll("button[data-code]"), function (button) {
+    shortcuts[button.getAttribute("data-code")] = button.getAttribute("data-action");
+  });
 
   root.addEventListener("click", function (event) {
     var target = event.target.closest ? event.target.closest("[data-action], a[data-chapter]") : null;
@@ -196,6 +209,9 @@
   document.addEventListener("keydown", function (event) {
     if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey || !shortcuts[event.code]) {
       return;
+    }
+    if (editable(event.target)) {
+      return;  // Option+Shift types characters on a Mac: a search box keeps them
     }
     event.preventDefault();
     actions[shortcuts[event.code]]();

@@ -7,10 +7,47 @@ a remembered position; the words it needs are written here by the server, alread
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..editions import store
+from ..ingest.errors import N_
 
 SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 LISTEN = "listen"
+SHORTCUT_MODIFIERS = "Alt+Shift"
+
+
+@dataclass(frozen=True)
+class Control:
+    """One player button and its shortcut: Alt+Shift and the key at `code` (KeyboardEvent.code, the
+    physical key, so the layout and what Option types on a Mac do not matter).
+
+    Screen readers in browse mode take plain letters for themselves, and Orca also takes Alt+Shift with
+    A-C, E-I, K-M, O-R, T-V, X, the digits 1-6, the arrows, Home and End (its "list of ..." dialogs): the
+    keys below are none of those, and NVDA, JAWS and VoiceOver use their own modifier keys instead.
+    """
+
+    action: str
+    label: str  # the button's text (msgid)
+    code: str
+    key: str  # the key as aria-keyshortcuts names it
+    shown: str  # the key as printed on the page
+    help: str | None = None  # what the shortcut does, when the label alone does not say it (msgid)
+
+    @property
+    def shortcut(self) -> str:
+        return f"{SHORTCUT_MODIFIERS}+{self.key}"
+
+
+CONTROLS = (
+    Control("previous", N_("Previous chapter"), "PageUp", "PageUp", "Page Up"),
+    Control("back", N_("Back 30 seconds"), "Comma", ",", ","),
+    Control("play", N_("Play"), "KeyS", "S", "S", help=N_("Play or pause")),
+    Control("forward", N_("Forward 30 seconds"), "Period", ".", "."),
+    Control("next", N_("Next chapter"), "PageDown", "PageDown", "Page Down"),
+    Control("slower", N_("Slower"), "Minus", "-", "-"),
+    Control("faster", N_("Faster"), "Equal", "=", "="),
+)
 
 
 def clock(seconds: float) -> str:
@@ -40,5 +77,11 @@ def listening(editions: list[dict]) -> dict | None:
             for f in files
         ]
         total = sum(chapter["seconds"] for chapter in chapters)
-        return {"edition_id": edition["id"], "chapters": chapters, "total": clock(total), "speeds": SPEEDS}
+        return {
+            "edition_id": edition["id"],
+            "chapters": chapters,
+            "total": clock(total),
+            "speeds": SPEEDS,
+            "controls": CONTROLS,
+        }
     return None
