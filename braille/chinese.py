@@ -6,9 +6,8 @@ braille is written (facts from the tables and their tests, see TOOLCHAIN.md):
   braille-word dictionary (zh_words.txt), and words are joined with spaces, never before closing or after
   opening punctuation.
 - Traditional characters are missing from the simplified tables: OpenCC converts them first (們 -> 们).
-- Polyphones the table reads wrongly (行长 as xing chang): pypinyin, which reads by word, gives each
-  polyphonic character's reading, and the character is replaced by an unambiguous homophone before
-  translation (行 read háng -> 航), so the table writes the right syllable with its own rules.
+- Polyphones the table reads wrongly (行长 as xing chang) are rewritten after translation from pypinyin's
+  reading by word, and only those: see `fix_polyphones`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,10 @@ import functools
 import logging
 import re
 import threading
+from collections import Counter, defaultdict
 from pathlib import Path
+
+from .tables import TABLE_DIR
 
 WORDS_FILE = Path(__file__).with_name("zh_words.txt")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
@@ -25,7 +27,6 @@ HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f
 CLOSING = set("。，、；：？！…）》」』】〕〉”’.,;:?!)]}%")
 OPENING = set("（《「『【〔〈“‘([{")
 _LOCK = threading.Lock()
-COMMON = 1000  # occurrences in jieba's dictionary: a character at least this common is in every table
 
 
 @functools.cache
@@ -69,8 +70,11 @@ def words(text: str) -> list[str]:
         return [word for word in _segmenter().lcut(text, HMM=True) if word.strip()]
 
 
-def spaced(text: str) -> str:
-    """`text` with a space between braille words, none before closing or after opening punctuation."""
+def prepare(text: str, *, segment_words: bool = True) -> str:
+    """`text` with a blank between braille words (none before closing or after opening punctuation), or
+    unchanged when `segment_words` is False (its own spaces kept)."""
+    if not segment_words:
+        return text
     out: list[str] = []
     for word in words(text):
         if out and not (word[0] in CLOSING or out[-1][-1] in OPENING):
@@ -79,83 +83,149 @@ def spaced(text: str) -> str:
     return "".join(out)
 
 
+# Polyphones. The tables carry GF 0019-2018's word-level rules (tones omitted by word: 句子 ⠛⠬⠵, 好客
+# ⠓⠖⠆⠅⠢; the abbreviation 的 ⠙), which replacing characters before translation would lose, while pypinyin
+# reads polyphones by word better (行长 háng zhǎng, where zhcn-cbs writes xíng cháng). So a paragraph is
+# translated once and a word is rewritten only when its cells cannot be read as pypinyin's syllables,
+# tones aside (a tone-only difference, such as 1只 zhī where pypinyin says zhǐ, stays as the table has
+# it). The rewrite spells each syllable as the table spells unambiguous characters of the same reading.
+
+TONES = frozenset("\u2801\u2802\u2804\u2806")  # ⠁⠂⠄⠆: a tone cell closes a syllable
+_BLANKS = " \u2800"
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_SIGN = re.compile(r"^sign\s+\\x([0-9a-fA-F]{4,5})\s+([0-9-]+)\s*$")
+
+
+def _cells(dots: str) -> str:
+    return "".join(
+        chr(0x2800 + sum(1 << (int(d) - 1) for d in group if d != "0")) for group in dots.split("-")
+    )
+
+
+def _toneless(reading: str) -> str:
+    return reading.rstrip("012345")
+
+
+def _untoned(cells: str) -> str:
+    return cells[:-1] if len(cells) > 1 and cells[-1] in TONES else cells
+
+
 @functools.cache
-def _polyphones() -> dict[str, list[str]]:
+def _polyphones() -> frozenset[str]:
     from pypinyin.constants import PINYIN_DICT
 
-    return {chr(code): readings.split(",") for code, readings in PINYIN_DICT.items() if "," in readings}
+    return frozenset(chr(code) for code, readings in PINYIN_DICT.items() if "," in readings)
 
 
-@functools.cache
-def _homophones() -> dict[str, str]:
-    """An unambiguous character for each reading (tone-numbered pinyin), to stand in for a polyphone.
-
-    The most common character wins: pypinyin's dictionary lists characters in code-point order, so the
-    choice prefers the basic CJK block and, within it, characters jieba's dictionary counts most often.
-    """
-    from pypinyin.constants import PINYIN_DICT
-
-    frequency = _segmenter().FREQ
-    best: dict[str, tuple[int, str]] = {}
-    for code, readings in PINYIN_DICT.items():
-        if "," in readings or not 0x4E00 <= code <= 0x9FFF:
-            continue
-        char = chr(code)
-        count = frequency.get(char, 0)
-        if count < COMMON:  # a rare character may be missing from the braille table
-            continue
-        reading = _tone3(readings)
-        if count > best.get(reading, (0, ""))[0]:
-            best[reading] = (count, char)
-    return {reading: char for reading, (_, char) in best.items()}
-
-
-def _tone3(reading: str) -> str:
-    from pypinyin import Style
-    from pypinyin.style import convert as convert_style
-
-    return convert_style(reading, Style.TONE3, strict=False, neutral_tone_with_five=True)
-
-
-def _reading_fixed(char: str, reading: str, polyphones: dict, homophones: dict) -> str:
-    """A common homophone of the reading the character has in its word; the character itself when there
-    is none. The table then writes the syllable pypinyin chose, whatever reading it would have guessed."""
-    return homophones.get(reading, char) if char in polyphones else char
-
-
-def prepare(text: str, *, segment_words: bool = True) -> str:
-    """Segment once, fix each word's polyphones, and join the words: with a blank between braille words
-    (none before closing or after opening punctuation), or without when `segment_words` is False."""
-    out: list[str] = []
-    for word in _fixed_words(text):
-        if segment_words and out and not (word[0] in CLOSING or out[-1][-1] in OPENING):
-            out.append(" ")
-        out.append(word)
-    return "".join(out)
-
-
-def fix_readings(text: str) -> str:
-    """Replace each polyphonic character by a homophone of the reading pypinyin gives it in its word."""
-    return "".join(_fixed_words(text))
-
-
-def _fixed_words(text: str) -> list[str]:
-    found = words(text)
-    polyphones = _polyphones()
-    if not any(char in polyphones for char in text):
-        return found
+@functools.lru_cache(maxsize=8192)
+def _default_reading(char: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
-    homophones = _homophones()
-    out = []
-    for word in found:
-        if not any(char in polyphones for char in word) or not HAN.search(word):
-            out.append(word)
-            continue
-        readings = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: list(s))
-        if len(readings) != len(word):  # pypinyin kept a non-Han run whole: leave the word alone
-            out.append(word)
-            continue
-        fixed = (_reading_fixed(c, r, polyphones, homophones) for c, r in zip(word, readings, strict=True))
-        out.append("".join(fixed))
-    return out
+    return lazy_pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0]
+
+
+@functools.cache
+def spellings(table_file: str) -> tuple[dict[str, frozenset[str]], dict[str, str], dict[str, str]]:
+    """What the table's single-character signs teach: toneless syllable -> its spellings without a tone
+    cell, toned reading -> the table's usual spelling, character -> its own sign. Only characters with one
+    reading teach a syllable. Empty for a table that is not written this way (not a Chinese table)."""
+    from pypinyin import Style
+    from pypinyin.constants import PINYIN_DICT
+    from pypinyin.style import convert as convert_style
+
+    path = TABLE_DIR / table_file
+    signs: dict[str, str] = {}
+    if table_file.startswith("zh") and path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _SIGN.match(line)
+            if match:
+                signs.setdefault(chr(int(match[1], 16)), _cells(match[2]))
+    allowed: dict[str, set[str]] = defaultdict(set)
+    usual: dict[str, Counter] = defaultdict(Counter)
+    for char, cells in signs.items():
+        readings = PINYIN_DICT.get(ord(char), ",")
+        if "\u4e00" <= char <= "\u9fff" and "," not in readings:
+            reading = convert_style(readings, Style.TONE3, strict=False, neutral_tone_with_five=True)
+            usual[reading][cells] += 1
+            allowed[_toneless(reading)].add(_untoned(cells))
+    best = {reading: counter.most_common(1)[0][0] for reading, counter in usual.items()}
+    return {syllable: frozenset(found) for syllable, found in allowed.items()}, best, signs
+
+
+def _readable(cells: str, word: str, syllables: list[str], table_file: str) -> bool:
+    """Whether `cells` split into one spelling per syllable, in order, each with or without a tone cell;
+    blanks the table puts inside a word (after the abbreviation 你 ⠝) are ignored."""
+    allowed, _, signs = spellings(table_file)
+    cells = cells.replace(" ", "").replace("\u2800", "")
+    reachable = {0}
+    for char, syllable in zip(word, syllables, strict=True):
+        options = set(allowed.get(_toneless(syllable), ()))
+        sign = signs.get(char)
+        if sign and _toneless(_default_reading(char)) == _toneless(syllable):
+            options.add(_untoned(sign))  # the table's own sign, abbreviations included (的 ⠙)
+        reachable = {start + len(o) for start in reachable for o in options if cells.startswith(o, start)}
+        reachable |= {end + 1 for end in reachable if end < len(cells) and cells[end] in TONES}
+        if not reachable:
+            return False
+    return len(cells) in reachable
+
+
+@functools.lru_cache(maxsize=65536)
+def rewritten(word: str, cells: str, table_file: str) -> str | None:
+    """The word's cells from pypinyin's reading when the table's `cells` contradict it; None otherwise."""
+    if not any(char in _polyphones() for char in word):
+        return None
+    from pypinyin import Style, lazy_pinyin
+
+    syllables = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
+    if len(syllables) != len(word) or _readable(cells, word, syllables, table_file):
+        return None
+    best = spellings(table_file)[1]
+    if not all(syllable in best for syllable in syllables):
+        return None  # a reading no unambiguous character teaches: keep the table's
+    return "".join(best[syllable] for syllable in syllables)
+
+
+def fix_polyphones(
+    text: str, output: str, positions: list[int], table_file: str, *, spaced: bool
+) -> tuple[str, list[int]]:
+    """One liblouis result (`output` and its output-to-input `positions` for `text`) with each misread
+    polyphonic word rewritten. With `spaced`, each run of Han characters is one braille word already;
+    otherwise the runs are segmented here."""
+    if not any(char in _polyphones() for char in text) or not spellings(table_file)[1]:
+        return output, positions
+    cells, owners = list(output), list(positions)
+    where: dict[int, list[int]] = defaultdict(list)  # input position -> its output cells, in one pass
+    for index, owner in enumerate(owners):
+        where[owner].append(index)
+    edits = []
+    for run in _HAN_RUN.finditer(text):
+        start = run.start()
+        for word in [run.group()] if spaced else words(run.group()):
+            edit = _word_edit(text, cells, where, start, start + len(word), word, table_file)
+            if edit:
+                edits.append(edit)
+            start += len(word)
+    for first, length, new in reversed(edits):
+        cells[first : first + length] = new
+        owners[first : first + length] = [owners[first]] * len(new)
+    return "".join(cells), owners
+
+
+def _word_edit(text, cells, where, start, end, word, table_file) -> tuple[int, int, str] | None:
+    """(first cell, cell count, new cells) for a word the table misreads; None otherwise."""
+    if not any(char in _polyphones() for char in word) or start not in where:
+        return None
+    if end < len(text) and end not in where:
+        return None  # a table rule spans the word's edge: its cells are not the word's alone
+    index = [k for position in range(start, end) for k in where.get(position, ())]
+    if index[-1] - index[0] + 1 != len(index):
+        return None
+    raw = "".join(cells[k] for k in index)
+    body = raw.strip(_BLANKS)
+    if not body or max(body) > "\u283f":
+        return None  # an escape: translate.py sends that character to a fallback table
+    new = rewritten(word, body, table_file)
+    if not new:
+        return None
+    return index[0] + len(raw) - len(raw.lstrip(_BLANKS)), len(body), new

@@ -25,7 +25,12 @@ from .tables import resolve_table
 _LOCK = threading.Lock()
 _MODE = louis.dotsIO | louis.ucBrl
 BLANK = "\u2800"
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")  # not text
+# Not text: controls, lone surrogates, noncharacters, and invisible format characters (soft hyphen,
+# zero-width spaces and joiners, direction marks, BOM), which liblouis would write as ⠤, a blank or an escape.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+    "\ud800-\udfff\ufffe\uffff]"
+)
 PLACEHOLDER = "\u283f\u283f"  # ⠿⠿: a character no table has; counted in Translation.placeholders
 FALLBACKS = {"zh": ("zhcn-g1.ctb",), "en": ("zhcn-cbs.ctb", "zhcn-g1.ctb")}
 
@@ -69,7 +74,8 @@ def translate(text: str, table: str, *, segment_words: bool = True) -> Translati
             pieces.append(PLACEHOLDER * len(run))
             placeholders += len(run)
         else:
-            pieces.append(_translate_run(run, run_files, tidy=spec.language == "zh" or run_files != files))
+            chinese_run = spec.language == "zh" or run_files != files
+            pieces.append(_translate_run(run, run_files, tidy=chinese_run, spaced=segment_words))
     return Translation(_join(pieces), placeholders)
 
 
@@ -104,13 +110,15 @@ def _known(files: tuple[str, ...], char: str) -> bool:
     return bool(cells) and all("\u2800" < cell <= "\u283f" for cell in cells)
 
 
-def _translate_run(run: str, files: tuple[str, ...], *, tidy: bool) -> str:
-    """One liblouis call; with `tidy`, the blanks a Chinese table puts before closing punctuation (or after
-    opening punctuation) are dropped, found through the output-to-input position map."""
+def _translate_run(run: str, files: tuple[str, ...], *, tidy: bool, spaced: bool = True) -> str:
+    """One liblouis call; with `tidy` (Chinese), misread polyphones are rewritten and the blanks a Chinese
+    table puts before closing punctuation (or after opening punctuation) are dropped, both found through
+    the output-to-input position map."""
     with _LOCK:
         output, positions, _, _ = louis.translate(list(files), run, mode=_MODE)
     if not tidy:
         return output.replace(" ", BLANK)
+    output, positions = chinese.fix_polyphones(run, output, positions, files[-1], spaced=spaced)
     cells = []
     last = len(output) - 1
     for index, cell in enumerate(output):

@@ -47,7 +47,7 @@ NARROW = {"width": 320, "height": 640}
 ZOOMED = {"width": 640, "height": 512}
 MAX_PAGES = 150  # per language; the library below needs about half of it
 MAX_LIST_PAGE = 2  # page 2 of a list is rendered like page 9
-BUDGETS = {"chapter": 3, "browse-value": 3, "search": 8, "search-page": 2}
+BUDGETS = {"chapter": 3, "braille": 2, "browse-value": 3, "search": 8, "search-page": 2}
 # A search with filters, one long enough to have a second page, one in Chinese; the empty search form;
 # the error page.
 SEEDS = ["/", "/search", "/search?q=whale", "/search?q=the", "/search?q=长恨歌", "/no-such-page"]
@@ -100,6 +100,8 @@ def budget_key(url: str, origin: str) -> str | None:
     segments = path.strip("/").split("/")
     if len(segments) == 4 and segments[0] == "books" and segments[2] == "read":
         return f"chapter:{segments[1]}"
+    if len(segments) == 5 and segments[0] == "books" and segments[4] == "braille":
+        return f"braille:{segments[1]}"
     if len(segments) >= 3 and segments[0] == "browse":
         return f"browse-value:{segments[1]}"
     if path == "/search" and parts.query:

@@ -8,7 +8,7 @@ when a conversion runs, so reading the registry never loads a speech or braille 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..i18n import TranslatableError
@@ -30,6 +30,8 @@ class Option:
     choices: tuple | None = None
     minimum: float | None = None
     maximum: float | None = None
+    # For values no list can hold (any installed braille table): raises OptionError for a bad value.
+    validate: Callable[[object], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -137,6 +139,8 @@ _NEEDS = {
 
 
 def _check(option: Option, value: object) -> None:
+    if option.validate is not None:
+        option.validate(value)
     if option.choices is not None and value not in option.choices:
         raise OptionError(
             N_("The option %(name)s must be one of: %(choices)s."),
@@ -213,4 +217,55 @@ EPUB3_MO = _audio_format(
     N_("for reading apps that highlight the text as it is read"),
     "application/epub+zip",
     ".epub",
+)
+
+
+# --- Braille: liblouis translation and page layout (braille/) ---
+
+
+def _braille_table(value: object) -> None:
+    """Empty chooses by the book's language; otherwise one of ours or any table liblouis has here."""
+    if not value:
+        return
+    from braille.tables import BrailleError, resolve_table
+
+    try:
+        resolve_table(str(value))
+    except BrailleError:
+        raise OptionError(N_("There is no braille table called %(name)s."), name=value) from None
+
+
+BRAILLE_OPTIONS = (
+    Option(
+        "table",
+        "str",
+        "",
+        N_("Braille table, for example en-ueb-g2 or zhcn-cbs; leave empty to choose by the book's language"),
+        validate=_braille_table,
+    ),
+    Option("cells", "int", 40, N_("Cells per line"), minimum=20, maximum=60),
+    Option("lines", "int", 25, N_("Lines per page"), minimum=10, maximum=50),
+    Option("word_spacing", "bool", True, N_("Chinese text: a blank between braille words")),
+)
+BRF = register(
+    EditionFormat(
+        "brf",
+        N_("Braille (BRF)"),
+        N_("for braille embossers and notetakers, in North American ASCII braille"),
+        "application/x-brf",
+        ".brf",
+        BRAILLE_OPTIONS,
+        converter="accessible_lib.editions.braille_edition:convert_brf",
+    )
+)
+PEF = register(
+    EditionFormat(
+        "pef",
+        N_("Braille (PEF)"),
+        N_("for embossers and braille software that read the Portable Embosser Format"),
+        "application/x-pef+xml",
+        ".pef",
+        BRAILLE_OPTIONS,
+        converter="accessible_lib.editions.braille_edition:convert_pef",
+    )
 )

@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 
 def routes() -> list[Route]:
-    from . import books, browse, downloads, home, language, reader, search, worker_api
+    from . import books, braille, browse, downloads, home, language, reader, search, worker_api
     from .staff import staff_routes
 
     return [
@@ -18,6 +18,13 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}", books.book_page, name="book"),
         Route("/books/{book_id:int}/read/{position:int}", reader.chapter_page, name="chapter"),
         Route("/books/{book_id:int}/resources/{name}", reader.resource, name="resource"),
+        Route(
+            "/books/{book_id:int}/read/{position:int}/braille", braille.chapter_page, name="braille_chapter"
+        ),
+        Route("/books/{book_id:int}/braille", braille.request_download, name="braille_download"),
+        Route(
+            "/books/{book_id:int}/braille/{edition_id:int}", braille.download_status, name="braille_status"
+        ),
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
         *staff_routes(),

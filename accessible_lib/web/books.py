@@ -5,9 +5,12 @@ from __future__ import annotations
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
+from braille.tables import default_table
+
 from .. import catalogue
 from ..editions import formats, store
 from ..i18n import gettext
+from .braille import table_choices
 from .helpers import db_for, not_found
 from .listen import LISTEN, listening
 from .render import render
@@ -21,7 +24,13 @@ def book_page(request: Request):
     locale = request.scope.get("locale", "en")
     editions = store.editions_for_book(db, book["id"], status=store.DONE)
     downloads = [_download_entry(edition, locale) for edition in editions]
-    context = {"book": book, "toc": nest_toc(book), "downloads": downloads, "listen": listening(editions)}
+    context = {
+        "book": book,
+        "toc": nest_toc(book),
+        "downloads": downloads,
+        "listen": listening(editions),
+        "braille_tables": table_choices(book["language"], default_table(book["language"])),
+    }
     return render(request, "book.html", context)
 
 

@@ -51,15 +51,45 @@ def test_never_a_blank_before_closing_or_after_opening_punctuation() -> None:
     assert BLANK + BLANK not in braille
 
 
-@pytest.mark.parametrize("word", ["重新", "长大", "音乐", "行走", "快乐", "长城", "银行", "行长"])
-def test_polyphones_are_written_as_pypinyin_reads_them(word: str) -> None:
-    """The word's braille equals the braille of unambiguous homophones of pypinyin's readings."""
-    from braille.chinese import _homophones
+# GF 0019-2018 initials, to check braille against pypinyin without our code: g/j, k/q and h/x share a cell.
+INITIAL_CELLS = dict(
+    zip("b p m f d t n l g k h j q x zh ch sh r z c s".split(), "⠃⠏⠍⠋⠙⠞⠝⠇⠛⠅⠓⠛⠅⠓⠌⠟⠱⠚⠵⠉⠎", strict=True)
+)
 
-    readings = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
-    stand_in = "".join(_homophones().get(r, c) for r, c in zip(readings, word, strict=True))
-    unspaced = translate(word, "zhcn-cbs", segment_words=False).braille
-    assert unspaced == translate(stand_in, "zhcn-cbs", segment_words=False).braille
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("银行", "⠣⠂⠓⠦"),  # yín háng: the table is right and is left alone
+        ("行长", "⠓⠦⠌⠦⠄"),  # háng zhǎng: the table writes xíng cháng
+        ("重新", "⠟⠲⠓⠣⠁"),  # chóng xīn
+        ("长大", "⠌⠦⠄⠙⠔"),  # zhǎng dà
+        ("音乐", "⠣⠁⠾"),  # yīn yuè
+        ("行走", "⠓⠡⠂⠵⠷⠄"),  # xíng zǒu
+        ("快乐", "⠅⠽⠇⠢⠆"),  # kuài lè
+        ("长城", "⠟⠦⠟⠼"),  # cháng chéng
+        ("否极泰来", "⠏⠊⠄⠛⠊⠂⠞⠪⠆⠇⠪⠂"),  # pǐ jí tài lái: the table writes fǒu
+        ("百里", "⠃⠪⠄⠇⠊⠄"),  # bǎi lǐ: the table writes bó
+        ("阿房宫", "⠢⠁⠏⠦⠛⠲⠁"),  # ē páng gōng: the table writes ā fáng
+        ("盛饭", "⠟⠼⠋⠧⠆"),  # chéng fàn: the table writes shèng
+    ],
+)
+def test_polyphones_are_written_as_pypinyin_reads_them(word: str, expected: str) -> None:
+    braille = translate(word, "zhcn-cbs", segment_words=False).braille
+    assert braille == expected
+    initials = [i for i in lazy_pinyin(word, style=Style.INITIALS, strict=False) if i in INITIAL_CELLS]
+    cells = iter(braille)
+    assert all(INITIAL_CELLS[i] in cells for i in initials), (word, initials)  # in order, as pypinyin reads
+
+
+def test_only_misread_words_are_rewritten() -> None:
+    """Where the table's reading agrees with pypinyin (tones aside), its own cells stay, with its tone
+    omissions and abbreviations; so does a tone-only disagreement (zhcn-g1's 1只 zhī; pypinyin says zhǐ)."""
+    right = ("句子", "好客", "海浪", "你好", "真的", "今天的天气不错", "中国是发展中国家")
+    cases = [("zhcn-cbs", text) for text in right]
+    for table, text in [*cases, ("zhcn-g1", "1只"), ("zhcn-g1", "阿胶")]:
+        raw = louis.translateString([f"{table}.ctb"], text, mode=louis.dotsIO | louis.ucBrl)
+        assert translate(text, table, segment_words=False).braille == raw.replace(" ", BLANK), text
 
 
 @pytest.mark.parametrize("table", ["zhcn-cbs", "zhcn-g1", "zh-chn", "en-ueb-g2"])
@@ -68,6 +98,14 @@ def test_missing_characters_never_give_escapes(table: str) -> None:
         result = translate(text, table)
         assert CELLS.match(result.braille), (table, text, result.braille)
         assert "\\" not in result.braille
+
+
+def test_invisible_characters_are_dropped_not_written() -> None:
+    """liblouis writes a soft hyphen as ⠤ and a zero-width space as a blank; a BOM becomes a placeholder."""
+    assert translate("co\u00adoperate", "en-ueb-g2") == translate("cooperate", "en-ueb-g2")
+    assert translate("a\u200bb\u2060c", "en-ueb-g1").braille == translate("abc", "en-ueb-g1").braille
+    assert translate("\ufeff\u200e行长", "zhcn-cbs") == translate("行长", "zhcn-cbs")
+    assert translate("x\x85y", "en-ueb-g1").braille == translate("x y", "en-ueb-g1").braille  # NEL: a break
 
 
 def test_traditional_is_converted_and_a_last_resort_is_counted() -> None:

@@ -1,0 +1,198 @@
+"""Braille online: a chapter in Unicode braille, staff's translation of pasted text, and braille downloads.
+
+The chapter view is for braille-display users and sighted transcribers: one element per paragraph or
+heading, as in the print view, so a display's paragraph and heading navigation works. Each element's `lang`
+is the text's language with the Braille script subtag (en-Brai, zh-Brai, BCP 47 / ISO 15924): the content
+is braille, not English or Chinese print, and a screen reader should not try to read the cells as words.
+
+Braille downloads are made on request: the book page's form names a table and a page size; an edition with
+those options is reused when it exists (finished, or being made), otherwise it is queued, and the reader
+waits on a status page that needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from braille.layout import check_size
+from braille.tables import TABLES, BrailleError, default_table, resolve_table
+from braille.translate import translate
+
+from .. import catalogue
+from ..editions import formats, store
+from ..editions.braille_edition import chapter_blocks
+from ..errors import UserError
+from ..i18n import gettext
+from ..ingest.errors import N_
+from .helpers import db_for, not_found
+from .render import render
+from .staff_session import StaffContext, staff_page
+
+MAX_PASTE = 20_000  # characters staff may translate at once
+TABLE_LABELS = {
+    "en-ueb-g2": N_("English, Unified English Braille, grade 2 (contracted)"),
+    "en-ueb-g1": N_("English, Unified English Braille, grade 1 (uncontracted)"),
+    "en-us-g2": N_("English, US EBAE grade 2 (contracted)"),
+    "zhcn-cbs": N_("Chinese, national common braille (GF 0019-2018)"),
+    "zhcn-g1": N_("Chinese, current braille with tones"),
+    "zh-chn": N_("Chinese, current braille without tones"),
+}
+
+
+def braille_lang(lang: str | None) -> str:
+    return f"{(lang or 'en').split('-')[0]}-Brai"
+
+
+def table_choices(lang: str | None, chosen: str) -> list[dict]:
+    """Our tables, the language's default first, then the chosen one if it is another installed table."""
+    default = default_table(lang)
+    names = [default] + [name for name in TABLES if name != default]
+    if chosen and chosen not in names:
+        names.append(chosen)
+    return [
+        {"name": name, "label": gettext(TABLE_LABELS.get(name, name)), "selected": name == chosen}
+        for name in names
+    ]
+
+
+def _table(request: Request, lang: str | None) -> str:
+    chosen = (request.query_params.get("table") or "").strip() or default_table(lang)
+    try:
+        resolve_table(chosen)
+    except BrailleError:
+        raise UserError(gettext("There is no braille table called %(name)s.", name=chosen[:60])) from None
+    return chosen
+
+
+def chapter_page(request: Request):
+    db = db_for(request)
+    book = catalogue.get_book(db, request.path_params["book_id"])
+    if book is None:
+        raise not_found()
+    position = request.path_params["position"]
+    chapter = catalogue.get_chapter(db, book["id"], position)
+    if chapter is None:
+        raise not_found()
+    lang = chapter["lang"] or book["language"]
+    table = _table(request, lang)
+    blocks = []
+    placeholders = 0
+    previous = 1  # the page's h1 is the chapter title in print
+    for kind, text, level, _ in chapter_blocks(chapter["html"] or "", lang):
+        result = translate(text, table)
+        placeholders += result.placeholders
+        if kind == "heading":  # below the h1, never skipping a level
+            level = previous = max(2, min(level, previous + 1, 6))
+        blocks.append({"kind": kind, "braille": result.braille, "level": level})
+    count = len(book["chapters"])
+    context = {
+        "book": book,
+        "chapter": chapter,
+        "blocks": blocks,
+        "braille_lang": braille_lang(lang),
+        "table": table,
+        "tables": table_choices(lang, table),
+        "placeholders": placeholders,
+        "previous": book["chapters"][position - 2] if position > 1 else None,
+        "next": book["chapters"][position] if position < count else None,
+        "count": count,
+    }
+    return render(request, "braille_chapter.html", context)
+
+
+def translate_text(request: Request, staff: StaffContext) -> Response:
+    """Staff paste text and see it in braille with a chosen table (no JavaScript; a POST with CSRF)."""
+    form = staff.form
+    text, table, errors, result = "", "", [], None
+    spacing = True
+    if form is not None:
+        text = str(form.get("text") or "")
+        table = str(form.get("table") or "").strip()
+        spacing = form.get("word_spacing") == "on"
+        if not text.strip():
+            errors.append({"field_id": "text", "message": gettext("Enter the text to translate.")})
+        elif len(text) > MAX_PASTE:
+            errors.append(
+                {
+                    "field_id": "text",
+                    "message": gettext(
+                        "The text is %(size)d characters long; translate at most %(limit)d at a time.",
+                        size=len(text),
+                        limit=MAX_PASTE,
+                    ),
+                }
+            )
+        try:
+            resolve_table(table)
+        except BrailleError:
+            errors.append({"field_id": "table", "message": gettext("Choose a braille table.")})
+        if not errors:
+            lines = [
+                translate(line, table, segment_words=spacing) for line in text.splitlines() if line.strip()
+            ]
+            result = {
+                "lines": [line.braille for line in lines],
+                "placeholders": sum(line.placeholders for line in lines),
+                "lang": braille_lang(TABLES[table].language if table in TABLES else None),
+            }
+    context = staff.page(
+        text=text,
+        table=table or "en-ueb-g2",
+        tables=table_choices("en", table or "en-ueb-g2"),
+        word_spacing=spacing,
+        errors=errors,
+        result=result,
+        limit=MAX_PASTE,
+    )
+    return render(request, "staff_braille.html", context, status=400 if errors else 200)
+
+
+translate_page = staff_page(translate_text)
+
+
+def request_download(request: Request):
+    """GET from the book page's form: serve the finished edition, or queue it and show its status."""
+    db = db_for(request)
+    book = catalogue.get_book(db, request.path_params["book_id"])
+    if book is None:
+        raise not_found()
+    params = request.query_params
+    format_name = params.get("format", "brf")
+    if format_name not in ("brf", "pef"):
+        raise UserError(gettext("Choose BRF or PEF."))
+    try:
+        cells, lines = int(params.get("cells", "40")), int(params.get("lines", "25"))
+        check_size(cells, lines)
+    except ValueError:
+        raise UserError(gettext("Choose 20 to 60 cells per line and 10 to 50 lines per page.")) from None
+    table = _table(request, book["language"])
+    options = formats.normalise_options(
+        formats.get_format(format_name), {"table": table, "cells": cells, "lines": lines}
+    )
+    queue = getattr(request.state, "queue", None)
+    if queue is not None:
+        from ..jobs.queue import request_and_enqueue
+
+        edition_id = request_and_enqueue(db, queue, book["id"], format_name, options, requested_by="reader")
+    else:  # no queue in this app: the row is made, and a worker's periodic check finds it
+        edition_id, _ = store.request_edition(db, book["id"], format_name, options, requested_by="reader")
+    return RedirectResponse(f"/books/{book['id']}/braille/{edition_id}", status_code=303)
+
+
+def download_status(request: Request):
+    db = db_for(request)
+    edition = store.get_edition(db, request.path_params["edition_id"])
+    if edition is None or edition["book_id"] != request.path_params["book_id"]:
+        raise not_found()
+    if edition["format"] not in ("brf", "pef"):
+        raise not_found()
+    if edition["status"] == store.DONE and edition["files"]:
+        name = edition["files"][0]["name"]
+        return RedirectResponse(f"/editions/{edition['id']}/files/{name}", status_code=303)
+    context = {
+        "edition": edition,
+        "status": store.status_text(edition),
+        "label": gettext(formats.get_format(edition["format"]).label),
+    }
+    return render(request, "braille_status.html", context)

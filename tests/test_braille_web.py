@@ -1,0 +1,125 @@
+"""Braille online: the chapter view, the staff translation page and the readers' download form."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bs4 import BeautifulSoup
+
+from accessible_lib import auth
+from accessible_lib.editions import store
+from braille.translate import translate
+
+PASSWORD = "a long enough password"
+CELLS = re.compile("^[\u2800-\u283f]+$")
+
+
+def soup_of(response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def test_chapter_page_links_to_its_braille(client, sample_library) -> None:
+    soup = soup_of(client.get(f"/books/{sample_library['en']}/read/1"))
+    link = soup.find("a", href=f"/books/{sample_library['en']}/read/1/braille")
+    assert link is not None and link.get_text() == "Read this chapter in braille"
+
+
+def test_braille_chapter_has_one_element_per_paragraph_in_braille(client, sample_library) -> None:
+    response = client.get(f"/books/{sample_library['en']}/read/1/braille")
+    assert response.status_code == 200
+    soup = soup_of(response)
+    article = soup.find("article", class_="braille")
+    assert article["lang"] == "en-Brai"
+    paragraphs = article.find_all("p")
+    assert [p.get_text() for p in paragraphs] == [
+        translate("Call me Ishmael. Some years ago I thought I would sail.", "en-ueb-g2").braille,
+        translate("The whale was white.", "en-ueb-g2").braille,
+    ]
+    assert soup.find("h1").get_text(" ", strip=True).startswith("Loomings")
+    assert soup.find("select", attrs={"name": "table"}).find("option", selected=True)["value"] == "en-ueb-g2"
+    nxt = soup.find("a", rel="next")
+    assert nxt["href"] == f"/books/{sample_library['en']}/read/2/braille?table=en-ueb-g2"
+
+
+def test_chinese_chapter_in_national_common_braille(client, sample_library) -> None:
+    soup = soup_of(client.get(f"/books/{sample_library['zh']}/read/1/braille"))
+    article = soup.find("article", class_="braille")
+    assert article["lang"] == "zh-Brai"
+    texts = [p.get_text() for p in article.find_all("p")]
+    assert texts and all(CELLS.match(text) for text in texts)
+    grade1 = soup_of(client.get(f"/books/{sample_library['zh']}/read/1/braille?table=zhcn-g1"))
+    assert [p.get_text() for p in grade1.find("article").find_all("p")] != texts
+
+
+def test_unknown_table_is_a_clear_error(client, sample_library) -> None:
+    response = client.get(f"/books/{sample_library['en']}/read/1/braille?table=../../etc/passwd")
+    assert response.status_code == 400
+    assert "no braille table" in soup_of(response).find("main").get_text()
+    assert client.get(f"/books/{sample_library['en']}/read/99/braille").status_code == 404
+
+
+def test_download_form_queues_one_edition_per_choice(client, db, sample_library) -> None:
+    book = sample_library["en"]
+    soup = soup_of(client.get(f"/books/{book}"))
+    form = soup.find("form", action=f"/books/{book}/braille")
+    assert form is not None and form["method"] == "get"
+    names = {field["name"] for field in form.find_all(["input", "select"])}
+    assert names == {"table", "cells", "lines", "format"}
+    for field in form.find_all(["input", "select"]):
+        if field.get("type") != "radio":
+            assert form.find("label", attrs={"for": field["id"]}) is not None
+    query = {"table": "en-ueb-g1", "cells": "32", "lines": "20", "format": "pef"}
+    first = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    assert first.status_code == 303
+    again = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    assert again.headers["location"] == first.headers["location"]  # the same edition, not a second one
+    edition_id = int(first.headers["location"].rsplit("/", 1)[1])
+    edition = store.get_edition(db, edition_id)
+    options = edition["options"] if isinstance(edition["options"], dict) else json.loads(edition["options"])
+    assert edition["format"] == "pef" and options["cells"] == 32
+    status = soup_of(client.get(first.headers["location"]))
+    assert status.find("h1").get_text() == "Your braille edition"
+    assert status.find("a", href=first.headers["location"]) is not None  # checks again without JavaScript
+    for bad in ({"cells": "90"}, {"format": "exe"}, {"table": "nope"}, {"lines": "x"}):
+        response = client.get(f"/books/{book}/braille", params={**query, **bad}, follow_redirects=False)
+        assert response.status_code == 400
+
+
+def _sign_in(client, db) -> None:
+    auth.create_staff(db, "librarian", PASSWORD)
+    page = soup_of(client.get("/staff/login"))
+    token = page.find("input", attrs={"name": "csrf_token"})["value"]
+    response = client.post(
+        "/staff/login",
+        data={
+            "csrf_token": token,
+            "username": "librarian",
+            "password": "a long enough password",
+            "next": "/staff",
+        },
+    )
+    assert response.status_code == 200
+
+
+def test_staff_translate_page(client, db) -> None:
+    assert client.get("/staff/braille", follow_redirects=False).status_code in (302, 303)
+    _sign_in(client, db)
+    dashboard = soup_of(client.get("/staff"))
+    assert dashboard.find("a", href="/staff/braille") is not None
+    page = soup_of(client.get("/staff/braille"))
+    token = page.find("input", attrs={"name": "csrf_token"})["value"]
+    response = client.post(
+        "/staff/braille",
+        data={"csrf_token": token, "text": "银行行长\n第3次", "table": "zhcn-cbs", "word_spacing": "on"},
+    )
+    assert response.status_code == 200
+    result = soup_of(response).find("div", class_="braille")
+    assert result["lang"] == "zh-Brai"
+    assert [p.get_text() for p in result.find_all("p")] == ["⠣⠂⠓⠦⠀⠓⠦⠌⠦⠄", "⠙⠊⠀⠼⠉⠀⠉⠆"]
+    empty = client.post("/staff/braille", data={"csrf_token": token, "text": " ", "table": "nope"})
+    assert empty.status_code == 400
+    summary = soup_of(empty).find(id="error-summary")
+    assert [a["href"] for a in summary.find_all("a")] == ["#text", "#table"]
+    forged = client.post("/staff/braille", data={"csrf_token": "forged", "text": "x", "table": "en-ueb-g2"})
+    assert forged.status_code in (400, 403)
