@@ -369,3 +369,25 @@ def test_convert_command_takes_voice_rate_and_engine(tmp_path: Path) -> None:
         text = archive.read("c002.html").decode("utf-8")
     assert "赤壁赋" in ncc and 'content="zh-Hans"' in ncc
     assert "壬戌之秋" in text
+
+
+def test_parallel_streams_give_the_same_audio_as_one(books: dict, tmp_path: Path, monkeypatch) -> None:
+    """Chapters spoken on several engines at once come out in order and sound exactly as on one."""
+    from accessible_lib.editions import audio
+
+    book = dict(books["en"], chapters=books["en"]["chapters"] * 3)  # six chapters, for four streams
+    made = {}
+    for streams in (1, 4):
+        monkeypatch.setattr(audio, "default_streams", lambda streams=streams: streams)
+        workspace = tmp_path / str(streams)
+        workspace.mkdir()
+        files = run_conversion(book, "mp3", {"engine": "espeak"}, workspace, Recorder())
+        made[streams] = [(f["name"], f["title"], f["sha256"]) for f in files if f.get("role") == "listen"]
+    assert len(made[1]) == 6 and made[1] == made[4]
+
+
+def test_a_stop_during_parallel_speech_leaves_nothing(books: dict, tmp_path: Path) -> None:
+    book = dict(books["en"], chapters=books["en"]["chapters"] * 4)
+    with pytest.raises(Stop):
+        run_conversion(book, "daisy202", {"engine": "espeak"}, tmp_path, Recorder(stop_after=6))
+    assert list(tmp_path.iterdir()) == []

@@ -32,6 +32,7 @@ from voices.text import Sentence, is_chinese, prepare_sentences, split_for_synth
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
 from .runner import Progress
+from .speech_streams import ChapterJob, default_streams, speak_in_order
 
 SAMPLE_RATE = 22050  # what espeak-ng produces with every voice; checked for each sentence
 PARAGRAPH_PAUSE = 0.4  # seconds of silence after a heading or paragraph, counted in its last sentence
@@ -342,19 +343,46 @@ def _convert(
                     )
                 done += weights[0]
                 position += 1
+            jobs = []
             for index, chapter_dict, title, lang in _chapters(book):
-                step = _step(position, total)
-                weight = weights[position]
-                lines = chapter_lines(chapter_dict, title, lang, footnotes=footnotes)
                 chapter = SpokenChapter(
                     title,
                     level=max(1, int(chapter_dict.get("level") or 1)),
                     lang=lang if lang != spoken.language else None,
                 )
-                with builder.begin_chapter(chapter) as encoder:
-                    _speak_chapter(encoder, reader, lines, lang, f"c{index + 1}", tick_for(weight, step))
-                done += weight
-                position += 1
+                jobs.append((index, chapter_dict, chapter, lang))
+            partial: dict[int, float] = {}
+            first = position
+
+            def tick(job: ChapterJob, count: int, of: int) -> None:
+                partial[job.position] = job.weight * count / max(of, 1)
+                step = _step(min(partial), total)
+                progress(0.98 * (done + sum(partial.values())) / all_weight, step)
+
+            def prepared() -> Iterator[ChapterJob]:
+                # Lines are made as a stream asks for its next chapter: one chapter's text at a time.
+                for number, (index, chapter_dict, chapter, lang) in enumerate(jobs):
+                    lines = chapter_lines(chapter_dict, chapter.title, lang, footnotes=footnotes)
+                    path = builder.work_dir / f".speaking-{index + 1:05d}.mp3"
+                    weight = weights[first + number]
+                    yield ChapterJob(first + number, chapter, lines, lang, f"c{index + 1}", path, weight)
+
+            def speak(encoder: ChapterEncoder, stream: _Reader, job: ChapterJob, ticker) -> None:
+                _speak_chapter(encoder, stream, job.lines, job.lang, job.prefix, ticker)
+
+            spoken_chapters = speak_in_order(
+                prepared(),
+                speak=speak,
+                new_reader=lambda: _Reader(options),
+                sample_rate=SAMPLE_RATE,
+                on_tick=tick,
+                streams=min(default_streams(), max(len(jobs), 1)),
+                readers=[reader],
+            )
+            for job, chapter in spoken_chapters:
+                builder.add_chapter(chapter, job.path)
+                partial.pop(job.position, None)
+                done += job.weight
             progress(0.98, gettext("Packing the edition"))
     finally:
         reader.close()

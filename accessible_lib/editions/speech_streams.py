@@ -1,0 +1,146 @@
+"""Chapters read aloud by several speech engines at once, handed back in book order.
+
+Measured on War and Peace (BENCHMARKS.md): one pyttsx3 engine spends most of each sentence waiting (its
+event loop sleeps 10 ms per utterance, and the hardened child waits for espeak-ng and a WAV file), so one
+stream used a fraction of one core. Several streams overlap those waits: each thread owns an engine (a
+child process, never shared: pyttsx3 hangs when two threads share one) and encodes its chapter with lameenc,
+which releases the GIL, so synthesis and encoding of different chapters run on both cores.
+
+Only the calling thread touches the builder and the progress callback: chapters are added in order, and a
+Stop raised by the progress callback stops every stream before the next sentence. At most `window` chapters
+are in flight, so memory holds a few chapters' clips whatever the length of the book.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voices.book import SpokenChapter
+from voices.mp3 import ChapterEncoder
+
+MAX_STREAMS = 4
+
+
+def default_streams() -> int:
+    """Two streams per core, at most four: measured best on this 2-core machine (see BENCHMARKS.md)."""
+    return max(1, min(MAX_STREAMS, 2 * (os.cpu_count() or 1)))
+
+
+@dataclass
+class ChapterJob:
+    position: int  # in the book's reading order, from 0
+    chapter: SpokenChapter  # title, level and lang; clips are added as it is spoken
+    lines: list  # audio.Line, in reading order
+    lang: str
+    prefix: str  # of the sentence ids
+    path: Path  # where the chapter's MP3 is written
+    weight: float  # share of the whole conversion, for progress
+
+
+class _Stopped(Exception):
+    pass
+
+
+def speak_in_order(
+    jobs: Iterable[ChapterJob],
+    *,
+    speak: Callable[[ChapterEncoder, Any, ChapterJob, Callable[[int, int], None]], None],
+    new_reader: Callable[[], Any],
+    sample_rate: int,
+    on_tick: Callable[[ChapterJob, int, int], None],
+    streams: int | None = None,
+    readers: list | None = None,
+) -> Iterator[tuple[ChapterJob, SpokenChapter]]:
+    """Speak every job on up to `streams` threads; yield (job, spoken chapter) in the jobs' order.
+
+    `speak(encoder, reader, job, tick)` speaks one chapter; `new_reader()` makes a reader (an engine) for a
+    thread that has none; `readers` may hold readers already made (reused; their owner closes them; the
+    readers made here are closed at the end). `on_tick(job, done, of)` is called in this thread for every
+    sentence spoken.
+    """
+    streams = streams or default_streams()
+    idle: queue.SimpleQueue = queue.SimpleQueue()
+    owned: list = []
+    for reader in readers or []:
+        idle.put(reader)
+    made = threading.Lock()
+    stop = threading.Event()
+    ticks: queue.SimpleQueue = queue.SimpleQueue()
+
+    def take_reader() -> Any:
+        try:
+            return idle.get_nowait()
+        except queue.Empty:
+            reader = new_reader()
+            with made:
+                owned.append(reader)
+            return reader
+
+    def work(job: ChapterJob) -> SpokenChapter:
+        if stop.is_set():
+            raise _Stopped
+
+        def tick(done: int, of: int) -> None:
+            if stop.is_set():
+                raise _Stopped
+            ticks.put((job, done, of))
+
+        reader = take_reader()
+        try:
+            # Leaving the block normally closes the MP3 and counts its samples; on an error it only closes it.
+            with ChapterEncoder(job.path, job.chapter, sample_rate) as encoder:
+                speak(encoder, reader, job, tick)
+        except BaseException:
+            job.path.unlink(missing_ok=True)
+            raise
+        finally:
+            idle.put(reader)
+        return encoder.chapter
+
+    def drain() -> None:
+        while True:
+            try:
+                job, done, of = ticks.get_nowait()
+            except queue.Empty:
+                return
+            on_tick(job, done, of)
+
+    pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="speech")
+    pending: deque[tuple[ChapterJob, Future]] = deque()
+    upcoming = iter(jobs)
+    window = 2 * streams
+    try:
+        for job in upcoming:
+            pending.append((job, pool.submit(work, job)))
+            if len(pending) >= window:
+                break
+        while pending:
+            job, future = pending[0]
+            while True:
+                try:
+                    chapter = future.result(timeout=0.2)
+                    break
+                except FutureTimeout:
+                    drain()
+            drain()
+            pending.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                pending.append((following, pool.submit(work, following)))
+            yield job, chapter
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for job, _ in pending:  # chapters spoken ahead of a failure or a stop are thrown away
+            job.path.unlink(missing_ok=True)
+        for reader in owned:
+            reader.close()
