@@ -19,6 +19,7 @@ book's pages ever being held in memory.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,10 +58,13 @@ def braille_number(number: int | str, prefix: str = "") -> str:
     return prefix + NUMBER_SIGN + "".join(_DIGITS[d] for d in str(number))
 
 
+_NOT_SIX_DOT = re.compile("[^\u2800-\u283f]")
+
+
 def check_braille(text: str) -> str:
-    for cell in text:
-        if not BLANK <= cell <= "\u283f":
-            raise LayoutError(f"not 6-dot Unicode braille: {cell!r} (U+{ord(cell):04X})")
+    bad = _NOT_SIX_DOT.search(text)
+    if bad:
+        raise LayoutError(f"not 6-dot Unicode braille: {bad.group()!r} (U+{ord(bad.group()):04X})")
     return text
 
 

@@ -11,8 +11,11 @@ Characters no table has are counted and said in the edition's last step, which t
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from lxml import etree
@@ -122,12 +125,12 @@ class _Translator:
     """The edition's table for the book's language; a Chinese chapter in an English book gets the Chinese
     default (and the other way round) unless the staff chose a table."""
 
-    def __init__(self, book: dict, options: dict):
-        self.chosen = (options.get("table") or "").strip()
+    def __init__(self, chosen: str, book_lang: str, segment: bool):
+        self.chosen = (chosen or "").strip()
         if self.chosen:
             resolve_table(self.chosen)  # refuse an unknown table before any work
-        self.book_lang = book.get("language") or "en"
-        self.segment = bool(options.get("word_spacing", True))
+        self.book_lang = book_lang or "en"
+        self.segment = segment
         self.placeholders = 0
 
     def table(self, lang: str | None) -> str:
@@ -143,34 +146,64 @@ def _print_page(label: str, braille: _Translator, lang: str) -> str:
     return braille_number(label) if label.isdigit() else braille(label, lang)
 
 
+def chapter_braille(job: tuple[dict, str, str, bool]) -> tuple[list[Block], int]:
+    """One chapter's blocks in braille, and the characters no table had. A top-level function of plain
+    arguments, so worker processes can run it."""
+    chapter, book_lang, chosen, segment = job
+    braille = _Translator(chosen, book_lang, segment)
+    chapter_lang = chapter.get("lang") or braille.book_lang
+    title = " ".join((chapter.get("title") or "").split())
+    blocks = list(chapter_blocks(chapter.get("html") or "", chapter_lang))
+    if title and not (blocks and blocks[0][0] == "heading" and _same(blocks[0][1], title)):
+        blocks.insert(0, ("heading", title, 1, None))
+    level = max(1, int(chapter.get("level") or 1))
+    out = []
+    first_heading = True
+    for kind, text, block_level, page in blocks:
+        if kind == "heading":
+            # the chapter's own heading at its contents level; headings inside it below that
+            block_level = level if first_heading else max(level + 1, min(block_level, 6))
+            first_heading = False
+        printed = _print_page(page, braille, chapter_lang) if page else None
+        out.append(Block(kind, braille(text, chapter_lang), block_level, printed))
+    return out, braille.placeholders
+
+
+def _translated(jobs: list, processes: int) -> Iterator[tuple[list[Block], int]]:
+    """Chapters in braille, in order: in this process for a short book; for a long one in worker processes
+    (liblouis is not thread-safe, and translation is most of the work: two cores halve it)."""
+    if processes <= 1:
+        yield from map(chapter_braille, jobs)
+        return
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield from pool.map(chapter_braille, jobs, chunksize=2)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+PARALLEL_CHARACTERS = 200_000  # below this, starting worker processes costs more than it saves
+
+
 def _layout(book: dict, options: dict, progress: Progress) -> tuple[BookLayout, _Translator, list[str], str]:
-    braille = _Translator(book, options)
+    segment = bool(options.get("word_spacing", True))
+    braille = _Translator(options.get("table") or "", book.get("language") or "en", segment)
     lang = braille.book_lang
     has_pages = any('role="doc-pagebreak"' in (c.get("html") or "") for c in book["chapters"])
     layout = BookLayout(cells=int(options["cells"]), lines=int(options["lines"]), print_pages=has_pages)
-    total = len(book["chapters"])
+    chapters = book["chapters"]
+    total = len(chapters)
+    size = sum(len(c.get("text") or "") for c in chapters)
+    processes = min(os.cpu_count() or 1, total) if size >= PARALLEL_CHARACTERS else 1
+    jobs = [(chapter, lang, braille.chosen, segment) for chapter in chapters]
     try:
-        for index, chapter in enumerate(book["chapters"]):
+        for index, (blocks, placeholders) in enumerate(_translated(jobs, processes)):
             progress(
                 0.9 * index / max(total, 1),
                 gettext("Chapter %(number)d of %(total)d", number=index + 1, total=total),
             )
-            chapter_lang = chapter.get("lang") or lang
-            title = " ".join((chapter.get("title") or "").split())
-            blocks = list(chapter_blocks(chapter.get("html") or "", chapter_lang))
-            if title and not (blocks and blocks[0][0] == "heading" and _same(blocks[0][1], title)):
-                blocks.insert(0, ("heading", title, 1, None))
-            level = max(1, int(chapter.get("level") or 1))
-            out = []
-            first_heading = True
-            for kind, text, block_level, page in blocks:
-                if kind == "heading":
-                    # the chapter's own heading at its contents level; headings inside it below that
-                    block_level = level if first_heading else max(level + 1, min(block_level, 6))
-                    first_heading = False
-                printed = _print_page(page, braille, chapter_lang) if page else None
-                out.append(Block(kind, braille(text, chapter_lang), block_level, printed))
-            layout.add_chapter(out)
+            braille.placeholders += placeholders
+            layout.add_chapter(blocks)
     except BaseException:
         layout.close()
         raise
