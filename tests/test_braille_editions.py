@@ -7,6 +7,8 @@ schema (one JVM for all), and PEF and BRF must hold the same pages.
 from __future__ import annotations
 
 import json
+import re
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from accessible_lib.settings import Settings
 from braille.brf import ASCII_BRAILLE, to_ascii
 from braille.layout import braille_number
 from braille.pef import PEF_NS
+from braille.translate import back_translate
 
 from .braille.pef_check import validate_pefs
 
@@ -129,3 +132,48 @@ def test_page_size_options_reach_the_pages(corpus: dict, tmp_path: Path) -> None
     files = run_conversion(book, "brf", {"cells": 28, "lines": 14}, tmp_path, lambda fraction, step: None)
     pages = brf_pages(tmp_path / files[0]["name"])
     assert all(len(rows) == 14 and all(len(row) <= 28 for row in rows) for rows in pages)
+
+
+FROM_ASCII = {char: chr(0x2800 + dots) for dots, char in enumerate(ASCII_BRAILLE)}
+
+
+def _body_text(path: Path) -> str:
+    """The body pages of a BRF back in Unicode braille, without page numbers, one row after another."""
+    rows = []
+    for page in brf_pages(path):
+        if page[-1].strip().startswith("P"):  # title page and contents
+            continue
+        rows += [row for row in page[:-1] if row.strip()]
+    return "\u2800".join("".join(FROM_ASCII[c] for c in row) for row in rows)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@pytest.mark.parametrize(("table", "share"), [("en-ueb-g1", 1.0), ("en-ueb-g2", 0.95), ("en-us-g2", 0.95)])
+def test_brf_back_translates_to_the_source_words(
+    corpus: dict, tmp_path: Path, table: str, share: float
+) -> None:
+    """The BRF's body, back-translated with its own table, gives back the book's words: all of them in
+    grade 1, at least 95% (in order) in grade 2, which is lossy by design."""
+    book = dict(corpus["pg84-frankenstein-with-pg-header.txt"])
+    book["chapters"] = book["chapters"][:4]
+    files = run_conversion(book, "brf", {"table": table}, tmp_path, lambda fraction, step: None)
+    back = _words(back_translate(_body_text(tmp_path / files[0]["name"]), table))
+    source = _words(" ".join(f"{c['title']} {c['text']}" for c in book["chapters"]))
+    same = sum(
+        block.size for block in SequenceMatcher(None, source, back, autojunk=False).get_matching_blocks()
+    )
+    assert len(source) > 5000 and same / len(source) >= share, (
+        f"{same / len(source):.2%} of {len(source)} words"
+    )
+
+
+def test_characters_without_braille_are_counted_in_the_edition(corpus: dict, tmp_path: Path) -> None:
+    book = dict(corpus["zh-chibifu-su-shi.txt"])
+    chapter = dict(book["chapters"][0], html="<p>赤壁 😀 🀄 之下。</p>", text="赤壁 😀 🀄 之下。")
+    book["chapters"] = [chapter]
+    steps = _Steps()
+    run_conversion(book, "brf", {}, tmp_path, steps.append_step)
+    assert "2 characters had no braille" in steps[-1]

@@ -51,6 +51,8 @@ BUDGETS = {"chapter": 3, "braille": 2, "browse-value": 3, "search": 8, "search-p
 # A search with filters, one long enough to have a second page, one in Chinese; the empty search form;
 # the error page.
 SEEDS = ["/", "/search", "/search?q=whale", "/search?q=the", "/search?q=长恨歌", "/no-such-page"]
+# The braille download form's answer: it queues an edition and lands on its status page.
+SEEDS += ["/books/1/braille?table=en-ueb-g1&cells=32&lines=20&format=pef"]
 
 OVERFLOW_JS = """(width) => {
   const wide = [];
@@ -181,7 +183,7 @@ def check_page(axe: Axe, page: Page, url: str, crawl: Crawl) -> list[str]:
         problems.append(f"{url}: {facts['mains']} main landmarks, expected exactly one")
     if not facts["title"]:
         problems.append(f"{url}: empty <title>")
-    crawl.titles[url] = facts["title"]
+    crawl.titles[page.url] = facts["title"]  # a redirected URL is the page it lands on
     crawl.ids[url] = set(facts["ids"])
     problems.extend(skip_link_problems(page, url))
     problems.extend(axe_problems(axe, page, url, AXE_OPTIONS))
