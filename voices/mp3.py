@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import lameenc
 from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK
@@ -95,10 +96,14 @@ class ChapterEncoder:
         bitrate: int = 64,
         quality: int = 7,
         on_close: Callable[[SpokenChapter, Path], None] | None = None,
+        writer: Any = None,
     ) -> None:
         self.chapter = chapter
         self.path = Path(path)
-        self._writer = Mp3Writer(path, sample_rate, bitrate=bitrate, quality=quality)
+        # A writer with Mp3Writer's interface may encode elsewhere (voices.lame_pipe: in a lame process).
+        self._writer = (
+            writer if writer is not None else Mp3Writer(path, sample_rate, bitrate=bitrate, quality=quality)
+        )
         self._on_close = on_close
         self._ids: set[str] = {clip.sentence_id for clip in chapter.clips}
 
@@ -145,8 +150,8 @@ class ChapterEncoder:
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         if exc_type is None:
             self.close()
-        else:
-            self._writer.close()
+        else:  # a pipe writer stops its encoder at once; an in-process one just closes its file
+            getattr(self._writer, "abort", self._writer.close)()
 
 
 def tag_chapter_mp3(path: Path | str, book: SpokenBook, chapter_title: str, track: int, tracks: int) -> None:

@@ -1,10 +1,11 @@
 """Chapters read aloud by several speech engines at once, handed back in book order.
 
 Measured on War and Peace (BENCHMARKS.md): one pyttsx3 engine spends most of each sentence waiting (its
-event loop sleeps 10 ms per utterance, and the hardened child waits for espeak-ng and a WAV file), so one
-stream used a fraction of one core. Several streams overlap those waits: each thread owns an engine (a
-child process, never shared: pyttsx3 hangs when two threads share one) and encodes its chapter with lameenc,
-which releases the GIL, so synthesis and encoding of different chapters run on both cores.
+event loop sleeps between polls, and the hardened child waits for espeak-ng and a WAV file), so one stream
+used a fraction of one core. Several streams overlap those waits: each thread owns an engine (a child
+process, never shared: pyttsx3 hangs when two threads share one). Each chapter is encoded by its own `lame`
+process (voices.lame_pipe): lameenc holds the GIL, and with it every chapter's encoding, which costs more
+CPU than the speech, queued on one core (1.8x the raw pipeline's time on a tenth of the book).
 
 Only the calling thread touches the builder and the progress callback: chapters are added in order, and a
 Stop raised by the progress callback stops every stream before the next sentence. At most `window` chapters
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from voices.book import SpokenChapter
+from voices.lame_pipe import LamePipeWriter, lame_available
 from voices.mp3 import ChapterEncoder
 
 MAX_STREAMS = 4
@@ -68,6 +70,7 @@ def speak_in_order(
     sentence spoken.
     """
     streams = streams or default_streams()
+    lame = lame_available()  # lameenc holds the GIL: in-process encoding would use one core only
     idle: queue.SimpleQueue = queue.SimpleQueue()
     owned: list = []
     for reader in readers or []:
@@ -97,7 +100,8 @@ def speak_in_order(
         reader = take_reader()
         try:
             # Leaving the block normally closes the MP3 and counts its samples; on an error it only closes it.
-            with ChapterEncoder(job.path, job.chapter, sample_rate) as encoder:
+            writer = LamePipeWriter(job.path, sample_rate) if lame else None
+            with ChapterEncoder(job.path, job.chapter, sample_rate, writer=writer) as encoder:
                 speak(encoder, reader, job, tick)
         except BaseException:
             job.path.unlink(missing_ok=True)
