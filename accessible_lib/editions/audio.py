@@ -6,13 +6,14 @@ chapter (the default), or, with the `footnotes` option set to "paragraph", right
 refers to them, announced as a note, the way a human narrator reads them. A note no paragraph refers to is
 still read at the end of its chapter: nothing in the text is dropped or read twice.
 
-Every sentence is spoken and handed to a `voices` builder at once, so memory holds one chapter's text and one
-sentence's audio, whatever the length of the book. One engine serves the whole conversion and is closed at the
-end, even when the conversion is stopped.
+Every sentence is spoken and handed to a `voices` builder at once, so memory holds a few chapters' text and
+one sentence's audio per stream, whatever the book's length. Chapters are spoken by a few streams at once,
+each with its own engine (speech_streams), all closed at the end, even when the conversion is stopped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -48,6 +49,8 @@ _NOTE_TYPES = {"footnote", "endnote", "endnotes", "rearnote", "rearnotes"}
 _EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 FOOTNOTE_PLACES = ("chapter", "paragraph")
 _SPACE = re.compile(r"\s+")
+# A reference mark worth saying as the note's number: 1, [12], (a), iv, ③; not "*" or a word.
+_MARK = re.compile(r"[\[(]?([0-9A-Za-z]{1,4}|[\u2460-\u2473])[\])]?")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Block:
     level: int = 0  # 1-6 for a heading: its h-level in the source
     note: str | None = None  # the id of the footnote this block belongs to
     refs: tuple[str, ...] = ()  # ids of the footnotes this block refers to
+    label: str | None = None  # a note's number as the reader sees it: its reference mark, or list number
 
 
 def image_words(lang: str | None, alt: str) -> str:
@@ -74,7 +78,9 @@ def spoken_blocks(fragment: str, lang: str | None) -> tuple[list[Block], list[Bl
     walker = _Walker(lang)
     walker.visit(root)
     walker.flush()
-    return walker.blocks, walker.notes
+    labels = {**walker.numbers, **walker.marks}  # the mark in the text wins over the list's numbering
+    notes = [dataclasses.replace(note, label=labels.get(note.note)) for note in walker.notes]
+    return walker.blocks, notes
 
 
 class _Walker:
@@ -86,6 +92,8 @@ class _Walker:
         self._parts: list[str] = []
         self._refs: list[str] = []
         self._note: str | None = None
+        self.marks: dict[str, str] = {}  # note id -> the text of the first reference to it ("1", "a")
+        self.numbers: dict[str, str] = {}  # note id -> its number in an <ol> of notes
 
     def flush(self, heading: bool = False, level: int = 0) -> None:
         lines = (" ".join(line.split()) for line in "".join(self._parts).split("\n"))
@@ -116,12 +124,18 @@ class _Walker:
             self.flush()
             target, self._target = self._target, self.notes
             note, self._note = self._note, element.get("id") or self._note
+            if element.get("id") and tag == "li":
+                self._number(element)
             self._children(element)
             self.flush()
             self._target, self._note = target, note
             return
         if (role == "doc-noteref" or "noteref" in types) and (element.get("href") or "").startswith("#"):
-            self._refs.append(element.get("href")[1:])
+            target = element.get("href")[1:]
+            self._refs.append(target)
+            mark = _MARK.fullmatch(" ".join(element.text_content().split()))
+            if mark and target not in self.marks:
+                self.marks[target] = mark.group(1)
         if tag == "img":
             alt = element.get("alt")
             if alt is None or alt.strip():  # alt="" marks a decorative image: nothing to say
@@ -137,6 +151,17 @@ class _Walker:
             self.flush(heading=tag in _HEADINGS, level=int(tag[1]) if tag in _HEADINGS else 0)
             return
         self._children(element)
+
+    def _number(self, item: etree._Element) -> None:
+        parent = item.getparent()
+        if parent is None or not isinstance(parent.tag, str) or parent.tag.rsplit("}", 1)[-1].lower() != "ol":
+            return
+        try:
+            start = int(parent.get("start") or 1)
+        except ValueError:
+            start = 1
+        items = [child for child in parent if isinstance(child.tag, str) and child.tag.endswith("li")]
+        self.numbers[item.get("id")] = str(start + items.index(item))
 
     def _children(self, element: etree._Element) -> None:
         self.text(element.text)
@@ -188,8 +213,12 @@ def chapter_lines(chapter: dict, title: str, lang: str, *, footnotes: str = "cha
     depths = subheading_depths(body)
     for number, block in enumerate(reading_order(body, notes, footnotes), start=1):
         text = block.text
-        if footnotes == "paragraph" and block.note and block.note != previous_note:
-            text = book_gettext(lang, "Note: %(text)s", text=text)  # said once, at the start of each note
+        if block.note and block.note != previous_note:  # said once, at the start of each note
+            if block.label:  # a note printed as "1 According to..." is not read "Note 1: 1 According to..."
+                text = re.sub(rf"^[\[(]?{re.escape(block.label)}[\])]?[.:]?\s+", "", text) or text
+                text = book_gettext(lang, "Note %(number)s: %(text)s", number=block.label, text=text)
+            else:
+                text = book_gettext(lang, "Note: %(text)s", text=text)
         previous_note = block.note
         depth = depths.get(id(block), 0)
         lines.extend(Line(s, number, depth=depth) for s in prepare_sentences(text, lang))
