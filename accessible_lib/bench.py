@@ -120,22 +120,72 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
+SECTIONS = ("import", "search", "audio", "braille")
+
+
+def _kept_sections(path: Path) -> dict[str, list[str]]:
+    """The sections of an earlier BENCHMARKS.md, by their heading, so a partial run keeps the others."""
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = line
+            sections[current] = []
+        if current:
+            sections[current].append(line)
+    return sections
+
+
 def main() -> None:
+    """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
+    from . import bench_audio, bench_braille
+
     books = int(os.environ.get("BENCH_BOOKS", "150000"))
+    only = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name] or list(SECTIONS)
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(
+            f"BENCH_ONLY: no section {', '.join(sorted(unknown))}; sections: {', '.join(SECTIONS)}"
+        )
     data_dir = Path(os.environ.get("BENCH_DIR", str(CHECKOUT / "var" / "bench")))
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "import").exists() and subprocess.run(["rm", "-rf", str(data_dir / "import")], check=True)
+    audio_chars = bench_audio.limit_from_env()
+    runners = {
+        "import": lambda: bench_import(data_dir),
+        "search": lambda: bench_search(books, data_dir),
+        "audio": lambda: bench_audio.section(audio_chars),
+        "braille": lambda: bench_braille.section(),
+    }
+    target = CHECKOUT / "BENCHMARKS.md"
+    kept = _kept_sections(target)
+    body: list[str] = []
+    for name in SECTIONS:
+        if name in only:
+            body += runners[name]()
+        else:
+            body += next((lines for heading, lines in kept.items() if _section_name(heading) == name), [])
     report = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        + (f" (this run: {', '.join(only)}; other sections from an earlier run)." if len(only) < 4 else "."),
         f"Machine: {machine()}.",
         "",
-        *bench_import(data_dir),
-        *bench_search(books, data_dir),
+        *body,
     ]
-    (CHECKOUT / "BENCHMARKS.md").write_text("\n".join(report))
+    target.write_text("\n".join(report).rstrip("\n") + "\n")
     print("\n".join(report))
+
+
+def _section_name(heading: str) -> str:
+    words = heading.lower()
+    for name in SECTIONS:
+        if name in words:
+            return name
+    return ""
 
 
 if __name__ == "__main__":

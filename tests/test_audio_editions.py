@@ -238,7 +238,7 @@ def test_walk_reads_every_kind_of_text_and_footnotes_last() -> None:
     lines = chapter_lines({"html": fragment}, "Title", "en")
     spoken = [line.sentence.display for line in lines]
     assert spoken.count("Title") == 1  # the heading repeating the title is not read twice
-    assert spoken[-1] == "The note itself."
+    assert spoken[-1] == "Note 1: The note itself."  # announced, with the number of its reference
 
 
 NOTES = (
@@ -258,17 +258,35 @@ def test_footnotes_can_follow_their_paragraph() -> None:
         line.sentence.display for line in chapter_lines({"html": NOTES}, "T", "en", footnotes="paragraph")
     ]
     assert spoken == [
-        "T", "Alpha2 and1.", "Note: Second note.", "Note: First note.", "Its second paragraph.",
-        "Beta again1.", "Gamma.", "Note: Nobody refers to me.",
+        "T", "Alpha2 and1.", "Note 2: Second note.", "Note 1: First note.", "Its second paragraph.",
+        "Beta again1.", "Gamma.", "Note 3: Nobody refers to me.",
     ]  # fmt: skip
     at_end = [line.sentence.display for line in chapter_lines({"html": NOTES}, "T", "en")]
     assert at_end == [
-        "T", "Alpha2 and1.", "Beta again1.", "Gamma.", "First note.", "Its second paragraph.", "Second note.",
-        "Nobody refers to me.",
+        "T", "Alpha2 and1.", "Beta again1.", "Gamma.", "Note 1: First note.", "Its second paragraph.",
+        "Note 2: Second note.", "Note 3: Nobody refers to me.",
     ]  # fmt: skip
     chinese = chapter_lines({"html": "<p>甲<a role='doc-noteref' href='#a'>1</a>。</p>"
                              "<aside role='doc-footnote' id='a'><p>注文。</p></aside>"}, "题", "zh-Hans",
                             footnotes="paragraph")  # fmt: skip
+    assert [line.sentence.display for line in chinese][-1] == "注1：注文。"
+
+
+def test_a_note_is_announced_with_the_number_the_reader_sees() -> None:
+    """The reference mark when there is one ([3] says 3), else the number of its list item, never twice when
+    the note repeats it; a mark that is not a number ("*") or a note with no number: "Note:" only."""
+    html = (
+        "<p>See<a role='doc-noteref' href='#x'>[3]</a> and<a role='doc-noteref' href='#y'>*</a>.</p>"
+        "<ol start='5' role='doc-endnotes'><li role='doc-footnote' id='z'><p>Fifth.</p></li>"
+        "<li role='doc-footnote' id='x'><p>3. Third by its mark.</p></li></ol>"
+        "<aside role='doc-footnote' id='y'><p>Starred.</p></aside>"
+    )
+    lines = chapter_lines({"html": html}, "T", "en", footnotes="paragraph")
+    spoken = [line.sentence.display for line in lines]
+    assert spoken == ["T", "See[3] and*.", "Note 3: Third by its mark.", "Note: Starred.", "Note 5: Fifth."]
+    html = "<p>甲<a role='doc-noteref' href='#a'>注1</a>。</p>"
+    html += "<aside role='doc-footnote' id='a'><p>注文。</p></aside>"
+    chinese = chapter_lines({"html": html}, "题", "zh-Hans")
     assert [line.sentence.display for line in chinese][-1] == "注：注文。"
 
 
@@ -391,3 +409,45 @@ def test_a_stop_during_parallel_speech_leaves_nothing(books: dict, tmp_path: Pat
     with pytest.raises(Stop):
         run_conversion(book, "daisy202", {"engine": "espeak"}, tmp_path, Recorder(stop_after=6))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_audio_benchmark_slice_keeps_the_whole_book_figures(tmp_path: Path) -> None:
+    """`make bench` measures a slice; the figures of the last whole-book run stay in BENCHMARKS.md."""
+    from accessible_lib import bench_audio
+
+    assert bench_audio.limit_from_env({}) == bench_audio.SLICE
+    assert bench_audio.limit_from_env({"BENCH_AUDIO_CHARS": "0"}) is None
+    assert bench_audio.limit_from_env({"BENCH_AUDIO_CHARS": "5000"}) == 5000
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text(
+        "## Audio editions (War and Peace)\n\n### A slice: old\n\n| slice |\n\n"
+        "### The whole book, measured then\n\n| whole |\n\n## Braille\n\n| braille |\n"
+    )
+    assert bench_audio.kept_subsection(report, bench_audio.WHOLE_BOOK) == [
+        "### The whole book, measured then",
+        "",
+        "| whole |",
+        "",
+    ]
+    assert bench_audio.kept_subsection(report, bench_audio.A_SLICE)[2] == "| slice |"
+
+
+def test_audio_benchmark_memory_counts_the_children() -> None:
+    """The peak memory of a conversion includes its speech engines: a child holding 60 MB is counted."""
+    import subprocess
+    import sys
+
+    from accessible_lib import bench_audio
+
+    alone = bench_audio.tree_pss_mb(os.getpid())
+    code = "import sys, time; block = bytearray(60 << 20); block[::4096] = b'x' * len(block[::4096]); " + (
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert bench_audio.tree_pss_mb(os.getpid()) - alone > 55
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
