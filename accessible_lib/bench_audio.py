@@ -38,7 +38,7 @@ from .settings import CHECKOUT, Settings
 WAR_AND_PEACE = CHECKOUT.parent / "shared" / "corpus" / "text" / "en" / "war-and-peace.txt"
 RATE = 175  # words per minute: the converters' default, given to espeak-ng too
 SLICE = 320_000  # characters, about a tenth of the book: the audio section of `make bench` in ~4 minutes
-ENGINES = ("pyttsx3", "espeak")  # the default engine first
+ENGINES = ("pyttsx3", "libespeak", "espeak")  # the default engine first
 FORMATS = ("mp3", "daisy202")
 WHOLE_BOOK = "### The whole book"
 A_SLICE = "### A slice"
@@ -104,9 +104,12 @@ def tree_pss_mb(root: int) -> float:
 
 
 class MemoryWatch:
-    """Samples tree_pss_mb of this process twice a second; `peak` is the largest sample."""
+    """Samples tree_pss_mb of this process every `interval` seconds; `peak` is the largest sample.
 
-    def __init__(self, interval: float = 0.5):
+    Reading smaps_rollup makes the kernel walk each process's page tables: every 0.5 s it cost the audio
+    conversion about a tenth of a core (py-spy), charged to ours and not to the raw pipeline: hence 1 s."""
+
+    def __init__(self, interval: float = 1.0):
         self.interval = interval
         self.peak = 0.0
         self._stop = threading.Event()
@@ -275,7 +278,7 @@ def section(limit: int | None = SLICE, engines: tuple[str, ...] = ENGINES) -> li
         "Raw pipeline, same text, same run: `espeak-ng -v en-us -s 175 -w` then `lame -q 7 -b 64 -m m`, "
         "the text cut in two and both halves at once (both cores busy); it writes each half's WAV to disk "
         "before encoding it, which costs little on a slice and a lot on the whole book (about 8 GB of WAV).",
-        "Peak memory: the largest sum, sampled twice a second, of the proportional set size of the "
+        "Peak memory: the largest sum, sampled once a second, of the proportional set size of the "
         "converting process and its children (the speech engines); peak RSS: the converting process alone.",
         "Targets: at most 1.25x the raw pipeline's time; peak memory under 500 MB.",
         "",

@@ -38,7 +38,7 @@ BOOKS = sorted(
     p for kind in ("epub", "text") for p in (CORPUS / kind).glob("*/*") if p.suffix in {".epub", ".txt"}
 )
 FORMATS = ("mp3", "daisy202", "epub3-mo")
-OPTIONS = {"engine": "espeak"}
+OPTIONS = {"engine": "libespeak"}
 CHECKER = Path(__file__).parent / "tools" / "EpubCheckMany.java"
 
 

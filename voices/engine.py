@@ -85,6 +85,7 @@ class SpeechEngine(Protocol):
 ENGINES: dict[str, str] = {
     "pyttsx3": "voices.pyttsx3_engine:Pyttsx3Engine",
     "espeak": "voices.espeak_engine:EspeakEngine",
+    "libespeak": "voices.libespeak_engine:LibespeakEngine",
 }
 DEFAULT_ENGINE = "pyttsx3"
 

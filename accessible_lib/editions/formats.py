@@ -188,7 +188,7 @@ _AUDIO_OPTIONS = (
         N_("Speech voice, for example en-gb; leave empty to choose by the book's language"),
     ),
     Option("rate", "int", 175, N_("Speaking rate in words per minute"), minimum=80, maximum=450),
-    Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "espeak")),
+    Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "libespeak", "espeak")),
     Option(
         "footnotes",
         "str",

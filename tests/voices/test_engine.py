@@ -15,6 +15,7 @@ import pytest
 
 from voices.engine import Audio, SpeechError, UnknownVoiceError, engine_by_name, join_audio
 from voices.espeak_engine import EspeakEngine
+from voices.libespeak_engine import LibespeakEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
 from voices.runs import synthesize_speech
 from voices.text import speech_text
@@ -37,9 +38,25 @@ def pyttsx3_engine():
     engine.close()
 
 
-@pytest.fixture(params=["pyttsx3", "espeak"])
-def engine(request, pyttsx3_engine):
-    return pyttsx3_engine if request.param == "pyttsx3" else EspeakEngine()
+@pytest.fixture(scope="module")
+def libespeak_engine():
+    engine = LibespeakEngine()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(params=["pyttsx3", "libespeak", "espeak"])
+def engine(request, pyttsx3_engine, libespeak_engine):
+    return {"pyttsx3": pyttsx3_engine, "libespeak": libespeak_engine}.get(request.param) or EspeakEngine()
+
+
+@pytest.fixture(params=["pyttsx3", "libespeak"])
+def supervised(request, pyttsx3_engine, libespeak_engine):
+    """The engines that keep libespeak-ng in a supervised child process."""
+    return pyttsx3_engine if request.param == "pyttsx3" else libespeak_engine
+
+
+SUPERVISED = pytest.mark.parametrize("engine_class", [Pyttsx3Engine, LibespeakEngine])
 
 
 def test_audio_duration_is_counted_from_samples():
@@ -55,6 +72,7 @@ def test_audio_duration_is_counted_from_samples():
 
 def test_engine_registry():
     assert isinstance(engine_by_name("espeak"), EspeakEngine)
+    assert isinstance(engine_by_name("libespeak"), LibespeakEngine)
     default = engine_by_name()
     assert isinstance(default, Pyttsx3Engine)
     default.close()
@@ -104,23 +122,24 @@ def test_engines_speak_pinyin_and_mixed_text(engine, tmp_path):
     assert mixed.duration > chinese_only.duration > 0.5
 
 
-def test_pyttsx3_survives_twenty_consecutive_calls(pyttsx3_engine, tmp_path):
+def test_twenty_consecutive_calls_give_complete_audio(supervised, tmp_path):
     """pyttsx3 #219: a naive loop returned 0 of 20 complete files."""
     for number in range(20):
         text = f"This is call number {number}, and its audio must be complete."
-        audio = pyttsx3_engine.synthesize(text, voice="en-us", rate=175)
+        audio = supervised.synthesize(text, voice="en-us", rate=175)
         assert audio.samples == pytest.approx(cli_samples(tmp_path, text), rel=0.05), number
 
 
-def test_fifteen_thousand_letters_do_not_kill_the_job(pyttsx3_engine):
+def test_fifteen_thousand_letters_do_not_kill_the_job(supervised):
     letters = ("abcdefghijklmnopqrstuvwxyz" * 600)[:15000]
-    audio = pyttsx3_engine.synthesize(letters, voice="en-us", rate=450)
+    audio = supervised.synthesize(letters, voice="en-us", rate=450)
     assert audio.duration > 10
-    assert pyttsx3_engine.synthesize("Still here.", voice="en-us", rate=175).duration > 0.3
+    assert supervised.synthesize("Still here.", voice="en-us", rate=175).duration > 0.3
 
 
-def test_a_worker_killed_mid_synthesis_is_replaced():
-    with Pyttsx3Engine() as engine:
+@SUPERVISED
+def test_a_worker_killed_mid_synthesis_is_replaced(engine_class):
+    with engine_class() as engine:
         short = engine.synthesize("Warm up.", voice="en-us", rate=175)
         assert short.samples
         first_pid = engine.worker_pid
@@ -140,8 +159,9 @@ def test_a_worker_killed_mid_synthesis_is_replaced():
         assert engine.synthesize("And the next call works.", voice="en-us", rate=175).duration > 0.5
 
 
-def test_a_worker_that_does_not_answer_in_time_is_replaced():
-    with Pyttsx3Engine(seconds_per_char=0.0, retries=1) as engine:
+@SUPERVISED
+def test_a_worker_that_does_not_answer_in_time_is_replaced(engine_class):
+    with engine_class(seconds_per_char=0.0, retries=1) as engine:
         assert engine.voices()  # cached: only speech is timed out below
         first_pid = engine.worker_pid
         engine.timeout = 0.0
@@ -151,3 +171,15 @@ def test_a_worker_that_does_not_answer_in_time_is_replaced():
         engine.timeout = 20.0
         assert engine.synthesize("Now there is time.", voice="en-us", rate=175).duration > 0.5
         assert engine.worker_pid != first_pid
+
+
+def test_libespeak_sounds_like_the_espeak_ng_program(tmp_path):
+    """The same library, voice and rate: the same samples as the CLI and as pyttsx3, not merely similar.
+    Fresh engines: libespeak-ng carries a little state from one utterance to the next (a sentence after a
+    fast one came out 263 samples longer, through either engine), and the CLI always starts fresh."""
+    text = "Well, Prince, so Genoa and Lucca are now just family estates of the Buonapartes."
+    with LibespeakEngine() as direct_engine, Pyttsx3Engine() as pyttsx3_engine:
+        direct = direct_engine.synthesize(text, voice="en-us", rate=175)
+        assert direct.sample_rate == 22050
+        assert direct.samples == cli_samples(tmp_path, text)
+        assert direct.pcm == pyttsx3_engine.synthesize(text, voice="en-us", rate=175).pcm
