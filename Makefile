@@ -17,7 +17,8 @@ test: setup
 	$(PY) -m pytest -q
 
 # BENCH_ONLY=audio,braille runs only those sections; BENCH_AUDIO_CHARS=0 reads all of War and Peace
-# aloud (about 30 minutes) instead of its first 320,000 characters.
+# aloud (about 30 minutes) instead of its first 320,000 characters; BENCH_AUDIO_ENGINES=pyttsx3,libespeak
+# measures only those speech engines.
 bench: setup
 	$(PY) -m accessible_lib.bench
 

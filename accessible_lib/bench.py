@@ -156,7 +156,7 @@ def main() -> None:
     runners = {
         "import": lambda: bench_import(data_dir),
         "search": lambda: bench_search(books, data_dir),
-        "audio": lambda: bench_audio.section(audio_chars),
+        "audio": lambda: bench_audio.section(audio_chars, bench_audio.engines_from_env()),
         "braille": lambda: bench_braille.section(),
     }
     target = CHECKOUT / "BENCHMARKS.md"

@@ -51,6 +51,17 @@ def limit_from_env(environ: dict | None = None) -> int | None:
     return limit or None
 
 
+def engines_from_env(environ: dict | None = None) -> tuple[str, ...]:
+    """BENCH_AUDIO_ENGINES=pyttsx3,libespeak measures only those engines (each costs two conversions)."""
+    value = (environ if environ is not None else os.environ).get("BENCH_AUDIO_ENGINES", "")
+    chosen = tuple(name.strip() for name in value.split(",") if name.strip()) or ENGINES
+    unknown = set(chosen) - set(ENGINES)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise SystemExit(f"BENCH_AUDIO_ENGINES: no engine {names}; engines: {', '.join(ENGINES)}")
+    return chosen
+
+
 def load_book(path: Path, limit: int | None, data_dir: Path) -> dict:
     """The exported book as a worker receives it, cut to whole chapters up to `limit` characters of text."""
     from .editions.export import export_ingested
@@ -308,8 +319,8 @@ def section(limit: int | None = SLICE, engines: tuple[str, ...] = ENGINES) -> li
         lines += [
             f"{WHOLE_BOOK}, {measured}",
             "",
-            "Command: `BENCH_AUDIO_CHARS=0 BENCH_ONLY=audio make bench` "
-            "(`python -m accessible_lib.bench_audio --limit-chars 0`).",
+            f"Command: `BENCH_AUDIO_CHARS=0 BENCH_AUDIO_ENGINES={','.join(engines)} BENCH_ONLY=audio "
+            "make bench`.",
             "",
             *_table(raw, results, None),
             "",
@@ -338,7 +349,7 @@ def main() -> None:
     if args.convert:
         print(json.dumps(convert_once(args.convert, WAR_AND_PEACE, limit, args.engine)))
         return
-    print("\n".join(section(limit, (args.engine,) if args.engine else ENGINES)))
+    print("\n".join(section(limit, (args.engine,) if args.engine else engines_from_env())))
 
 
 if __name__ == "__main__":

@@ -418,6 +418,11 @@ def test_audio_benchmark_slice_keeps_the_whole_book_figures(tmp_path: Path) -> N
     assert bench_audio.limit_from_env({}) == bench_audio.SLICE
     assert bench_audio.limit_from_env({"BENCH_AUDIO_CHARS": "0"}) is None
     assert bench_audio.limit_from_env({"BENCH_AUDIO_CHARS": "5000"}) == 5000
+    assert bench_audio.engines_from_env({}) == bench_audio.ENGINES
+    chosen = bench_audio.engines_from_env({"BENCH_AUDIO_ENGINES": "libespeak, pyttsx3"})
+    assert chosen == ("libespeak", "pyttsx3")
+    with pytest.raises(SystemExit, match="no engine festival"):
+        bench_audio.engines_from_env({"BENCH_AUDIO_ENGINES": "festival"})
     report = tmp_path / "BENCHMARKS.md"
     report.write_text(
         "## Audio editions (War and Peace)\n\n### A slice: old\n\n| slice |\n\n"
