@@ -37,23 +37,44 @@ def ascii_punctuation(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Words pypinyin 0.55 reads wrong, found in the corpus books: 何曾 "he2 zeng1", 落下 "la4 xia4" (là is
+# "leave behind"; falling, luò, is far more common: 树叶落下来), and the measure word 只 after a number
+# ("liang3 zhi3 shou3" for 两只手). Kept here rather than loaded into pypinyin's global phrase dictionary,
+# which the braille library in the same process also reads.
+_NUMBERS = {"一": "yi4", "两": "liang3", "三": "san1", "四": "si4", "五": "wu3", "六": "liu4", "七": "qi1",
+            "八": "ba1", "九": "jiu3", "十": "shi2", "几": "ji3", "半": "ban4", "每": "mei3"}  # fmt: skip
+READINGS = {"何曾": "he2 ceng2", "落下": "luo4 xia4"} | {n + "只": f"{p} zhi1" for n, p in _NUMBERS.items()}
+_READING = re.compile("|".join(sorted(map(re.escape, READINGS), key=len, reverse=True)))
+
+
+def _pinyin(text: str, errors) -> list[str]:
+    """pypinyin word by word, except the words in READINGS."""
+    items: list[str] = []
+    start = 0
+    for match in [*_READING.finditer(text), None]:
+        end = match.start() if match else len(text)
+        if end > start:
+            part = text[start:end]
+            items += lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True,
+                                 errors=errors)  # fmt: skip
+        if match:
+            items += READINGS[match.group()].split()
+            start = match.end()
+    return items
+
+
 def to_pinyin(han: str) -> list[str]:
     """Tone-numbered syllables (tone 5 for neutral), chosen word by word: 银行行长 → yin2 hang2 hang2 zhang3.
 
     Characters pypinyin does not know are dropped rather than passed on: the Mandarin voice would spell them.
     """
-    syllables = lazy_pinyin(
-        han, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True, errors=lambda _chars: []
-    )
-    return [s for s in syllables if s.strip()]
+    return [s for s in _pinyin(han, lambda _chars: []) if s.strip()]
 
 
 def pinyin_text(text: str) -> str:
     """A run of Chinese (characters and punctuation) as text for the `cmn-latn-pinyin` voice."""
     parts = []
-    for item in lazy_pinyin(
-        text, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True, errors=_keep_non_han
-    ):
+    for item in _pinyin(text, _keep_non_han):
         parts.append(item if HAN_RUN.search(item) is None else "")
     text = ascii_punctuation(" ".join(parts))
     # Only syllables and pauses may reach the Mandarin voice: brackets become pauses; quotes, bullets and note

@@ -53,6 +53,21 @@ def test_polyphones_get_the_right_syllables_and_tones(word, pinyin, fragments):
     assert "(en)" not in " ".join(spoken)
 
 
+@pytest.mark.parametrize(
+    ("text", "pinyin"),
+    [
+        ("他何曾说过", "ta1 he2 ceng2 shuo1 guo4"),
+        ("树叶落下来", "shu4 ye4 luo4 xia4 lai2"),
+        ("两只手", "liang3 zhi1 shou3"),
+        ("一只猫和三只狗", "yi4 zhi1 mao1 he2 san1 zhi1 gou3"),
+        ("只有丢三落四", "zhi2 you3 diu1 san1 la4 si4"),  # pypinyin's own zhǐ (in sandhi) and là stay
+    ],
+)
+def test_readings_pypinyin_gets_wrong_are_corrected(text, pinyin):
+    assert " ".join(to_pinyin(text)) == pinyin
+    assert pinyin_text(text) == pinyin
+
+
 def test_espeak_alone_would_misread_and_spell_in_english():
     """Why characters are never sent: the plain `cmn` voice switches to English on 银行行长 (espeak-ng
     1.51). If a later espeak-ng reads it right, this test says so and the reason can be revisited."""
