@@ -3,9 +3,10 @@
 Measured on War and Peace (BENCHMARKS.md): one pyttsx3 engine spends most of each sentence waiting (its
 event loop sleeps between polls, and the hardened child waits for espeak-ng and a WAV file), so one stream
 used a fraction of one core. Several streams overlap those waits: each thread owns an engine (a child
-process, never shared: pyttsx3 hangs when two threads share one). Each chapter is encoded by its own `lame`
-process (voices.lame_pipe): lameenc holds the GIL, and with it every chapter's encoding, which costs more
-CPU than the speech, queued on one core (1.8x the raw pipeline's time on a tenth of the book).
+process, never shared: pyttsx3 hangs when two threads share one). Each chapter is encoded by its own
+process (voices.lame_pipe: lameenc in a child): in this process lameenc holds the GIL, and with it every
+chapter's encoding, which costs more CPU than the speech, queued on one core (1.8x the raw pipeline's time
+on a tenth of the book).
 
 Only the calling thread touches the builder and the progress callback: chapters are added in order, and a
 Stop raised by the progress callback stops every stream before the next sentence. At most `window` chapters
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from voices.book import SpokenChapter
-from voices.lame_pipe import LamePipeWriter, lame_available
+from voices.lame_pipe import LamePipeWriter
 from voices.mp3 import ChapterEncoder
 
 MAX_STREAMS = 4
@@ -70,7 +71,6 @@ def speak_in_order(
     sentence spoken.
     """
     streams = streams or default_streams()
-    lame = lame_available()  # lameenc holds the GIL: in-process encoding would use one core only
     idle: queue.SimpleQueue = queue.SimpleQueue()
     owned: list = []
     for reader in readers or []:
@@ -100,7 +100,7 @@ def speak_in_order(
         reader = take_reader()
         try:
             # Leaving the block normally closes the MP3 and counts its samples; on an error it only closes it.
-            writer = LamePipeWriter(job.path, sample_rate) if lame else None
+            writer = LamePipeWriter(job.path, sample_rate)  # in a child: lameenc holds the GIL
             with ChapterEncoder(job.path, job.chapter, sample_rate, writer=writer) as encoder:
                 speak(encoder, reader, job, tick)
         except BaseException:
