@@ -126,6 +126,12 @@
 
   function skip(seconds) {
     var duration = isFinite(audio.duration) ? audio.duration : Infinity;
+    if (seconds > 0 && (audio.currentTime || 0) + seconds >= duration && current + 1 < links.length) {
+      // Past the end: the next chapter, playing or paused as before (a paused element never fires "ended").
+      load(current + 1, 0, !audio.paused);
+      announce(now.textContent);
+      return;
+    }
     audio.currentTime = Math.max(0, Math.min((audio.currentTime || 0) + seconds, duration));
     announce(position());
     save(true);
