@@ -39,6 +39,11 @@ def is_chinese(lang: str | None) -> bool:
     return bool(lang) and lang.lower().split("-")[0] in {"zh", "cmn", "yue", "lzh", "wuu"}
 
 
+def image_words(lang: str | None, alt: str) -> str:
+    """How an image is announced, spoken or in braille, in the book's language rather than the interface's."""
+    return f"图片：{alt}" if is_chinese(lang) else f"Image: {alt}"
+
+
 def has_han(text: str) -> bool:
     return _HAN_RE.search(text) is not None
 

@@ -28,7 +28,7 @@ from voices.book import SpokenBook, SpokenChapter
 from voices.engine import Audio, SpeechEngine, check_rate, engine_by_name, join_audio, resolve_voice
 from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder, listen_name
 from voices.runs import synthesize_speech
-from voices.text import Sentence, is_chinese, prepare_sentences, split_for_synthesis
+from voices.text import Sentence, image_words, prepare_sentences, split_for_synthesis
 
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
@@ -63,11 +63,6 @@ class Block:
     note: str | None = None  # the id of the footnote this block belongs to
     refs: tuple[str, ...] = ()  # ids of the footnotes this block refers to
     label: str | None = None  # a note's number as the reader sees it: its reference mark, or list number
-
-
-def image_words(lang: str | None, alt: str) -> str:
-    """How an image is announced, in the book's language rather than the interface's."""
-    return f"图片：{alt}" if is_chinese(lang) else f"Image: {alt}"
 
 
 def spoken_blocks(fragment: str, lang: str | None) -> tuple[list[Block], list[Block]]:

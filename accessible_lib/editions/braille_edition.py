@@ -26,9 +26,9 @@ from braille.layout import Block, BookLayout, braille_number
 from braille.pef import write_pef
 from braille.tables import default_table, resolve_table
 from braille.translate import translate
+from voices.text import image_words
 
 from ..i18n import book_gettext, gettext
-from .audio import image_words
 from .runner import Progress
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
