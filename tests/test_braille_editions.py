@@ -177,3 +177,16 @@ def test_characters_without_braille_are_counted_in_the_edition(corpus: dict, tmp
     steps = _Steps()
     run_conversion(book, "brf", {}, tmp_path, steps.append_step)
     assert "2 characters had no braille" in steps[-1]
+
+
+def test_the_title_page_names_the_braille_code_in_the_books_language() -> None:
+    from accessible_lib.editions.braille_edition import edition_words
+
+    assert (
+        edition_words("en-ueb-g2", "en")
+        == "Braille edition: English, Unified English Braille, grade 2 (contracted)"
+    )
+    assert edition_words("zhcn-cbs", "zh-Hans") == "盲文版：中文，国家通用盲文（GF 0019-2018）"
+    assert (
+        edition_words("de-g2.ctb", "en") == "Braille edition: de-g2.ctb"
+    )  # any installed table, by its file

@@ -24,7 +24,7 @@ from lxml import html as lxml_html
 from braille.brf import write_brf
 from braille.layout import Block, BookLayout, braille_number
 from braille.pef import write_pef
-from braille.tables import default_table, resolve_table
+from braille.tables import TABLES, default_table, resolve_table
 from braille.translate import translate
 from voices.text import image_words
 
@@ -210,9 +210,17 @@ def _layout(book: dict, options: dict, progress: Progress) -> tuple[BookLayout, 
     title_lines = [braille(book["title"], lang)]
     if book.get("authors"):
         title_lines.append(braille(", ".join(book["authors"]), lang))
-    words = book_gettext(lang, "Braille edition, table %(table)s", table=braille.table(lang))
-    title_lines.append(braille(words, lang))
+    title_lines.append(braille(edition_words(braille.table(lang), lang), lang))
     return layout, braille, title_lines, braille(book_gettext(lang, "Contents"), lang)
+
+
+def edition_words(table: str, lang: str) -> str:
+    """The title page's line naming the braille code, in the book's language ("盲文版：中文，国家通用盲文"),
+    not a liblouis file name, which Chinese braille would spell letter by letter. An installed table of
+    no known name is named by its file."""
+    known = TABLES.get(table)
+    name = book_gettext(lang, known.label) if known else table
+    return book_gettext(lang, "Braille edition: %(table)s", table=name)
 
 
 def _same(a: str, b: str) -> bool:
