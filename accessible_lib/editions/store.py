@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -92,17 +94,33 @@ _EDITION_COLUMNS = (
 )
 
 
+@contextmanager
+def _one_snapshot(db: Database) -> Iterator[None]:
+    """Several SELECTs read one state of the database: an edition and its files are written in one
+    transaction (complete), and a reader between two statements once saw a finished edition without its
+    files (tests/test_sigkill.py, 1 run in 4). Inside a caller's own transaction, that one already holds."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.conn.rollback()  # nothing was written: ends the read transaction
+
+
 def get_edition(db: Database, edition_id: int) -> dict | None:
-    rows = _rows(
-        db,
-        f"SELECT {_EDITION_COLUMNS} FROM editions e JOIN books b ON b.id = e.book_id WHERE e.id = ?",
-        [edition_id],
-    )
-    if not rows:
-        return None
-    edition = rows[0]
-    edition["files"] = files_of(db, edition_id)
-    return edition
+    with _one_snapshot(db):
+        rows = _rows(
+            db,
+            f"SELECT {_EDITION_COLUMNS} FROM editions e JOIN books b ON b.id = e.book_id WHERE e.id = ?",
+            [edition_id],
+        )
+        if not rows:
+            return None
+        edition = rows[0]
+        edition["files"] = files_of(db, edition_id)
+        return edition
 
 
 def files_of(db: Database, edition_id: int) -> list[dict]:
@@ -120,9 +138,10 @@ def editions_for_book(db: Database, book_id: int, *, status: str | None = None) 
     if status:
         sql += " AND e.status = ?"
         params.append(status)
-    editions = _rows(db, sql + " ORDER BY e.format, e.id", params)
-    for edition in editions:
-        edition["files"] = files_of(db, edition["id"])
+    with _one_snapshot(db):
+        editions = _rows(db, sql + " ORDER BY e.format, e.id", params)
+        for edition in editions:
+            edition["files"] = files_of(db, edition["id"])
     return editions
 
 
