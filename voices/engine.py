@@ -9,15 +9,18 @@ command line and the edition options can choose one (`--engine espeak`) without 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 SAMPLE_WIDTH = 2  # bytes per sample: 16-bit signed little-endian, mono
 MIN_RATE = 80  # espeak-ng's own limits for words per minute
 MAX_RATE = 450
 DEFAULT_RATE = 175
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class SpeechError(RuntimeError):
@@ -99,6 +102,14 @@ def engine_by_name(name: str = DEFAULT_ENGINE, **options: object) -> SpeechEngin
     module_name, class_name = target.split(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     return engine_class(**options)
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a `python -m voices.<module>` child: this checkout first on its path, so the
+    child runs the same code wherever the job's working directory is."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    return env
 
 
 def check_rate(rate: int) -> int:

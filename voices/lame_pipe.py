@@ -23,18 +23,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-BYTES_PER_SAMPLE = 2  # 16-bit signed little-endian mono PCM
+from voices.pcm import CountingWriter, lame_encoder
+
 LAME = "lame"
 ENCODERS = ("lameenc", "lame")
 _PIPE_SIZE = 1 << 20
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def lame_available(program: str = LAME) -> bool:
     return shutil.which(program) is not None
 
 
-class LamePipeWriter:
+class LamePipeWriter(CountingWriter):
     """Mono PCM in, an MP3 file out, encoded by a child (lameenc or `lame -r`) as the audio arrives."""
 
     def __init__(
@@ -55,8 +55,9 @@ class LamePipeWriter:
         if encoder == "lameenc":
             command = [sys.executable, "-m", "voices.lame_pipe", f"--rate={sample_rate}"]
             command += [f"--bitrate={bitrate}", f"--quality={quality}", str(self.path)]
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+            from voices.engine import child_env  # here: the child itself needs none of it
+
+            env = child_env()
         elif encoder == "lame":
             command = [program, "--silent", "-r", "-s", f"{sample_rate / 1000:g}", "--bitwidth", "16"]
             command += ["--signed", "--little-endian", "-m", "m", "-b", str(bitrate), "-q", str(quality)]
@@ -70,28 +71,15 @@ class LamePipeWriter:
             pass
         self._closed = False
 
-    def write(self, pcm: bytes) -> int:
-        """Send `pcm` to the encoder and return the number of whole samples it added."""
-        if self._closed:
-            raise ValueError("write to a closed LamePipeWriter")
-        data = self._odd + bytes(pcm)
-        whole = len(data) - len(data) % BYTES_PER_SAMPLE
-        self._odd = data[whole:]
-        if whole:
-            try:
-                self._process.stdin.write(data[:whole])
-            except BrokenPipeError:
-                self._fail()
-        added = whole // BYTES_PER_SAMPLE
-        self.samples += added
-        return added
-
-    def write_silence(self, samples: int) -> int:
-        return self.write(bytes(samples * BYTES_PER_SAMPLE))
-
     @property
-    def duration(self) -> float:
-        return self.samples / self.sample_rate
+    def closed(self) -> bool:
+        return self._closed
+
+    def _emit(self, data: bytes) -> None:
+        try:
+            self._process.stdin.write(data)
+        except BrokenPipeError:
+            self._fail()
 
     def close(self) -> int:
         """Wait for the MP3 to be complete; returns the samples written (an odd byte is dropped)."""
@@ -141,14 +129,8 @@ class LamePipeWriter:
 
 
 def encode_stdin(path: str, rate: int, bitrate: int, quality: int) -> None:
-    """The lameenc child: raw PCM from standard input to an MP3 file, a megabyte at a time."""
-    import lameenc
-
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(bitrate)
-    encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
-    encoder.set_quality(quality)
+    """The lameenc child: raw PCM from standard input to an MP3 file, a pipe's worth at a time."""
+    encoder = lame_encoder(rate, bitrate, quality)
     encoded = False
     with open(path, "wb") as out:
         while chunk := os.read(0, _PIPE_SIZE):

@@ -18,15 +18,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import lameenc
 from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK
 
 from voices.book import Clip, SpokenBook, SpokenChapter, check_id
+from voices.pcm import CountingWriter, lame_encoder
 
-BYTES_PER_SAMPLE = 2  # 16-bit signed little-endian mono PCM, what espeak-ng produces
 
-
-class Mp3Writer:
+class Mp3Writer(CountingWriter):
     """Encode PCM to a mono MP3 as it arrives, counting samples so clip times never depend on the MP3.
 
     lameenc prepends encoder delay and pads the last frame (~50 ms at 22.05 kHz) and writes no LAME/Xing
@@ -37,33 +35,16 @@ class Mp3Writer:
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.samples = 0
-        self._encoder = lameenc.Encoder()
-        self._encoder.set_bit_rate(bitrate)
-        self._encoder.set_in_sample_rate(sample_rate)
-        self._encoder.set_channels(1)
-        self._encoder.set_quality(quality)
+        self._encoder = lame_encoder(sample_rate, bitrate, quality)
         self._file = open(self.path, "wb")
         self._odd = b""  # an odd trailing byte, completed by the next write
 
-    def write(self, pcm: bytes) -> int:
-        """Encode `pcm` and return the number of whole samples it added."""
-        if self._file.closed:
-            raise ValueError("write to a closed Mp3Writer")
-        data = self._odd + bytes(pcm)
-        whole = len(data) - len(data) % BYTES_PER_SAMPLE
-        self._odd = data[whole:]
-        if whole:
-            self._file.write(self._encoder.encode(data[:whole]))
-        added = whole // BYTES_PER_SAMPLE
-        self.samples += added
-        return added
-
-    def write_silence(self, samples: int) -> int:
-        return self.write(bytes(samples * BYTES_PER_SAMPLE))
-
     @property
-    def duration(self) -> float:
-        return self.samples / self.sample_rate
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def _emit(self, data: bytes) -> None:
+        self._file.write(self._encoder.encode(data))
 
     def close(self) -> int:
         """Flush the encoder; returns the samples written (the odd byte, if any, is dropped)."""

@@ -32,14 +32,12 @@ import time
 import wave
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from voices.engine import Audio, SpeechError, Voice, check_rate, join_audio, resolve_voice
+from voices.engine import Audio, SpeechError, Voice, check_rate, child_env, join_audio, resolve_voice
 from voices.text import split_for_synthesis
 
 _WORD = re.compile(r"\w")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class _WorkerLost(Exception):
@@ -141,8 +139,7 @@ class Pyttsx3Engine:
         if proc is None or proc.poll() is not None:
             if proc is not None:
                 self.restarts += 1
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+            env = child_env()
             proc = subprocess.Popen(
                 [self.python, "-m", self.worker_module],
                 stdin=subprocess.PIPE,

@@ -25,7 +25,7 @@ from ..editions.braille_edition import chapter_blocks
 from ..errors import UserError
 from ..i18n import gettext
 from ..ingest.errors import N_
-from .helpers import db_for, not_found
+from .helpers import book_and_chapter, db_for, not_found
 from .render import render
 from .staff_session import StaffContext, staff_page
 
@@ -67,13 +67,8 @@ def _table(request: Request, lang: str | None) -> str:
 
 def chapter_page(request: Request):
     db = db_for(request)
-    book = catalogue.get_book(db, request.path_params["book_id"])
-    if book is None:
-        raise not_found()
+    book, chapter = book_and_chapter(request, db)
     position = request.path_params["position"]
-    chapter = catalogue.get_chapter(db, book["id"], position)
-    if chapter is None:
-        raise not_found()
     lang = chapter["lang"] or book["language"]
     table = _table(request, lang)
     blocks = []

@@ -23,3 +23,16 @@ def page_number(request: Request) -> int:
 
 def not_found() -> HTTPException:
     return HTTPException(status_code=404)
+
+
+def book_and_chapter(request: Request, db: Database) -> tuple[dict, dict]:
+    """The book and chapter a /books/{book_id}/read/{position} URL names, or a 404 page."""
+    from .. import catalogue
+
+    book = catalogue.get_book(db, request.path_params["book_id"])
+    if book is None:
+        raise not_found()
+    chapter = catalogue.get_chapter(db, book["id"], request.path_params["position"])
+    if chapter is None:
+        raise not_found()
+    return book, chapter

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from .. import catalogue
 from .chapter_html import prepare_chapter_html
-from .helpers import db_for, not_found
+from .helpers import book_and_chapter, db_for, not_found
 from .render import render
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
@@ -16,13 +16,8 @@ _SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 def chapter_page(request: Request):
     db = db_for(request)
-    book = catalogue.get_book(db, request.path_params["book_id"])
-    if book is None:
-        raise not_found()
+    book, chapter = book_and_chapter(request, db)
     position = request.path_params["position"]
-    chapter = catalogue.get_chapter(db, book["id"], position)
-    if chapter is None:
-        raise not_found()
     count = len(book["chapters"])
     context = {
         "book": book,
