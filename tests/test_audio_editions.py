@@ -413,7 +413,7 @@ def test_a_stop_during_parallel_speech_leaves_nothing(books: dict, tmp_path: Pat
 
 def test_audio_benchmark_slice_keeps_the_whole_book_figures(tmp_path: Path) -> None:
     """`make bench` measures a slice; the figures of the last whole-book run stay in BENCHMARKS.md."""
-    from accessible_lib import bench_audio
+    from accessible_lib.bench import audio as bench_audio
 
     assert bench_audio.limit_from_env({}) == bench_audio.SLICE
     assert bench_audio.limit_from_env({"BENCH_AUDIO_CHARS": "0"}) is None
@@ -442,7 +442,7 @@ def test_audio_benchmark_memory_counts_the_children() -> None:
     import subprocess
     import sys
 
-    from accessible_lib import bench_audio
+    from accessible_lib.bench import audio as bench_audio
 
     alone = bench_audio.tree_pss_mb(os.getpid())
     code = "import sys, time; block = bytearray(60 << 20); block[::4096] = b'x' * len(block[::4096]); " + (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from accessible_lib.cli_editions import output_name
+from accessible_lib.cli.editions import output_name
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
 from accessible_lib.editions.formats import FORMATS

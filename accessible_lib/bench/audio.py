@@ -11,7 +11,7 @@ The whole book is about 50 hours of speech and 30 minutes of benchmark, so `make
 first SLICE characters of chapter text, whole chapters) and extrapolates, labelled as such; the figures of
 the last whole-book run (`BENCH_AUDIO_CHARS=0 make bench`) are kept in BENCHMARKS.md.
 
-Run alone: `python -m accessible_lib.bench_audio [--limit-chars N] [--engine NAME]` (0: the whole book);
+Run alone: `python -m accessible_lib.bench.audio [--limit-chars N] [--engine NAME]` (0: the whole book);
 `make bench` runs it (BENCH_AUDIO_CHARS sets the limit, BENCH_ONLY=audio runs only this section).
 """
 
@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .settings import CHECKOUT, Settings
+from ..settings import CHECKOUT, Settings
 
 WAR_AND_PEACE = CHECKOUT.parent / "shared" / "corpus" / "text" / "en" / "war-and-peace.txt"
 RATE = 175  # words per minute: the converters' default, given to espeak-ng too
@@ -64,8 +64,8 @@ def engines_from_env(environ: dict | None = None) -> tuple[str, ...]:
 
 def load_book(path: Path, limit: int | None, data_dir: Path) -> dict:
     """The exported book as a worker receives it, cut to whole chapters up to `limit` characters of text."""
-    from .editions.export import export_ingested
-    from .ingest import ingest_file
+    from ..editions.export import export_ingested
+    from ..ingest import ingest_file
 
     book = export_ingested(ingest_file(path, Settings.from_env({}, data_dir=data_dir)))
     if limit:
@@ -143,7 +143,7 @@ class MemoryWatch:
 
 def convert_once(fmt: str, path: Path, limit: int | None, engine: str | None) -> dict:
     """One conversion in this process; its figures as a dict (printed as JSON by --convert)."""
-    from .editions.runner import run_conversion
+    from ..editions.runner import run_conversion
 
     with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
         book = load_book(path, limit, Path(tmp) / "data")
@@ -257,7 +257,7 @@ def _measure(limit: int | None, engines: tuple[str, ...]) -> tuple[dict, list[di
     results = []
     for engine in engines:
         for fmt in FORMATS:
-            command = [sys.executable, "-m", "accessible_lib.bench_audio", "--convert", fmt]
+            command = [sys.executable, "-m", "accessible_lib.bench.audio", "--convert", fmt]
             command += [f"--limit-chars={limit or 0}", f"--engine={engine}"]
             completed = subprocess.run(command, capture_output=True, text=True, cwd=CHECKOUT)
             if completed.returncode:
@@ -301,7 +301,7 @@ def section(limit: int | None = SLICE, engines: tuple[str, ...] = ENGINES) -> li
             f"{A_SLICE}: the first {first['chapters']} chapters "
             f"({first['characters']:,} characters), {measured}",
             "",
-            f"Command: `make bench` (`python -m accessible_lib.bench_audio --limit-chars {limit}`). The last "
+            f"Command: `make bench` (`python -m accessible_lib.bench.audio --limit-chars {limit}`). The last "
             f"column is an extrapolation, not a measurement: the slice's time times {scale:.1f} (the whole "
             "book's characters over the slice's).",
             "",
@@ -329,7 +329,7 @@ def section(limit: int | None = SLICE, engines: tuple[str, ...] = ENGINES) -> li
 
 
 def _streams() -> int:
-    from .editions.speech_streams import default_streams
+    from ..editions.speech_streams import default_streams
 
     return default_streams()
 

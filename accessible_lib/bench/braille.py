@@ -6,7 +6,7 @@ The raw tool is `lou_translate --forward en-ueb-g2.ctb` over the same chapter te
 (cut below 2,048 characters, where the CLI splits lines itself). Throughput is characters of chapter text
 per second.
 
-Run alone: `python -m accessible_lib.bench_braille`; `make bench` runs it (BENCH_ONLY=braille for only this).
+Run alone: `python -m accessible_lib.bench.braille`; `make bench` runs it (BENCH_ONLY=braille for only this).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from .bench_audio import WAR_AND_PEACE, MemoryWatch, load_book
-from .settings import CHECKOUT
+from ..settings import CHECKOUT
+from .audio import WAR_AND_PEACE, MemoryWatch, load_book
 
 TABLE = "en-ueb-g2.ctb"
 
 
 def convert_once(fmt: str, path: Path) -> dict:
-    from .editions.runner import run_conversion
+    from ..editions.runner import run_conversion
 
     with tempfile.TemporaryDirectory(prefix="bench-braille-") as tmp:
         book = load_book(path, None, Path(tmp) / "data")
@@ -84,7 +84,7 @@ def section() -> list[str]:
         return lines + [f"{WAR_AND_PEACE} is not here (../shared/corpus is missing): not measured.", ""]
     results = []
     for fmt in ("brf", "pef"):
-        command = [sys.executable, "-m", "accessible_lib.bench_braille", "--convert", fmt]
+        command = [sys.executable, "-m", "accessible_lib.bench.braille", "--convert", fmt]
         completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=CHECKOUT)
         results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
     with tempfile.TemporaryDirectory(prefix="bench-raw-braille-") as tmp:
@@ -93,7 +93,7 @@ def section() -> list[str]:
     characters = results[0]["characters"]
     raw_rate = len(text) / raw_seconds
     lines += [
-        "Command: `make bench` (`python -m accessible_lib.bench_braille`).",
+        "Command: `make bench` (`python -m accessible_lib.bench.braille`).",
         f"Input: `../shared/corpus/text/en/war-and-peace.txt`, the whole book ({characters:,} characters of "
         f"chapter text), table {TABLE}, 40 cells x 25 lines, title page and contents included.",
         f"Raw tool, same text, same run: `lou_translate --forward {TABLE}`, one paragraph per line "

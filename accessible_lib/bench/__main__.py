@@ -16,10 +16,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import bench_search as search_bench
-from .db import open_database
-from .importer import import_paths
-from .settings import CHECKOUT, Settings
+from ..db import open_database
+from ..importer import import_paths
+from ..settings import CHECKOUT, Settings
+from . import search as search_bench
 
 SHARED_CORPUS = CHECKOUT.parent / "shared" / "corpus"
 
@@ -60,7 +60,7 @@ def bench_search(books: int, data_dir: Path) -> list[str]:
     lines = [
         "## Search at scale",
         "",
-        f"Command: `BENCH_BOOKS={books} make bench` (`accessible_lib.bench_search`).",
+        f"Command: `BENCH_BOOKS={books} make bench` (`accessible_lib.bench.search`).",
         f"Input: {books:,} synthetic books cut from the real texts in `tests/corpus/text`",
         f"({chapters:,} chapters, {text_bytes / 1e6:,.0f} MB of chapter text; "
         f"database {path.stat().st_size / 1e6:,.0f} MB), added through `catalogue.add_book`: "
@@ -140,7 +140,8 @@ def _kept_sections(path: Path) -> dict[str, list[str]]:
 
 def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
-    from . import bench_audio, bench_braille
+    from . import audio as bench_audio
+    from . import braille as bench_braille
 
     books = int(os.environ.get("BENCH_BOOKS", "150000"))
     only = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name] or list(SECTIONS)

@@ -10,11 +10,11 @@ import sys
 
 import click
 
-from . import auth
-from . import db as database
-from .cli import main
-from .i18n import gettext
-from .settings import Settings
+from .. import auth
+from .. import db as database
+from ..i18n import gettext
+from ..settings import Settings
+from . import main
 
 
 @main.command("create-staff")

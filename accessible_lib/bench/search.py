@@ -5,7 +5,7 @@ index holds real vocabulary with real frequencies: common characters like 的 an
 nearly every chapter, which is what makes a search slow. Books go in through `catalogue.add_book`, one
 transaction each, as an import does.
 
-    python -m accessible_lib.bench_search --books 150000 --db /tmp/bench.db
+    python -m accessible_lib.bench.search --books 150000 --db /tmp/bench.db
 
 An existing database at --db is reused when it already holds enough books, so queries can be re-timed.
 """
@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import catalogue, search
-from .db import open_database
-from .ingest.model import Chapter, IngestedBook
+from .. import catalogue, search
+from ..db import open_database
+from ..ingest.model import Chapter, IngestedBook
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "text"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from . import db as database
-from . import i18n
-from .i18n import gettext, ngettext
-from .importer import (
+from .. import db as database
+from .. import i18n
+from ..i18n import gettext, ngettext
+from ..importer import (
     DUPLICATE,
     IMPORTED,
     REJECTED,
@@ -27,7 +27,7 @@ from .importer import (
     collect_files,
     import_file,
 )
-from .settings import PREFIX, SETTINGS, Settings
+from ..settings import PREFIX, SETTINGS, Settings
 
 
 @click.group()
@@ -92,7 +92,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the library over HTTP."""
     import uvicorn
 
-    from .app import create_app
+    from ..app import create_app
 
     settings = Settings.from_env()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
@@ -109,4 +109,4 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff.
-from . import cli_editions, cli_jobs, cli_staff  # noqa: E402,F401
+from . import editions, jobs, staff  # noqa: E402,F401

@@ -7,13 +7,13 @@ import logging
 
 import click
 
-from . import catalogue
-from . import db as database
-from .cli import main
-from .editions import formats
-from .i18n import gettext
-from .jobs.config import load_plugins
-from .settings import Settings
+from .. import catalogue
+from .. import db as database
+from ..editions import formats
+from ..i18n import gettext
+from ..jobs.config import load_plugins
+from ..settings import Settings
+from . import main
 
 
 @main.command()
@@ -25,7 +25,7 @@ from .settings import Settings
 )
 def worker(workers: int | None) -> None:
     """Run a worker that builds queued editions until stopped (Ctrl-C or SIGTERM)."""
-    from .jobs.worker import run_worker
+    from ..jobs.worker import run_worker
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
@@ -57,7 +57,7 @@ def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: edition_id, reused.")
 def request_command(book_id: int, format_name: str, raw_options: tuple[str, ...], as_json: bool) -> None:
     """Queue an edition of a book exactly as the staff button does (a finished one is reused)."""
-    from .jobs.queue import EditionQueue, request
+    from ..jobs.queue import EditionQueue, request
 
     settings = Settings.from_env()
     load_plugins(settings)

@@ -20,12 +20,12 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from .cli import main
-from .editions import formats, store
-from .editions.runner import run_conversion
-from .i18n import gettext, ngettext
-from .ingest.errors import N_, IngestError
-from .settings import Settings
+from ..editions import formats, store
+from ..editions.runner import run_conversion
+from ..i18n import gettext, ngettext
+from ..ingest.errors import N_, IngestError
+from ..settings import Settings
+from . import main
 
 _MAX_NAME_BYTES = 200
 
@@ -85,7 +85,7 @@ def convert_command(arguments: tuple[str, ...], format_name: str, out: Path) -> 
         for number, source in enumerate(sources):
             bar.set_description_str(source if len(source) < 30 else "…" + source[-29:], refresh=False)
             if source.isdigit() and catalogue_db is None:
-                from .db import open_database
+                from ..db import open_database
 
                 catalogue_db = open_database(settings.database_path)
             outcomes.append(
@@ -182,7 +182,7 @@ def _unexpected(error: Exception) -> str:
 
 def _load(source: str, settings: Settings, catalogue_db) -> tuple[dict, str]:
     """The exported book for a book id or a file, and what its output name starts with."""
-    from .editions.export import export_book, export_ingested
+    from ..editions.export import export_book, export_ingested
 
     if source.isdigit():
         try:
@@ -192,7 +192,7 @@ def _load(source: str, settings: Settings, catalogue_db) -> tuple[dict, str]:
     path = Path(source)
     if not path.is_file():
         raise _NotFound(gettext(N_("There is no file at this path.")))
-    from .ingest import ingest_file
+    from ..ingest import ingest_file
 
     return export_ingested(ingest_file(path, settings)), path.stem
 
@@ -220,7 +220,7 @@ def _slug(text: str) -> str:
 @click.option("--limit", type=click.IntRange(1), default=200, show_default=True, help="Most editions shown.")
 def jobs_command(status: str | None, limit: int) -> None:
     """Editions and their state: running and queued first, then failed, then done."""
-    from .db import open_database
+    from ..db import open_database
 
     settings = Settings.from_env()
     catalogue_db = open_database(settings.database_path)
