@@ -23,7 +23,11 @@ class Setting:
 
 SETTINGS: list[Setting] = [
     Setting("data_dir", str(CHECKOUT / "var"), "Directory for the database and every generated file."),
-    Setting("content_dir", str(CHECKOUT / "content"), "Books that `make run` imports on first start."),
+    Setting(
+        "content_dir",
+        str(CHECKOUT / "content"),
+        "Books that `accessible-lib import` with no path imports; `make run` does so each time it starts.",
+    ),
     Setting("host", "127.0.0.1", "Address `accessible-lib serve` listens on."),
     Setting("port", 8000, "Port `accessible-lib serve` listens on."),
     Setting("debug", False, "Show tracebacks in error pages. Never in production."),
