@@ -129,6 +129,11 @@ class Settings:
         return self.data_dir / "catalogue.db"
 
     @property
+    def cache_dir(self) -> Path:
+        """What a library rebuilds when it is missing (jieba's dictionary cache): kept to save time."""
+        return self.data_dir / "cache"
+
+    @property
     def editions_dir(self) -> Path:
         """Published edition files, one directory per edition, for the local storage backend."""
         return self.data_dir / "editions"
