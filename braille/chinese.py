@@ -1,7 +1,7 @@
 """Chinese text made ready for liblouis: braille words, simplified characters, and readings fixed.
 
 liblouis' Chinese tables translate character by character, so on their own they fall short of how Chinese
-braille is written (facts from the tables and their tests, see TOOLCHAIN.md):
+braille is written (facts from the tables and their tests, see docs/TOOLCHAIN.md):
 - Words are separated by blanks (分词连写, GB/T 15720): the text is segmented with jieba, corrected by a
   braille-word dictionary (zh_words.txt), and words are joined with spaces, never before closing or after
   opening punctuation.

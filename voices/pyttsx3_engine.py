@@ -1,8 +1,8 @@
 """pyttsx3 (over libespeak-ng) as a speech engine, kept in a child process it cannot take down with it.
 
-pyttsx3 2.99 has defects that each end a long job (TOOLCHAIN.md): `runAndWait()` can return before the WAV
-is complete, long unpunctuated input segfaults the process, its cached engine hangs when shared, espeak-ng
-sometimes returns an empty utterance under load, and an unknown voice is silently ignored. So:
+pyttsx3 2.99 has defects that each end a long job (docs/TOOLCHAIN.md): `runAndWait()` can return before the
+WAV is complete, long unpunctuated input segfaults the process, its cached engine hangs when shared,
+espeak-ng sometimes returns an empty utterance under load, and an unknown voice is silently ignored. So:
 
 - the engine lives in a child process started with `python -m voices.pyttsx3_engine`, one engine per child
   and one request at a time (a lock in the parent). A plain subprocess rather than `multiprocessing` because
