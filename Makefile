@@ -1,8 +1,9 @@
 # The two commands a user needs: `make run` and `make test`. Both run the same idempotent setup first.
 VENV := .venv
 PY := $(VENV)/bin/python
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# Empty: the ACCESSIBLE_LIB_HOST and ACCESSIBLE_LIB_PORT settings decide (make run HOST=0.0.0.0 overrides them).
+HOST ?=
+PORT ?=
 
 .PHONY: setup run test bench lint format clean messages
 
@@ -10,8 +11,8 @@ setup:
 	@sh scripts/setup.sh
 
 run: setup
-	$(VENV)/bin/accessible-lib import --skip-duplicates "$${ACCESSIBLE_LIB_CONTENT_DIR:-content}"
-	@sh scripts/run.sh $(HOST) $(PORT)
+	$(VENV)/bin/accessible-lib import --skip-duplicates
+	@sh scripts/run.sh "$(HOST)" "$(PORT)"
 
 test: setup
 	$(PY) -m pytest -q

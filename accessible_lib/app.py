@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import i18n
+from .caches import use_data_dir
 from .db import open_database
 from .errors import UserError
 from .jobs.queue import EditionQueue
@@ -44,6 +45,7 @@ class Connections:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    use_data_dir(settings)  # the braille reading pages segment Chinese with jieba, whose cache goes there
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:

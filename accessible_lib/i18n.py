@@ -60,33 +60,43 @@ def load_catalogues() -> dict[str, NullTranslations]:
 
 
 def choose_locale(cookie: str | None, accept_language: str | None, default: str) -> str:
-    """A remembered choice wins; then the browser's preference; then the default."""
+    """A remembered choice wins; then the browser's preference; then the default.
+
+    Babel's negotiation matches the browser's tags against ours, most wanted first; each tag is followed by
+    its bare language, so any Chinese (zh-TW, zh-Hant-HK) gets the Simplified interface, the only Chinese
+    one we have, and any English gets English.
+    """
     if cookie in BY_CODE:
         return cookie
-    if accept_language:
-        wanted = []
-        for part in accept_language.split(","):
-            tag = part.split(";")[0].strip()
-            if tag and tag != "*":
-                wanted.append(tag.replace("-", "_"))
-        # Any Chinese variant gets the Simplified interface: it is the only Chinese one we have.
-        aliases = {
-            "zh": "zh_Hans",
-            "zh_CN": "zh_Hans",
-            "zh_SG": "zh_Hans",
-            "zh_TW": "zh_Hans",
-            "zh_HK": "zh_Hans",
-            "zh_Hant": "zh_Hans",
-        }
-        found = negotiate_locale(wanted, list(BY_CODE), sep="_", aliases=aliases)
-        if found:
-            return found
-        for tag in wanted:
-            if tag.lower().startswith("zh"):
-                return "zh_Hans"
-            if tag.lower().startswith("en"):
-                return "en"
+    wanted = []
+    for tag in accepted_tags(accept_language or ""):
+        wanted += [tag, tag.split("_")[0]]
+    found = negotiate_locale(wanted, list(BY_CODE), sep="_", aliases={"zh": "zh_Hans"})
+    if found:
+        return next(code for code in BY_CODE if code.lower() == found.lower())
     return default if default in BY_CODE else "en"
+
+
+def accepted_tags(header: str) -> list[str]:
+    """The language tags of an Accept-Language header, most wanted first (RFC 9110 section 12.5.4).
+
+    Tags are ordered by their q-value (1 when absent), in header order among equals; q=0 means "not this",
+    and "*" names no language of its own. Tags come with underscores, as Babel writes them.
+    """
+    weighted = []
+    for index, part in enumerate(header.split(",")):
+        tag, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            weighted.append((-quality, index, tag.replace("-", "_")))
+    return [tag for _, _, tag in sorted(weighted)]
 
 
 def terminal_locale(environ: dict[str, str]) -> str:

@@ -23,7 +23,11 @@ class Setting:
 
 SETTINGS: list[Setting] = [
     Setting("data_dir", str(CHECKOUT / "var"), "Directory for the database and every generated file."),
-    Setting("content_dir", str(CHECKOUT / "content"), "Books that `make run` imports on first start."),
+    Setting(
+        "content_dir",
+        str(CHECKOUT / "content"),
+        "Books that `accessible-lib import` with no path imports; `make run` does so each time it starts.",
+    ),
     Setting("host", "127.0.0.1", "Address `accessible-lib serve` listens on."),
     Setting("port", 8000, "Port `accessible-lib serve` listens on."),
     Setting("debug", False, "Show tracebacks in error pages. Never in production."),
@@ -123,6 +127,11 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "catalogue.db"
+
+    @property
+    def cache_dir(self) -> Path:
+        """What a library rebuilds when it is missing (jieba's dictionary cache): kept to save time."""
+        return self.data_dir / "cache"
 
     @property
     def editions_dir(self) -> Path:

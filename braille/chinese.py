@@ -1,7 +1,7 @@
 """Chinese text made ready for liblouis: braille words, simplified characters, and readings fixed.
 
 liblouis' Chinese tables translate character by character, so on their own they fall short of how Chinese
-braille is written (facts from the tables and their tests, see TOOLCHAIN.md):
+braille is written (facts from the tables and their tests, see docs/TOOLCHAIN.md):
 - Words are separated by blanks (分词连写, GB/T 15720): the text is segmented with jieba, corrected by a
   braille-word dictionary (zh_words.txt), and words are joined with spaces, never before closing or after
   opening punctuation.
@@ -27,6 +27,22 @@ HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f
 CLOSING = set("。，、；：？！…）》」』】〕〉”’.,;:?!)]}%")
 OPENING = set("（《「『【〔〈“‘([{")
 _LOCK = threading.Lock()
+_cache_dir: Path | None = None  # set_cache_dir; None: jieba's default, the system temporary directory
+
+
+def set_cache_dir(directory: str | Path | None) -> None:
+    """Where jieba keeps its dictionary cache (built once, about 1 s; loaded later in a fraction of that).
+
+    The application passes a directory of its own, so nothing is written to the system temporary directory;
+    a process pool passes it on to its workers (it is the initializer of braille workers). Takes effect
+    before the first Chinese text is segmented in this process.
+    """
+    global _cache_dir
+    _cache_dir = None if directory is None else Path(directory)
+
+
+def cache_dir() -> Path | None:
+    return _cache_dir
 
 
 @functools.cache
@@ -36,6 +52,9 @@ def _segmenter():
 
     jieba.setLogLevel(logging.ERROR)
     tokenizer = jieba.Tokenizer()
+    if _cache_dir is not None:
+        _cache_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.tmp_dir = str(_cache_dir)
     tokenizer.initialize()
     for line in WORDS_FILE.read_text(encoding="utf-8").splitlines():
         parts = line.split("#", 1)[0].split()

@@ -23,6 +23,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 BLANK = "\u2800"
 HYPHEN = "\u2824"  # dots 3-6
@@ -215,10 +216,19 @@ class ContentsEntry:
 class BookLayout:
     """Lay out a book chapter by chapter, then read its pages: title page, contents, body."""
 
-    def __init__(self, *, cells: int = 40, lines: int = 25, print_pages: bool = False):
+    def __init__(
+        self,
+        *,
+        cells: int = 40,
+        lines: int = 25,
+        print_pages: bool = False,
+        spool_dir: str | Path | None = None,
+    ):
+        """`spool_dir` holds the laid-out body pages until they are read (an unnamed file, gone when the
+        layout is closed); None means the system temporary directory."""
         check_size(cells, lines)
         self.cells, self.lines = cells, lines
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
         self._body = _Pager(cells, lines, print_pages=print_pages)
         self.contents: list[ContentsEntry] = []
         self.body_pages = 0

@@ -4,8 +4,9 @@
 # stopped too; a job it was running comes back through its expired lease when the library starts again.
 set -u
 cd "$(dirname "$0")/.."
-HOST=${1:-127.0.0.1}
-PORT=${2:-8000}
+# Host and port given here override the ACCESSIBLE_LIB_HOST and ACCESSIBLE_LIB_PORT settings; empty, serve uses them.
+HOST=${1:-}
+PORT=${2:-}
 
 .venv/bin/accessible-lib worker &
 worker=$!
@@ -18,4 +19,4 @@ stop_worker() {
 trap stop_worker EXIT
 trap 'exit 130' INT TERM
 
-.venv/bin/accessible-lib serve --host "$HOST" --port "$PORT"
+.venv/bin/accessible-lib serve ${HOST:+--host "$HOST"} ${PORT:+--port "$PORT"}

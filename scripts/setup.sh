@@ -42,7 +42,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# Debian's liblouis binding is one pure-Python package; link only it (see TOOLCHAIN.md: the PyPI 'louis' is
+# Debian's liblouis binding is one pure-Python package; link only it (see docs/TOOLCHAIN.md: the PyPI 'louis' is
 # unrelated, and exposing all of dist-packages would drag Debian's other packages into the venv).
 louis_dir=$(dpkg -L python3-louis | grep '/louis$' | head -n 1)
 purelib=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -59,7 +59,7 @@ def new_context(browser: Browser, live: LiveServer, locale: str, **options: obje
     assert locale in i18n.BY_CODE, locale
     options.setdefault("viewport", DESKTOP)
     context = browser.new_context(**options)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)  # only reached when something is broken: room for a busy machine
     context.add_cookies([{"name": i18n.COOKIE, "value": locale, "url": live.url + "/"}])
     return context
 

@@ -22,6 +22,9 @@ from .conftest import make_book
 
 ACCESSIBLE_LIB = Path(sys.executable).parent / "accessible-lib"
 PLUGIN = "tests.jobs_plugin"
+# How long a test waits for a worker to do something. Waits end as soon as it is done, so this is only
+# reached when something is broken: far above the seconds it takes, with room for a busy machine.
+WAIT = 120
 
 
 def worker_env(data_dir: Path, **settings: object) -> dict[str, str]:
@@ -56,7 +59,7 @@ def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
-    process.wait(timeout=15)
+    process.wait(timeout=60)
 
 
 def stop_worker(process: subprocess.Popen) -> None:
@@ -64,14 +67,14 @@ def stop_worker(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
     try:
         os.killpg(process.pid, signal.SIGKILL)  # leftover children, if any
     except ProcessLookupError:
         pass
-    process.wait(timeout=10)
+    process.wait(timeout=60)
 
 
 @contextmanager
@@ -100,7 +103,7 @@ def wait_for(
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(ACCESSIBLE_LIB), *args], env=env, cwd=CHECKOUT, capture_output=True, text=True, timeout=60
+        [str(ACCESSIBLE_LIB), *args], env=env, cwd=CHECKOUT, capture_output=True, text=True, timeout=WAIT
     )
 
 

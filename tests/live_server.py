@@ -111,8 +111,9 @@ def finish_editions(settings: Settings, book_id: int) -> None:
         db.close()
 
 
-def start_server(settings: Settings, *, timeout: float = 20.0) -> LiveServer:
-    """Serve `create_app(settings)` on 127.0.0.1 at a free port; return once it answers."""
+def start_server(settings: Settings, *, timeout: float = 120.0) -> LiveServer:
+    """Serve `create_app(settings)` on 127.0.0.1 at a free port; return once it answers (the timeout only
+    catches a server that never starts: it leaves room for a busy machine)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

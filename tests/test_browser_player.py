@@ -58,7 +58,7 @@ def state(page: Page) -> dict:
 
 
 def wait_for(page: Page, condition: str) -> dict:
-    page.wait_for_function(f"() => {{ const s = ({STATE})(); return {condition}; }}", timeout=15_000)
+    page.wait_for_function(f"() => {{ const s = ({STATE})(); return {condition}; }}", timeout=60_000)
     return state(page)
 
 
@@ -205,7 +205,7 @@ def test_orca_hears_the_player_and_its_shortcuts_reach_it(live_library) -> None:
     served page's own templates."""
     server, books = live_library
     url = f"{server.url}/books/{books[BOOK]}"
-    with urllib.request.urlopen(url, timeout=20) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         soup = BeautifulSoup(response.read().decode("utf-8"), "html.parser")
     root = soup.find(attrs={"data-player-root": True})
     titles = [" ".join(a.get_text().split()) for a in root.select("a[data-chapter]")]

@@ -53,6 +53,16 @@ def test_import_summary_and_exit_code(env: dict[str, str], shelf: Path, tmp_path
     assert _books(tmp_path / "data") == ["The Raven", "赤壁赋"]
 
 
+def test_import_without_a_path_imports_the_content_dir(
+    env: dict[str, str], shelf: Path, tmp_path: Path
+) -> None:
+    (shelf / "broken.txt").unlink()
+    result = CliRunner().invoke(main, ["import"], env={**env, "ACCESSIBLE_LIB_CONTENT_DIR": str(shelf)})
+    assert result.exit_code == 0, result.output
+    assert "2 imported, 0 duplicates, 0 rejected" in result.output
+    assert _books(tmp_path / "data") == ["The Raven", "赤壁赋"]
+
+
 def test_duplicates_are_not_rejections(env: dict[str, str], tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["import", str(CHIBIFU)], env=env).exit_code == 0

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
+
+from accessible_lib import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "accessible_lib/locales/zh_Hans/LC_MESSAGES/messages.po"
@@ -80,6 +83,35 @@ def test_accept_language_chooses_the_interface(client):
     assert lang_of(client.get("/", headers={"accept-language": "en-GB,en;q=0.8"})) == "en"
     assert lang_of(client.get("/", headers={"accept-language": "fr"})) == "en"
     assert lang_of(client.get("/")) == "en"
+    # q-values decide, not the order in the header
+    assert lang_of(client.get("/", headers={"accept-language": "en;q=0.1, zh-CN;q=0.9"})) == "zh-Hans"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("en;q=0.1, zh-CN;q=0.9", "zh_Hans"),
+        ("zh-CN;q=0.2, en-US;q=0.8", "en"),
+        ("fr, en;q=0.5, zh;q=0.4", "en"),  # French we lack; the next wanted we have
+        ("fr, zh-TW;q=0.5, en;q=0.4", "zh_Hans"),  # Traditional readers get the one Chinese we have
+        ("zh-Hant-HK", "zh_Hans"),
+        ("ZH-hans", "zh_Hans"),
+        ("en-GB,en;q=0.8", "en"),
+        ("zh;q=0, en;q=0.1", "en"),  # q=0: not Chinese
+        ("zh;q=0", "en"),  # nothing wanted that we have: the default
+        ("*", "en"),
+        ("de;q=abc, zh;q=0.3", "zh_Hans"),  # a broken weight counts as unwanted
+        ("", "en"),
+    ],
+)
+def test_accept_language_is_negotiated_by_q_value(header, expected):
+    assert i18n.choose_locale(None, header, "en") == expected
+
+
+def test_default_locale_applies_only_when_nothing_matches():
+    assert i18n.choose_locale(None, "fr", "zh_Hans") == "zh_Hans"
+    assert i18n.choose_locale(None, "en;q=0.5", "zh_Hans") == "en"
+    assert i18n.choose_locale("en", "zh-CN", "zh_Hans") == "en"  # the cookie wins
 
 
 def test_the_language_link_on_every_page_switches_and_is_remembered(client, sample_library):

@@ -39,7 +39,7 @@ def orca_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
 
 def fetch(url: str) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=20) as response:
+        with urllib.request.urlopen(url, timeout=60) as response:
             return response.read().decode("utf-8")
     except urllib.error.HTTPError as error:
         raise AssertionError(f"{url} answered HTTP {error.code}, not the page to listen to") from error

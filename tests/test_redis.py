@@ -27,7 +27,7 @@ from accessible_lib.jobs import signing
 from accessible_lib.jobs.queue import EditionQueue, request_and_enqueue
 from accessible_lib.settings import Settings
 
-from .jobs_helpers import add_books, edition, running_worker, wait_for, worker_env
+from .jobs_helpers import WAIT, add_books, edition, running_worker, wait_for, worker_env
 from .live_server import start_server
 
 SECRET = "test-secret-shared-by-the-web-app-and-the-worker"
@@ -71,7 +71,7 @@ def redis_url(tmp_path: Path):
             except OSError:
                 return False
 
-        wait_for(answers, timeout=10, what="redis-server to answer")
+        wait_for(answers, timeout=WAIT, what="redis-server to answer")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -108,7 +108,7 @@ def test_remote_worker_over_redis_builds_an_edition_without_the_catalogue(tmp_pa
     with running_worker(env, log_path, workers=1):
         done = wait_for(
             lambda: (row := edition(settings, edition_id))["status"] == store.DONE and row,
-            timeout=30,
+            timeout=WAIT,
             what="the edition to be built by the remote worker",
             log_path=log_path,
         )
@@ -123,7 +123,7 @@ def test_remote_worker_over_redis_builds_an_edition_without_the_catalogue(tmp_pa
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bs4 import BeautifulSoup
 from lxml import html as lxml_html
 
-from accessible_lib.ingest.sanitize import clean_chapter
+from accessible_lib.ingest.sanitize import allow_listed, clean_chapter
 from tests.test_ingest_epub import xhtml
 
 PATH = "OEBPS/text/ch1.xhtml"
@@ -124,7 +125,7 @@ def test_blank_paragraphs_are_dropped_and_their_ids_survive() -> None:
     )
     assert html == (
         '<p>Before</p><span id="x-linked"></span><span id="x-Illustration20"></span>'
-        '<span id="x-own"></span><p><img src="resource:img-1.png" alt=""></p><ul><li></ul>'
+        '<span id="x-own"></span><p><img src="resource:img-1.png" alt=""></p><ul><li></li></ul>'
         '<p>After <a href="#x-linked">link</a> <a href="#x-own">own</a></p>'
     )
     assert text == "Before\n\nAfter link own"
@@ -190,3 +191,33 @@ def test_a_page_label_cannot_inject_markup() -> None:
     assert [element.tag for element in parsed.iter()] == ["div", "p", "span"]
     assert parsed.find(".//span").get("title") == '"><b>x'
     assert text == "ab"
+
+
+def test_the_allow_list_is_enforced_on_our_own_output() -> None:
+    """nh3 removes whatever the structural clean-up might let through: elements, attributes, URLs."""
+    markup = (
+        '<p id="a" lang="fr" onclick="f()" style="x" class="c">Hi<script>evil()</script>'
+        '<a href="javascript:alert(1)" onmouseover="g()">js</a> <a href="https://example.org/">web</a>'
+        ' <a href="chapter:2#x-s" role="doc-noteref">2</a> <a href="#x-here">here</a>'
+        '<img src="resource:img-1.png" alt="A cat" onerror="h()"><img src="http://example.org/t.png" alt="">'
+        '<span role="doc-pagebreak" title="7" id="x-p7"></span><iframe src="x">frame</iframe>'
+        '<td colspan="2" bgcolor="red">cell</td><!-- a comment --><marquee>moving</marquee></p>'
+    )
+    soup = BeautifulSoup(allow_listed(markup), "html.parser")
+    paragraph = soup.p
+    assert paragraph.attrs == {"id": "a", "lang": "fr"}
+    assert not soup.find_all(["script", "iframe", "marquee"]) and "evil" not in soup.get_text()
+    assert soup.get_text() == "Hijs web 2 herecellmoving"
+    links = {link.get_text(): link.attrs for link in soup.find_all("a")}
+    assert links == {
+        "js": {},
+        "web": {},
+        "2": {"href": "chapter:2#x-s", "role": "doc-noteref"},
+        "here": {"href": "#x-here"},
+    }
+    assert [img.attrs for img in soup.find_all("img")] == [
+        {"src": "resource:img-1.png", "alt": "A cat"},
+        {"alt": ""},
+    ]
+    assert soup.find("span").attrs == {"role": "doc-pagebreak", "title": "7", "id": "x-p7"}
+    assert "comment" not in str(soup)

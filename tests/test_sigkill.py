@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import time
 
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
@@ -18,6 +17,7 @@ from accessible_lib.editions.storage import PUBLISHED_DIR, storage_for
 from accessible_lib.settings import Settings
 
 from .jobs_helpers import (
+    WAIT,
     add_books,
     edition,
     kill_group,
@@ -63,7 +63,7 @@ def test_sigkill_mid_job_leaves_nothing_partial_and_the_job_completes(tmp_path):
                 and (row["progress"] or 0) > 0
                 and row
             ),
-            timeout=20,
+            timeout=WAIT,
             what="the slow edition to run with progress",
             log_path=log_path,
         )
@@ -86,20 +86,16 @@ def test_sigkill_mid_job_leaves_nothing_partial_and_the_job_completes(tmp_path):
     # The dead worker's lease runs out; the edition's own state brings the job back.
     db = open_database(settings.database_path, migrate=False)
     try:
-        wait_for(
-            lambda: edition_id in store.expired_leases(db), timeout=LEASE + 3, what="the lease to expire"
-        )
+        wait_for(lambda: edition_id in store.expired_leases(db), timeout=WAIT, what="the lease to expire")
     finally:
         db.close()
-    started = time.monotonic()
     with running_worker(env, log_path, workers=1):
         done = wait_for(
             lambda: (r := edition(settings, edition_id))["status"] == store.DONE and r,
-            timeout=30,
+            timeout=WAIT,
             what="the edition to be rebuilt by the new worker",
             log_path=log_path,
         )
-    assert time.monotonic() - started < 25
     assert done["attempts"] == 2 and done["error"] is None and storage.exists(key)
     (record,) = done["files"]
     data = (storage.path(key) / record["name"]).read_bytes()

@@ -104,10 +104,20 @@ def engine_by_name(name: str = DEFAULT_ENGINE, **options: object) -> SpeechEngin
     return engine_class(**options)
 
 
+def silent_env() -> dict[str, str]:
+    """The environment for a process that runs espeak-ng, which never plays sound here.
+
+    Starting, libespeak-ng opens its audio layer (pcaudiolib, then PulseAudio) even when it only hands
+    samples back, and libpulse then writes a cookie in ~/.config/pulse and, with no XDG_RUNTIME_DIR, a
+    directory in $TMPDIR. With no sound server named, it writes nothing: speech leaves no file behind.
+    """
+    return {**os.environ, "PULSE_SERVER": "none"}
+
+
 def child_env() -> dict[str, str]:
-    """The environment for a `python -m voices.<module>` child: this checkout first on its path, so the
-    child runs the same code wherever the job's working directory is."""
-    env = dict(os.environ)
+    """The environment for a `python -m voices.<module>` child: silent (`silent_env`), and this checkout
+    first on its path, so the child runs the same code wherever the job's working directory is."""
+    env = silent_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
     return env
 

@@ -1,21 +1,19 @@
 """The espeak-ng command-line program as a speech engine.
 
-Measured ~1.6x faster than pyttsx3 over the same library (TOOLCHAIN.md): no Python callback copies the audio
-and nothing concatenates buffers. Each call is a fresh process, so a crash or a hang costs one call, never
-the job.
+Each call is a fresh process, so a crash or a hang costs one call, never the job; how its speed compares
+with the other engines is measured in BENCHMARKS.md. The WAV comes back on a pipe: no file is written.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import io
 import re
 import shutil
 import subprocess
-import tempfile
 import wave
 
-from voices.engine import Audio, SpeechError, Voice, check_rate, resolve_voice
+from voices.engine import Audio, SpeechError, Voice, check_rate, resolve_voice, silent_env
 
 ESPEAK = "espeak-ng"
 _WORD = re.compile(r"\w")
@@ -24,7 +22,9 @@ _WORD = re.compile(r"\w")
 @functools.cache
 def espeak_voices(program: str = ESPEAK) -> tuple[Voice, ...]:
     """Voices as `espeak-ng --voices` lists them; the id is what `-v` accepts (its Language column)."""
-    listing = subprocess.run([program, "--voices"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [program, "--voices"], capture_output=True, text=True, check=True, env=silent_env()
+    ).stdout
     voices = []
     for line in listing.splitlines()[1:]:
         fields = line.split()
@@ -38,12 +38,15 @@ def espeak_voices(program: str = ESPEAK) -> tuple[Voice, ...]:
 
 
 class EspeakEngine:
-    """`espeak-ng -v VOICE -s RATE -w FILE` with the text on standard input (never on the command line,
+    """`espeak-ng -v VOICE -s RATE --stdout` with the text on standard input (never on the command line,
     where a leading "-" would be taken for an option and the length is limited)."""
 
     name = "espeak"
 
-    def __init__(self, *, program: str = ESPEAK, timeout: float = 60.0, retries: int = 2) -> None:
+    def __init__(
+        self, *, program: str = ESPEAK, timeout: float = 60.0, retries: int = 2, workdir: object = None
+    ) -> None:
+        """`workdir` is accepted, as every engine takes it, and unused: this engine writes no file."""
         if shutil.which(program) is None:
             raise SpeechError(f"{program} is not installed")
         self.program = program
@@ -66,34 +69,34 @@ class EspeakEngine:
         return audio
 
     def _run(self, text: str, voice: str, rate: int) -> Audio:
-        handle, path = tempfile.mkstemp(suffix=".wav", prefix="voices-")
-        os.close(handle)
         try:
-            try:
-                subprocess.run(
-                    [self.program, "-b", "1", "-v", voice, "-s", str(rate), "-w", path, "--stdin"],
-                    input=text.encode("utf-8"),
-                    capture_output=True,
-                    timeout=self.timeout + len(text) / 100,
-                    check=True,
-                )
-            except subprocess.TimeoutExpired as error:
-                raise SpeechError(f"espeak-ng took longer than {error.timeout:.0f} s") from error
-            except subprocess.CalledProcessError as error:
-                message = error.stderr.decode("utf-8", "replace").strip()
-                raise SpeechError(f"espeak-ng failed ({error.returncode}): {message}") from error
-            return read_wav(path)
-        finally:
-            os.unlink(path)
+            done = subprocess.run(
+                [self.program, "-b", "1", "-v", voice, "-s", str(rate), "--stdout", "--stdin"],
+                input=text.encode("utf-8"),
+                capture_output=True,
+                timeout=self.timeout + len(text) / 100,
+                check=True,
+                env=silent_env(),
+            )
+        except subprocess.TimeoutExpired as error:
+            raise SpeechError(f"espeak-ng took longer than {error.timeout:.0f} s") from error
+        except subprocess.CalledProcessError as error:
+            message = error.stderr.decode("utf-8", "replace").strip()
+            raise SpeechError(f"espeak-ng failed ({error.returncode}): {message}") from error
+        return read_wav(done.stdout)
 
     def close(self) -> None:
         """Nothing to release: every call is its own process."""
 
 
-def read_wav(path: str) -> Audio:
-    with wave.open(path, "rb") as wav:
-        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
-            raise SpeechError(
-                f"expected 16-bit mono WAV, got {wav.getsampwidth() * 8}-bit x{wav.getnchannels()}"
-            )
-        return Audio(wav.readframes(wav.getnframes()), wav.getframerate())
+def read_wav(data: bytes) -> Audio:
+    """A WAV as espeak-ng streams it: its header gives no length, so the frames are read to the end."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                raise SpeechError(
+                    f"expected 16-bit mono WAV, got {wav.getsampwidth() * 8}-bit x{wav.getnchannels()}"
+                )
+            return Audio(wav.readframes(2**31 - 1), wav.getframerate())
+    except (wave.Error, EOFError) as error:
+        raise SpeechError(f"espeak-ng wrote no readable WAV: {error}") from error

@@ -1,8 +1,8 @@
 """pyttsx3 (over libespeak-ng) as a speech engine, kept in a child process it cannot take down with it.
 
-pyttsx3 2.99 has defects that each end a long job (TOOLCHAIN.md): `runAndWait()` can return before the WAV
-is complete, long unpunctuated input segfaults the process, its cached engine hangs when shared, espeak-ng
-sometimes returns an empty utterance under load, and an unknown voice is silently ignored. So:
+pyttsx3 2.99 has defects that each end a long job (docs/TOOLCHAIN.md): `runAndWait()` can return before the
+WAV is complete, long unpunctuated input segfaults the process, its cached engine hangs when shared,
+espeak-ng sometimes returns an empty utterance under load, and an unknown voice is silently ignored. So:
 
 - the engine lives in a child process started with `python -m voices.pyttsx3_engine`, one engine per child
   and one request at a time (a lock in the parent). A plain subprocess rather than `multiprocessing` because
@@ -55,12 +55,16 @@ class Pyttsx3Engine:
         max_chars: int = 400,
         retries: int = 2,
         python: str = sys.executable,
+        workdir: str | os.PathLike[str] | None = None,
     ) -> None:
+        """`workdir` is where the child writes each utterance's WAV before reading it back (pyttsx3 speaks
+        to a file only); None means the system temporary directory."""
         self.timeout = timeout
         self.seconds_per_char = seconds_per_char
         self.max_chars = max_chars
         self.retries = retries
         self.python = python
+        self.workdir = None if workdir is None else os.fspath(workdir)
         self.restarts = 0  # children replaced after a crash, hang or empty audio (for logs and tests)
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"proc": None}
@@ -141,7 +145,7 @@ class Pyttsx3Engine:
                 self.restarts += 1
             env = child_env()
             proc = subprocess.Popen(
-                [self.python, "-m", self.worker_module],
+                [self.python, "-m", self.worker_module, *([self.workdir] if self.workdir else [])],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -229,7 +233,7 @@ def worker_main() -> None:
     engine = pyttsx3.init("espeak")
     driver = engine.proxy._driver
     _poll_faster(sys.modules[type(driver).__module__])
-    workdir = tempfile.mkdtemp(prefix="voices-pyttsx3-")
+    workdir = tempfile.mkdtemp(prefix="voices-pyttsx3-", dir=sys.argv[1] if len(sys.argv) > 1 else None)
     path = os.path.join(workdir, "piece.wav")
     try:
         speak = lambda request: _speak_to_pcm(engine, driver, _espeak, path, request)  # noqa: E731

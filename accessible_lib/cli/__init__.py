@@ -39,7 +39,7 @@ def main() -> None:
 
 
 @main.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
 @click.option(
     "--rights",
@@ -50,8 +50,12 @@ def main() -> None:
 )
 @click.option("--skip-duplicates", is_flag=True, help="Say nothing about files already imported.")
 def import_command(paths: tuple[Path, ...], as_json: bool, rights: str, skip_duplicates: bool) -> None:
-    """Import EPUB and plain-text files, or every such file under the given folders."""
+    """Import EPUB and plain-text files, or every such file under the given folders.
+
+    With no path, the content folder (the content_dir setting) is imported: `make run` does that.
+    """
     settings = Settings.from_env()
+    paths = paths or (settings.content_dir,)
     catalogue_db = database.open_database(settings.database_path)
     files = list(collect_files(paths))
     counts = {IMPORTED: 0, DUPLICATE: 0, REJECTED: 0}

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from ..caches import use_data_dir
 from ..editions import formats, store
 from ..editions.runner import run_conversion
 from ..i18n import gettext, ngettext
@@ -77,6 +78,7 @@ def convert_command(arguments: tuple[str, ...], format_name: str, out: Path) -> 
     if not sources:
         raise click.UsageError(gettext("Name at least one book id or file to convert."))
     settings = Settings.from_env()
+    use_data_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     catalogue_db = None

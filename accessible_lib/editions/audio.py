@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -261,9 +263,9 @@ def _identifier(book: dict) -> str:
 class _Reader:
     """Speaks sentences with the edition's engine, voice and rate; one engine for the whole book."""
 
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, workdir: Path):
         self.rate = check_rate(int(options.get("rate") or 175))
-        self.engine: SpeechEngine = engine_by_name(options.get("engine") or "pyttsx3")
+        self.engine: SpeechEngine = engine_by_name(options.get("engine") or "pyttsx3", workdir=workdir)
         try:
             wanted = (options.get("voice") or "").strip()
             self.voice = resolve_voice(wanted, self.engine.voices()) if wanted else None
@@ -334,7 +336,14 @@ def _convert(
 ) -> list[dict]:
     progress(0.0, gettext("Starting"))
     footnotes = options.get("footnotes") or "chapter"
-    reader = _Reader(options)
+    # The engines' own scratch files (pyttsx3 speaks to a WAV file) stay in the workspace, which is in the
+    # data directory, and go when the conversion ends.
+    scratch = Path(tempfile.mkdtemp(prefix=".speech-", dir=workspace))
+    try:
+        reader = _Reader(options, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     output = Path(workspace) / name
     try:
         spoken = spoken_book(book, SAMPLE_RATE)
@@ -397,7 +406,7 @@ def _convert(
             spoken_chapters = speak_in_order(
                 prepared(),
                 speak=speak,
-                new_reader=lambda: _Reader(options),
+                new_reader=lambda: _Reader(options, scratch),
                 sample_rate=SAMPLE_RATE,
                 on_tick=tick,
                 streams=min(default_streams(), max(len(jobs), 1)),
@@ -410,6 +419,7 @@ def _convert(
             progress(0.98, gettext("Packing the edition"))
     finally:
         reader.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     output.chmod(0o644)  # the builders write through mkstemp (0600); editions are readable like the others
     records = [_record(output, media_type)]
     if listen:

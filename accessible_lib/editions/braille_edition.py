@@ -21,6 +21,7 @@ from pathlib import Path
 from lxml import etree
 from lxml import html as lxml_html
 
+from braille import chinese
 from braille.brf import write_brf
 from braille.layout import Block, BookLayout, braille_number
 from braille.pef import write_pef
@@ -175,7 +176,12 @@ def _translated(jobs: list, processes: int) -> Iterator[tuple[list[Block], int]]
     if processes <= 1:
         yield from map(chapter_braille, jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=chinese.set_cache_dir,  # jieba's cache where this process keeps it, not in /tmp
+        initargs=(chinese.cache_dir(),),
+    )
     try:
         yield from pool.map(chapter_braille, jobs, chunksize=2)
     finally:
@@ -185,12 +191,16 @@ def _translated(jobs: list, processes: int) -> Iterator[tuple[list[Block], int]]
 PARALLEL_CHARACTERS = 200_000  # below this, starting worker processes costs more than it saves
 
 
-def _layout(book: dict, options: dict, progress: Progress) -> tuple[BookLayout, _Translator, list[str], str]:
+def _layout(
+    book: dict, options: dict, workspace: Path, progress: Progress
+) -> tuple[BookLayout, _Translator, list[str], str]:
     segment = bool(options.get("word_spacing", True))
     braille = _Translator(options.get("table") or "", book.get("language") or "en", segment)
     lang = braille.book_lang
     has_pages = any('role="doc-pagebreak"' in (c.get("html") or "") for c in book["chapters"])
-    layout = BookLayout(cells=int(options["cells"]), lines=int(options["lines"]), print_pages=has_pages)
+    layout = BookLayout(
+        cells=int(options["cells"]), lines=int(options["lines"]), print_pages=has_pages, spool_dir=workspace
+    )
     chapters = book["chapters"]
     total = len(chapters)
     size = sum(len(c.get("text") or "") for c in chapters)
@@ -246,7 +256,7 @@ def _finish(path: Path, media_type: str, braille: _Translator, progress: Progres
 
 def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """Formatted braille for embossers and notetakers: title page, contents, numbered pages."""
-    layout, braille, title, contents = _layout(book, options, progress)
+    layout, braille, title, contents = _layout(book, options, workspace, progress)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.brf"
     with layout, path.open("wb") as out:
@@ -258,7 +268,7 @@ def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) 
     """The same pages as PEF (Portable Embosser Format), with Dublin Core metadata."""
     from .audio import _identifier
 
-    layout, braille, title, contents = _layout(book, options, progress)
+    layout, braille, title, contents = _layout(book, options, workspace, progress)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.pef"
     date = book.get("date") if re.fullmatch(r"\d{4}-\d\d-\d\d", book.get("date") or "") else None

@@ -1,10 +1,14 @@
 """Turning a book's XHTML into the small, safe, semantic HTML our reader pages embed.
 
 A chapter is shown inside our own page, so anything it could run, load or style is removed: only elements
-that carry meaning for a screen reader survive (headings, lists, tables, notes, languages). The result is
-built as a new tree from an allow-list, never by deleting bad parts from the original: what we did not
-think of is dropped, not kept. What print layout leaves behind is made fit for listening: page numbers
-become labelled page-break markers, and paragraphs with nothing to read are removed.
+that carry meaning for a screen reader survive (headings, lists, tables, notes, languages). Two steps:
+- our structural clean-up builds a new tree from the source, never by deleting bad parts from the
+  original: what we did not think of is dropped, not kept. It rewrites what only the book knows (links
+  between chapters, notes, images, page numbers) and makes print layout fit for listening (page numbers
+  become labelled page-break markers, paragraphs with nothing to read go);
+- nh3 (ammonia, a well-kept HTML sanitiser) then enforces the allow-list on the markup we produce: the
+  elements, the attributes of each, and the URL schemes of our own links (`chapter:`, `resource:`, `#`).
+  A mistake in the first step cannot let a script, an event handler or an outside URL through.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -82,6 +87,39 @@ ATTRIBUTES = {
     "bdo": {"dir"},
 }
 _NUMERIC = {"colspan", "rowspan", "start"}
+# The allow-list nh3 enforces on our output: the elements above, those the clean-up makes (span, div,
+# aside), and per element what it may carry, including the attributes the clean-up sets itself.
+ALLOWED_TAGS = KEEP | {"span", "div", "aside"}
+ALLOWED_ATTRIBUTES = {
+    "*": {"id", "lang", "dir"},
+    **{tag: set(names) for tag, names in ATTRIBUTES.items()},
+    "a": {"href", "role", "aria-label"},
+    "img": {"src", "alt"},
+    "span": {"role", "aria-label", "title"},
+    "div": {"role"},
+    "aside": {"role"},
+    "section": {"role"},
+}
+URL_SCHEMES = {"chapter", "resource"}  # another chapter of the book; a file kept with the book
+
+
+def allow_listed(markup: str) -> str:
+    """`markup` with only the allowed elements, attributes and URLs; anything else removed by nh3.
+
+    nh3 writes a no-break space as `&nbsp;`, an entity only HTML knows; it goes back to the character, as
+    the clean-up wrote it, so that the markup stays readable as XML too (a literal "&nbsp;" in the text
+    comes out of nh3 as `&amp;nbsp;` and is left alone).
+    """
+    cleaned = nh3.clean(
+        markup,
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROP - ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel=None,
+        strip_comments=True,
+    )
+    return cleaned.replace("&nbsp;", "\u00a0")
 
 
 @dataclass
@@ -132,7 +170,7 @@ def clean_chapter(
         lxml_html.tostring(child, encoding="unicode", method="html", with_tail=True) for child in container
     )
     markup = html.escape(container.text or "", quote=False) + markup
-    return markup.strip(), plain_text(container), lang
+    return allow_listed(markup).strip(), plain_text(container), lang
 
 
 def _convert_children(source: etree._Element, target: etree._Element, context: _Context) -> None:

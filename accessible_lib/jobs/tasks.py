@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from huey import Huey, crontab
 from huey.api import TaskWrapper
 
+from ..caches import use_data_dir
 from ..editions.runner import Stop, run_conversion
 from ..editions.storage import Storage, storage_for
 from ..i18n import gettext
@@ -60,6 +61,7 @@ def build(
     reschedule: Callable[[float], None],
 ) -> str:
     """One attempt at one edition; returns what became of it (SKIPPED, DONE, LOST, RETRY or FAILED)."""
+    use_data_dir(settings)
     claim = reporter.claim(edition_id, lease_seconds=settings.lease_seconds)
     if claim is None:
         return SKIPPED  # done already, running elsewhere, or a duplicate task for a retry not yet due

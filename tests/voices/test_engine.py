@@ -1,5 +1,6 @@
 """Both speech engines against the real espeak-ng and the real pyttsx3: durations, voices, and the pyttsx3
-defects listed in TOOLCHAIN.md (early return, segfault-size input, crashed or hung worker, unknown voices)."""
+defects listed in docs/TOOLCHAIN.md (early return, segfault-size input, crashed or hung worker, unknown
+voices)."""
 
 from __future__ import annotations
 

@@ -115,10 +115,3 @@ def test_failed_build_leaves_no_archive(tmp_path: Path) -> None:
             encoder.speak("s1", "a", tone(0.1))
         raise RuntimeError("synthesis failed")
     assert not out.exists() and not builder.work_dir.exists()
-
-
-def test_builders_never_import_the_web_application() -> None:
-    """voices/ is a library of its own: the catalogue depends on it, never the other way round."""
-    root = Path(__file__).resolve().parents[2] / "voices"
-    for name in ("book.py", "mp3.py", "daisy.py", "epub3mo.py"):
-        assert "accessible_lib" not in (root / name).read_text(encoding="utf-8"), name
