@@ -60,7 +60,12 @@ def describe(edition: dict, locale: str) -> dict:
     """The edition as the reader's page and its JSON show it, in the same fields as the staff job JSON."""
     state = reader_state(edition)
     done = edition["status"] == store.DONE and bool(edition["files"])
-    progress = 100 if done else max(0, min(100, int(edition.get("progress") or 0)))
+    if done:
+        progress = 100
+    elif state == RETRYING:
+        progress = 0  # the next attempt starts from the beginning; the last one's 47% is not the reader's
+    else:
+        progress = max(0, min(100, int(edition.get("progress") or 0)))
     step = milestone(progress)
     base = f"/books/{edition['book_id']}/braille/{edition['id']}"
     if done:
