@@ -130,7 +130,8 @@ def test_skips_and_chapters_by_shortcut(book_page: Page) -> None:
     page = book_page
     page.keyboard.press("Alt+Shift+PageDown")
     wait_for(
-        page, "s.current === 1 && s.src.endsWith('chapter-002.mp3') && s.status.startsWith('Now playing')"
+        page,
+        "s.current === 1 && s.src.endsWith('chapter-002.mp3') && s.status.startsWith('Current chapter: ')",
     )
     page.keyboard.press("Alt+Shift+KeyS")
     wait_for(page, "!s.paused && s.duration > 1")
@@ -140,7 +141,9 @@ def test_skips_and_chapters_by_shortcut(book_page: Page) -> None:
     page.keyboard.press("Alt+Shift+Comma")
     wait_for(page, "s.time < 0.1 && s.status.startsWith('0:00 of')")  # where the skip landed is spoken
     page.keyboard.press("Alt+Shift+Period")  # 30 s on is past this short chapter's end: the next one, paused
-    moved = wait_for(page, "s.current === 2 && s.paused && s.time < 0.5 && s.status.startsWith('Now')")
+    moved = wait_for(
+        page, "s.current === 2 && s.paused && s.time < 0.5 && s.status.startsWith('Current chapter: ')"
+    )
     assert moved["src"].endswith("chapter-003.mp3")
     page.keyboard.press("Alt+Shift+PageUp")  # at the start of chapter 3: back to chapter 2
     wait_for(page, "s.current === 1")
