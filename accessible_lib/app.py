@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def user_error(request: Request, exc: Exception) -> object:
         assert isinstance(exc, UserError)
-        return render_error(request, exc.status, title=exc.title, message=exc.message)
+        return render_error(request, exc.status, title=exc.title, message=exc.message, links=exc.links)
 
     async def http_error(request: Request, exc: Exception) -> object:
         assert isinstance(exc, HTTPException)

@@ -123,3 +123,70 @@ def test_staff_translate_page(client, db) -> None:
     assert [a["href"] for a in summary.find_all("a")] == ["#text", "#table"]
     forged = client.post("/staff/braille", data={"csrf_token": "forged", "text": "x", "table": "en-ueb-g2"})
     assert forged.status_code in (400, 403)
+
+
+def test_status_page_says_each_state_plainly_and_what_to_do(client, db, sample_library) -> None:
+    """The reader's status page in every state: what is happening in words, and what the reader can do.
+    A retry is not "being prepared", a failure offers "Try again", and a finished edition is a download,
+    never "Waiting to start, 0%"."""
+    import time
+
+    book = sample_library["en"]
+    query = {"table": "en-ueb-g1", "cells": "32", "lines": "20", "format": "brf"}
+    location = client.get(f"/books/{book}/braille", params=query, follow_redirects=False).headers["location"]
+    edition_id = int(location.rsplit("/", 1)[1])
+
+    def page():
+        response = client.get(location)
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+        soup = soup_of(response)
+        data = client.get(location + ".json").json()
+        facts = soup.find("dl", class_="facts")
+        status = facts.find("dd", attrs={"data-field": "status_text"}).get_text()
+        assert status == data["status_text"]
+        assert soup.find(attrs={"data-field": "advice"}).get_text() == data["advice"]
+        return soup, status, data
+
+    soup, status, data = page()
+    assert status == "Waiting to start" and not data["finished"]
+    follow = soup.find(attrs={"data-job-url": True})
+    assert follow["data-job-url"] == location + ".json" and follow["data-announce"] == "job-announcer"
+    assert soup.find(id="job-announcer")["aria-live"] == "polite"
+    assert soup.find("script", src="/static/progress.js") is not None
+    assert soup.find("a", attrs={"data-refresh": True})["href"] == location
+
+    token = store.claim(db, edition_id, lease_seconds=60)
+    store.fail(db, edition_id, token, error="The disk is full.", retry_at=time.time() + 3600)
+    soup, status, data = page()
+    assert status == "Waiting to try again"
+    assert "tries again by itself" in data["advice"] and data["notice"] == data["advice"]
+    assert "disk" not in soup.find("main").get_text(), "the worker's error is for staff"
+    assert soup.find("form", class_="job-failed").has_attr("hidden")
+
+    token = store.claim(db, edition_id, lease_seconds=60)
+    store.fail(db, edition_id, token, error="The disk is full.", retry_at=None)
+    soup, status, data = page()
+    assert status == "Could not be made" and data["finished"]
+    assert data["final_text"] == "Your braille edition could not be made. You can try again."
+    assert soup.find(attrs={"data-job-url": True}) is None, "a finished edition is not followed"
+    again = soup.find("form", class_="job-failed")
+    assert not again.has_attr("hidden") and again["action"] == f"/books/{book}/braille"
+    fields = {field["name"]: field["value"] for field in again.find_all("input")}
+    assert fields == query
+    assert again.find("button").get_text() == "Try again"
+    retried = client.get(again["action"], params=fields, follow_redirects=False)
+    assert retried.headers["location"] == location
+    assert store.get_edition(db, edition_id)["status"] == store.QUEUED  # asked again: queued again
+
+    token = store.claim(db, edition_id, lease_seconds=60)
+    files = [{"name": "book.brf", "media_type": "text/plain", "size": 3, "sha256": "0" * 64}]
+    store.complete(db, edition_id, token, storage_key=str(edition_id), files=files)
+    soup, status, data = page()
+    assert (status, data["progress_text"]) == ("Ready", "100%")
+    download = soup.find("a", attrs={"data-download": True})
+    assert download["href"] == data["download_url"] == f"/editions/{edition_id}/files/book.brf"
+    assert not download.find_parent("p").has_attr("hidden")
+    # The book page's form for a finished edition serves the file at once.
+    served = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    assert served.headers["location"] == data["download_url"]
+    assert client.get(f"/books/{book}/braille/{edition_id + 99}.json").status_code == 404

@@ -74,6 +74,37 @@ def test_player_appears_and_is_reached_by_tab(book_page: Page) -> None:
     wait_for(page, "s.paused && s.play === 'Play'")
 
 
+def link_names(page: Page) -> list[str]:
+    """The links' names as Chromium computes them for screen readers (CSS generated text included)."""
+    session = page.context.new_cdp_session(page)
+    try:
+        nodes = session.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        session.detach()
+    return [
+        node["name"]["value"]
+        for node in nodes
+        if node.get("role", {}).get("value") == "link" and not node.get("ignored") and "name" in node
+    ]
+
+
+def test_the_current_chapter_is_marked_by_aria_current_not_named_by_a_symbol(book_page: Page) -> None:
+    """The visible "▶" before the current chapter must not become part of its name ("▶ Cover"): a screen
+    reader says "current" from aria-current instead."""
+    page = book_page
+    chapters = page.locator("ol.listen-chapters a[data-chapter]")
+    titles = [title.strip() for title in chapters.all_text_contents()]
+    for index in (0, 1):
+        if index:
+            page.keyboard.press("Alt+Shift+PageDown")
+            wait_for(page, "s.current === 1")
+        marked = [chapters.nth(i).get_attribute("aria-current") for i in range(len(titles))]
+        assert marked == ["true" if i == index else None for i in range(len(titles))]
+        names = link_names(page)
+        assert titles[index] in names, names
+        assert not [name for name in names if "▶" in name], names
+
+
 def test_speed_by_button_shortcut_and_menu(book_page: Page) -> None:
     page = book_page
     tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Faster", "the Faster button")
@@ -99,7 +130,8 @@ def test_skips_and_chapters_by_shortcut(book_page: Page) -> None:
     page = book_page
     page.keyboard.press("Alt+Shift+PageDown")
     wait_for(
-        page, "s.current === 1 && s.src.endsWith('chapter-002.mp3') && s.status.startsWith('Now playing')"
+        page,
+        "s.current === 1 && s.src.endsWith('chapter-002.mp3') && s.status.startsWith('Current chapter: ')",
     )
     page.keyboard.press("Alt+Shift+KeyS")
     wait_for(page, "!s.paused && s.duration > 1")
@@ -109,7 +141,9 @@ def test_skips_and_chapters_by_shortcut(book_page: Page) -> None:
     page.keyboard.press("Alt+Shift+Comma")
     wait_for(page, "s.time < 0.1 && s.status.startsWith('0:00 of')")  # where the skip landed is spoken
     page.keyboard.press("Alt+Shift+Period")  # 30 s on is past this short chapter's end: the next one, paused
-    moved = wait_for(page, "s.current === 2 && s.paused && s.time < 0.5 && s.status.startsWith('Now')")
+    moved = wait_for(
+        page, "s.current === 2 && s.paused && s.time < 0.5 && s.status.startsWith('Current chapter: ')"
+    )
     assert moved["src"].endswith("chapter-003.mp3")
     page.keyboard.press("Alt+Shift+PageUp")  # at the start of chapter 3: back to chapter 2
     wait_for(page, "s.current === 1")
@@ -223,6 +257,9 @@ def test_orca_hears_the_player_and_its_shortcuts_reach_it(live_library) -> None:
         "alt+shift+period",  # forward 30 s: past the end of this short chapter, so the next one
         "alt+shift+comma",  # back 30 s: the start of that chapter, where it already is
         "alt+shift+Prior",  # Page Up at a chapter's start: the previous chapter
+        "alt+shift+s",  # play
+        "sleep:1",
+        "alt+shift+s",  # pause
     ]
     result = read_page(url, keys)
     assert result["ok"], f"Orca could not read {url}: {result.get('error')}"
@@ -234,3 +271,8 @@ def test_orca_hears_the_player_and_its_shortcuts_reach_it(live_library) -> None:
     total = said[5][0].split(" of ")[-1] if said[5] else ""
     assert said[5] == [text("position", time="0:00", total=total)] and re.fullmatch(r"0:\d\d", total), said
     assert said[6] == [text("now", title=titles[1])], said
+    # Nothing claimed to play before it did; then play and pause are both spoken, pause with the time.
+    assert not [words for step in said[:7] for words in step if "Playing" in words], said
+    assert said[7] == [text("playing")], said
+    paused = said[9][0] if said[9] else ""
+    assert said[9] == [paused] and re.fullmatch(text("paused", time=r"0:(0[1-9]|[12][0-9])"), paused), said

@@ -1,8 +1,8 @@
 """What a blind reader hears: the real Orca screen reader over Chromium, headless, on the app's own pages.
 
 On load Orca sums the page up ("Page has 5 landmarks, 13 headings, ..."), and a reader's first key is
-often H, next heading: it must land on the page's h1 and say what the page is ("Search results for whale,
-2 books heading level 1."). The expected words are computed from the served HTML and from the catalogue
+often H, next heading: it must land on the page's h1 and say what the page is ("2 books found for whale
+heading level 1."). The expected words are computed from the served HTML and from the catalogue
 and search modules, never copied from a transcript. The harness (tests/orca_harness.py) needs Xvfb, Orca,
 speech-dispatcher, xdotool and Chromium; when one is missing these tests fail with its error.
 """
@@ -13,12 +13,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from bs4 import BeautifulSoup, Tag
 
 from accessible_lib import catalogue, search
 from accessible_lib.db import open_database
+from accessible_lib.web.search import shown_query
 
 from .live_server import LiveServer, live_server
 from .orca_harness import read_page
@@ -37,11 +39,14 @@ def orca_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
         yield running
 
 
-def fetch(url: str) -> str:
+def fetch(url: str, status: int = 200) -> str:
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
+            assert status == 200, f"{url} answered HTTP 200, not {status}"
             return response.read().decode("utf-8")
     except urllib.error.HTTPError as error:
+        if error.code == status:
+            return error.read().decode("utf-8")
         raise AssertionError(f"{url} answered HTTP {error.code}, not the page to listen to") from error
 
 
@@ -92,9 +97,9 @@ def listen(url: str) -> tuple[list[str], list[dict]]:
     return load, result["steps"][1]["utterances"]
 
 
-def check_page(url: str, h1: str) -> list[dict]:
+def check_page(url: str, h1: str, status: int = 200) -> list[dict]:
     """The checks every page shares; returns the utterances of the H key for page-specific checks."""
-    html = fetch(url)
+    html = fetch(url, status)
     assert the_one_h1(html) == h1, "the served page's h1 is not the one the test expects"
     load, on_h = listen(url)
     summary_start, links = expected_summary(html)
@@ -113,14 +118,19 @@ def test_home_page(orca_library):
 
 
 def test_search_results_page(orca_library):
+    """The count comes first, and a pasted paragraph is echoed short (it was read out twice, title and
+    heading, about 550 characters each, before the count)."""
     live, _ = orca_library
+    query = " ".join(["whale"] * 400)  # 2,399 characters; the search takes the first 500
     db = open_database(live.settings.database_path)
     try:
-        total = search.search(db, "whale", per_page=live.settings.page_size).total
+        total = search.search(db, query[:500].strip(), per_page=live.settings.page_size).total
     finally:
         db.close()
     assert total >= 2, "the library should hold several books about whales"
-    check_page(f"{live.url}/search?q=whale", f"Search results for whale, {plural(total, 'book')}")
+    heading = f"{plural(total, 'book')} found for {shown_query(query[:500].strip())}"
+    assert len(heading) < 90 and heading.endswith("whale…")
+    check_page(f"{live.url}/search?q={quote(query)}", heading)
 
 
 def chapter(live: LiveServer, book_id: int, position: int) -> dict:
@@ -138,6 +148,19 @@ def test_chapter_page(orca_library):
     loomings = chapter(live, books[WHALE_BOOK], 3)
     assert "Loomings" in loomings["title"]
     check_page(f"{live.url}/books/{books[WHALE_BOOK]}/read/3", loomings["title"])
+
+
+def test_a_chapter_past_the_end_is_named_and_leads_back(orca_library):
+    """Not a bare "Page not found": the reader hears which chapter is missing, and the page's links (in
+    the load summary's count) lead back to the book, its contents and its last chapter."""
+    live, books = orca_library
+    url = f"{live.url}/books/{books[WHALE_BOOK]}/read/999"
+    check_page(url, "There is no chapter 999", status=404)
+    links = BeautifulSoup(fetch(url, 404), "html.parser").find("main").find_all("a")
+    assert [a["href"] for a in links][:2] == [
+        f"/books/{books[WHALE_BOOK]}",
+        f"/books/{books[WHALE_BOOK]}#contents",
+    ]
 
 
 def test_chinese_chapter_heading_is_marked_as_chinese(orca_library):

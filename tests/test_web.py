@@ -152,7 +152,6 @@ def test_unknown_pages_get_a_clear_404(client, sample_library):
     for url in [
         "/nowhere",
         "/books/999999",
-        f"/books/{sample_library['en']}/read/99",
         "/browse/colours",
         "/browse/subjects/Nothing",
         "/books/1/resources/missing.png",
@@ -162,6 +161,52 @@ def test_unknown_pages_get_a_clear_404(client, sample_library):
         soup = check_page_structure(response)
         assert soup.h1.get_text() == "Page not found"
         assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("reading", ["read/{n}", "read/{n}/braille"])
+def test_a_chapter_past_the_end_leads_back_to_the_book(client, sample_library, reading):
+    """An old bookmark or a mistyped number names a book that exists: the page says how many chapters it
+    has and links to it, its contents and its last chapter, not only to the home page."""
+    book = sample_library["en"]
+    response = client.get(f"/books/{book}/" + reading.format(n=99))
+    assert response.status_code == 404
+    soup = check_page_structure(response)
+    assert soup.h1.get_text() == "There is no chapter 99"
+    assert soup.h1.find_next("p").get_text() == "This book has 3 chapters."
+    links = [(a["href"], a.get_text(), a.get("lang")) for a in soup.find("main").find_all("a")]
+    assert links == [
+        (f"/books/{book}", "Moby-Dick", "en"),
+        (f"/books/{book}#contents", "The book’s contents", None),
+        (f"/books/{book}/read/3", "Read the last chapter, chapter 3", None),
+        ("/", "Go to the home page", None),
+    ]
+    assert soup_of(client.get(f"/books/{book}")).find(id="contents") is not None
+
+
+def test_book_page_names_identifiers_for_people(client, db):
+    """A reader hears "Project Gutenberg ebook number", not "gutenberg"; a file's own identifiers (uuid,
+    "other") are for staff and stay off the reader's page."""
+    from accessible_lib import catalogue
+
+    from .conftest import make_book
+
+    identifiers = [
+        ("gutenberg", "2701"),
+        ("uri", "https://www.gutenberg.org/ebooks/2701"),
+        ("isbn", "9780141439518"),
+        ("uuid", "12345678-1234-1234-1234-1234567890ab"),
+        ("other", "edu.nyu.itp.alice"),
+    ]
+    book_id = catalogue.add_book(db, make_book("Named", [("One", "x")], identifiers=identifiers))
+    facts = soup_of(client.get(f"/books/{book_id}")).find("dl", class_="facts")
+    shown = {dt.get_text(): dt.find_next_sibling("dd") for dt in facts.find_all("dt")}
+    assert shown["Project Gutenberg ebook number"].get_text() == "2701"
+    assert shown["ISBN"].get_text() == "9780141439518"
+    web = shown["Web address"].find("a")
+    assert web["href"] == web.get_text() == "https://www.gutenberg.org/ebooks/2701"
+    terms = set(shown)
+    assert not terms & {"uri", "gutenberg", "other", "uuid", "UUID", "OTHER", "URI"}, terms
+    assert "edu.nyu.itp.alice" not in facts.get_text()
 
 
 def test_server_errors_show_a_page_without_a_traceback(settings, tmp_path):
@@ -221,7 +266,8 @@ def test_every_book_of_the_default_library_renders(client, db, settings):
 
 def test_search_page_announces_the_count_in_the_h1(client, sample_library):
     soup = check_page_structure(client.get("/search", params={"q": "whale"}))
-    assert soup.h1.get_text() == "Search results for whale, 1 book"
+    assert soup.h1.get_text() == "1 book found for whale"
+    assert soup.title.get_text().startswith("1 book found for whale – ")
     hit = soup.select_one("ol.results > li")
     assert hit.h2.a["href"] == f"/books/{sample_library['en']}"
     assert hit.find("mark").get_text().lower() == "whale"
@@ -231,8 +277,21 @@ def test_search_page_announces_the_count_in_the_h1(client, sample_library):
 def test_chinese_search_without_spaces_and_in_the_chinese_interface(client, sample_library):
     client.cookies.set("locale", "zh_Hans")
     soup = check_page_structure(client.get("/search", params={"q": "红楼"}))
-    assert soup.h1.get_text() == "“红楼”的搜索结果，共 1 本书"
+    assert soup.h1.get_text() == "找到 1 本书：红楼"
     assert soup.select_one("ol.results h2 a")["lang"] == "zh-Hans"
+
+
+def test_a_long_query_is_echoed_short_after_the_count(client, sample_library):
+    """A pasted paragraph was read out twice, title and heading, before the count: now the count comes
+    first and the query is cut near 60 characters at a word, while the field keeps all of it."""
+    query = " ".join(["whale"] * 400)  # 2,399 characters; the search itself takes the first 500
+    soup = check_page_structure(client.get("/search", params={"q": query}))
+    heading = soup.h1.get_text()
+    assert heading.startswith("1 book found for whale whale ") and heading.endswith("whale…"), heading
+    assert len(heading) <= len("1 book found for ") + 61
+    title = soup.title.get_text()
+    assert title.startswith(heading) and len(title) < 120, title
+    assert soup.find("input", attrs={"name": "q"})["value"] == query[:500].strip()
 
 
 def test_search_filters_are_links_and_can_be_removed(client, sample_library):
@@ -254,7 +313,7 @@ def test_hostile_queries_never_break_the_page(client, sample_library, query):
 
 def test_search_with_no_match_says_so(client, sample_library):
     soup = check_page_structure(client.get("/search", params={"q": "zyxwvut"}))
-    assert soup.h1.get_text() == "Search results for zyxwvut, 0 books"
+    assert soup.h1.get_text() == "0 books found for zyxwvut"
     assert soup.find("ol", class_="results") is None
 
 

@@ -4,7 +4,10 @@
 // "Resume" button rather than by jumping somewhere the reader did not ask for. Shortcuts are Alt+Shift and
 // a key no screen reader uses (see listen.py), read from event.code so they work whatever characters Option
 // makes on a Mac; each is also a visible button. Announcements go through one polite status region, and
-// only for what the reader cannot otherwise perceive (a new chapter, a new speed, where a skip landed).
+// only for what the reader cannot otherwise perceive: that it plays ("Playing") or stopped and where
+// ("Paused at 0:34"), a new chapter, a new speed, where a skip landed. Nothing claims to play before the
+// audio does: a chapter chosen while paused is "Current chapter: ...", and "Playing: ..." waits for the
+// element's own play event.
 (function () {
   "use strict";
   var root = document.querySelector("[data-player-root]");
@@ -28,6 +31,8 @@
   var lastSave = 0;
   var pendingTime = null;
   var remembered = null;
+  var playMessage = null;  // what the next play event says instead of "Playing" (a new chapter's title)
+  var pending = null;
 
   function text(name, values) {
     var template = root.getAttribute("data-text-" + name) || "";
@@ -44,9 +49,11 @@
   }
 
   function announce(message) {
-    // Emptied first so the same words said twice are still spoken.
+    // Emptied first so the same words said twice are still spoken; of two messages in a row only the
+    // last is given (a chapter that ends fires "pause" just before the next one plays).
+    window.clearTimeout(pending);
     status.textContent = "";
-    window.setTimeout(function () { status.textContent = message; }, 50);
+    pending = window.setTimeout(function () { status.textContent = message; }, 50);
   }
 
   function title(index) {
@@ -90,7 +97,11 @@
     audio.defaultPlaybackRate = rate();
     audio.load();
     if (play) {
+      playMessage = text("playing-chapter", { title: title(current) });
       start();
+    } else {
+      playMessage = null;
+      announce(text("now", { title: title(current) }));
     }
     save(true);
   }
@@ -98,7 +109,13 @@
   function start() {
     var promise = audio.play();
     if (promise && promise.catch) {
-      promise.catch(function () { /* the browser wants a gesture first; the reader can press Play */ });
+      promise.catch(function () {
+        // The browser wants a gesture first: say where the player is; the reader can press Play.
+        if (audio.paused && playMessage) {
+          playMessage = null;
+          announce(text("now", { title: title(current) }));
+        }
+      });
     }
   }
 
@@ -129,7 +146,6 @@
     if (seconds > 0 && (audio.currentTime || 0) + seconds >= duration && current + 1 < links.length) {
       // Past the end: the next chapter, playing or paused as before (a paused element never fires "ended").
       load(current + 1, 0, !audio.paused);
-      announce(now.textContent);
       return;
     }
     audio.currentTime = Math.max(0, Math.min((audio.currentTime || 0) + seconds, duration));
@@ -145,7 +161,6 @@
   function next(play) {
     if (current + 1 < links.length) {
       load(current + 1, 0, play);
-      announce(now.textContent);
     } else {
       announce(text("end"));
     }
@@ -158,7 +173,6 @@
       announce(restart ? position() : text("first"));
     } else {
       load(current - 1, 0, !audio.paused);
-      announce(now.textContent);
     }
   }
 
@@ -187,7 +201,6 @@
       resumeRow.hidden = true;
       if (remembered) {
         load(remembered.chapter, remembered.time, true);
-        announce(now.textContent);
       }
     }
   };
@@ -206,7 +219,6 @@
       event.preventDefault();
       load(parseInt(target.getAttribute("data-chapter"), 10), 0, true);
       player.querySelector("[data-action=play]").focus();
-      announce(now.textContent);
       return;
     }
     actions[target.getAttribute("data-action")]();
@@ -231,8 +243,18 @@
     pendingTime = null;
     audio.playbackRate = rate();
   });
-  audio.addEventListener("play", function () { playButton.textContent = text("pause"); });
-  audio.addEventListener("pause", function () { playButton.textContent = text("play"); save(true); });
+  audio.addEventListener("play", function () {
+    playButton.textContent = text("pause");
+    announce(playMessage || text("playing"));
+    playMessage = null;
+  });
+  audio.addEventListener("pause", function () {
+    playButton.textContent = text("play");
+    save(true);
+    if (!audio.ended) {  // at a chapter's end the next one starts, and says so
+      announce(text("paused", { time: clock(audio.currentTime) }));
+    }
+  });
   audio.addEventListener("timeupdate", function () { save(false); });
   audio.addEventListener("ended", function () { next(true); });
   window.addEventListener("pagehide", function () { save(true); });

@@ -1,8 +1,11 @@
-// Live job progress for the staff pages, as an enhancement: without it the pages still say everything and
-// offer a "Refresh status" link. Every 2 seconds each unfinished job on the page ([data-job-url]) is fetched
-// as JSON and its [data-field] elements updated with the words the server already translated. A job with
-// [data-announce] also speaks through its aria-live region, and only when the progress reaches a new 10%
-// step, and once at the end: screen reader users hear "40% done", not every percent.
+// Live job progress for the staff job pages and a reader's braille edition page, as an enhancement: without
+// it the pages still say everything and offer a "Refresh status" / "Check again" link. Every 2 seconds each
+// unfinished job on the page ([data-job-url]) is fetched as JSON and its [data-field] elements updated with
+// the words the server already translated. A job with [data-announce] also speaks through its aria-live
+// region, and only when the progress reaches a new 10% step, when a new notice comes (a retry), and once at
+// the end: screen reader users hear "40% done", not every percent. At the end the page shows what to do
+// next: the download (.job-done, its [data-download] link pointed at the file) or, after a failure, the
+// way to try again (.job-failed).
 (function () {
   "use strict";
   var INTERVAL = 2000;
@@ -14,6 +17,7 @@
     this.region = regionId ? document.getElementById(regionId) : null;
     // What the page already says is not news: announce only steps beyond it.
     this.milestone = parseInt(element.getAttribute("data-milestone") || "0", 10) || 0;
+    this.notice = element.getAttribute("data-notice") || "";
     this.done = false;
   }
 
@@ -48,8 +52,23 @@
       var refresh = this.element.querySelector("[data-refresh]");
       if (refresh) refresh.hidden = true;
       var ready = this.element.querySelector(".job-done");
-      if (ready && job.status === "done") ready.hidden = false;
+      if (ready && job.status === "done") {
+        var download = ready.querySelector("[data-download]");
+        if (download && job.download_url) download.setAttribute("href", job.download_url);
+        ready.hidden = false;
+      }
+      var failed = this.element.querySelector(".job-failed");
+      if (failed && job.status === "failed") failed.hidden = false;
       return;
+    }
+    var notice = job.notice || "";
+    if (notice !== this.notice) {
+      this.notice = notice;
+      if (notice) {
+        this.milestone = job.milestone; // the retry is the news; its progress starts again, silently
+        this.announce(notice);
+        return;
+      }
     }
     if (job.milestone > this.milestone) {
       this.milestone = job.milestone;

@@ -6,7 +6,18 @@ from starlette.routing import Route
 
 
 def routes() -> list[Route]:
-    from . import books, braille, browse, downloads, home, language, reader, search, worker_api
+    from . import (
+        books,
+        braille,
+        braille_status,
+        browse,
+        downloads,
+        home,
+        language,
+        reader,
+        search,
+        worker_api,
+    )
     from .staff import staff_routes
 
     return [
@@ -23,8 +34,9 @@ def routes() -> list[Route]:
         ),
         Route("/books/{book_id:int}/braille", braille.request_download, name="braille_download"),
         Route(
-            "/books/{book_id:int}/braille/{edition_id:int}", braille.download_status, name="braille_status"
+            "/books/{book_id:int}/braille/{edition_id:int}", braille_status.status_page, name="braille_status"
         ),
+        Route("/books/{book_id:int}/braille/{edition_id:int}.json", braille_status.status_json),
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
         *staff_routes(),

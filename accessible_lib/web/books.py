@@ -10,10 +10,35 @@ from braille.tables import default_table
 from .. import catalogue
 from ..editions import formats, store
 from ..i18n import gettext
+from ..ingest.errors import N_
 from .braille import table_choices
 from .helpers import db_for, not_found
 from .listen import LISTEN, listening
 from .render import render
+
+# Identifier schemes as readers know them. The rest ("uuid", "other", a publisher's own scheme) identify a
+# file, not a book a reader could look up, and a scheme name read aloud ("uri", "other") means nothing:
+# they stay in the catalogue for staff and are not shown here.
+IDENTIFIER_LABELS = {
+    "isbn": N_("ISBN"),
+    "issn": N_("ISSN"),
+    "doi": N_("DOI"),
+    "gutenberg": N_("Project Gutenberg ebook number"),
+    "uri": N_("Web address"),
+    "url": N_("Web address"),
+}
+
+
+def reader_identifiers(identifiers: list[dict]) -> list[dict]:
+    shown = []
+    for identifier in identifiers:
+        label = IDENTIFIER_LABELS.get(identifier["scheme"])
+        value = identifier["value"]
+        if label is None or not value:
+            continue
+        link = value if value.lower().startswith(("http://", "https://")) else None
+        shown.append({"label": gettext(label), "value": value, "href": link})
+    return shown
 
 
 def book_page(request: Request):
@@ -27,6 +52,7 @@ def book_page(request: Request):
     context = {
         "book": book,
         "toc": nest_toc(book),
+        "identifiers": reader_identifiers(book["identifiers"]),
         "downloads": downloads,
         "listen": listening(editions),
         "braille_tables": table_choices(book["language"], default_table(book["language"])),

@@ -6,8 +6,8 @@ is the text's language with the Braille script subtag (en-Brai, zh-Brai, BCP 47 
 is braille, not English or Chinese print, and a screen reader should not try to read the cells as words.
 
 Braille downloads are made on request: the book page's form names a table and a page size; an edition with
-those options is reused when it exists (finished, or being made), otherwise it is queued, and the reader
-waits on a status page that needs no JavaScript.
+those options is reused when it exists (a finished one is served at once), otherwise it is queued, and the
+reader waits on its status page (braille_status.py).
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ translate_page = staff_page(translate_text)
 
 
 def request_download(request: Request):
-    """GET from the book page's form: serve the finished edition, or queue it and show its status."""
+    """GET from the book page's form (and the status page's "Try again"): serve the finished edition, or
+    queue it (again, when it failed) and show its status."""
     db = db_for(request)
     book = catalogue.get_book(db, request.path_params["book_id"])
     if book is None:
@@ -172,22 +173,8 @@ def request_download(request: Request):
         edition_id = request_and_enqueue(db, queue, book["id"], format_name, options, requested_by="reader")
     else:  # no queue in this app: the row is made, and a worker's periodic check finds it
         edition_id, _ = store.request_edition(db, book["id"], format_name, options, requested_by="reader")
-    return RedirectResponse(f"/books/{book['id']}/braille/{edition_id}", status_code=303)
-
-
-def download_status(request: Request):
-    db = db_for(request)
-    edition = store.get_edition(db, request.path_params["edition_id"])
-    if edition is None or edition["book_id"] != request.path_params["book_id"]:
-        raise not_found()
-    if edition["format"] not in ("brf", "pef"):
-        raise not_found()
-    if edition["status"] == store.DONE and edition["files"]:
+    edition = store.get_edition(db, edition_id)
+    if edition is not None and edition["status"] == store.DONE and edition["files"]:
         name = edition["files"][0]["name"]
-        return RedirectResponse(f"/editions/{edition['id']}/files/{name}", status_code=303)
-    context = {
-        "edition": edition,
-        "status": store.status_text(edition),
-        "label": gettext(formats.get_format(edition["format"]).label),
-    }
-    return render(request, "braille_status.html", context)
+        return RedirectResponse(f"/editions/{edition_id}/files/{name}", status_code=303)
+    return RedirectResponse(f"/books/{book['id']}/braille/{edition_id}", status_code=303)

@@ -6,6 +6,9 @@ from sqlite_utils import Database
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ..errors import UserError
+from ..i18n import gettext, ngettext
+
 
 def db_for(request: Request) -> Database:
     return request.state.connections.get()
@@ -26,13 +29,36 @@ def not_found() -> HTTPException:
 
 
 def book_and_chapter(request: Request, db: Database) -> tuple[dict, dict]:
-    """The book and chapter a /books/{book_id}/read/{position} URL names, or a 404 page."""
+    """The book and chapter a /books/{book_id}/read/{position} URL names, or a 404 page.
+
+    A chapter past the end (an old bookmark, a mistyped number) is a known book: the page says how many
+    chapters it has and links back to it, its contents and its last chapter, not only to the home page.
+    """
     from .. import catalogue
 
     book = catalogue.get_book(db, request.path_params["book_id"])
     if book is None:
         raise not_found()
-    chapter = catalogue.get_chapter(db, book["id"], request.path_params["position"])
+    position = request.path_params["position"]
+    chapter = catalogue.get_chapter(db, book["id"], position)
     if chapter is None:
-        raise not_found()
+        count = len(book["chapters"])
+        links = [
+            {"href": f"/books/{book['id']}", "text": book["title"], "lang": book["language"]},
+            {"href": f"/books/{book['id']}#contents", "text": gettext("The book’s contents")},
+        ]
+        if count:
+            last = gettext("Read the last chapter, chapter %(number)d", number=count)
+            links.append({"href": f"/books/{book['id']}/read/{count}", "text": last})
+        raise UserError(
+            ngettext(
+                "This book has %(count)d chapter.",
+                "This book has %(count)d chapters.",
+                count,
+                count=count,
+            ),
+            title=gettext("There is no chapter %(number)d", number=position),
+            status=404,
+            links=links,
+        )
     return book, chapter

@@ -63,6 +63,9 @@ def templates_for(settings: Settings) -> Jinja2Templates:
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
+        # A missing value prints nothing, never Python's "None" (a screen reader reads it out as a word);
+        # tests/test_no_none.py checks that no page needs this, by finding no empty cell either.
+        finalize=lambda value: "" if value is None else value,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.current().gettext(message),
@@ -126,6 +129,7 @@ def render_error(
     message: str | None = None,
     exception: BaseException | None = None,
     headers=None,
+    links: list[dict] | None = None,
 ) -> Response:
     """The one error page: a clear <h1>, what happened, where to go next; a traceback only in debug."""
     catalogues = getattr(request.state, "catalogues", {})
@@ -136,6 +140,7 @@ def render_error(
             "status": status,
             "title": title,
             "message": message,
+            "links": links or [],
             "traceback": Markup.escape("".join(traceback.format_exception(exception))) if exception else None,
         }
         return render(request, "error.html", context, status=status, headers=headers)

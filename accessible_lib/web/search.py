@@ -1,4 +1,4 @@
-"""The search results page: the count in the h1, snippets, and filters that work as plain links."""
+"""The search results page: the count first in the h1, snippets, and filters that work as plain links."""
 
 from __future__ import annotations
 
@@ -9,6 +9,19 @@ from .helpers import db_for, page_number
 from .render import render
 
 FILTERS = ("language", "subject", "format")
+SHOWN_QUERY = 60  # characters of the query echoed in the title and heading; the field keeps all of it
+
+
+def shown_query(query: str, limit: int = SHOWN_QUERY) -> str:
+    """The query as the title and h1 repeat it: a screen reader speaks both before the results, so a pasted
+    paragraph is cut at a word near `limit` characters and marked with an ellipsis."""
+    if len(query) <= limit:
+        return query
+    cut = query[:limit]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def search_page(request: Request):
@@ -36,6 +49,7 @@ def search_page(request: Request):
         "search.html",
         {
             "query": query,
+            "shown_query": shown_query(query),
             "search_query": query,
             "filters": filters,
             "results": results,

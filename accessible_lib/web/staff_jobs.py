@@ -37,9 +37,9 @@ FILTER_TEXT = {
 def eta_text(edition: dict, locale: str) -> str:
     status = edition["status"]
     if status == store.DONE:
-        return gettext("None: finished")
+        return gettext("It has finished")
     if status == store.FAILED:
-        return gettext("None: stopped")
+        return gettext("It has stopped")
     if status == store.QUEUED:
         return gettext("Not started yet")
     seconds = edition.get("eta_seconds")
@@ -52,6 +52,22 @@ def eta_text(edition: dict, locale: str) -> str:
 
 
 status_text = store.status_text
+
+
+def step_text(edition: dict) -> str:
+    """The step in words whatever the state: an empty cell is read as "blank", and a missing value must
+    never reach the page as "None"."""
+    step = edition.get("step")
+    if step:
+        return gettext(step)
+    return gettext(
+        {
+            store.QUEUED: N_("Not started yet"),
+            store.RUNNING: N_("Getting started"),
+            store.DONE: N_("All steps done"),
+            store.FAILED: N_("Stopped"),
+        }.get(edition["status"], N_("Not known yet"))
+    )
 
 
 def milestone(progress: int) -> int:
@@ -87,10 +103,10 @@ def describe_job(edition: dict, locale: str) -> dict:
             "%(percent)s done", percent=format_percent(milestone(progress) / 100, locale=locale)
         ),
         "step": gettext(step) if step else "",
-        "step_text": gettext(step) if step else gettext("None"),
+        "step_text": step_text(edition),
         "eta_text": eta_text(edition, locale),
         "error": edition.get("error") or "",
-        "error_text": edition.get("error") or gettext("None"),
+        "error_text": edition.get("error") or gettext("No problem so far"),
         "attempts": edition.get("attempts") or 0,
         "finished": finished,
         "final_text": final,
