@@ -450,6 +450,32 @@ def test_requesting_an_edition_creates_the_row_once(signed_in, staff_db):
     assert [a["href"] for a in listed] == [f"/staff/jobs/{edition_id}"]
 
 
+def test_an_outdated_edition_is_shown_as_such_and_rebuilt_with_its_options(signed_in, staff_db):
+    book_id = catalogue.add_book(staff_db, _tiny_book("Rebuilt Chapters"))
+    options = {"table": "en-ueb-g1", "cells": 32, "lines": 25, "word_spacing": True}
+    outdated, _ = store.request_edition(staff_db, book_id, "brf", options)
+    current, _ = store.request_edition(staff_db, book_id, "txt", {})
+    with staff_db.conn:
+        staff_db.execute("UPDATE editions SET status = 'done' WHERE book_id = ?", [book_id])
+    catalogue.rebuild_contents(staff_db, book_id, _tiny_book("Rebuilt Chapters"))  # marks both outdated
+    with staff_db.conn:
+        staff_db.execute("UPDATE editions SET outdated_at = NULL WHERE id = ?", [current])
+
+    items = soup(signed_in.get(f"/staff/books/{book_id}/edit")).select(".edition-jobs > li")
+    by_job = {item.a["href"]: item for item in items}
+    stale = by_job[f"/staff/jobs/{outdated}"]
+    assert stale.strong.get_text(strip=True) == "outdated: made before the book’s chapters were rebuilt"
+    assert stale.button.get_text(strip=True) == f"Rebuild Braille (BRF) (job {outdated})"
+    assert by_job[f"/staff/jobs/{current}"].strong is None and by_job[f"/staff/jobs/{current}"].form is None
+
+    form = stale.form
+    data = {field["name"]: field["value"] for field in form.find_all("input")}
+    response = signed_in.post(form["action"], data=data, follow_redirects=False)
+    assert response.headers["location"] == f"/staff/jobs/{outdated}"  # the same edition, made again
+    edition = store.get_edition(staff_db, outdated)
+    assert (edition["status"], edition["outdated_at"], edition["options"]) == (store.QUEUED, None, options)
+
+
 def test_the_job_list_and_status_say_everything_in_words(signed_in, staff_db):
     book_id = catalogue.add_book(staff_db, _tiny_book("Progressing"))
     running, _ = store.request_edition(staff_db, book_id, "txt", {})
