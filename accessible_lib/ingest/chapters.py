@@ -125,8 +125,12 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
         key = (entry.chapter_index, entry.fragment or "")
         entry.chapter_index = ids[key] if key in ids else starts[entry.chapter_index]
     back = {i for i, part in enumerate(parts) if part.kind == BACK}
-    contents = [e for e in toc if e.chapter_index not in back] + [e for e in toc if e.chapter_index in back]
-    return chapters, contents
+    listed = {entry.chapter_index for entry in toc}
+    unlisted = [TocEntry(parts[i].title, 1, i) for i in sorted(back - listed)]  # back matter is listed too
+    back_entries = sorted(
+        [e for e in toc if e.chapter_index in back] + unlisted, key=lambda e: e.chapter_index
+    )
+    return chapters, [e for e in toc if e.chapter_index not in back] + back_entries
 
 
 def _parse(markup: str) -> etree._Element:
