@@ -124,9 +124,13 @@ def _insert_contents(db: Database, book_id: int, book: IngestedBook) -> None:
 
 def rebuild_contents(db: Database, book_id: int, book: IngestedBook) -> int:
     """Replace a book's chapters, contents and images with a new ingestion of its file, keeping its id and
-    record, and mark its finished editions outdated (they were made from the old chapters). Returns how
-    many editions were marked."""
+    record, and mark its editions outdated when their chapters changed (a plain-text book's do not).
+    Returns how many editions were marked."""
     with db.conn:
+        before = db.execute(
+            "SELECT title, level, html, kind FROM chapters WHERE book_id = ? ORDER BY position", [book_id]
+        ).fetchall()
+        changed = before != [(c.title, c.level, c.html, c.kind) for c in book.chapters]
         search.unindex_book(db, book_id)  # before the chapters change: FTS5 forgets rows by their text
         for table in ("chapters", "toc_entries", "resources"):
             db.execute(f"DELETE FROM {table} WHERE book_id = ?", [book_id])
@@ -136,10 +140,12 @@ def rebuild_contents(db: Database, book_id: int, book: IngestedBook) -> int:
             "WHERE id = ?",
             [*_counts(book), INGEST_VERSION, book_id],
         )
-        marked = db.execute(
-            "UPDATE editions SET outdated_at = ? WHERE book_id = ? AND outdated_at IS NULL",
-            [datetime.now(UTC).isoformat(timespec="seconds"), book_id],
-        ).rowcount
+        marked = 0
+        if changed:
+            marked = db.execute(
+                "UPDATE editions SET outdated_at = ? WHERE book_id = ? AND outdated_at IS NULL",
+                [datetime.now(UTC).isoformat(timespec="seconds"), book_id],
+            ).rowcount
         search.index_book(db, book_id)
     return marked
 

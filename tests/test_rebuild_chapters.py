@@ -107,3 +107,15 @@ def test_audio_editions_read_back_matter_last_or_not_at_all(db, settings: Settin
     without = audio_book(book, Settings.from_env({"ACCESSIBLE_LIB_AUDIO_BACK_MATTER": "false"}))
     assert [c["title"] for c in without["chapters"]] == [c["title"] for c in book["chapters"][:-2]]
     assert "PROJECT GUTENBERG" not in " ".join(c["text"] for c in without["chapters"]).upper()
+
+
+def test_editions_stay_current_when_rebuilding_changes_no_chapter(db, settings: Settings) -> None:
+    text = CORPUS / "text/zh/zh-chibifu-su-shi.txt"  # plain text: cut the same way by both versions
+    book_id = import_file(db, settings, text).book_id
+    edition_id, _ = store.request_edition(db, book_id, "txt", {})
+    with db.conn:
+        db.execute("UPDATE books SET ingest_version = 1 WHERE id = ?", [book_id])
+        db.execute("UPDATE editions SET status = 'done' WHERE id = ?", [edition_id])
+    assert import_file(db, settings, text).status == "rebuilt"
+    assert store.get_edition(db, edition_id)["outdated_at"] is None
+    assert db.execute("SELECT ingest_version FROM books WHERE id = ?", [book_id]).fetchone()[0] == 2
