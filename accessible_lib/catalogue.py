@@ -282,7 +282,7 @@ def book_formats(db: Database, book_id: int) -> list[str]:
 
 def get_chapter(db: Database, book_id: int, position: int) -> dict | None:
     cursor = db.execute(
-        "SELECT position, level, title, lang, html, word_count FROM chapters "
+        "SELECT position, level, title, lang, html, word_count, kind FROM chapters "
         "WHERE book_id = ? AND position = ?",
         [book_id, position],
     )
