@@ -471,3 +471,34 @@ def test_chapters_hold_the_whole_text_once(path: Path) -> None:
     words = _document_words(path)
     assert sum(len(word) * count for word, count in words.items()) > 100
     assert Counter(word for chapter in book.chapters for word in chapter.text.split()) == words
+
+
+def test_a_gutenberg_header_is_back_matter_even_when_an_entry_names_its_file(tmp_path: Path) -> None:
+    nav = xhtml(
+        '<nav epub:type="toc"><ol><li><a href="book.xhtml">Title Page</a></li>'
+        '<li><a href="book.xhtml#c1">Chapter I</a></li>'
+        '<li><a href="end.xhtml#lic">Licence</a></li></ol></nav>'
+    )
+    chapters = {
+        "book.xhtml": xhtml(
+            '<div id="pg-header"><h2>The Project Gutenberg eBook of Test</h2><p>Use it freely.</p>'
+            "<p>*** START OF THE PROJECT GUTENBERG EBOOK TEST ***</p></div>"
+            '<h1>TEST</h1><p>By Someone</p><h2 id="c1">Chapter I</h2><p>The story.</p>'
+        ),
+        "end.xhtml": xhtml(
+            '<div id="pg-footer"><p>*** END OF THE PROJECT GUTENBERG EBOOK TEST ***</p>'
+            '<h2 id="lic">Licence</h2><p>The terms.</p></div>'
+        ),
+    }
+    book = read(make_epub(tmp_path / "pg.epub", chapters, nav=nav))
+    assert [(c.title, c.kind, c.text) for c in book.chapters] == [
+        ("Title Page", "body", "TEST\n\nBy Someone"),
+        ("Chapter I", "body", "Chapter I\n\nThe story."),
+        ("The Project Gutenberg eBook of Test", "back",
+         "The Project Gutenberg eBook of Test\n\nUse it freely.\n\n"
+         "*** START OF THE PROJECT GUTENBERG EBOOK TEST ***"),
+        ("Licence", "back", "*** END OF THE PROJECT GUTENBERG EBOOK TEST ***\n\nLicence\n\nThe terms."),
+    ]  # fmt: skip
+    assert [(e.title, e.chapter_index) for e in book.toc] == [
+        ("Title Page", 0), ("Chapter I", 1), ("The Project Gutenberg eBook of Test", 2), ("Licence", 3)
+    ]  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -47,6 +47,13 @@ class _Part:
     level: int = 1
     kind: str = BODY
     lead: bool = False  # no entry names it: it is read at the start of the next chapter
+    into: _Part | None = None  # the chapter it was folded into (a cover's), if any
+
+    def final(self) -> _Part:
+        part = self
+        while part.into is not None:
+            part = part.into
+        return part
 
 
 @dataclass
@@ -55,6 +62,7 @@ class _Point:
     entry: TocEntry | None
     kind: str = BODY
     lead: bool = False
+    entries: list[TocEntry] = field(default_factory=list)  # every entry that starts here
 
 
 def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list[Chapter], list[TocEntry]]:
@@ -64,6 +72,7 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
     """
     parts: list[_Part] = []
     doc_start: dict[int, _Part] = {}
+    entry_part: dict[int, _Part] = {}  # id(entry) -> the chapter it starts
     by_doc: dict[int, list[TocEntry]] = {}
     for entry in toc:
         by_doc.setdefault(entry.chapter_index, []).append(entry)
@@ -87,6 +96,7 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             part = _Part(root, document.lang, title, first.level if first else 1)
             parts.append(part)
             doc_start[index] = part
+            entry_part.update((id(entry), part) for entry in entries)
             continue
         pre, pieces = _split(root, [point.node for point in points])
         start = None
@@ -103,9 +113,11 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             entry = point.entry
             title = entry.title if entry else _first_heading(piece) or document.fallback_title
             level = entry.level if entry else 1
-            parts.append(_Part(piece, document.lang, title, level, point.kind, point.lead and not entry))
+            part = _Part(piece, document.lang, title, level, point.kind, point.lead and not entry)
+            parts.append(part)
+            entry_part.update((id(other), part) for other in point.entries)
         doc_start[index] = start or parts[-len(pieces)]
-    parts = _fold_image_only(parts, doc_start)
+    parts = _fold_image_only(parts)
     parts = [p for p in parts if p.kind == BODY] + [p for p in parts if p.kind == BACK]
     position = {id(part): i for i, part in enumerate(parts)}
     ids: dict[tuple[int, str], int] = {}
@@ -115,7 +127,7 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             if source is not None:
                 ids.setdefault((int(source), element.get("id")), i)
                 del element.attrib[_SOURCE]
-    starts = {doc: position[id(part)] for doc, part in doc_start.items()}
+    starts = {doc: position[id(part.final())] for doc, part in doc_start.items()}
     chapters = []
     for i, part in enumerate(parts):
         _relative_links(part.root, i, ids, starts)
@@ -123,7 +135,12 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
         chapters.append(Chapter(part.title, markup, text, level=part.level, lang=part.lang, kind=part.kind))
     for entry in toc:
         key = (entry.chapter_index, entry.fragment or "")
-        entry.chapter_index = ids[key] if key in ids else starts[entry.chapter_index]
+        if key in ids:
+            entry.chapter_index = ids[key]
+        elif id(entry) in entry_part:
+            entry.chapter_index = position[id(entry_part[id(entry)].final())]
+        else:
+            entry.chapter_index = starts[entry.chapter_index]
     back = {i for i, part in enumerate(parts) if part.kind == BACK}
     listed = {entry.chapter_index for entry in toc}
     unlisted = [TocEntry(parts[i].title, 1, i) for i in sorted(back - listed)]  # back matter is listed too
@@ -182,6 +199,7 @@ def _points(root: etree._Element, entries: list[TocEntry]) -> list[_Point]:
     if not boilerplate and not any(entry.fragment and entry.fragment in ids for entry in entries):
         return []
     points: dict[etree._Element | None, _Point] = {}
+    book_start = None  # where the book starts when a Gutenberg header opens the document
     for section in boilerplate:
         node = _lift(section, root)
         points[node] = _Point(node, None, BACK)
@@ -189,15 +207,20 @@ def _points(root: etree._Element, entries: list[TocEntry]) -> list[_Point]:
         while after is not None and not _has_content(after):
             after = after.getnext()
         if after is not None:
-            node = _lift(after, root)
-            points.setdefault(node, _Point(node, None, lead=True))
+            following = _lift(after, root)
+            points.setdefault(following, _Point(following, None, lead=True))
+            if node is None:
+                book_start = following
     for entry in entries:
         target = ids.get(entry.fragment) if entry.fragment else None
         inside = next((s for s in boilerplate if target is not None and _within(target, s)), None)
         node = _lift(inside if inside is not None else target, root) if target is not None else None
+        if target is None and book_start is not None:
+            node = book_start  # an entry for the whole file means its book, not its Gutenberg header
         point = points.setdefault(node, _Point(node, None))
         if point.entry is None:
             point.entry = entry
+        point.entries.append(entry)
     order = {element: i for i, element in enumerate(root.iter())}
     return sorted(points.values(), key=lambda p: -1 if p.node is None else order[p.node])
 
@@ -335,7 +358,7 @@ def _first_heading(root: etree._Element) -> str | None:
     return None
 
 
-def _fold_image_only(parts: list[_Part], doc_start: dict[int, _Part]) -> list[_Part]:
+def _fold_image_only(parts: list[_Part]) -> list[_Part]:
     """A cover (or any page with only a picture) is read with the next chapter, not as one of its own; so is
     what stands between Project Gutenberg's header and the first chapter (a title page)."""
     kept: list[_Part] = []
@@ -346,7 +369,7 @@ def _fold_image_only(parts: list[_Part], doc_start: dict[int, _Part]) -> list[_P
             continue
         if part.kind == BODY:
             for image in reversed(pending):
-                _absorb(part, image, doc_start, at_end=False)
+                _absorb(part, image, at_end=False)
             pending = []
         kept.append(part)
     if pending:
@@ -354,12 +377,10 @@ def _fold_image_only(parts: list[_Part], doc_start: dict[int, _Part]) -> list[_P
         if not body:
             return parts  # nothing but pictures: they are the book
         for image in pending:
-            _absorb(body[-1], image, doc_start, at_end=True)
+            _absorb(body[-1], image, at_end=True)
     return kept
 
 
-def _absorb(part: _Part, image: _Part, doc_start: dict[int, _Part], *, at_end: bool) -> None:
+def _absorb(part: _Part, image: _Part, *, at_end: bool) -> None:
     _merge(part, image.root, at_end=at_end)
-    for doc, start in list(doc_start.items()):
-        if start is image:
-            doc_start[doc] = part
+    image.into = part
