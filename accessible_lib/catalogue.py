@@ -150,6 +150,12 @@ def rebuild_contents(db: Database, book_id: int, book: IngestedBook) -> int:
     return marked
 
 
+def needs_rebuild(db: Database, book_id: int) -> bool:
+    """Whether an older version of the ingester made this book's chapters."""
+    row = db.execute("SELECT ingest_version FROM books WHERE id = ?", [book_id]).fetchone()
+    return row is not None and (row[0] or 0) < INGEST_VERSION
+
+
 def books_to_rebuild(db: Database) -> list[int]:
     """Books whose chapters an older version of the ingester made."""
     return [

@@ -57,7 +57,7 @@ def import_file(
         checksum = file_checksum(path)
         existing = catalogue.find_by_checksum(db, checksum)
         if existing is not None:
-            if existing in catalogue.books_to_rebuild(db):
+            if catalogue.needs_rebuild(db, existing):
                 return rebuild_book(db, settings, existing, path=path, shown=shown)
             return _duplicate(db, shown, existing)
         book = ingest_file(path, settings, source_name=path.name, checksum=checksum)

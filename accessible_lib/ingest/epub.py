@@ -128,6 +128,7 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
         )
         sanitised.append(Document(markup, lang, document.heading or document.title or str(index + 1)))
     book.chapters, contents = build_chapters(sanitised, contents)
+    # Each chapter comes with its document's own language; _set_languages keeps it where it differs.
     raw_langs = [chapter.lang for chapter in book.chapters]
     for chapter in book.chapters:
         chapter.lang = None
