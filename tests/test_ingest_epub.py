@@ -502,3 +502,18 @@ def test_a_gutenberg_header_is_back_matter_even_when_an_entry_names_its_file(tmp
     assert [(e.title, e.chapter_index) for e in book.toc] == [
         ("Title Page", 0), ("Chapter I", 1), ("The Project Gutenberg eBook of Test", 2), ("Licence", 3)
     ]  # fmt: skip
+
+
+def test_text_before_the_first_entry_of_the_book_is_front_matter(tmp_path: Path) -> None:
+    nav = xhtml('<nav epub:type="toc"><ol><li><a href="a.xhtml#c1">Chapter 1</a></li></ol></nav>')
+    chapters = {
+        "a.xhtml": xhtml(
+            '<p>A word before.</p><h2 id="c1">Chapter 1</h2><p>Story.</p>', head="<title>Opening</title>"
+        )
+    }
+    book = read(make_epub(tmp_path / "f.epub", chapters, nav=nav))
+    assert [(c.title, c.text) for c in book.chapters] == [
+        ("Opening", "A word before."),
+        ("Chapter 1", "Chapter 1\n\nStory."),
+    ]
+    assert [(e.title, e.chapter_index) for e in book.toc] == [("Opening", 0), ("Chapter 1", 1)]

@@ -37,6 +37,8 @@ class Document:
     markup: str
     lang: str | None
     fallback_title: str  # the document's first heading or <title>, for a part no entry names
+    file_title: str | None = None  # its <title>: for text before the first entry (a heading after it
+    # would name a chapter that follows)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class _Part:
     kind: str = BODY
     lead: bool = False  # no entry names it: it is read at the start of the next chapter
     into: _Part | None = None  # the chapter it was folded into (a cover's), if any
+    front: bool = False  # text before the book's first entry: listed in the contents too
 
     def final(self) -> _Part:
         part = self
@@ -104,8 +107,9 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             if parts:
                 _merge(parts[-1], pre, at_end=True)
                 start = parts[-1]
-            else:
-                start = _Part(pre, document.lang, document.fallback_title)
+            else:  # front matter
+                title = _first_heading(pre) or document.file_title or document.fallback_title
+                start = _Part(pre, document.lang, title, front=True)
                 parts.append(start)
         elif len(pre):
             _merge_front(pieces[0], pre)  # only anchors: they go where the text starts
@@ -141,8 +145,12 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             entry.chapter_index = position[id(entry_part[id(entry)].final())]
         else:
             entry.chapter_index = starts[entry.chapter_index]
-    back = {i for i, part in enumerate(parts) if part.kind == BACK}
     listed = {entry.chapter_index for entry in toc}
+    for i, part in reversed(list(enumerate(parts))):
+        if part.front and i not in listed:
+            at = next((n for n, entry in enumerate(toc) if entry.chapter_index > i), len(toc))
+            toc.insert(at, TocEntry(part.title, 1, i))
+    back = {i for i, part in enumerate(parts) if part.kind == BACK}
     unlisted = [TocEntry(parts[i].title, 1, i) for i in sorted(back - listed)]  # back matter is listed too
     back_entries = sorted(
         [e for e in toc if e.chapter_index in back] + unlisted, key=lambda e: e.chapter_index

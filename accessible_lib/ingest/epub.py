@@ -126,7 +126,8 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
             image_map=image_map,
             notes=notes,
         )
-        sanitised.append(Document(markup, lang, document.heading or document.title or str(index + 1)))
+        fallback = document.heading or document.title or str(index + 1)
+        sanitised.append(Document(markup, lang, fallback, document.title))
     book.chapters, contents = build_chapters(sanitised, contents)
     # Each chapter comes with its document's own language; _set_languages keeps it where it differs.
     raw_langs = [chapter.lang for chapter in book.chapters]
