@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from . import search
+from .ingest import INGEST_VERSION
 from .ingest.model import IngestedBook
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
@@ -40,12 +41,11 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
         existing = find_by_checksum(db, book.checksum)
         if existing is not None:
             raise DuplicateBook(existing)
-        texts = [chapter.text for chapter in book.chapters]
         cursor = db.execute(
             """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
                    rights_statement, source_format, source_name, source_path, checksum, added_at,
-                   chapter_count, word_count, char_count)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   chapter_count, word_count, char_count, ingest_version)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 book.title,
                 book.subtitle,
@@ -60,9 +60,8 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
                 source_path,
                 book.checksum,
                 datetime.now(UTC).isoformat(timespec="seconds"),
-                len(book.chapters),
-                sum(count_words(t) for t in texts),
-                sum(len(t) for t in texts),
+                *_counts(book),
+                INGEST_VERSION,
             ],
         )
         book_id = cursor.lastrowid
@@ -78,38 +77,91 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
             "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
             [(book_id, scheme, value) for scheme, value in book.identifiers],
         )
-        db.conn.executemany(
-            """INSERT INTO chapters (book_id, position, level, title, lang, html, text, word_count,
-                   char_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (
-                    book_id,
-                    i + 1,
-                    chapter.level,
-                    chapter.title,
-                    chapter.lang,
-                    chapter.html,
-                    chapter.text,
-                    count_words(chapter.text),
-                    len(chapter.text),
-                )
-                for i, chapter in enumerate(book.chapters)
-            ],
-        )
-        db.conn.executemany(
-            """INSERT INTO toc_entries (book_id, position, level, title, chapter_position, fragment)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            [
-                (book_id, i + 1, e.level, e.title, e.chapter_index + 1, e.fragment)
-                for i, e in enumerate(book.toc)
-            ],
-        )
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO resources (book_id, name, media_type, data) VALUES (?, ?, ?, ?)",
-            [(book_id, r.name, r.media_type, r.data) for r in book.resources],
-        )
+        _insert_contents(db, book_id, book)
         search.index_book(db, book_id)
     return book_id
+
+
+def _counts(book: IngestedBook) -> tuple[int, int, int]:
+    """Chapters (real ones: back matter is not counted), words and characters, as the site shows them."""
+    texts = [chapter.text for chapter in book.chapters]
+    chapters = sum(1 for chapter in book.chapters if chapter.kind != "back")
+    return chapters, sum(count_words(t) for t in texts), sum(len(t) for t in texts)
+
+
+def _insert_contents(db: Database, book_id: int, book: IngestedBook) -> None:
+    """Chapters, table of contents and images: what ingestion makes of the file, as opposed to the record
+    (title, authors, subjects) that staff may have edited since."""
+    db.conn.executemany(
+        """INSERT INTO chapters (book_id, position, level, title, lang, html, text, word_count,
+               char_count, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (
+                book_id,
+                i + 1,
+                chapter.level,
+                chapter.title,
+                chapter.lang,
+                chapter.html,
+                chapter.text,
+                count_words(chapter.text),
+                len(chapter.text),
+                chapter.kind,
+            )
+            for i, chapter in enumerate(book.chapters)
+        ],
+    )
+    db.conn.executemany(
+        """INSERT INTO toc_entries (book_id, position, level, title, chapter_position, fragment)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        [(book_id, i + 1, e.level, e.title, e.chapter_index + 1, e.fragment) for i, e in enumerate(book.toc)],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO resources (book_id, name, media_type, data) VALUES (?, ?, ?, ?)",
+        [(book_id, r.name, r.media_type, r.data) for r in book.resources],
+    )
+
+
+def rebuild_contents(db: Database, book_id: int, book: IngestedBook) -> int:
+    """Replace a book's chapters, contents and images with a new ingestion of its file, keeping its id and
+    record, and mark its editions outdated when their chapters changed (a plain-text book's do not).
+    Returns how many editions were marked."""
+    with db.conn:
+        before = db.execute(
+            "SELECT title, level, html, kind FROM chapters WHERE book_id = ? ORDER BY position", [book_id]
+        ).fetchall()
+        changed = before != [(c.title, c.level, c.html, c.kind) for c in book.chapters]
+        search.unindex_book(db, book_id)  # before the chapters change: FTS5 forgets rows by their text
+        for table in ("chapters", "toc_entries", "resources"):
+            db.execute(f"DELETE FROM {table} WHERE book_id = ?", [book_id])
+        _insert_contents(db, book_id, book)
+        db.execute(
+            "UPDATE books SET chapter_count = ?, word_count = ?, char_count = ?, ingest_version = ? "
+            "WHERE id = ?",
+            [*_counts(book), INGEST_VERSION, book_id],
+        )
+        marked = 0
+        if changed:
+            marked = db.execute(
+                "UPDATE editions SET outdated_at = ? WHERE book_id = ? AND outdated_at IS NULL",
+                [datetime.now(UTC).isoformat(timespec="seconds"), book_id],
+            ).rowcount
+        search.index_book(db, book_id)
+    return marked
+
+
+def needs_rebuild(db: Database, book_id: int) -> bool:
+    """Whether an older version of the ingester made this book's chapters."""
+    row = db.execute("SELECT ingest_version FROM books WHERE id = ?", [book_id]).fetchone()
+    return row is not None and (row[0] or 0) < INGEST_VERSION
+
+
+def books_to_rebuild(db: Database) -> list[int]:
+    """Books whose chapters an older version of the ingester made."""
+    return [
+        r[0]
+        for r in db.execute("SELECT id FROM books WHERE ingest_version < ? ORDER BY id", [INGEST_VERSION])
+    ]
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -203,9 +255,10 @@ def get_book(db: Database, book_id: int) -> dict | None:
         )
     ]
     book["chapters"] = [
-        {"position": r[0], "level": r[1], "title": r[2], "word_count": r[3]}
+        {"position": r[0], "level": r[1], "title": r[2], "word_count": r[3], "kind": r[4]}
         for r in db.execute(
-            "SELECT position, level, title, word_count FROM chapters WHERE book_id = ? ORDER BY position",
+            "SELECT position, level, title, word_count, kind FROM chapters WHERE book_id = ? "
+            "ORDER BY position",
             [book_id],
         )
     ]
@@ -235,7 +288,7 @@ def book_formats(db: Database, book_id: int) -> list[str]:
 
 def get_chapter(db: Database, book_id: int, position: int) -> dict | None:
     cursor = db.execute(
-        "SELECT position, level, title, lang, html, word_count FROM chapters "
+        "SELECT position, level, title, lang, html, word_count, kind FROM chapters "
         "WHERE book_id = ? AND position = ?",
         [book_id, position],
     )

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 IMPORTED = "imported"
 DUPLICATE = "duplicate"
+REBUILT = "rebuilt"  # already in the catalogue, but its chapters were made by an older ingester
 REJECTED = "rejected"
 RIGHTS = ("public-domain", "restricted")
 
@@ -34,7 +35,7 @@ RIGHTS = ("public-domain", "restricted")
 @dataclass
 class ImportResult:
     path: str
-    status: str  # IMPORTED, DUPLICATE or REJECTED
+    status: str  # IMPORTED, DUPLICATE, REBUILT or REJECTED
     book_id: int | None = None
     title: str | None = None
     language: str | None = None
@@ -56,6 +57,8 @@ def import_file(
         checksum = file_checksum(path)
         existing = catalogue.find_by_checksum(db, checksum)
         if existing is not None:
+            if catalogue.needs_rebuild(db, existing):
+                return rebuild_book(db, settings, existing, path=path, shown=shown)
             return _duplicate(db, shown, existing)
         book = ingest_file(path, settings, source_name=path.name, checksum=checksum)
         book.rights = rights
@@ -81,8 +84,46 @@ def import_file(
         book_id=book_id,
         title=book.title,
         language=book.language,
-        chapter_count=len(book.chapters),
+        chapter_count=sum(1 for chapter in book.chapters if chapter.kind != "back"),
     )
+
+
+def rebuild_book(
+    db: Database, settings: Settings, book_id: int, *, path: Path | None = None, shown: str | None = None
+) -> ImportResult:
+    """Make a book's chapters again from its file (`path`, else the copy kept when it was imported),
+    keeping its id and record; its editions are marked outdated. Never raises for a bad file."""
+    row = db.execute(
+        "SELECT source_path, source_name, checksum, rights FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    if row is None:
+        return ImportResult(shown or str(book_id), REJECTED, reason=gettext(N_("There is no such book.")))
+    source_path, source_name, checksum, rights = row
+    if path is None:
+        path = settings.data_dir / source_path if source_path else None
+    shown = shown or str(path or book_id)
+    if path is None or not path.is_file():
+        return ImportResult(
+            shown, REJECTED, book_id=book_id, reason=gettext(N_("The book's source file is missing."))
+        )
+    try:
+        book = ingest_file(path, settings, source_name=source_name or path.name, checksum=checksum)
+        book.rights = rights or "public-domain"
+        catalogue.rebuild_contents(db, book_id, book)
+    except IngestError as error:
+        return ImportResult(shown, REJECTED, book_id=book_id, reason=error.translated())
+    except Exception as error:  # one book's failure must not stop the others
+        log.exception("unexpected failure rebuilding book %s", book_id)
+        detail = f"{type(error).__name__}: {error}"
+        return ImportResult(
+            shown, REJECTED, book_id=book_id,
+            reason=gettext(N_("The file could not be read: %(detail)s"), detail=detail),
+        )  # fmt: skip
+    title, language, chapter_count = db.execute(
+        "SELECT title, language, chapter_count FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    return ImportResult(shown, REBUILT, book_id=book_id, title=title, language=language,
+                        chapter_count=chapter_count)  # fmt: skip
 
 
 def _duplicate(db: Database, shown: str, book_id: int) -> ImportResult:

@@ -194,3 +194,15 @@ def m005_chapter_audio_files(db: Database) -> None:
     files = db["edition_files"]
     for name, kind in [("role", str), ("chapter", int), ("title", str), ("seconds", float)]:
         files.add_column(name, kind)
+
+
+@migrations()
+def m006_chapters_from_contents(db: Database) -> None:
+    """Chapters follow the book's table of contents (issue 10), so a book remembers which version of the
+    chapter splitting made its chapters: `accessible-lib import` of the same file again, or
+    `accessible-lib rebuild-chapters`, rebuilds books an older one made. Back matter (Project Gutenberg's
+    header and licence) is a chapter `kind`; editions made from chapters that were since rebuilt are
+    `outdated_at`, kept and served until staff rebuild them."""
+    db["books"].add_column("ingest_version", int, not_null_default=1)
+    db["chapters"].add_column("kind", str, not_null_default="body")
+    db["editions"].add_column("outdated_at", str)

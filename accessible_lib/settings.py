@@ -72,6 +72,12 @@ SETTINGS: list[Setting] = [
         "http://library:8000): a worker without the catalogue reports there, signed with the secret key.",
     ),
     Setting(
+        "audio_back_matter",
+        True,
+        "Audio editions read Project Gutenberg's header and licence at the end of the book; false leaves "
+        "them out of audio (they stay in the text editions).",
+    ),
+    Setting(
         "plugins",
         "",
         "Comma-separated Python modules that workers and `editions request` import at start, e.g. extra "
@@ -109,6 +115,7 @@ class Settings:
     max_attempts: int = 3
     retry_backoff_seconds: int = 30
     report_url: str = ""
+    audio_back_matter: bool = True
     plugins: str = ""
 
     @classmethod

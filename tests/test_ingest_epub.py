@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import Counter
 from html import unescape
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from lxml import html as lxml_html
 
 from accessible_lib.catalogue import add_book
 from accessible_lib.db import open_database
-from accessible_lib.ingest.epub import read_epub
+from accessible_lib.ingest.epub import load_package, read_epub
 from accessible_lib.ingest.errors import IngestError
+from accessible_lib.ingest.safezip import read_checked_zip
+from accessible_lib.ingest.sanitize import clean_chapter
 from accessible_lib.settings import Settings
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -143,28 +146,33 @@ def test_alice_epub3_nav_gives_the_toc_in_order() -> None:
     assert book.chapters[chapter_indexes[1]].title == "Down The Rabbit-Hole"
 
 
-def _ncx_depths(path: Path) -> list[int]:
-    """Depth of every navPoint in the NCX, counted from the markup itself."""
+def _ncx_points(path: Path) -> list[tuple[str, int]]:
+    """Title and depth of every navPoint in the NCX, read from the markup itself."""
     with zipfile.ZipFile(path) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".ncx"))
-        ncx = archive.read(name).decode()
-    depths, depth = [], 0
-    for tag in re.findall(r"<(/?)navPoint\b", ncx):
-        if tag == "/":
-            depth -= 1
-        else:
-            depth += 1
-            depths.append(depth)
-    return depths
+        ncx = etree.fromstring(archive.read(name))
+    return [
+        (
+            " ".join(point.findtext("{*}navLabel/{*}text").split()),
+            len(list(point.iterancestors("{*}navPoint"))) + 1,
+        )
+        for point in ncx.iter("{*}navPoint")
+    ]
 
 
 @pytest.mark.parametrize("name", ["pg2701-moby-dick-epub2.epub", "pg17192-poe-the-raven-epub2.epub"])
 def test_epub2_ncx_gives_a_nested_toc(name: str) -> None:
     path = CORPUS / "epub/en" / name
     book = read(path)
-    depths = _ncx_depths(path)
-    assert max(depths) >= 2
-    assert [entry.level for entry in book.toc] == depths
+    points = _ncx_points(path)
+    assert max(depth for _, depth in points) >= 2
+    # In the NCX's order, except that Project Gutenberg's header and licence (back matter) come last.
+    back = {e.title for e in book.toc if book.chapters[e.chapter_index].kind == "back"}
+    assert back
+    expected = [p for p in points if p[0] not in back] + [p for p in points if p[0] in back]
+    # (Back matter the NCX leaves out is listed too, with its own title: not compared here.)
+    titles = {title for title, _ in points}
+    assert [(entry.title, entry.level) for entry in book.toc if entry.title in titles] == expected
     assert any(entry.fragment and entry.fragment.startswith("x-") for entry in book.toc)
     for entry in book.toc:
         if entry.fragment:
@@ -172,13 +180,24 @@ def test_epub2_ncx_gives_a_nested_toc(name: str) -> None:
 
 
 def test_wasteland_notes_get_back_links() -> None:
+    # The notes are their own chapter now (the nav points at them inside the poem's one file), so
+    # references and back-links cross chapters.
     book = read(CORPUS / "epub/en/idpf-wasteland.epub")
-    html = book.chapters[0].html
-    refs = re.findall(r'<a href="#(x-note-\d+)" role="doc-noteref" id="(x-[^"]+)"', html)
+    chapters = [chapter.html for chapter in book.chapters]
+    notes = next(i for i, c in enumerate(book.chapters) if c.title.startswith("NOTES"))
+    refs = [
+        (i, int(target), note_id, ref_id)
+        for i, html in enumerate(chapters)
+        for target, note_id, ref_id in re.findall(
+            r'<a href="chapter:(\d+)#(x-note-\d+)" role="doc-noteref" id="(x-[^"]+)"', html
+        )
+    ]
     assert len(refs) >= 40
-    for note_id, ref_id in refs:
-        assert f'id="{note_id}" role="doc-footnote"' in html
-        assert f'<a href="#{ref_id}" role="doc-backlink" aria-label="Back to text">↩</a>' in html
+    for chapter, target, note_id, ref_id in refs:
+        assert target == notes
+        assert f'id="{note_id}" role="doc-footnote"' in chapters[notes]
+        backlink = f'<a href="chapter:{chapter}#{ref_id}" role="doc-backlink" aria-label="Back to text">↩</a>'
+        assert backlink in chapters[notes]
 
 
 def test_standard_ebooks_endnotes_link_back_across_chapters() -> None:
@@ -287,10 +306,11 @@ def test_toc_titles_levels_and_links_outside_the_spine(tmp_path: Path) -> None:
     book = read(make_epub(tmp_path / "t.epub", chapters, nav=nav))
     assert [(e.title, e.level, e.chapter_index, e.fragment) for e in book.toc] == [
         ("Chapter A", 1, 0, None),
-        ("Section", 2, 0, "x-s1"),
-        ("Chapter B", 1, 1, None),
+        ("Section", 2, 1, "x-s1"),
+        ("Chapter B", 1, 2, None),
     ]
-    assert [c.title for c in book.chapters] == ["Chapter A", "Chapter B", "File title"]
+    # An entry that points inside a file is a chapter of its own; a file no entry names stays one.
+    assert [c.title for c in book.chapters] == ["Chapter A", "Section", "Chapter B", "File title"]
 
 
 def test_structural_failures_are_clear_rejections(tmp_path: Path) -> None:
@@ -346,3 +366,154 @@ def test_page_numbers_printed_in_the_text_leave_the_plain_text() -> None:
     for label in labels:
         assert re.search(rf'epub:type="pagebreak">{label}</(span|div)>', sources)  # printed in the source
         assert all(f" {label} " not in chapter.text for chapter in book.chapters)
+
+
+# --- Chapters as the contents say (issue 10) ---
+
+
+def test_moby_dick_has_each_chapter_of_its_ncx() -> None:
+    path = CORPUS / "epub/en/pg2701-moby-dick-epub2.epub"
+    book = read(path)
+    titles = [chapter.title for chapter in book.chapters]
+    ncx = [title for title, _ in _ncx_points(path)]
+    numbered = [t for t in ncx if re.match(r"CHAPTER \d+\.", t)]
+    assert len(numbered) == 135
+    assert numbered[0] == "CHAPTER 1. Loomings." and numbered[-1] == "CHAPTER 135. The Chase.—Third Day."
+    for number, title in enumerate([*numbered, "Epilogue"], start=1):
+        assert titles.count(title) == 1, title
+        chapter = book.chapters[titles.index(title)]
+        assert chapter.text.startswith(title.split(".")[0]), title  # it opens with its own heading
+        following = numbered[number] if number < len(numbered) else None
+        if following:
+            assert following.split(".")[0] + "." not in chapter.text  # and holds nothing of the next
+    # Every NCX entry is a chapter of its own (none is a cover: the book has no "Cover" chapter).
+    assert len(book.chapters) == len(ncx) == len({entry.chapter_index for entry in book.toc})
+    assert "Cover" not in " ".join(titles)
+    assert "<img" in book.chapters[0].html  # the cover is read with the first chapter
+    assert book.chapters[0].title == "MOBY-DICK; or, THE WHALE."
+    # The Gutenberg header and licence are kept, last, as back matter.
+    assert [c.kind for c in book.chapters[-2:]] == ["back", "back"]
+    assert book.chapters[-2].text.startswith("The Project Gutenberg eBook of Moby Dick")
+    assert book.chapters[-1].title == "THE FULL PROJECT GUTENBERG LICENSE"
+    assert "*** END OF THE PROJECT GUTENBERG EBOOK" in book.chapters[-1].text
+    assert all(chapter.kind == "body" for chapter in book.chapters[:-2])
+    assert not any("PROJECT GUTENBERG" in chapter.text for chapter in book.chapters[:-2])
+
+
+@pytest.mark.parametrize(
+    "name", ["pg11-alice-epub2.epub", "pg17192-poe-the-raven-epub2.epub", "pg36034-white-nights.epub"]
+)
+def test_gutenberg_epubs_split_where_their_ncx_says(name: str) -> None:
+    path = CORPUS / "epub/en" / name
+    book = read(path)
+    ncx = _ncx_points(path)
+    body = [c for c in book.chapters if c.kind == "body"]
+    back = [c for c in book.chapters if c.kind == "back"]
+    assert book.chapters == body + back and len(back) == 2
+    assert back[0].text.startswith("The Project Gutenberg eBook of")
+    assert back[1].title == "THE FULL PROJECT GUTENBERG LICENSE"
+    body_ncx = [(title, depth) for title, depth in ncx if "PROJECT GUTENBERG" not in title.upper()]
+    assert [(c.title, c.level) for c in body] == body_ncx
+    assert len({entry.chapter_index for entry in book.toc}) == len(book.toc)  # one chapter per entry
+    # Every chapter is in the contents, the back matter last (listed even where the NCX leaves it out).
+    assert [entry.chapter_index for entry in book.toc] == list(range(len(book.chapters)))
+
+
+def test_an_epub3_nav_pointing_inside_files_splits_them(tmp_path: Path) -> None:
+    nav = xhtml(
+        '<nav epub:type="toc"><ol><li><a href="one.xhtml#p1">Part One</a><ol>'
+        '<li><a href="one.xhtml#c1">Chapter 1</a></li><li><a href="one.xhtml#c2">Chapter 2</a></li>'
+        '</ol></li><li><a href="two.xhtml#c3">Chapter 3</a></li></ol></nav>'
+    )
+    chapters = {
+        "cover.xhtml": xhtml('<div><img src="cover.png" alt="The cover"/></div>'),
+        "one.xhtml": xhtml(
+            '<section id="p1"><h1>Part One</h1><section id="s1"><h2><a id="c1"/>Chapter 1</h2>'
+            '<p>First words, see <a href="#c2">the next</a>.</p></section>'
+            '<section><h2 id="c2">Chapter 2</h2><p>Second words.</p></section></section>'
+        ),
+        "two.xhtml": xhtml('<p>Still chapter two.</p><h2 id="c3">Chapter 3</h2><p>Third words.</p>'),
+    }
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    book = read(make_epub(tmp_path / "n.epub", chapters, nav=nav, extra={"OEBPS/cover.png": png}))
+    assert [(c.title, c.level) for c in book.chapters] == [
+        ("Part One", 1),
+        ("Chapter 1", 2),
+        ("Chapter 2", 2),
+        ("Chapter 3", 1),
+    ]
+    assert [(e.title, e.chapter_index) for e in book.toc] == [
+        ("Part One", 0), ("Chapter 1", 1), ("Chapter 2", 2), ("Chapter 3", 3)
+    ]  # fmt: skip
+    part, first, second, third = (chapter.text for chapter in book.chapters)
+    assert part == "[Image: The cover]\n\nPart One"  # the cover opens the first chapter
+    assert first == "Chapter 1\n\nFirst words, see the next."
+    assert second == "Chapter 2\n\nSecond words.\n\nStill chapter two."  # text before a file's first entry
+    assert third == "Chapter 3\n\nThird words."
+    assert 'href="chapter:2#x-c2"' in book.chapters[1].html  # links follow their target's new chapter
+    assert 'id="x-c2"' in book.chapters[2].html
+
+
+def _document_words(path: Path) -> Counter:
+    """The words of every spine document, each sanitised whole: the book's text before any cutting."""
+    entries = read_checked_zip(path, Settings()).entries
+    spine = load_package(entries).spine
+    href_map = {item.path: index for index, item in enumerate(spine)}
+    words: Counter = Counter()
+    for item in {item.path: item for item in spine if item.path in entries}.values():
+        words.update(clean_chapter(entries[item.path], href_map=href_map, path=item.path)[1].split())
+    return words
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.name)
+def test_chapters_hold_the_whole_text_once(path: Path) -> None:
+    book = read(path)
+    words = _document_words(path)
+    assert sum(len(word) * count for word, count in words.items()) > 100
+    assert Counter(word for chapter in book.chapters for word in chapter.text.split()) == words
+
+
+def test_a_gutenberg_header_is_back_matter_even_when_an_entry_names_its_file(tmp_path: Path) -> None:
+    nav = xhtml(
+        '<nav epub:type="toc"><ol><li><a href="book.xhtml">Title Page</a></li>'
+        '<li><a href="book.xhtml#c1">Chapter I</a></li>'
+        '<li><a href="end.xhtml#lic">Licence</a></li></ol></nav>'
+    )
+    chapters = {
+        "book.xhtml": xhtml(
+            '<div id="pg-header"><h2>The Project Gutenberg eBook of Test</h2><p>Use it freely.</p>'
+            "<p>*** START OF THE PROJECT GUTENBERG EBOOK TEST ***</p></div>"
+            '<h1>TEST</h1><p>By Someone</p><h2 id="c1">Chapter I</h2><p>The story.</p>'
+        ),
+        "end.xhtml": xhtml(
+            '<div id="pg-footer"><p>*** END OF THE PROJECT GUTENBERG EBOOK TEST ***</p>'
+            '<h2 id="lic">Licence</h2><p>The terms.</p></div>'
+        ),
+    }
+    book = read(make_epub(tmp_path / "pg.epub", chapters, nav=nav))
+    assert [(c.title, c.kind, c.text) for c in book.chapters] == [
+        ("Title Page", "body", "TEST\n\nBy Someone"),
+        ("Chapter I", "body", "Chapter I\n\nThe story."),
+        ("The Project Gutenberg eBook of Test", "back",
+         "The Project Gutenberg eBook of Test\n\nUse it freely.\n\n"
+         "*** START OF THE PROJECT GUTENBERG EBOOK TEST ***"),
+        ("Licence", "back", "*** END OF THE PROJECT GUTENBERG EBOOK TEST ***\n\nLicence\n\nThe terms."),
+    ]  # fmt: skip
+    assert [(e.title, e.chapter_index) for e in book.toc] == [
+        ("Title Page", 0), ("Chapter I", 1), ("The Project Gutenberg eBook of Test", 2), ("Licence", 3)
+    ]  # fmt: skip
+
+
+def test_text_before_the_first_entry_of_the_book_is_front_matter(tmp_path: Path) -> None:
+    nav = xhtml('<nav epub:type="toc"><ol><li><a href="a.xhtml#c1">Chapter 1</a></li></ol></nav>')
+    chapters = {
+        "a.xhtml": xhtml(
+            '<p>A word before.</p><h2 id="c1">Chapter 1</h2><p>Story.</p>', head="<title>Opening</title>"
+        )
+    }
+    book = read(make_epub(tmp_path / "f.epub", chapters, nav=nav))
+    assert [(c.title, c.text) for c in book.chapters] == [
+        ("Opening", "A word before."),
+        ("Chapter 1", "Chapter 1\n\nStory."),
+    ]
+    assert [(e.title, e.chapter_index) for e in book.toc] == [("Opening", 0), ("Chapter 1", 1)]

@@ -304,6 +304,19 @@ def test_several_files_at_once_each_with_its_own_outcome(signed_in, staff_db, st
     assert len(list(staff_settings.sources_dir.iterdir())) == 3, "only imported originals are kept"
 
 
+def test_uploading_a_book_imported_by_an_older_version_rebuilds_its_chapters(signed_in, staff_db):
+    first = _results(_upload(signed_in, [(EPUB.name, EPUB.read_bytes())], token=token_for(signed_in)))
+    assert first[EPUB.name][0] == "imported"
+    with staff_db.conn:
+        staff_db.execute("UPDATE books SET ingest_version = 1")
+    response = _upload(signed_in, [("raven.epub", EPUB.read_bytes())], token=token_for(signed_in))
+    item = soup(response).select_one(".upload-results > li")
+    assert item["class"] == ["upload-rebuilt"]
+    assert "its chapters were made again from this file" in item.get_text(" ", strip=True)
+    assert "0 imported, 1 already in the library, 0 rejected." in soup(response).get_text(" ", strip=True)
+    assert staff_db.execute("SELECT count(*), max(ingest_version) FROM books").fetchone() == (1, 2)
+
+
 def test_an_upload_too_large_as_a_whole_is_refused_before_anything_is_kept(
     signed_in, staff_db, staff_settings
 ):
@@ -448,6 +461,35 @@ def test_requesting_an_edition_creates_the_row_once(signed_in, staff_db):
     assert signed_in.post(url, data={"csrf_token": token, "format": "nope"}).status_code == 400
     listed = soup(signed_in.get(f"/staff/books/{book_id}/edit")).select(".edition-jobs a")
     assert [a["href"] for a in listed] == [f"/staff/jobs/{edition_id}"]
+
+
+def test_an_outdated_edition_is_shown_as_such_and_rebuilt_with_its_options(signed_in, staff_db):
+    book_id = catalogue.add_book(staff_db, _tiny_book("Rebuilt Chapters"))
+    options = {"table": "en-ueb-g1", "cells": 32, "lines": 25, "word_spacing": True}
+    outdated, _ = store.request_edition(staff_db, book_id, "brf", options)
+    current, _ = store.request_edition(staff_db, book_id, "txt", {})
+    with staff_db.conn:
+        staff_db.execute("UPDATE editions SET status = 'done' WHERE book_id = ?", [book_id])
+    from .conftest import make_book
+
+    new_chapters = make_book("Rebuilt Chapters", [("One", "The harpooneer."), ("Two", "He sailed at dawn.")])
+    catalogue.rebuild_contents(staff_db, book_id, new_chapters)  # marks both outdated
+    with staff_db.conn:
+        staff_db.execute("UPDATE editions SET outdated_at = NULL WHERE id = ?", [current])
+
+    items = soup(signed_in.get(f"/staff/books/{book_id}/edit")).select(".edition-jobs > li")
+    by_job = {item.a["href"]: item for item in items}
+    stale = by_job[f"/staff/jobs/{outdated}"]
+    assert stale.strong.get_text(strip=True) == "outdated: made before the book’s chapters were rebuilt"
+    assert stale.button.get_text(strip=True) == f"Rebuild Braille (BRF) (job {outdated})"
+    assert by_job[f"/staff/jobs/{current}"].strong is None and by_job[f"/staff/jobs/{current}"].form is None
+
+    form = stale.form
+    data = {field["name"]: field["value"] for field in form.find_all("input")}
+    response = signed_in.post(form["action"], data=data, follow_redirects=False)
+    assert response.headers["location"] == f"/staff/jobs/{outdated}"  # the same edition, made again
+    edition = store.get_edition(staff_db, outdated)
+    assert (edition["status"], edition["outdated_at"], edition["options"]) == (store.QUEUED, None, options)
 
 
 def test_the_job_list_and_status_say_everything_in_words(signed_in, staff_db):

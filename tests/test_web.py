@@ -329,3 +329,22 @@ def test_removing_the_repeated_title_keeps_link_targets(client, db):
     assert article.find(["h1", "h2"]) is None
     assert article.find(id="x-ch1") and article.find(id="x-top")
     assert "tail text" in article.get_text()
+
+
+def test_chapter_positions_count_real_chapters_and_name_back_matter(client, db, settings):
+    from accessible_lib.importer import import_file
+
+    from .conftest import CORPUS
+
+    book_id = import_file(db, settings, CORPUS / "epub/en/pg17192-poe-the-raven-epub2.epub").book_id
+    book = soup_of(client.get(f"/books/{book_id}"))
+    length = next(dt for dt in book.find_all("dt") if dt.get_text(strip=True) == "Length")
+    assert length.find_next_sibling("dd").get_text(strip=True).startswith("8 chapters")
+    first = check_page_structure(client.get(f"/books/{book_id}/read/1"))
+    assert first.h1.get_text(strip=True) == "THE RAVEN"  # not the cover, not the Gutenberg header
+    assert first.find("p", class_="position").get_text(strip=True) == "Chapter 1 of 8"
+    licence = check_page_structure(client.get(f"/books/{book_id}/read/10"))
+    assert licence.h1.get_text(strip=True) == "THE FULL PROJECT GUTENBERG LICENSE"
+    assert licence.find("p", class_="position").get_text(strip=True) == "After the book: back matter"
+    contents = [a.get_text(strip=True) for a in book.select("ol.toc a")]
+    assert contents[0] == "THE RAVEN" and contents[-1] == "THE FULL PROJECT GUTENBERG LICENSE"

@@ -21,6 +21,7 @@ from ..i18n import gettext, ngettext
 from ..importer import (
     DUPLICATE,
     IMPORTED,
+    REBUILT,
     REJECTED,
     RIGHTS,
     ImportResult,
@@ -58,7 +59,7 @@ def import_command(paths: tuple[Path, ...], as_json: bool, rights: str, skip_dup
     paths = paths or (settings.content_dir,)
     catalogue_db = database.open_database(settings.database_path)
     files = list(collect_files(paths))
-    counts = {IMPORTED: 0, DUPLICATE: 0, REJECTED: 0}
+    counts = {IMPORTED: 0, DUPLICATE: 0, REBUILT: 0, REJECTED: 0}
     rejected = []
     progress = tqdm(files, file=sys.stderr, unit="file", disable=as_json or not files, leave=False)
     try:
@@ -79,6 +80,8 @@ def import_command(paths: tuple[Path, ...], as_json: bool, rights: str, skip_dup
         catalogue_db.close()
     if not as_json:
         parts = [ngettext("%(num)d imported", "%(num)d imported", counts[IMPORTED])]
+        if counts[REBUILT]:
+            parts.append(ngettext("%(num)d rebuilt", "%(num)d rebuilt", counts[REBUILT]))
         if not skip_duplicates:
             parts.append(ngettext("%(num)d duplicate", "%(num)d duplicates", counts[DUPLICATE]))
         parts.append(ngettext("%(num)d rejected", "%(num)d rejected", counts[REJECTED]))
@@ -112,5 +115,6 @@ def show_settings() -> None:
         click.echo(f"    {setting.help}")
 
 
-# Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff.
-from . import editions, jobs, staff  # noqa: E402,F401
+# Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
+# rebuild-chapters.
+from . import editions, jobs, rebuild, staff  # noqa: E402,F401

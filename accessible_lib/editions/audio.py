@@ -34,6 +34,7 @@ from voices.text import Sentence, image_words, prepare_sentences, split_for_synt
 
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
+from ..settings import Settings
 from .runner import Progress
 from .speech_streams import ChapterJob, default_streams, speak_in_order
 
@@ -285,6 +286,16 @@ class _Reader:
         self.engine.close()
 
 
+def audio_book(book: dict, settings: Settings | None = None) -> dict:
+    """The book as audio editions read it: back matter (Project Gutenberg's header and licence) is already
+    last, where a listener never has to sit through it; the `audio_back_matter` setting may leave it out."""
+    settings = settings or Settings.from_env()
+    if settings.audio_back_matter:
+        return book
+    chapters = [c for c in book["chapters"] if c.get("kind") != "back"]
+    return {**book, "chapters": chapters} if chapters else book
+
+
 def _fallback_title(index: int) -> str:
     return gettext("Chapter %(number)d", number=index + 1)
 
@@ -335,6 +346,7 @@ def _convert(
     listen: bool = False,
 ) -> list[dict]:
     progress(0.0, gettext("Starting"))
+    book = audio_book(book)
     footnotes = options.get("footnotes") or "chapter"
     # The engines' own scratch files (pyttsx3 speaks to a WAV file) stay in the workspace, which is in the
     # data directory, and go when the conversion ends.

@@ -7,8 +7,9 @@ catalogue are exported from their in-memory ingestion in the same shape, so conv
 Shape (version 1):
     id (book id or None), title, subtitle, authors [str], language, description, publisher, date, rights,
     subjects [str], identifiers [[scheme, value]],
-    chapters [{title, level, lang, html, text}] in reading order; in `html`, `chapter:N#id` links name the
-        0-based index into this list and `resource:NAME` image sources name a resource,
+    chapters [{title, level, lang, html, text, kind}] in reading order, back matter (kind "back": Project
+        Gutenberg's header and licence) last; in `html`, `chapter:N#id` links name the 0-based index into
+        this list and `resource:NAME` image sources name a resource,
     toc [{title, level, chapter_index (0-based), fragment}],
     resources [{name, media_type, data (base64)}].
 """
@@ -31,9 +32,9 @@ def export_book(db: Database, book_id: int) -> dict:
     if book is None:
         raise KeyError(book_id)
     chapters = [
-        {"title": r[0], "level": r[1], "lang": r[2], "html": r[3] or "", "text": r[4] or ""}
+        {"title": r[0], "level": r[1], "lang": r[2], "html": r[3] or "", "text": r[4] or "", "kind": r[5]}
         for r in db.execute(
-            "SELECT title, level, lang, html, text FROM chapters WHERE book_id = ? ORDER BY position",
+            "SELECT title, level, lang, html, text, kind FROM chapters WHERE book_id = ? ORDER BY position",
             [book_id],
         )
     ]
@@ -86,7 +87,14 @@ def export_ingested(book: IngestedBook) -> dict:
         "subjects": list(book.subjects),
         "identifiers": [[scheme, value] for scheme, value in book.identifiers],
         "chapters": [
-            {"title": c.title, "level": c.level, "lang": c.lang, "html": c.html, "text": c.text}
+            {
+                "title": c.title,
+                "level": c.level,
+                "lang": c.lang,
+                "html": c.html,
+                "text": c.text,
+                "kind": c.kind,
+            }
             for c in book.chapters
         ],
         "toc": [

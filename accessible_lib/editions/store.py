@@ -54,17 +54,19 @@ def request_edition(
     key = options_key(options)
     with db.conn:
         row = db.execute(
-            "SELECT id, status FROM editions WHERE book_id = ? AND format = ? AND options_key = ?",
+            "SELECT id, status, outdated_at FROM editions "
+            "WHERE book_id = ? AND format = ? AND options_key = ?",
             [book_id, format, key],
         ).fetchone()
         if row is not None:
-            edition_id, status = row
-            if status != FAILED:
+            edition_id, status, outdated_at = row
+            # A finished edition made from chapters since rebuilt is made again; any other is reused.
+            if status != FAILED and not (status == DONE and outdated_at):
                 return edition_id, False
             db.execute(
                 "UPDATE editions SET status = ?, progress = 0, step = NULL, eta_seconds = NULL, "
                 "error = NULL, attempts = 0, lease_token = NULL, lease_expires_at = NULL, retry_at = NULL, "
-                "queued_at = ?, "
+                "outdated_at = NULL, queued_at = ?, "
                 "updated_at = ?, requested_by = coalesce(?, requested_by) WHERE id = ?",
                 [QUEUED, _now_iso(), _now_iso(), requested_by, edition_id],
             )
@@ -90,7 +92,8 @@ def _rows(db: Database, sql: str, params: list) -> list[dict]:
 _EDITION_COLUMNS = (
     "e.id, e.book_id, e.format, e.options, e.status, e.progress, e.step, e.eta_seconds, e.error, e.attempts, "
     "e.lease_expires_at, e.retry_at, e.requested_by, e.created_at, e.queued_at, e.started_at, e.finished_at, "
-    "e.updated_at, e.storage_key, e.total_bytes, b.title AS book_title, b.language AS book_language"
+    "e.updated_at, e.storage_key, e.total_bytes, e.outdated_at, b.title AS book_title, "
+    "b.language AS book_language"
 )
 
 

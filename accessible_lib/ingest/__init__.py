@@ -12,6 +12,10 @@ from .model import IngestedBook
 TEXT_EXTENSIONS = {".txt", ".text"}
 SUPPORTED_EXTENSIONS = {".epub"} | TEXT_EXTENSIONS
 _CHUNK = 1024 * 1024
+# Raised whenever ingestion would cut the same file into different chapters: books imported by an older
+# version are rebuilt (keeping their ids) by the next import of their file or by `rebuild-chapters`.
+# 1: one chapter per spine file. 2: chapters as the table of contents says, back matter last.
+INGEST_VERSION = 2
 
 
 def file_checksum(path: Path) -> str:

@@ -23,9 +23,10 @@ from lxml import html as lxml_html
 
 from ..settings import Settings
 from . import sanitize, toc
+from .chapters import BOILERPLATE_IDS, Document, build_chapters
 from .errors import N_, IngestError
 from .language import chinese_script, detect_language, normalise_language_tag
-from .model import Chapter, IngestedBook, Resource, TocEntry
+from .model import IngestedBook, Resource, TocEntry
 from .safezip import CheckedArchive, is_xml, read_checked_zip
 from .xhtml import (
     NoteIndex,
@@ -110,15 +111,14 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
         if entry.fragment:  # an element the TOC points to keeps its id, even a bare <span>
             target = documents[entry.chapter_index][0].path
             notes.targets.setdefault(target, set()).add(entry.fragment[len(sanitize.ID_PREFIX) :])
+    for document, _ in documents:  # Project Gutenberg's header and licence: where back matter is cut
+        notes.targets.setdefault(document.path, set()).update(BOILERPLATE_IDS)
     image_map, images = _images(entries)
     book = IngestedBook(title="", source_format="epub", checksum=checksum, source_name=source_name)
     _fill_metadata(book, dc, metas)
-    first_toc: dict[int, TocEntry] = {}
-    for entry in contents:
-        first_toc.setdefault(entry.chapter_index, entry)
-    raw_langs: list[str | None] = []
+    sanitised: list[Document] = []
     for index, (document, _) in enumerate(documents):
-        markup, text, lang = sanitize.clean_chapter(
+        markup, _text, lang = sanitize.clean_chapter(
             entries[document.path],
             href_map=href_map,
             path=document.path,
@@ -126,10 +126,13 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
             image_map=image_map,
             notes=notes,
         )
-        entry = first_toc.get(index)
-        title = entry.title if entry else document.heading or document.title or str(index + 1)
-        book.chapters.append(Chapter(title=title, html=markup, text=text, level=entry.level if entry else 1))
-        raw_langs.append(lang)
+        fallback = document.heading or document.title or str(index + 1)
+        sanitised.append(Document(markup, lang, fallback, document.title))
+    book.chapters, contents = build_chapters(sanitised, contents)
+    # Each chapter comes with its document's own language; _set_languages keeps it where it differs.
+    raw_langs = [chapter.lang for chapter in book.chapters]
+    for chapter in book.chapters:
+        chapter.lang = None
     for entry in contents:
         if entry.fragment and f'id="{entry.fragment}"' not in book.chapters[entry.chapter_index].html:
             entry.fragment = None  # the target vanished (it was in something we removed)

@@ -16,6 +16,7 @@ class Chapter:
     text: str  # plain text, paragraphs separated by a blank line
     level: int = 1  # nesting level from the table of contents, 1 = top
     lang: str | None = None  # BCP 47, only when it differs from the book's language
+    kind: str = "body"  # or "back": Project Gutenberg's header and licence, kept but listed last
 
 
 @dataclass

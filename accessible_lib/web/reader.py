@@ -26,7 +26,7 @@ def chapter_page(request: Request):
         "content_lang": chapter["lang"] or book["language"],
         "previous": book["chapters"][position - 2] if position > 1 else None,
         "next": book["chapters"][position] if position < count else None,
-        "count": count,
+        "count": book["chapter_count"],  # real chapters: back matter, listed after them, is not counted
     }
     return render(request, "chapter.html", context)
 

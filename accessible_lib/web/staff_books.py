@@ -156,7 +156,13 @@ def _edit_page(
 ) -> Response:
     db = db_for(request)
     locale = request.scope.get("locale", "en")
-    editions = [describe_job(edition, locale) for edition in store.editions_for_book(db, book["id"])]
+    editions = [
+        {
+            **describe_job(edition, locale),
+            "outdated": bool(edition.get("outdated_at")) and edition["status"] == store.DONE,
+        }
+        for edition in store.editions_for_book(db, book["id"])
+    ]
     summary = [{"field_id": field_id(name), "message": message} for name, message in errors.items()]
     context = staff.page(
         book=book,
@@ -201,7 +207,7 @@ def request_edition(request: Request, staff: StaffContext) -> Response:
     name = str(staff.form.get("format") or "")
     try:
         fmt = formats.get_format(name)
-        options = formats.normalise_options(fmt, {})
+        options = formats.normalise_options(fmt, _rebuilt_options(db, book_id, fmt.name, staff.form))
     except KeyError:
         raise UserError(gettext("There is no edition format called “%(name)s”.", name=name)) from None
     queue = getattr(request.state, "queue", None)
@@ -219,3 +225,13 @@ def request_edition(request: Request, staff: StaffContext) -> Response:
 
 
 request_edition_page = staff_page(request_edition)
+
+
+def _rebuilt_options(db, book_id: int, format_name: str, form) -> dict:
+    """The options of the edition the "Rebuild" button names (an outdated one), so the same edition is made
+    again; none for a new request, which takes the format's defaults."""
+    wanted = str(form.get("edition") or "")
+    edition = store.get_edition(db, int(wanted)) if wanted.isdigit() else None
+    if edition is None or edition["book_id"] != book_id or edition["format"] != format_name:
+        return {}
+    return dict(edition["options"])

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from .. import auth
 from ..errors import UserError
 from ..i18n import gettext
-from ..importer import DUPLICATE, IMPORTED, REJECTED, RIGHTS, import_file
+from ..importer import DUPLICATE, IMPORTED, REBUILT, REJECTED, RIGHTS, import_file
 from ..ingest.errors import N_
 from ..settings import Settings
 from .helpers import db_for
@@ -277,6 +277,7 @@ async def receive_upload(request: Request, staff: StaffContext) -> Response:
     counts = {
         status: sum(1 for r in results if r["status"] == status) for status in (IMPORTED, DUPLICATE, REJECTED)
     }
+    counts[DUPLICATE] += sum(1 for r in results if r["status"] == REBUILT)  # in the library already, too
     return render(request, "staff_upload_result.html", staff.page(results=results, counts=counts))
 
 
