@@ -116,22 +116,32 @@ def test_frankenstein_chapters(settings: Settings) -> None:
     titles = [chapter.title for chapter in book.chapters]
     letters = [t for t in titles if t.startswith("Letter")]
     chapters = [t for t in titles if t.startswith("Chapter")]
+    assert titles[-2:] == ["Project Gutenberg header", "The Project Gutenberg licence"]
     assert letters == ["Letter I", "Letter II", "Letter III", "Letter IV"]
     assert len(chapters) == 24
     assert chapters[0] == "Chapter I" and chapters[-1] == "Chapter XXIV"
     assert titles.index("Letter IV") < titles.index("Chapter I")
     assert [entry.title for entry in book.toc] == titles
     assert book.chapters[titles.index("Letter I")].text.startswith("_To Mrs. Saville, England._")
-    assert "lost in darkness and distance." in book.chapters[-1].text
-    assert "End of the Project Gutenberg" not in book.chapters[-1].text
+    last_body = [chapter for chapter in book.chapters if chapter.kind == "body"][-1]
+    assert "lost in darkness and distance." in last_body.text
+    assert "End of the Project Gutenberg" not in last_body.text
 
 
-def test_gutenberg_boilerplate_is_stripped(settings: Settings) -> None:
+def test_gutenberg_boilerplate_is_back_matter(settings: Settings) -> None:
+    """The header and licence are kept (the licence must travel with the text) but never read as the book."""
     book = _read(FRANKENSTEIN, settings)
-    everything = "\n".join(chapter.text for chapter in book.chapters)
-    assert "Project Gutenberg" not in everything
-    assert "Produced by" not in everything
-    assert "*** END OF" not in everything
+    kinds = [chapter.kind for chapter in book.chapters]
+    assert kinds == ["body"] * (len(kinds) - 2) + ["back", "back"]
+    body = "\n".join(chapter.text for chapter in book.chapters if chapter.kind == "body")
+    assert "Project Gutenberg" not in body
+    assert "Produced by" not in body
+    assert "*** END OF" not in body
+    header, licence = (chapter.text for chapter in book.chapters[-2:])
+    assert header.startswith("Project Gutenberg's Frankenstein") or "Title: Frankenstein" in header
+    assert "*** START OF" in header and "Produced by" in header
+    assert licence.startswith("End of the Project Gutenberg") and "*** END OF" in licence
+    assert "Project Gutenberg-tm" in licence
 
 
 def test_old_style_small_print_header() -> None:
@@ -143,7 +153,11 @@ def test_old_style_small_print_header() -> None:
     book = parse_text(text, checksum="x", source_name="old.txt")
     assert book.title == "Old Book"
     assert book.authors == ["A. Writer"]
-    assert [c.text for c in book.chapters] == ["It was a fine morning when the story began."]
+    assert [c.text for c in book.chapters if c.kind == "body"] == ["It was a fine morning when the story began."]
+    assert [c.title for c in book.chapters if c.kind == "back"] == [
+        "Project Gutenberg header",
+        "The Project Gutenberg licence",
+    ]
 
 
 # Chapters -----------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ _CREDITS = re.compile(
 @dataclass
 class GutenbergText:
     body: str
+    header: str = ""  # the header up to the START line and the volunteers' credits: kept as back matter
+    licence: str = ""  # from the END line on: the licence, which must travel with the text
     title: str | None = None
     subtitle: str | None = None
     authors: list[str] = field(default_factory=list)
@@ -63,13 +65,16 @@ def _iso_date(raw: str) -> str:
     return raw
 
 
-def _drop_credits(body: str) -> str:
-    """The "Produced by ..." paragraph right after the header thanks volunteers; it is not the book."""
+def _split_credits(body: str) -> tuple[str, str]:
+    """The "Produced by ..." paragraph right after the header thanks volunteers; it is not the book.
+
+    Returns (credits, book): nothing is dropped, the credits go with the header.
+    """
     stripped = body.lstrip("\n")
     if _CREDITS.match(stripped):
         end = stripped.find("\n\n")
-        return stripped[end:] if end != -1 else ""
-    return body
+        return (stripped[:end], stripped[end:]) if end != -1 else (stripped, "")
+    return "", body
 
 
 def split_gutenberg(text: str) -> GutenbergText | None:
@@ -79,9 +84,13 @@ def split_gutenberg(text: str) -> GutenbergText | None:
         return None
     header, rest = text[: start.start()], text[start.end() :]
     end = _END.search(rest)
-    body = _drop_credits(rest[: end.start()] if end else rest)
+    credits, body = _split_credits(rest[: end.start()] if end else rest)
     fields = _header_fields(header)
-    result = GutenbergText(body=body)
+    result = GutenbergText(
+        body=body,
+        header="\n\n".join(part for part in (header, start.group(0), credits) if part.strip()),
+        licence=rest[end.start() :] if end else "",
+    )
     if "title" in fields:
         result.title = fields["title"][0] or None
         if len(fields["title"]) > 1:

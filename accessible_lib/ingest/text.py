@@ -15,7 +15,7 @@ from pathlib import Path
 from ..settings import Settings
 from .encoding import decode_text
 from .errors import N_, IngestError
-from .gutenberg import split_gutenberg
+from .gutenberg import GutenbergText, split_gutenberg
 from .headings import (
     Heading,
     assign_levels,
@@ -100,13 +100,15 @@ def parse_text(
     chapters = _chapters_from_headings(lines, headings, line_mode, book.title)
     if not chapters:
         raise IngestError(N_("The file holds no text."))
+    if gutenberg is not None:
+        chapters += _back_matter(gutenberg)
     book.chapters = chapters
     book.toc = [
         TocEntry(title=chapter.title, level=chapter.level, chapter_index=index)
         for index, chapter in enumerate(chapters)
     ]
     if book.language is None:
-        sample = "\n\n".join(chapter.text for chapter in chapters[:3])
+        sample = "\n\n".join(chapter.text for chapter in chapters[:3] if chapter.kind == "body")
         book.language = detect_language(sample)
     return book
 
@@ -192,6 +194,21 @@ def _chapters_from_headings(
         end = headings[i + 1].line if i + 1 < len(headings) else len(lines)
         body = _paragraphs(_blocks(lines, heading.line + 1, end), line_mode)
         chapters.append(_chapter(heading.title, body, levels[i]))
+    return chapters
+
+
+def _back_matter(gutenberg: GutenbergText) -> list[Chapter]:
+    """Project Gutenberg's header and licence, kept (the licence must travel with the text) but listed last,
+    as for Gutenberg EPUBs, so that no reader and no audio edition starts with them."""
+    chapters = []
+    for title, text in (("Project Gutenberg header", gutenberg.header),
+                        ("The Project Gutenberg licence", gutenberg.licence)):  # fmt: skip
+        lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+        paragraphs = _paragraphs(_blocks(lines, 0, len(lines)), line_mode=False)
+        if paragraphs:
+            chapter = _chapter(title, paragraphs, 1)
+            chapter.kind = "back"
+            chapters.append(chapter)
     return chapters
 
 
