@@ -130,8 +130,9 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for name, seconds, row in rows:
-        if row["status"] != store.DONE:
-            lines.append(f"| {name} | failed: {row['error']} | {seconds:.0f} | | | |")
+        if row["status"] != store.DONE or not row["files"]:
+            why = f"failed: {row['error']}" if row["status"] != store.DONE else "done, but no files recorded"
+            lines.append(f"| {name} | {why} | {seconds:.0f} | | | |")
             continue
         main = storage.path(row["storage_key"]) / row["files"][0]["name"]
         lines.append(
@@ -139,7 +140,7 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
             f"{contents(name, main)} |"
         )
     db.close()
-    failed = [name for name, _, row in rows if row["status"] != store.DONE]
+    failed = [name for name, _, row in rows if row["status"] != store.DONE or not row["files"]]
     lines += [
         "",
         "Every format was built." if not failed else f"**Not built**: {', '.join(failed)}.",
