@@ -349,3 +349,27 @@ def test_audio_of_a_book_over_200000_characters(library: dict, tmp_path: Path) -
         assert len(package.findall(".//{*}spine/{*}itemref")) == len(chapters)
         nav = etree.fromstring(archive.read("EPUB/nav.xhtml"))
         assert len(nav.findall(".//{*}nav//{*}a")) >= len(chapters)
+
+
+def test_a_stopped_braille_conversion_leaves_no_children(tmp_path: Path) -> None:
+    """A job that loses its lease stops through its progress callback: the pool ends with it."""
+    from accessible_lib.editions.runner import Stop, run_conversion
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data")
+    db = open_database(settings.database_path)
+    try:
+        [result] = list(import_paths(db, settings, [WAR_AND_PEACE]))
+        book = export_book(db, result.book_id)
+    finally:
+        db.close()
+    seen: list[list[tuple[int, int]]] = []
+
+    def progress(fraction: float, step: str) -> None:
+        seen.append(_braille_children(os.getpid()))
+        if fraction > 0.1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_conversion(book, "brf", {}, tmp_path, progress)
+    assert any(len(children) == (os.cpu_count() or 1) for children in seen)  # the pool was running
+    assert _braille_children(os.getpid()) == []
