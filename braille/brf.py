@@ -20,19 +20,11 @@ VALID = frozenset(ASCII_BRAILLE)
 
 def to_ascii(braille: str) -> str:
     """6-dot Unicode braille as ASCII braille; anything else is a caller's bug and raises."""
-    return _ascii(braille, _NOT_ASCII_BRAILLE)
-
-
-def _ascii(braille: str, invalid: re.Pattern[str]) -> str:
     text = braille.translate(_TO_ASCII)
-    if invalid.search(text):
-        bad = set(invalid.findall(text))
+    bad = set(text) - VALID
+    if bad:
         raise ValueError(f"not 6-dot braille: {''.join(sorted(bad))!r}")
     return text
-
-
-_NOT_ASCII_BRAILLE = re.compile("[^ -_]")  # the 64 characters are U+0020-U+005F
-_NOT_ASCII_ROWS = re.compile("[^ -_\n]")
 
 
 def write_brf(pages: Iterable[Page], out: BinaryIO) -> int:
@@ -41,11 +33,24 @@ def write_brf(pages: Iterable[Page], out: BinaryIO) -> int:
     for page in pages:
         if count:
             out.write(b"\f")
-        # the page at once, not row by row: a third of the time of writing War and Peace went on rows
-        text = _ascii("\n".join(page.rows), _NOT_ASCII_ROWS)
-        out.write((_TRAILING.sub("\r\n", text + "\n")).encode("ascii"))
+        out.write(_TRAILING.sub(b"\r\n", _page_bytes(page.rows)))
         count += 1
     return count
 
 
-_TRAILING = re.compile(" *\n")
+def _page_bytes(rows: list[str]) -> bytes:
+    """A page's rows in ASCII braille, each ending in a newline, converted at once: a cell's code point is
+    U+2800 plus its dots, so the low bytes of its UTF-16 are the dots, and one byte table maps them. Row by
+    row through `str.translate`, this was a third of the time of writing War and Peace's BRF; the page at
+    once, a tenth of that. Rows are joined with U+00FF, whose low byte no cell has, for the newline."""
+    text = _ROW_END.join(rows) + _ROW_END
+    bad = _NOT_CELL_OR_ROW_END.search(text)
+    if bad:
+        raise ValueError(f"not 6-dot braille: {bad.group()!r}")
+    return text.encode("utf-16-le")[::2].translate(_DOTS_TO_ASCII)
+
+
+_ROW_END = "\u00ff"
+_NOT_CELL_OR_ROW_END = re.compile("[^\u2800-\u283f\u00ff]")
+_DOTS_TO_ASCII = bytes.maketrans(bytes(range(64)) + b"\xff", ASCII_BRAILLE.encode("ascii") + b"\n")
+_TRAILING = re.compile(b" *\n")
