@@ -30,6 +30,7 @@ from braille.translate import Translation, translate
 from voices.text import image_words
 
 from ..i18n import book_gettext, gettext
+from .export import book_identifier
 from .runner import Progress
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -274,8 +275,6 @@ def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) 
 
 def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """The same pages as PEF (Portable Embosser Format), with Dublin Core metadata."""
-    from .audio import _identifier
-
     layout, braille, title, contents = _layout(book, options, progress)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.pef"
@@ -287,7 +286,7 @@ def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) 
             cells=layout.cells,
             lines=layout.lines,
             title=book["title"],
-            identifier=_identifier(book),
+            identifier=book_identifier(book),
             language=book.get("language") or "en",
             creators=book.get("authors") or [],
             date=date,
