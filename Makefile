@@ -17,9 +17,11 @@ run: setup
 test: setup
 	$(PY) -m pytest -q
 
-# BENCH_ONLY=audio,braille runs only those sections; BENCH_AUDIO_CHARS=0 reads all of War and Peace
-# aloud (about 30 minutes) instead of its first 320,000 characters; BENCH_AUDIO_ENGINES=pyttsx3,libespeak
-# measures only those speech engines.
+# BENCH_ONLY=audio,braille runs only those sections (import, search, audio, braille, worker);
+# BENCH_AUDIO_CHARS=0 reads all of War and Peace aloud (about 30 minutes) instead of its first 320,000
+# characters; BENCH_AUDIO_ENGINES=pyttsx3,libespeak measures only those speech engines. The worker section
+# builds every format of the whole book through the queue and a real worker (about 20 minutes);
+# BENCH_WORKER_CHARS=N and BENCH_WORKER_FORMATS=brf,pef make it a quick check.
 bench: setup
 	$(PY) -m accessible_lib.bench
 

@@ -6,10 +6,11 @@ U+2800-U+283F); rows end with CR LF, and a form feed separates pages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from .layout import BLANK, Page
+from .layout import Page
 
 # The 64 ASCII braille characters, indexed by dot pattern (bit 0 = dot 1 ... bit 5 = dot 6).
 ASCII_BRAILLE = " A1B'K2L@CIF/MSP\"E3H9O6R^DJG>NTQ,*5<-U8V.%[$+X!&;:4\\0Z7(_?W]#Y)="
@@ -32,7 +33,24 @@ def write_brf(pages: Iterable[Page], out: BinaryIO) -> int:
     for page in pages:
         if count:
             out.write(b"\f")
-        rows = [to_ascii(row.rstrip(BLANK)).rstrip(" ") for row in page.rows]
-        out.write(("\r\n".join(rows) + "\r\n").encode("ascii"))
+        out.write(_TRAILING.sub(b"\r\n", _page_bytes(page.rows)))
         count += 1
     return count
+
+
+def _page_bytes(rows: list[str]) -> bytes:
+    """A page's rows in ASCII braille, each ending in a newline, converted at once: a cell's code point is
+    U+2800 plus its dots, so the low bytes of its UTF-16 are the dots, and one byte table maps them. Row by
+    row through `str.translate`, this was a third of the time of writing War and Peace's BRF; the page at
+    once, a tenth of that. Rows are joined with U+00FF, whose low byte no cell has, for the newline."""
+    text = _ROW_END.join(rows) + _ROW_END
+    bad = _NOT_CELL_OR_ROW_END.search(text)
+    if bad:
+        raise ValueError(f"not 6-dot braille: {bad.group()!r}")
+    return text.encode("utf-16-le")[::2].translate(_DOTS_TO_ASCII)
+
+
+_ROW_END = "\u00ff"
+_NOT_CELL_OR_ROW_END = re.compile("[^\u2800-\u283f\u00ff]")
+_DOTS_TO_ASCII = bytes.maketrans(bytes(range(64)) + b"\xff", ASCII_BRAILLE.encode("ascii") + b"\n")
+_TRAILING = re.compile(b" *\n")

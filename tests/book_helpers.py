@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lxml import etree
 from lxml import html as lxml_html
+
+CORPUS = Path(__file__).parent / "corpus"
+WAR_AND_PEACE = CORPUS / "text" / "en" / "war-and-peace.txt"
+LONG_BOOKS = {WAR_AND_PEACE.name}  # converted whole through a real worker (test_long_book_editions.py)
+
+
+def corpus_books() -> list[Path]:
+    """The corpus books the whole-corpus tests convert: every EPUB and text but the long ones."""
+    return sorted(
+        p
+        for kind in ("epub", "text")
+        for p in (CORPUS / kind).glob("*/*")
+        if p.suffix in {".epub", ".txt"} and p.name not in LONG_BOOKS
+    )
 
 
 def cap(book: dict, characters: int = 80) -> dict:

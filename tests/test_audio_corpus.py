@@ -29,14 +29,12 @@ from accessible_lib.editions.runner import run_conversion
 from accessible_lib.importer import IMPORTED, import_paths
 from accessible_lib.settings import Settings
 
-from .book_helpers import cap
+from .book_helpers import cap, corpus_books
 
 pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).parent / "corpus"
-BOOKS = sorted(
-    p for kind in ("epub", "text") for p in (CORPUS / kind).glob("*/*") if p.suffix in {".epub", ".txt"}
-)
+BOOKS = corpus_books()
 FORMATS = ("mp3", "daisy202", "epub3-mo")
 OPTIONS = {"engine": "libespeak"}
 CHECKER = Path(__file__).parent / "tools" / "EpubCheckMany.java"

@@ -25,15 +25,14 @@ from braille.layout import braille_number
 from braille.pef import PEF_NS
 from braille.translate import back_translate
 
+from .book_helpers import corpus_books
 from .braille.pef_check import validate_pefs
 
 pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).parent / "corpus"
-SUFFIXES = {".epub", ".txt"}
-BOOKS = sorted(
-    p for kind in ("epub", "text") for p in (CORPUS / kind).glob("*/*") if p.suffix in {".epub", ".txt"}
-)
+
+BOOKS = corpus_books()
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,9 @@ def test_old_style_small_print_header() -> None:
     book = parse_text(text, checksum="x", source_name="old.txt")
     assert book.title == "Old Book"
     assert book.authors == ["A. Writer"]
-    assert [c.text for c in book.chapters if c.kind == "body"] == ["It was a fine morning when the story began."]
+    assert [c.text for c in book.chapters if c.kind == "body"] == [
+        "It was a fine morning when the story began."
+    ]
     assert [c.title for c in book.chapters if c.kind == "back"] == [
         "Project Gutenberg header",
         "The Project Gutenberg licence",

@@ -18,7 +18,6 @@ import hashlib
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from voices.text import Sentence, image_words, prepare_sentences, split_for_synt
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
 from ..settings import Settings
+from .export import book_identifier
 from .runner import Progress
 from .speech_streams import ChapterJob, default_streams, speak_in_order
 
@@ -246,19 +246,11 @@ def spoken_book(book: dict, sample_rate: int) -> SpokenBook:
         title=book["title"],
         authors=list(book.get("authors") or []),
         language=book.get("language") or "en",
-        identifier=_identifier(book),
+        identifier=book_identifier(book),
         sample_rate=sample_rate,
         publisher=book.get("publisher") or None,
         date=date,
     )
-
-
-def _identifier(book: dict) -> str:
-    for scheme, value in book.get("identifiers") or []:
-        if str(scheme).lower() == "isbn" and re.fullmatch(r"[0-9Xx-]{10,17}", value or ""):
-            return f"urn:isbn:{value.replace('-', '')}"
-    seed = "|".join([str(book.get("id")), book["title"], *(book.get("authors") or [])])
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'accessible-lib:' + seed)}"
 
 
 class _Reader:

@@ -11,25 +11,26 @@ Characters no table has are counted and said in the edition's last step, which t
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from braille import chinese
 from braille.brf import write_brf
 from braille.layout import Block, BookLayout, braille_number
 from braille.pef import write_pef
+from braille.pool import TranslationPool
 from braille.tables import TABLES, default_table, resolve_table
-from braille.translate import translate
+from braille.translate import Translation, translate
 from voices.text import image_words
 
 from ..i18n import book_gettext, gettext
+from .export import book_identifier
 from .runner import Progress
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -143,52 +144,63 @@ class _Translator:
         return result.braille
 
 
-def _print_page(label: str, braille: _Translator, lang: str) -> str:
-    return braille_number(label) if label.isdigit() else braille(label, lang)
+class _Plan:
+    """One chapter as blocks waiting for their braille: what to translate (a batch of (text, table) pairs,
+    for this process or a child of braille.pool) and how the translations become layout blocks."""
+
+    def __init__(self, chapter: dict, book_lang: str, braille: _Translator):
+        chapter_lang = chapter.get("lang") or book_lang
+        table = braille.table(chapter_lang)
+        title = " ".join((chapter.get("title") or "").split())
+        blocks = list(chapter_blocks(chapter.get("html") or "", chapter_lang))
+        if title and not (blocks and blocks[0][0] == "heading" and _same(blocks[0][1], title)):
+            blocks.insert(0, ("heading", title, 1, None))
+        level = max(1, int(chapter.get("level") or 1))
+        self.batch: list[tuple[str, str]] = []
+        self.shapes: list[tuple[str, int, int, str | int | None]] = []
+        first_heading = True
+        for kind, text, block_level, page in blocks:
+            if kind == "heading":
+                # the chapter's own heading at its contents level; headings inside it below that
+                block_level = level if first_heading else max(level + 1, min(block_level, 6))
+                first_heading = False
+            printed: str | int | None = None
+            if page:  # a print page number in braille digits; a label such as "xii" translated as text
+                printed = braille_number(page) if page.isdigit() else self._add(page, table)
+            self.shapes.append((kind, block_level, self._add(text, table), printed))
+
+    def _add(self, text: str, table: str) -> int:
+        self.batch.append((text, table))
+        return len(self.batch) - 1
+
+    def blocks(self, translations: list[Translation]) -> tuple[list[Block], int]:
+        out = []
+        for kind, level, index, printed in self.shapes:
+            page = translations[printed].braille if isinstance(printed, int) else printed
+            out.append(Block(kind, translations[index].braille, level, page))
+        return out, sum(t.placeholders for t in translations)
 
 
-def chapter_braille(job: tuple[dict, str, str, bool]) -> tuple[list[Block], int]:
-    """One chapter's blocks in braille, and the characters no table had. A top-level function of plain
-    arguments, so worker processes can run it."""
-    chapter, book_lang, chosen, segment = job
-    braille = _Translator(chosen, book_lang, segment)
-    chapter_lang = chapter.get("lang") or braille.book_lang
-    title = " ".join((chapter.get("title") or "").split())
-    blocks = list(chapter_blocks(chapter.get("html") or "", chapter_lang))
-    if title and not (blocks and blocks[0][0] == "heading" and _same(blocks[0][1], title)):
-        blocks.insert(0, ("heading", title, 1, None))
-    level = max(1, int(chapter.get("level") or 1))
-    out = []
-    first_heading = True
-    for kind, text, block_level, page in blocks:
-        if kind == "heading":
-            # the chapter's own heading at its contents level; headings inside it below that
-            block_level = level if first_heading else max(level + 1, min(block_level, 6))
-            first_heading = False
-        printed = _print_page(page, braille, chapter_lang) if page else None
-        out.append(Block(kind, braille(text, chapter_lang), block_level, printed))
-    return out, braille.placeholders
-
-
-def _translated(jobs: list, processes: int) -> Iterator[tuple[list[Block], int]]:
-    """Chapters in braille, in order: in this process for a short book; for a long one in worker processes
-    (liblouis is not thread-safe, and translation is most of the work: two cores halve it)."""
+def _translated(plans: Iterator[_Plan], processes: int, segment: bool) -> Iterator[tuple[list[Block], int]]:
+    """Chapters in braille, in order: in this process for a short book; for a long one in one child
+    process per core (braille.pool: liblouis is not thread-safe, and translation is most of the work)."""
     if processes <= 1:
-        yield from map(chapter_braille, jobs)
+        for plan in plans:
+            yield plan.blocks([translate(text, table, segment_words=segment) for text, table in plan.batch])
         return
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=chinese.set_cache_dir,  # jieba's cache where this process keeps it, not in /tmp
-        initargs=(chinese.cache_dir(),),
-    )
-    try:
-        yield from pool.map(chapter_braille, jobs, chunksize=2)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    with TranslationPool(processes, segment_words=segment) as pool:
+        waiting: deque[_Plan] = deque()
+
+        def batches() -> Iterator[list[tuple[str, str]]]:
+            for plan in plans:
+                waiting.append(plan)
+                yield plan.batch
+
+        for translations in pool.map(batches()):
+            yield waiting.popleft().blocks(translations)
 
 
-PARALLEL_CHARACTERS = 200_000  # below this, starting worker processes costs more than it saves
+PARALLEL_CHARACTERS = 200_000  # below this, starting child processes costs more than it saves
 
 
 def _layout(
@@ -205,15 +217,16 @@ def _layout(
     total = len(chapters)
     size = sum(len(c.get("text") or "") for c in chapters)
     processes = min(os.cpu_count() or 1, total) if size >= PARALLEL_CHARACTERS else 1
-    jobs = [(chapter, lang, braille.chosen, segment) for chapter in chapters]
+    plans = (_Plan(chapter, lang, braille) for chapter in chapters)
     try:
-        for index, (blocks, placeholders) in enumerate(_translated(jobs, processes)):
-            progress(
-                0.9 * index / max(total, 1),
-                gettext("Chapter %(number)d of %(total)d", number=index + 1, total=total),
-            )
-            braille.placeholders += placeholders
-            layout.add_chapter(blocks)
+        with closing(_translated(plans, processes, segment)) as translated:  # the children end with it
+            for index, (blocks, placeholders) in enumerate(translated):
+                progress(
+                    0.9 * index / max(total, 1),
+                    gettext("Chapter %(number)d of %(total)d", number=index + 1, total=total),
+                )
+                braille.placeholders += placeholders
+                layout.add_chapter(blocks)
     except BaseException:
         layout.close()
         raise
@@ -266,8 +279,6 @@ def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) 
 
 def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """The same pages as PEF (Portable Embosser Format), with Dublin Core metadata."""
-    from .audio import _identifier
-
     layout, braille, title, contents = _layout(book, options, workspace, progress)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.pef"
@@ -279,7 +290,7 @@ def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) 
             cells=layout.cells,
             lines=layout.lines,
             title=book["title"],
-            identifier=_identifier(book),
+            identifier=book_identifier(book),
             language=book.get("language") or "en",
             creators=book.get("authors") or [],
             date=date,

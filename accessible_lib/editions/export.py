@@ -17,6 +17,8 @@ Shape (version 1):
 from __future__ import annotations
 
 import base64
+import re
+import uuid
 
 from sqlite_utils import Database
 
@@ -109,3 +111,13 @@ def export_ingested(book: IngestedBook) -> dict:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def book_identifier(book: dict) -> str:
+    """The edition's identifier: the book's ISBN when it has one, else a UUID that stays the same for the
+    same book (id, title, authors), so a rebuilt edition keeps its identifier."""
+    for scheme, value in book.get("identifiers") or []:
+        if str(scheme).lower() == "isbn" and re.fullmatch(r"[0-9Xx-]{10,17}", value or ""):
+            return f"urn:isbn:{value.replace('-', '')}"
+    seed = "|".join([str(book.get("id")), book["title"], *(book.get("authors") or [])])
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'accessible-lib:' + seed)}"

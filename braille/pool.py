@@ -1,0 +1,199 @@
+"""Translation on every core: one plain child process per core, each with its own liblouis.
+
+liblouis is not thread-safe (translate.py holds one lock), so a long book is translated in child processes.
+They are plain subprocesses (`python -m braille.pool`), not `multiprocessing`: edition jobs run inside Huey's
+worker processes, which are daemonic, and a daemonic process may not start a `multiprocessing` pool
+("daemonic processes are not allowed to have children").
+
+The protocol is one JSON line each way. A request is a batch (a chapter's paragraphs): `{"segment": bool,
+"items": [[text, table], ...]}`; the reply is `{"ok": true, "braille": [...], "placeholders": [...]}` or
+`{"ok": false, "error": "..."}`. One thread per child in the parent writes a batch and reads its reply, so a
+child is never blocked on a full pipe while the parent is; batches come back in the order they were given.
+
+A child lives only as long as its stdin: when the parent exits, is killed, or closes the pool, the pipe
+closes and the child ends after the batch in hand (a write to the closed pipe ends it too). Nothing is left
+behind when a worker is killed mid-job, without signals or process groups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+from . import chinese
+from .tables import BrailleError
+from .translate import Translation
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+Batch = list[tuple[str, str]]  # (text, table) pairs
+
+
+class PoolError(RuntimeError):
+    """A child process died or answered nonsense; the message says which."""
+
+
+class TranslationPool:
+    """`processes` children translating batches in order: `for result in pool.map(batches)`."""
+
+    def __init__(self, processes: int, *, segment_words: bool = True, python: str = sys.executable):
+        self.segment_words = segment_words
+        self._tasks: queue.Queue = queue.Queue()
+        self._children: list[subprocess.Popen] = []
+        self._threads: list[threading.Thread] = []
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        try:
+            for _ in range(max(1, processes)):
+                child = subprocess.Popen(
+                    # jieba's cache where this process keeps it (the data directory), not in /tmp
+                    [
+                        python,
+                        "-m",
+                        "braille.pool",
+                        *([str(chinese.cache_dir())] if chinese.cache_dir() else []),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                )
+                self._children.append(child)
+                thread = threading.Thread(target=self._serve, args=(child,), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.pid for child in self._children]
+
+    def submit(self, batch: Batch) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, batch))
+        return future
+
+    def map(self, batches: Iterable[Batch], *, ahead: int = 2) -> Iterator[list[Translation]]:
+        """Each batch's translations, in order, with at most `ahead` batches per child in flight, so a
+        whole book is never held in memory."""
+        pending: deque[Future] = deque()
+        limit = ahead * len(self._children)
+        for batch in batches:
+            pending.append(self.submit(batch))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        """Stop the children (closing their stdin ends them) and the threads; unanswered batches fail."""
+        while True:
+            try:
+                future, _ = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            future.cancel()
+        for _ in self._threads:
+            self._tasks.put(None)
+        for child in self._children:
+            _close(child.stdin)
+        for child in self._children:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for child in self._children:
+            _close(child.stdout)
+
+    def __enter__(self) -> TranslationPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _serve(self, child: subprocess.Popen) -> None:
+        """One child's thread: a batch out, its reply back, until the pool closes or the child dies."""
+        while (task := self._tasks.get()) is not None:
+            future, batch = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._round_trip(child, batch))
+            except BaseException as error:
+                future.set_exception(error)
+
+    def _round_trip(self, child: subprocess.Popen, batch: Batch) -> list[Translation]:
+        assert child.stdin is not None and child.stdout is not None
+        request = {"segment": self.segment_words, "items": [list(item) for item in batch]}
+        try:
+            child.stdin.write(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+            child.stdin.flush()
+            line = child.stdout.readline()
+        except (OSError, ValueError) as error:  # ValueError: the pool closed the pipe meanwhile
+            raise PoolError(f"the braille process {child.pid} is gone: {error}") from error
+        if not line:
+            raise PoolError(f"the braille process {child.pid} exited (code {child.poll()})")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise BrailleError(reply.get("error") or "the braille process failed")
+        return [Translation(b, p) for b, p in zip(reply["braille"], reply["placeholders"], strict=True)]
+
+
+def _close(stream) -> None:
+    if stream is not None:
+        try:
+            stream.close()
+        except OSError:
+            pass
+
+
+# --- inside the child -------------------------------------------------------------------------------------
+
+
+def worker_main() -> None:
+    """Answer batches until stdin closes. Replies go to the original stdout; fd 1 itself goes to /dev/null,
+    so nothing a library prints can corrupt the protocol."""
+    from .translate import translate
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C to the worker's group: the worker decides
+    if len(sys.argv) > 1:
+        chinese.set_cache_dir(sys.argv[1])
+    replies = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        try:
+            done = [
+                translate(text, table, segment_words=request["segment"]) for text, table in request["items"]
+            ]
+            reply = {
+                "ok": True,
+                "braille": [t.braille for t in done],
+                "placeholders": [t.placeholders for t in done],
+            }
+        except Exception as error:  # the parent raises it for the job; this process stays usable
+            reply = {"ok": False, "error": str(error) or type(error).__name__}
+        try:
+            replies.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+            replies.flush()
+        except BrokenPipeError:  # the parent is gone
+            return
+
+
+if __name__ == "__main__":
+    worker_main()

@@ -1,0 +1,43 @@
+"""The benchmarks' fairness and verdicts: the raw baselines get one equal part per core, and a target is
+said to be missed when the figures miss it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from accessible_lib.bench.audio import equal_parts, summary, verdict
+from accessible_lib.bench.braille import raw_translate
+
+WAR_AND_PEACE = Path(__file__).parent / "corpus" / "text" / "en" / "war-and-peace.txt"
+
+
+def test_equal_parts_cut_at_paragraph_breaks_with_equal_characters() -> None:
+    text = WAR_AND_PEACE.read_text(encoding="utf-8")[:200_000]
+    paragraphs = set(text.split("\n\n"))
+    for count in (1, 2, 3, 4):
+        parts = equal_parts(text, count)
+        assert len(parts) == count
+        assert "\n\n".join(parts) == text  # nothing lost, nothing moved
+        assert all(set(part.split("\n\n")) <= paragraphs for part in parts)  # whole paragraphs
+        sizes = [len(part) for part in parts]
+        assert max(sizes) - min(sizes) < 0.05 * len(text) / count
+    assert equal_parts("one\n\ntwo", 4) == ["one", "two"]  # never an empty part
+
+
+def test_verdicts_are_computed_from_the_figures() -> None:
+    assert verdict(1.25, 1.25) == "met" and verdict(1.26, 1.25) == "missed"
+    assert verdict(0.8, 0.8, at_most=False) == "met" and verdict(0.79, 0.8, at_most=False) == "missed"
+    raw = {"seconds": 100.0}
+    rows = [
+        {"format": "mp3", "engine": "pyttsx3", "seconds": 140.0},
+        {"format": "mp3", "engine": "libespeak", "seconds": 107.0},
+    ]
+    assert summary(raw, rows) == (
+        "Time target (at most 1.25x the raw pipeline): **missed** by mp3 with pyttsx3 (1.40x)."
+    )
+    assert "met by every pipeline" in summary(raw, rows[1:])
+
+
+def test_raw_braille_runs_one_lou_translate_per_part() -> None:
+    run = raw_translate("The whale was white.\nCall me Ishmael.\n" * 50, parts=2)
+    assert run["parts"] == 2 and run["seconds"] > 0 and run["cpu_seconds"] >= 0
