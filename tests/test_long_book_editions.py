@@ -138,8 +138,8 @@ def download_from_book_page(library: dict, book_id: int, edition_id: int) -> dic
 
 
 def reader_braille(library: dict, book_id: int, format_name: str) -> bytes:
-    """The book page's braille download form with its defaults and the chosen format, then "Check again"
-    until the edition is ready and the same address serves the file."""
+    """The book page's braille download form with its defaults and the chosen format, then the status page
+    until the edition is ready and its download link, as a reader follows them."""
     client: TestClient = library["client"]
     form = soup_of(client.get(f"/books/{book_id}")).find("form", action=f"/books/{book_id}/braille")
     query = {}
@@ -155,9 +155,10 @@ def reader_braille(library: dict, book_id: int, format_name: str) -> bytes:
     status_url = response.headers["location"]
     edition_id = int(status_url.rsplit("/", 1)[1])
     _done(library, edition_id)
-    response = client.get(status_url, follow_redirects=False)
-    assert response.status_code == 303, "a finished braille edition is served from its status address"
-    download = client.get(response.headers["location"])
+    status = soup_of(client.get(status_url))
+    link = status.select_one("p.job-done:not([hidden]) a[data-download]")
+    assert link is not None, "the status page of a finished edition offers its download"
+    download = client.get(link["href"])
     assert download.status_code == 200
     return download.content
 
