@@ -22,7 +22,6 @@ from ..settings import CHECKOUT, Settings
 from . import search as search_bench
 
 
-
 def machine() -> str:
     cpu = "unknown CPU"
     try:
