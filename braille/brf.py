@@ -27,15 +27,21 @@ def to_ascii(braille: str) -> str:
     return text
 
 
-def write_brf(pages: Iterable[Page], out: BinaryIO) -> int:
-    """Write the pages; return how many. Trailing blanks are dropped from each row, as in every BRF."""
+def write_brf(pages: Iterable[Page | bytes], out: BinaryIO) -> int:
+    """Write the pages, each a Page or already `page_bytes`; return how many."""
     count = 0
     for page in pages:
         if count:
             out.write(b"\f")
-        out.write(_TRAILING.sub(b"\r\n", _page_bytes(page.rows)))
+        out.write(page if isinstance(page, bytes) else page_bytes(page))
         count += 1
     return count
+
+
+def page_bytes(page: Page) -> bytes:
+    """One page as BRF, without the form feed between pages. Trailing blanks are dropped from each row, as
+    in every BRF."""
+    return _TRAILING.sub(b"\r\n", _page_bytes(page.rows))
 
 
 def _page_bytes(rows: list[str]) -> bytes:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,12 +257,22 @@ class BookLayout:
         lines: int = 25,
         print_pages: bool = False,
         spool_dir: str | Path | None = None,
+        render: Callable[[Page], bytes] | None = None,
     ):
         """`spool_dir` holds the laid-out body pages until they are read (an unnamed file, gone when the
-        layout is closed); None means the system temporary directory."""
+        layout is closed); None means the system temporary directory.
+
+        With `render` (braille.brf.page_bytes, braille.pef.page_bytes), each body page is spooled already in
+        its output format as soon as it is laid out, while the rest of the book is still being translated:
+        writing the book is then the title page, the contents and a copy (`rendered`). Body pages can be
+        rendered early because nothing in them depends on the preliminary pages, which are numbered apart
+        (p1, p2...). Without it, the spool keeps Page objects for `pages`."""
         check_size(cells, lines)
         self.cells, self.lines = cells, lines
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
+        self._render = render or _page_record
+        self.rendered_early = render is not None
+        self._spool = tempfile.TemporaryFile("w+b", dir=spool_dir)
+        self._sizes: list[int] = []
         self._body = _Pager(cells, lines, print_pages=print_pages)
         self.contents: list[ContentsEntry] = []
         self.body_pages = 0
@@ -301,13 +311,31 @@ class BookLayout:
         if final:
             self._body.finish_page()
         for page in self._body.take():
-            self._spool.write(f"{page.number}\t{page.print_page or ''}\n")
-            self._spool.write("\n".join(page.rows) + "\n\f\n")
+            data = self._render(page)
+            self._spool.write(data)
+            self._sizes.append(len(data))
             self.body_pages += 1
 
     def pages(self, title_lines: list[str], contents_heading: str) -> Iterator[Page]:
         """Every page in order: the title page (each of `title_lines` centred, a blank row between them),
-        the contents (headed `contents_heading`), then the body. Can be read once."""
+        the contents (headed `contents_heading`), then the body. Can be read once; not with `render`."""
+        if self.rendered_early:
+            raise LayoutError("the body pages were rendered: read them with rendered()")
+        yield from self.preliminary_pages(title_lines, contents_heading)
+        for data in self.rendered():
+            yield _read_page_record(data)
+
+    def rendered(self) -> Iterator[bytes]:
+        """The body pages as spooled (rendered by `render`), in order, after `preliminary_pages`."""
+        self._flush(final=True)
+        self._spool.seek(0)
+        for size in self._sizes:
+            yield self._spool.read(size)
+        self._spool.close()
+
+    def preliminary_pages(self, title_lines: list[str], contents_heading: str) -> list[Page]:
+        """The title page (each of `title_lines` centred, a blank row between them) and the contents
+        (headed `contents_heading`), once the whole body is laid out."""
         self._flush(final=True)
         prelims = _Pager(self.cells, self.lines, numbered="p")
         for line in title_lines:
@@ -319,15 +347,7 @@ class BookLayout:
             for entry in self.contents:
                 prelims.add(self._contents_rows(entry))
             prelims.finish_page()
-        yield from prelims.take()
-        self._spool.seek(0)
-        while header := self._spool.readline():
-            number, _, print_page = header.rstrip("\n").partition("\t")
-            rows = []
-            while (line := self._spool.readline()) not in ("\f\n", ""):
-                rows.append(line.rstrip("\n"))
-            yield Page(number, rows, print_page or None)
-        self._spool.close()
+        return prelims.take()
 
     def _contents_rows(self, entry: ContentsEntry) -> list[str]:
         """The heading, indented two cells per level below 1, then guide dots to its page number."""
@@ -348,3 +368,13 @@ class BookLayout:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _page_record(page: Page) -> bytes:
+    """A page as the spool keeps it when it is not rendered: number, print page, then the rows."""
+    return "\n".join([page.number, page.print_page or "", *page.rows]).encode("utf-8")
+
+
+def _read_page_record(data: bytes) -> Page:
+    number, print_page, *rows = data.decode("utf-8").split("\n")
+    return Page(number, rows, print_page or None)

@@ -156,7 +156,7 @@ def test_page_sizes_out_of_range_are_refused(cells: int, lines: int) -> None:
 
 
 def _pef(pages: list[Page], path: Path, **extra) -> Path:
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("wb") as out:
         write_pef(
             pages, out, cells=40, lines=25, title="Frankenstein & <Mary>", identifier="urn:uuid:1234",
             language="en", creators=["Mary Shelley"], date="2026-11-25", **extra,
