@@ -84,7 +84,9 @@ def wrap(braille: str, width: int, first: int = 0, rest: int = 0) -> list[str]:
     When every word fits a row (nearly always), the rows are found by a regular expression: the longest
     run of whole words that fits, row after row. Word by word in Python, wrapping was a third of the
     layout's time on War and Peace (cProfile); the word-by-word loop stays for words that must be cut."""
-    text = _BLANKS.sub(BLANK, braille).strip(BLANK)
+    text = braille.strip(BLANK)
+    if BLANK + BLANK in text:
+        text = _BLANKS.sub(BLANK, text)
     if not text:
         return []
     head, tail = width - first, width - rest
@@ -103,8 +105,10 @@ _BLANKS = re.compile(BLANK + "{2,}")
 
 @functools.lru_cache(maxsize=128)
 def _row(room: int) -> re.Pattern[str]:
-    """The longest run of whole words of at most `room` cells, and the blank after it."""
-    return re.compile(f"([^{BLANK}](?:[^{BLANK}]|{BLANK}(?!{BLANK})){{0,{room - 1}}})(?:{BLANK}|$)")
+    """The longest run of whole words of at most `room` cells, and the blank after it. `wrap` leaves single
+    blanks between words and none at the ends, so that is the longest run of cells followed by a blank or
+    the end: a plain pattern, four times as fast as one that looks at every blank."""
+    return re.compile(f"(.{{1,{room}}})(?:{BLANK}|\\Z)", re.DOTALL)
 
 
 @functools.lru_cache(maxsize=128)
@@ -214,11 +218,14 @@ class _Pager:
                 gap = 0
         if gap:
             self.rows.append("")
-        for row in rows:
+        done = 0
+        while done < len(rows):  # as much as fits on this page, then the next
             if not self.open or self.room <= 0:
                 self.finish_page()
                 self._start()
-            self.rows.append(row)
+            room = self.room
+            self.rows.extend(rows[done : done + room])
+            done += room
 
     def blank(self) -> None:
         """A blank row, never at the top or bottom of a page."""
