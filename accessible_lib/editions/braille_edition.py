@@ -224,6 +224,7 @@ def _layout(
     size = sum(len(c.get("text") or "") for c in chapters)
     processes = min(os.cpu_count() or 1, total) if size >= PARALLEL_CHARACTERS else 1
     plans = (_Plan(chapter, lang, braille) for chapter in chapters)
+    front: tuple[list[str], str] | None = None
     try:
         with closing(_translated(plans, processes, segment)) as translated:  # the children end with it
             for index, (blocks, placeholders) in enumerate(translated):
@@ -233,14 +234,22 @@ def _layout(
                 )
                 braille.placeholders += placeholders
                 layout.add_chapter(blocks)
+                if front is None:  # while the children translate, not after them with a core idle
+                    front = _front_words(book, braille, lang)
     except BaseException:
         layout.close()
         raise
+    title_lines, contents = front or _front_words(book, braille, lang)
+    return layout, braille, title_lines, contents
+
+
+def _front_words(book: dict, braille: _Translator, lang: str) -> tuple[list[str], str]:
+    """The title page's lines and the contents heading, in braille."""
     title_lines = [braille(book["title"], lang)]
     if book.get("authors"):
         title_lines.append(braille(", ".join(book["authors"]), lang))
     title_lines.append(braille(edition_words(braille.table(lang), lang), lang))
-    return layout, braille, title_lines, braille(book_gettext(lang, "Contents"), lang)
+    return title_lines, braille(book_gettext(lang, "Contents"), lang)
 
 
 def edition_words(table: str, lang: str) -> str:
