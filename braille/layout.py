@@ -175,10 +175,7 @@ class _Pager:
         self.rows: list[str] = []
         self.done: list[Page] = []
         self.open = False
-
-    @property
-    def text_rows(self) -> int:
-        return self.lines - 1 - (1 if self.print_pages else 0)
+        self.text_rows = lines - 1 - (1 if print_pages else 0)  # rows for text on a page
 
     @property
     def room(self) -> int:
@@ -220,10 +217,11 @@ class _Pager:
             self.rows.append("")
         done = 0
         while done < len(rows):  # as much as fits on this page, then the next
-            if not self.open or self.room <= 0:
+            room = self.text_rows - len(self.rows) if self.open else 0
+            if room <= 0:
                 self.finish_page()
                 self._start()
-            room = self.room
+                room = self.text_rows
             self.rows.extend(rows[done : done + room])
             done += room
 
