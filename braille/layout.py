@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,9 @@ def wrap(braille: str, width: int, first: int = 0, rest: int = 0) -> list[str]:
     When every word fits a row (nearly always), the rows are found by a regular expression: the longest
     run of whole words that fits, row after row. Word by word in Python, wrapping was a third of the
     layout's time on War and Peace (cProfile); the word-by-word loop stays for words that must be cut."""
-    text = _BLANKS.sub(BLANK, braille).strip(BLANK)
+    text = braille.strip(BLANK)
+    if BLANK + BLANK in text:
+        text = _BLANKS.sub(BLANK, text)
     if not text:
         return []
     head, tail = width - first, width - rest
@@ -103,8 +105,10 @@ _BLANKS = re.compile(BLANK + "{2,}")
 
 @functools.lru_cache(maxsize=128)
 def _row(room: int) -> re.Pattern[str]:
-    """The longest run of whole words of at most `room` cells, and the blank after it."""
-    return re.compile(f"([^{BLANK}](?:[^{BLANK}]|{BLANK}(?!{BLANK})){{0,{room - 1}}})(?:{BLANK}|$)")
+    """The longest run of whole words of at most `room` cells, and the blank after it. `wrap` leaves single
+    blanks between words and none at the ends, so that is the longest run of cells followed by a blank or
+    the end: a plain pattern, four times as fast as one that looks at every blank."""
+    return re.compile(f"(.{{1,{room}}})(?:{BLANK}|\\Z)", re.DOTALL)
 
 
 @functools.lru_cache(maxsize=128)
@@ -171,10 +175,7 @@ class _Pager:
         self.rows: list[str] = []
         self.done: list[Page] = []
         self.open = False
-
-    @property
-    def text_rows(self) -> int:
-        return self.lines - 1 - (1 if self.print_pages else 0)
+        self.text_rows = lines - 1 - (1 if print_pages else 0)  # rows for text on a page
 
     @property
     def room(self) -> int:
@@ -214,11 +215,15 @@ class _Pager:
                 gap = 0
         if gap:
             self.rows.append("")
-        for row in rows:
-            if not self.open or self.room <= 0:
+        done = 0
+        while done < len(rows):  # as much as fits on this page, then the next
+            room = self.text_rows - len(self.rows) if self.open else 0
+            if room <= 0:
                 self.finish_page()
                 self._start()
-            self.rows.append(row)
+                room = self.text_rows
+            self.rows.extend(rows[done : done + room])
+            done += room
 
     def blank(self) -> None:
         """A blank row, never at the top or bottom of a page."""
@@ -257,12 +262,22 @@ class BookLayout:
         lines: int = 25,
         print_pages: bool = False,
         spool_dir: str | Path | None = None,
+        render: Callable[[Page], bytes] | None = None,
     ):
         """`spool_dir` holds the laid-out body pages until they are read (an unnamed file, gone when the
-        layout is closed); None means the system temporary directory."""
+        layout is closed); None means the system temporary directory.
+
+        With `render` (braille.brf.page_bytes, braille.pef.page_bytes), each body page is spooled already in
+        its output format as soon as it is laid out, while the rest of the book is still being translated:
+        writing the book is then the title page, the contents and a copy (`rendered`). Body pages can be
+        rendered early because nothing in them depends on the preliminary pages, which are numbered apart
+        (p1, p2...). Without it, the spool keeps Page objects for `pages`."""
         check_size(cells, lines)
         self.cells, self.lines = cells, lines
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_dir)
+        self._render = render or _page_record
+        self.rendered_early = render is not None
+        self._spool = tempfile.TemporaryFile("w+b", dir=spool_dir)
+        self._sizes: list[int] = []
         self._body = _Pager(cells, lines, print_pages=print_pages)
         self.contents: list[ContentsEntry] = []
         self.body_pages = 0
@@ -301,13 +316,31 @@ class BookLayout:
         if final:
             self._body.finish_page()
         for page in self._body.take():
-            self._spool.write(f"{page.number}\t{page.print_page or ''}\n")
-            self._spool.write("\n".join(page.rows) + "\n\f\n")
+            data = self._render(page)
+            self._spool.write(data)
+            self._sizes.append(len(data))
             self.body_pages += 1
 
     def pages(self, title_lines: list[str], contents_heading: str) -> Iterator[Page]:
         """Every page in order: the title page (each of `title_lines` centred, a blank row between them),
-        the contents (headed `contents_heading`), then the body. Can be read once."""
+        the contents (headed `contents_heading`), then the body. Can be read once; not with `render`."""
+        if self.rendered_early:
+            raise LayoutError("the body pages were rendered: read them with rendered()")
+        yield from self.preliminary_pages(title_lines, contents_heading)
+        for data in self.rendered():
+            yield _read_page_record(data)
+
+    def rendered(self) -> Iterator[bytes]:
+        """The body pages as spooled (rendered by `render`), in order, after `preliminary_pages`."""
+        self._flush(final=True)
+        self._spool.seek(0)
+        for size in self._sizes:
+            yield self._spool.read(size)
+        self._spool.close()
+
+    def preliminary_pages(self, title_lines: list[str], contents_heading: str) -> list[Page]:
+        """The title page (each of `title_lines` centred, a blank row between them) and the contents
+        (headed `contents_heading`), once the whole body is laid out."""
         self._flush(final=True)
         prelims = _Pager(self.cells, self.lines, numbered="p")
         for line in title_lines:
@@ -319,15 +352,7 @@ class BookLayout:
             for entry in self.contents:
                 prelims.add(self._contents_rows(entry))
             prelims.finish_page()
-        yield from prelims.take()
-        self._spool.seek(0)
-        while header := self._spool.readline():
-            number, _, print_page = header.rstrip("\n").partition("\t")
-            rows = []
-            while (line := self._spool.readline()) not in ("\f\n", ""):
-                rows.append(line.rstrip("\n"))
-            yield Page(number, rows, print_page or None)
-        self._spool.close()
+        return prelims.take()
 
     def _contents_rows(self, entry: ContentsEntry) -> list[str]:
         """The heading, indented two cells per level below 1, then guide dots to its page number."""
@@ -348,3 +373,13 @@ class BookLayout:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _page_record(page: Page) -> bytes:
+    """A page as the spool keeps it when it is not rendered: number, print page, then the rows."""
+    return "\n".join([page.number, page.print_page or "", *page.rows]).encode("utf-8")
+
+
+def _read_page_record(data: bytes) -> Page:
+    number, print_page, *rows = data.decode("utf-8").split("\n")
+    return Page(number, rows, print_page or None)

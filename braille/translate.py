@@ -58,6 +58,9 @@ def translate(text: str, table: str, *, segment_words: bool = True) -> Translati
     as liblouis writes them.
     """
     spec = resolve_table(table)
+    if text.isascii() and spec.language != "zh" and _tidy_ascii(text):  # the common case, as it is
+        with _LOCK:
+            return Translation(_translate_string(tuple(spec.files), text).replace(" ", BLANK))
     text = " ".join(_CONTROL.sub("", text).split())
     if not text:
         return Translation("")
@@ -78,6 +81,15 @@ def translate(text: str, table: str, *, segment_words: bool = True) -> Translati
             chinese_run = spec.language == "zh" or run_files != files
             pieces.append(_translate_run(run, run_files, tidy=chinese_run, spaced=segment_words))
     return Translation(_join(pieces), placeholders)
+
+
+_ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _tidy_ascii(text: str) -> bool:
+    """Whether ASCII text is already as `translate` would make it (no controls, single spaces, none at the
+    ends), as nearly every paragraph of a book is: checking is a third of the cost of tidying."""
+    return bool(text) and text[0] != " " != text[-1] and "  " not in text and not _ASCII_CONTROL.search(text)
 
 
 def _prepare_chinese(text: str, segment_words: bool) -> str:

@@ -14,16 +14,16 @@ import hashlib
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
+from itertools import chain
 from pathlib import Path
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from braille.brf import write_brf
-from braille.layout import Block, BookLayout, braille_number
-from braille.pef import write_pef
+from braille import brf, pef
+from braille.layout import Block, BookLayout, Page, braille_number
 from braille.pool import TranslationPool
 from braille.tables import TABLES, default_table, resolve_table
 from braille.translate import Translation, translate
@@ -204,20 +204,27 @@ PARALLEL_CHARACTERS = 200_000  # below this, starting child processes costs more
 
 
 def _layout(
-    book: dict, options: dict, workspace: Path, progress: Progress
+    book: dict, options: dict, workspace: Path, progress: Progress, render: Callable[[Page], bytes]
 ) -> tuple[BookLayout, _Translator, list[str], str]:
+    """The whole body laid out, and rendered by `render` as it goes (while the children still translate),
+    so that writing the book afterwards is its title page, contents and a copy."""
     segment = bool(options.get("word_spacing", True))
     braille = _Translator(options.get("table") or "", book.get("language") or "en", segment)
     lang = braille.book_lang
     has_pages = any('role="doc-pagebreak"' in (c.get("html") or "") for c in book["chapters"])
     layout = BookLayout(
-        cells=int(options["cells"]), lines=int(options["lines"]), print_pages=has_pages, spool_dir=workspace
+        cells=int(options["cells"]),
+        lines=int(options["lines"]),
+        print_pages=has_pages,
+        spool_dir=workspace,
+        render=render,
     )
     chapters = book["chapters"]
     total = len(chapters)
     size = sum(len(c.get("text") or "") for c in chapters)
     processes = min(os.cpu_count() or 1, total) if size >= PARALLEL_CHARACTERS else 1
     plans = (_Plan(chapter, lang, braille) for chapter in chapters)
+    front: tuple[list[str], str] | None = None
     try:
         with closing(_translated(plans, processes, segment)) as translated:  # the children end with it
             for index, (blocks, placeholders) in enumerate(translated):
@@ -227,14 +234,22 @@ def _layout(
                 )
                 braille.placeholders += placeholders
                 layout.add_chapter(blocks)
+                if front is None:  # while the children translate, not after them with a core idle
+                    front = _front_words(book, braille, lang)
     except BaseException:
         layout.close()
         raise
+    title_lines, contents = front or _front_words(book, braille, lang)
+    return layout, braille, title_lines, contents
+
+
+def _front_words(book: dict, braille: _Translator, lang: str) -> tuple[list[str], str]:
+    """The title page's lines and the contents heading, in braille."""
     title_lines = [braille(book["title"], lang)]
     if book.get("authors"):
         title_lines.append(braille(", ".join(book["authors"]), lang))
     title_lines.append(braille(edition_words(braille.table(lang), lang), lang))
-    return layout, braille, title_lines, braille(book_gettext(lang, "Contents"), lang)
+    return title_lines, braille(book_gettext(lang, "Contents"), lang)
 
 
 def edition_words(table: str, lang: str) -> str:
@@ -269,23 +284,23 @@ def _finish(path: Path, media_type: str, braille: _Translator, progress: Progres
 
 def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """Formatted braille for embossers and notetakers: title page, contents, numbered pages."""
-    layout, braille, title, contents = _layout(book, options, workspace, progress)
+    layout, braille, title, contents = _layout(book, options, workspace, progress, brf.page_bytes)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.brf"
     with layout, path.open("wb") as out:
-        write_brf(layout.pages(title, contents), out)
+        brf.write_brf(chain(layout.preliminary_pages(title, contents), layout.rendered()), out)
     return _finish(path, "application/x-brf", braille, progress)
 
 
 def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """The same pages as PEF (Portable Embosser Format), with Dublin Core metadata."""
-    layout, braille, title, contents = _layout(book, options, workspace, progress)
+    layout, braille, title, contents = _layout(book, options, workspace, progress, pef.page_bytes)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.pef"
     date = book.get("date") if re.fullmatch(r"\d{4}-\d\d-\d\d", book.get("date") or "") else None
-    with layout, path.open("w", encoding="utf-8") as out:
-        write_pef(
-            layout.pages(title, contents),
+    with layout, path.open("wb") as out:
+        pef.write_pef(
+            chain(layout.preliminary_pages(title, contents), layout.rendered()),
             out,
             cells=layout.cells,
             lines=layout.lines,

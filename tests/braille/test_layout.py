@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from braille import brf, pef
 from braille.brf import ASCII_BRAILLE, to_ascii, write_brf
 from braille.layout import (
     BLANK,
@@ -37,10 +38,16 @@ def zh(text: str) -> str:
 
 
 def book(cells: int = 40, lines: int = 25) -> tuple[list[Page], BookLayout]:
+    layout = laid_out(cells, lines)
+    pages = list(layout.pages(TITLE, en("Contents")))
+    return pages, layout
+
+
+def laid_out(cells: int = 40, lines: int = 25, render=None) -> BookLayout:
     """Frankenstein's first letters, as chapters with headings, a sub-heading, items and print pages."""
     text = (CORPUS / "text" / "en" / "pg84-frankenstein-with-pg-header.txt").read_text(encoding="utf-8")
     letters = re.split(r"\n(LETTER [IV]+\.)\n", text[text.index("LETTER I.") - 1 :])[1:9]
-    layout = BookLayout(cells=cells, lines=lines, print_pages=True)
+    layout = BookLayout(cells=cells, lines=lines, print_pages=True, render=render)
     page = 1
     for heading, body in zip(letters[::2], letters[1::2], strict=True):
         blocks = [Block("heading", en(heading.title()), 1)]
@@ -55,8 +62,10 @@ def book(cells: int = 40, lines: int = 25) -> tuple[list[Page], BookLayout]:
             Block("item", en("A list item long enough to run over onto a second braille line here."))
         )
         layout.add_chapter(blocks)
-    pages = list(layout.pages([en("Frankenstein"), en("Mary Shelley")], en("Contents")))
-    return pages, layout
+    return layout
+
+
+TITLE = [en("Frankenstein"), en("Mary Shelley")]
 
 
 @pytest.mark.parametrize(("cells", "lines"), [(40, 25), (32, 20), (20, 10), (60, 50)])
@@ -156,12 +165,45 @@ def test_page_sizes_out_of_range_are_refused(cells: int, lines: int) -> None:
 
 
 def _pef(pages: list[Page], path: Path, **extra) -> Path:
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("wb") as out:
         write_pef(
             pages, out, cells=40, lines=25, title="Frankenstein & <Mary>", identifier="urn:uuid:1234",
             language="en", creators=["Mary Shelley"], date="2026-11-25", **extra,
         )  # fmt: skip
     return path
+
+
+@pytest.mark.parametrize("fmt", ["brf", "pef"])
+def test_pages_rendered_as_they_are_laid_out_make_the_same_file(fmt: str, tmp_path: Path) -> None:
+    """Editions spool body pages already as BRF or PEF (BookLayout's `render`) and write the preliminary
+    pages before them: the file is byte for byte the one written from the pages, PEF volumes included."""
+    module = {"brf": brf, "pef": pef}[fmt]
+    pages, _ = book()
+
+    def write(pages: list, path: Path) -> bytes:
+        with path.open("wb") as out:
+            if fmt == "brf":
+                assert brf.write_brf(pages, out) == len(pages)
+            else:
+                pef.write_pef(
+                    pages,
+                    out,
+                    cells=40,
+                    lines=25,
+                    title="F",
+                    identifier="u",
+                    language="en",
+                    pages_per_volume=3,
+                )
+        return path.read_bytes()
+
+    layout = laid_out(render=module.page_bytes)
+    with pytest.raises(LayoutError):
+        next(layout.pages(TITLE, en("Contents")))
+    early = [*layout.preliminary_pages(TITLE, en("Contents")), *layout.rendered()]
+    assert all(isinstance(page, bytes) for page in early[-layout.body_pages :])
+    assert len(early) == len(pages) > 6
+    assert write(early, tmp_path / "early") == write(pages, tmp_path / "late")
 
 
 def test_pef_has_the_same_pages_as_the_brf_and_validates(tmp_path: Path) -> None:
