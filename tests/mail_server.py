@@ -11,6 +11,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -64,8 +66,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def mailbox():
+@contextmanager
+def running_mailbox() -> Iterator[Mailbox]:
+    """An SMTP server on a free loopback port for as long as the block runs; its URL is `box.url`."""
     box = Mailbox()
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
@@ -75,3 +78,9 @@ def mailbox():
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with running_mailbox() as box:
+        yield box
