@@ -277,3 +277,27 @@ def m007_readers(db: Database) -> None:
     # Administrators (who will manage staff accounts and settings) are staff with this flag; nothing reads it
     # yet, and `accessible-lib create-staff` makes ordinary staff.
     db["staff_users"].add_column("is_admin", int, not_null_default=0)
+
+
+@migrations()
+def m007_reader_passkeys(db: Database) -> None:
+    """Passkeys (WebAuthn) of reader accounts: a sign-in that needs no typing. Only the public key is kept;
+    the private key never leaves the reader's device. `credential_id` is base64url, as browsers send it."""
+    db["reader_passkeys"].create(
+        {
+            "id": int,
+            "reader_id": int,
+            "credential_id": str,
+            "public_key": bytes,  # COSE key, as the webauthn package returns it
+            "sign_count": int,
+            "name": str,  # what the reader calls it ("my phone"), or the date it was added
+            "created_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        not_null={"reader_id", "credential_id", "public_key", "created_at"},
+        defaults={"sign_count": 0},
+        foreign_keys=[("reader_id", "readers", "id")],
+    )
+    db["reader_passkeys"].create_index(["credential_id"], unique=True)
+    db["reader_passkeys"].create_index(["reader_id"])
