@@ -577,3 +577,21 @@ def test_passkey_endpoints_refuse_without_the_csrf_token_or_a_challenge(client, 
     assert again.status_code == 400
     # Adding a passkey needs a signed-in reader.
     assert client.post("/account/passkeys/options", headers={"X-CSRF-Token": token}).status_code == 401
+
+
+def test_limits_count_each_account_address_and_recipient_on_its_own():
+    from accessible_lib.web.account_limits import ReaderLimits
+
+    limits = ReaderLimits()
+    for n in range(20):  # one guesser spread over many addresses, at one account
+        limits.sign_in_failed(f"10.0.0.{n}", EMAIL)
+    assert limits.sign_in_wait("10.0.1.1", EMAIL) > 0
+    assert limits.sign_in_wait("10.0.1.1", "bo@example.org") == 0
+    for n in range(20):  # one address trying many accounts
+        limits.sign_in_failed("10.9.9.9", f"guess{n}@example.org")
+    assert limits.sign_in_wait("10.9.9.9", "new@example.org") > 0
+    assert limits.sign_in_wait("10.9.9.8", "new@example.org") == 0
+    for n in range(3):  # three mails to one address, each from another machine
+        limits.mail_sent(f"10.1.0.{n}", "victim@example.org")
+    assert limits.mail_wait("10.1.0.9", "victim@example.org") > 0
+    assert limits.mail_wait("10.1.0.9", "someone.else@example.org") == 0

@@ -164,7 +164,7 @@ async def sign_in(request: Request) -> Response:
         return _refused()
     limits = limits_for(request)
     address = client_address(request)
-    if limits.sign_in_address.wait_seconds(address, "*"):
+    if limits.address_wait(address):
         return _error(gettext("Too many attempts to sign in. Wait a few minutes and try again."), status=429)
     data = await _json_body(request)
     taken = _challenges(request).take(SIGN_IN, _browser(request))
@@ -176,7 +176,7 @@ async def sign_in(request: Request) -> Response:
             passkeys.authenticate, db, _rp(request), taken[0], data["credential"]
         )
     except passkeys.PasskeyError:
-        limits.sign_in_address.failed(address, "*")
+        limits.address_failed(address)
         return _failed()
     account = await run_in_threadpool(readers.get_reader, db, reader_id)
     if account is None or not account.verified:
