@@ -83,6 +83,12 @@ SETTINGS: list[Setting] = [
         "Comma-separated Python modules that workers and `editions request` import at start, e.g. extra "
         "edition formats.",
     ),
+    Setting(
+        "default_rights",
+        "public-domain",
+        "Rights status of imported books unless the import says otherwise: public-domain, open-licence, "
+        "eligible-only (only eligible readers may read them) or withdrawn.",
+    ),
 ]
 
 
@@ -117,6 +123,7 @@ class Settings:
     report_url: str = ""
     audio_back_matter: bool = True
     plugins: str = ""
+    default_rights: str = "public-domain"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import catalogue
+from .. import access, catalogue
 from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
 from .render import render
@@ -32,9 +32,9 @@ def chapter_page(request: Request):
 
 
 def resource(request: Request):
-    found = catalogue.get_resource(
-        db_for(request), request.path_params["book_id"], request.path_params["name"]
-    )
+    db = db_for(request)
+    access.require_read(request, access.book_rights(db, request.path_params["book_id"]))
+    found = catalogue.get_resource(db, request.path_params["book_id"], request.path_params["name"])
     if found is None or found[0] not in _SAFE_IMAGE_TYPES:
         raise not_found()
     media_type, data = found
