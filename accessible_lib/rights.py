@@ -111,7 +111,7 @@ class RowError:
     def __str__(self) -> str:
         if not self.row:
             return self.message
-        return gettext("Row %(row)d: %(message)s", row=self.row, message=self.message)
+        return gettext("Row %(row)d: %(problem)s", row=self.row, problem=self.message)
 
 
 def read_csv(data: bytes, db: Database) -> tuple[list[tuple[int, Rights]], list[RowError]]:
