@@ -11,6 +11,7 @@ from .helpers import book_and_chapter, db_for, not_found
 from .render import render
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
+OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
 _SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
@@ -33,16 +34,18 @@ def chapter_page(request: Request):
 
 def resource(request: Request):
     db = db_for(request)
-    access.require_read(request, access.book_rights(db, request.path_params["book_id"]))
+    book = access.require_read(request, access.book_rights(db, request.path_params["book_id"]))
     found = catalogue.get_resource(db, request.path_params["book_id"], request.path_params["name"])
     if found is None or found[0] not in _SAFE_IMAGE_TYPES:
         raise not_found()
     media_type, data = found
+    # A shared cache must not hand an eligible reader's image of a restricted book to anyone else.
+    scope = "public" if access.rights_status(book) in OPEN else "private"
     return Response(
         data,
         media_type=media_type,
         headers={
-            "Cache-Control": "public, max-age=86400",
+            "Cache-Control": f"{scope}, max-age=86400",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'",
         },
