@@ -84,6 +84,19 @@ SETTINGS: list[Setting] = [
         "edition formats.",
     ),
     Setting(
+        "public_url",
+        "",
+        "The library's address as readers reach it (e.g. https://library.example.org), for links in mails. "
+        "Empty: the address of the request that sends the mail.",
+    ),
+    Setting(
+        "smtp_url",
+        "",
+        "Mail server for account mails: smtp://user:password@host:587 (STARTTLS when offered) or "
+        "smtps://user:password@host:465. Empty: mails are written to the log instead of sent.",
+    ),
+    Setting("mail_from", "", "Sender address of account mails. Empty: library@ the public address's host."),
+    Setting(
         "default_rights",
         "public-domain",
         "Rights status of imported books unless the import says otherwise: public-domain, open-licence, "
@@ -123,6 +136,9 @@ class Settings:
     report_url: str = ""
     audio_back_matter: bool = True
     plugins: str = ""
+    public_url: str = ""
+    smtp_url: str = ""
+    mail_from: str = ""
     default_rights: str = "public-domain"
 
     @classmethod

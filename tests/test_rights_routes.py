@@ -13,8 +13,9 @@ content routes answer and the text is in their bodies, so the refusals above are
 that never worked. test_the_walk_catches_a_route_that_skips_the_check shows that the walk fails for a new
 route that forgets the check.
 
-Signed-in readers (not yet eligible: refused; eligible: allowed) are not walked here yet: they need the
-accounts code's real sign-in.
+The walk runs three times with the book restricted: as an anonymous visitor and as a reader signed in
+through the real sign-in form who is not yet eligible (both refused, no byte), and as an eligible reader
+(served, like the control).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Host, Mount, Route
 from starlette.testclient import TestClient
 
-from accessible_lib import access, catalogue, create_app, rights
+from accessible_lib import access, catalogue, create_app, readers, rights
 from accessible_lib.db import open_database
 from accessible_lib.editions import formats, store
 from accessible_lib.editions.export import export_book
@@ -40,6 +41,9 @@ from accessible_lib.ingest.model import Chapter, IngestedBook, Resource, TocEntr
 from accessible_lib.settings import Settings
 from braille.tables import default_table
 from braille.translate import translate
+
+from .test_accounts import PASSWORD as READER_PASSWORD
+from .test_accounts import sign_in as reader_sign_in
 
 SENTENCES = (
     "The quartermaster folded eleven violet umbrellas beneath the crooked lighthouse.",
@@ -83,7 +87,20 @@ NO_BOOK_CONTENT = {
     "/staff/jobs": "the edition job list, for staff",
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
+    "/account": "the reader's own account page",
+    "/account/sign-in": "the reader sign-in form",
+    "/account/sign-out": "ends the reader's session",
+    "/account/sign-up": "the sign-up form",
+    "/account/check-email": "says a confirmation mail was sent",
+    "/account/verify/{token}": "confirms an address by its mailed link",
+    "/account/reset": "asks for a password reset link",
+    "/account/reset/{token}": "sets a new password from a mailed link",
+    "/account/password": "changes the reader's password",
+    "/account/email": "changes the reader's address",
+    "/account/email/confirm/{token}": "confirms a new address by its mailed link",
 }
+PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
+ELIGIBLE_READER = "eligible@example.org"
 BOOK_PARAMS = ("book_id", "edition_id")
 
 
@@ -126,6 +143,8 @@ def library(tmp_path_factory) -> dict:
         resources=[Resource("lamp.png", "image/png", IMAGE)],
     )
     book_id = catalogue.add_book(db, book)
+    readers.add_reader(db, PLAIN_READER, "Pat Plain", READER_PASSWORD)
+    readers.add_reader(db, ELIGIBLE_READER, "Eli Gibson", READER_PASSWORD, role="eligible")
     editions = {fmt: _publish(db, settings, book_id, fmt, options) for fmt, options in EDITIONS.items()}
     names = sorted({f["name"] for e in editions.values() for f in store.get_edition(db, e)["files"]})
     root = storage_for(settings)
@@ -198,6 +217,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "value": ["en", SUBJECT, AUTHOR, "html", "mp3"],
         "code": ["en"],
         "action": ["claim", "complete"],
+        "token": ["not-a-real-token"],
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]
@@ -209,7 +229,7 @@ def _urls(path: str, library: dict) -> list[str]:
     return urls
 
 
-def _refusal_problem(path: str, method: str, response) -> str | None:
+def _refusal_problem(path: str, method: str, response, signed_in: bool) -> str | None:
     """None when `response` refuses an anonymous visitor the way this part of the site must."""
     if path.startswith("/staff"):
         if response.status_code == 303 and response.headers["location"].startswith("/staff/login"):
@@ -228,16 +248,22 @@ def _refusal_problem(path: str, method: str, response) -> str | None:
     hrefs = {a["href"].split("?")[0] for a in page.select("main a[href]")}
     if heading is None or heading.get_text(strip=True) != "This book is for eligible readers only":
         return "403 without the eligibility heading"
-    if not {access.SIGN_IN_URL, access.ELIGIBILITY_URL} <= hrefs:
-        return "403 without the sign-in and eligibility links"
+    if access.ELIGIBILITY_URL not in hrefs:
+        return "403 without the link to become eligible"
+    if (access.SIGN_IN_URL in hrefs) == signed_in:
+        return "403 with a sign-in link for a signed-in reader, or without one for a visitor"
     return None
 
 
-def walk(app: Starlette, library: dict) -> tuple[list[str], dict[str, list[int]]]:
-    """Walk every route as an anonymous visitor: (problems found, the statuses each route answered)."""
+def walk(app: Starlette, library: dict, reader: str | None = None) -> tuple[list[str], dict[str, list[int]]]:
+    """Walk every route as an anonymous visitor, or as `reader` signed in through the real sign-in form:
+    (problems found, the statuses each route answered)."""
     problems: list[str] = []
     statuses: dict[str, list[int]] = {}
     with TestClient(app) as client:
+        if reader is not None:
+            signed = reader_sign_in(client, reader, READER_PASSWORD)
+            assert signed.status_code == 303 and signed.headers["location"] == "/account", signed.text
         for path, methods in _routes(app.routes):
             names = set(_PARAM.findall(path))
             names_a_book = bool(names & set(BOOK_PARAMS))
@@ -253,27 +279,54 @@ def walk(app: Starlette, library: dict) -> tuple[list[str], dict[str, list[int]]
                 if leaked:
                     problems.append(f"{method} {url} {query}: {len(leaked)} pieces of the book in the body")
                 if names_a_book and path not in CATALOGUE_RECORD_ONLY:
-                    problem = _refusal_problem(path, method, response)
+                    problem = _refusal_problem(path, method, response, reader is not None)
                     if problem:
                         problems.append(f"{method} {url}: {problem}")
     return problems, statuses
 
 
-def test_anonymous_visitors_get_no_byte_of_a_restricted_book_from_any_route(library) -> None:
-    problems, statuses = walk(create_app(library["settings"]), library)
+@pytest.mark.parametrize("reader", [None, PLAIN_READER], ids=["anonymous", "signed-in-not-eligible"])
+def test_no_byte_of_a_restricted_book_reaches_a_reader_who_may_not_read_it(library, reader) -> None:
+    problems, statuses = walk(create_app(library["settings"]), library, reader)
     assert problems == []
     # The walk reached the routes that serve content, and each refused with the eligibility page.
-    for path in (
-        "/books/{book_id:int}/read/{position:int}",
-        "/books/{book_id:int}/read/{position:int}/braille",
-        "/books/{book_id:int}/resources/{name}",
-        "/books/{book_id:int}/braille",
-        "/books/{book_id:int}/braille/{edition_id:int}",
-        "/books/{book_id:int}/braille/{edition_id:int}.json",
-        "/editions/{edition_id:int}/files/{name}",
-    ):
+    for path in CONTENT_ROUTES:
         assert statuses[path] and set(statuses[path]) == {403}, path
     assert set(statuses["/books/{book_id:int}"]) == {200}, "anyone may see the catalogue record"
+
+
+CONTENT_ROUTES = (
+    "/books/{book_id:int}/read/{position:int}",
+    "/books/{book_id:int}/read/{position:int}/braille",
+    "/books/{book_id:int}/resources/{name}",
+    "/books/{book_id:int}/braille",
+    "/books/{book_id:int}/braille/{edition_id:int}",
+    "/books/{book_id:int}/braille/{edition_id:int}.json",
+    "/editions/{edition_id:int}/files/{name}",
+)
+
+
+def _assert_served(library: dict, problems: list[str], statuses: dict[str, list[int]]) -> None:
+    """The content routes answered and their bodies carry the book: what a reader who may read it gets."""
+    leaks = [p for p in problems if "pieces of the book" in p]
+    book_id, editions = library["book_id"], library["editions"]
+    for start in (
+        f"GET /books/{book_id}/read/1 ",
+        f"GET /books/{book_id}/read/2 ",
+        f"GET /books/{book_id}/resources/lamp.png ",
+        *(f"GET /editions/{editions[fmt]}/files/" for fmt in EDITIONS),
+    ):
+        assert any(p.startswith(start) for p in leaks), start
+    assert 200 in statuses["/books/{book_id:int}/read/{position:int}/braille"]
+    assert 200 in statuses["/books/{book_id:int}/resources/{name}"]
+    assert 303 in statuses["/books/{book_id:int}/braille"]  # to the edition or its status page
+    assert 200 in statuses["/books/{book_id:int}/braille/{edition_id:int}"]
+    assert 200 in statuses["/books/{book_id:int}/braille/{edition_id:int}.json"]
+
+
+def test_an_eligible_reader_is_served_every_part_of_the_restricted_book(library) -> None:
+    problems, statuses = walk(create_app(library["settings"]), library, ELIGIBLE_READER)
+    _assert_served(library, problems, statuses)
 
 
 def test_the_same_routes_serve_the_book_once_it_is_public(library) -> None:
@@ -288,19 +341,7 @@ def test_the_same_routes_serve_the_book_once_it_is_public(library) -> None:
         with db.conn:
             rights.set_rights(db, library["book_id"], rights.Rights(access.ELIGIBLE_ONLY))
         db.close()
-    leaks = [p for p in problems if "pieces of the book" in p]
-    book_id, editions = library["book_id"], library["editions"]
-    for start in (
-        f"GET /books/{book_id}/read/1 ",
-        f"GET /books/{book_id}/read/2 ",
-        f"GET /books/{book_id}/resources/lamp.png ",
-        *(f"GET /editions/{editions[fmt]}/files/" for fmt in EDITIONS),
-    ):
-        assert any(p.startswith(start) for p in leaks), start
-    assert 200 in statuses["/books/{book_id:int}/read/{position:int}/braille"]
-    assert 200 in statuses["/books/{book_id:int}/resources/{name}"]
-    assert 303 in statuses["/books/{book_id:int}/braille"]  # to the edition or its status page
-    assert 200 in statuses["/books/{book_id:int}/braille/{edition_id:int}.json"]
+    _assert_served(library, problems, statuses)
 
 
 def test_the_walk_catches_a_route_that_skips_the_check(library) -> None:
