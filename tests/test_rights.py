@@ -15,13 +15,15 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from accessible_lib import access, auth, catalogue, create_app, rights, search
+from accessible_lib import access, auth, catalogue, create_app, readers, rights, search
 from accessible_lib.cli import main
 from accessible_lib.editions import store
 from accessible_lib.importer import IMPORTED, REJECTED, import_file
 from accessible_lib.settings import Settings
 
 from .conftest import CORPUS, make_book
+from .test_accounts import PASSWORD as READER_PASSWORD
+from .test_accounts import sign_in as reader_sign_in
 from .test_staff import PASSWORD, USERNAME, sign_in, token_for
 
 SENTENCE = "The cartographer buried nine silver compasses under the orchard wall."
@@ -148,6 +150,37 @@ def test_a_restricted_book_page_shows_the_record_and_how_to_become_eligible(clie
     assert main_part.find(attrs={"data-player-root": True}) is None
     assert main_part.find(id="contents") is None and main_part.find("form") is None
     assert SENTENCE not in response.text
+
+
+def _signed_in(client, db, role: str) -> TestClient:
+    email = f"{role}@example.org"
+    readers.add_reader(db, email, "Robin Reader", READER_PASSWORD, role=role)
+    assert reader_sign_in(client, email, READER_PASSWORD).status_code == 303
+    return client
+
+
+def test_a_signed_in_reader_not_yet_eligible_is_told_to_apply_not_to_sign_in(client, db, books) -> None:
+    reader = _signed_in(client, db, "reader")
+    book_id = books["eligible-only"]
+    section = soup(reader.get(f"/books/{book_id}")).find("section", class_="eligibility")
+    assert "You are signed in" in section.get_text()
+    assert [a["href"] for a in section.find_all("a")] == ["/account/eligibility"]
+    refused = reader.get(f"/books/{book_id}/read/1")
+    assert refused.status_code == 403 and SENTENCE not in refused.text
+    assert soup(refused).find("h1").get_text() == "This book is for eligible readers only"
+
+
+def test_an_eligible_reader_reads_listens_and_finds_by_text(client, db, books) -> None:
+    reader = _signed_in(client, db, "eligible")
+    book_id = books["eligible-only"]
+    page = soup(reader.get(f"/books/{book_id}"))
+    assert page.find("section", class_="eligibility") is None
+    assert page.find("a", href=f"/books/{book_id}/read/1") is not None
+    assert _rights_text(page) == "For eligible readers only"
+    chapter = reader.get(f"/books/{book_id}/read/1")
+    assert chapter.status_code == 200 and SENTENCE in chapter.text
+    assert "Atlas eligible-only" in _hits(reader, "silver compasses")
+    assert reader.get(f"/books/{books['withdrawn']}").status_code == 404, "withdrawn is for nobody"
 
 
 def test_content_routes_refuse_with_a_page_that_says_why(client, books) -> None:
