@@ -98,6 +98,10 @@ NO_BOOK_CONTENT = {
     "/account/password": "changes the reader's password",
     "/account/email": "changes the reader's address",
     "/account/email/confirm/{token}": "confirms a new address by its mailed link",
+    "/account/passkeys/options": "the challenge for adding a passkey",
+    "/account/passkeys": "adds a passkey to the reader's account",
+    "/account/passkey-sign-in/options": "the challenge for signing in with a passkey",
+    "/account/passkey-sign-in": "signs in with a passkey",
 }
 PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
 ELIGIBLE_READER = "eligible@example.org"
