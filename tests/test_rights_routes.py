@@ -102,6 +102,7 @@ NO_BOOK_CONTENT = {
     "/account/passkeys": "adds a passkey to the reader's account",
     "/account/passkey-sign-in/options": "the challenge for signing in with a passkey",
     "/account/passkey-sign-in": "signs in with a passkey",
+    "/account/passkeys/{passkey_id:int}/remove": "removes one of the reader's passkeys",
 }
 PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
 ELIGIBLE_READER = "eligible@example.org"
@@ -222,6 +223,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "code": ["en"],
         "action": ["claim", "complete"],
         "token": ["not-a-real-token"],
+        "passkey_id": [1],
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]
