@@ -206,3 +206,17 @@ def m006_chapters_from_contents(db: Database) -> None:
     db["books"].add_column("ingest_version", int, not_null_default=1)
     db["chapters"].add_column("kind", str, not_null_default="body")
     db["editions"].add_column("outdated_at", str)
+
+
+@migrations()
+def m009_identifiers(db: Database) -> None:
+    """Persistent identifiers (issue 11, part 6): every book and edition gets one that survives re-import,
+    rebuilt chapters and staff edits, resolvable at /id/... (see accessible_lib/identifiers.py). Books
+    already here get theirs now: their file's valid ISBN or UUID, else a minted urn:uuid."""
+    from . import identifiers
+
+    db["books"].add_column("identifier", str)
+    db["editions"].add_column("identifier", str)
+    identifiers.assign_missing(db)
+    db["books"].create_index(["identifier"], unique=True)
+    db["editions"].create_index(["identifier"], unique=True)

@@ -15,6 +15,7 @@ from .braille import table_choices
 from .helpers import db_for, not_found
 from .listen import LISTEN, listening
 from .render import render
+from .resolver import edition_anchor, permanent_link
 
 # Identifier schemes as readers know them. The rest ("uuid", "other", a publisher's own scheme) identify a
 # file, not a book a reader could look up, and a scheme name read aloud ("uri", "other") means nothing:
@@ -53,6 +54,7 @@ def book_page(request: Request):
         "book": book,
         "toc": nest_toc(book),
         "identifiers": reader_identifiers(book["identifiers"]),
+        "permanent": _permanent(request, book),
         "downloads": downloads,
         "listen": listening(editions),
         "braille_tables": table_choices(book["language"], default_table(book["language"])),
@@ -60,9 +62,16 @@ def book_page(request: Request):
     return render(request, "book.html", context)
 
 
+def _permanent(request: Request, book: dict) -> dict | None:
+    """The book's persistent identifier and the address that resolves it, for citing and sharing."""
+    identifier = book.get("identifier")
+    return {"identifier": identifier, "link": permanent_link(request, identifier)} if identifier else None
+
+
 def _download_entry(edition: dict, locale: str) -> dict:
     fmt = formats.FORMATS.get(edition["format"])
     return {
+        "anchor": edition_anchor(edition["id"]),
         "label": gettext(fmt.label) if fmt else edition["format"],
         "purpose": gettext(fmt.purpose) if fmt else "",
         "files": [
