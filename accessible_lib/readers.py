@@ -405,3 +405,14 @@ def redeem_token(db: Database, token: str, purpose: str) -> Redeemed | None:
             "SELECT reader_id, email FROM reader_tokens WHERE token_hash = ?", [_token_hash(token)]
         ).fetchone()
     return Redeemed(row[0], row[1])
+
+
+def token_was_used(db: Database, token: str, purpose: str) -> bool:
+    """Whether this link was already followed (a verify link opened twice is not an error)."""
+    if not token or len(token) > 200:
+        return False
+    row = db.execute(
+        "SELECT used_at FROM reader_tokens WHERE token_hash = ? AND purpose = ?",
+        [_token_hash(token), purpose],
+    ).fetchone()
+    return bool(row and row[0])

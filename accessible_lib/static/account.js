@@ -1,0 +1,26 @@
+// Show-password buttons on the reader account pages. Progressive enhancement: the buttons are `hidden` in
+// the HTML and shown here, so without JavaScript there is no button that does nothing, and the forms work
+// the same. The button's name stays the same; aria-pressed says whether the password is shown.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-show-password]").forEach(function (button) {
+    var input = document.getElementById(button.getAttribute("data-show-password"));
+    if (!input) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.setAttribute("aria-pressed", show ? "true" : "false");
+    });
+    // Submitting with the password shown: hide it again first, so the browser does not offer to remember it
+    // as ordinary text and nobody sees it on the next page's back navigation.
+    if (input.form) {
+      input.form.addEventListener("submit", function () {
+        input.type = "password";
+        button.setAttribute("aria-pressed", "false");
+      });
+    }
+  });
+})();
