@@ -306,7 +306,7 @@ def m011_shelf(db: Database) -> None:
         CREATE TABLE shelf_bookmarks (
             id INTEGER PRIMARY KEY, {reader}, {book},
             chapter INTEGER,          -- chapter position (1-based) of a reading bookmark
-            paragraph INTEGER,        -- paragraph in that chapter (1-based); NULL: the chapter itself
+            paragraph INTEGER,        -- paragraph in that chapter (1-based), NULL: the chapter itself
             audio_chapter INTEGER,    -- chapter (1-based, in the player's list) of a listening bookmark
             audio_seconds REAL,       -- and the time in it
             note TEXT,

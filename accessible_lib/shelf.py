@@ -172,6 +172,20 @@ def record_reading(db: Database, reader_id: int, book_id: int, chapter: int, par
         )
 
 
+def record_visit(db: Database, reader_id: int, book_id: int, chapter: int) -> None:
+    """A chapter page was opened: the reader is in this chapter. Back in the chapter they were in, the
+    paragraph they had reached is kept (the "Continue reading" link led here, to it)."""
+    now = _now()
+    with db.conn:
+        db.execute(
+            "INSERT INTO shelf_reading (reader_id, book_id, chapter, paragraph, first_read_at, updated_at) "
+            "VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT (reader_id, book_id) DO UPDATE SET "
+            "paragraph = CASE WHEN chapter = excluded.chapter THEN paragraph END, "
+            "chapter = excluded.chapter, updated_at = excluded.updated_at",
+            [reader_id, book_id, chapter, now, now],
+        )
+
+
 def reading_position(db: Database, reader_id: int, book_id: int) -> dict | None:
     found = _reading(db, reader_id, " AND r.book_id = ?", [book_id], 1)
     return found[0] if found else None

@@ -20,6 +20,7 @@ def routes() -> list[Route]:
         worker_api,
     )
     from .account import account_routes
+    from .shelf import shelf_routes
     from .staff import staff_routes
 
     return [
@@ -43,6 +44,7 @@ def routes() -> list[Route]:
         Route("/language/{code}", language.choose_language, name="language"),
         Route("/id/{identifier:path}", resolver.resolve, name="identifier"),
         *account_routes(),
+        *shelf_routes(),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),

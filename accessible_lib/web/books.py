@@ -16,6 +16,7 @@ from .helpers import db_for, not_found
 from .listen import LISTEN, listening
 from .render import render
 from .resolver import edition_anchor, permanent_link
+from .shelf_places import book_places
 
 # Identifier schemes as readers know them. The rest ("uuid", "other", a publisher's own scheme) identify a
 # file, not a book a reader could look up, and a scheme name read aloud ("uri", "other") means nothing:
@@ -50,13 +51,15 @@ def book_page(request: Request):
     locale = request.scope.get("locale", "en")
     editions = store.editions_for_book(db, book["id"], status=store.DONE)
     downloads = [_download_entry(edition, locale) for edition in editions]
+    listen = listening(editions)
     context = {
         "book": book,
         "toc": nest_toc(book),
         "identifiers": reader_identifiers(book["identifiers"]),
         "permanent": _permanent(request, book),
         "downloads": downloads,
-        "listen": listening(editions),
+        "listen": listen,
+        "shelf": book_places(request, book, listen),
         "braille_tables": table_choices(book["language"], default_table(book["language"])),
     }
     return render(request, "book.html", context)

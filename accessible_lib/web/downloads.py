@@ -17,6 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from .. import access, shelf
 from ..editions import store
 from ..editions.storage import storage_for
 from .helpers import db_for, not_found
@@ -76,7 +77,20 @@ def download(request: Request):
             k: v for k, v in response.headers.items() if k in {"etag", "last-modified", "cache-control"}
         }
         return Response(status_code=304, headers=headers)
+    _remember(request, edition, record, inline)
     return response
+
+
+def _remember(request: Request, edition: dict, record: dict, inline: bool) -> None:
+    """A signed-in reader's download history: a file asked for from its start, once per download (the
+    ranges that resume it, and a chapter the player streams, are not new downloads)."""
+    reader = access.current_reader(request)
+    range_header = request.headers.get("range", "").replace(" ", "")
+    if reader is None or inline or (range_header and not range_header.startswith("bytes=0-")):
+        return
+    shelf.record_download(
+        db_for(request), reader.id, edition["book_id"], edition["id"], edition["format"], record["name"]
+    )
 
 
 def _not_modified(request: Request, response: FileResponse) -> bool:
