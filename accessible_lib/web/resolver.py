@@ -23,8 +23,10 @@ MAX_LENGTH = 300  # far above any ISBN, UUID or URN this library gives
 
 
 def permanent_link(request: Request, identifier: str) -> str:
-    """The address that resolves `identifier`, absolute so that it can be copied into a citation."""
-    return str(request.base_url).rstrip("/") + "/id/" + quote(identifier, safe=":")
+    """The address that resolves `identifier`, absolute so that it can be copied into a citation: on the
+    library's public address (the `public_url` setting) when it has one, else the one the request came to."""
+    base = getattr(request.state.settings, "public_url", "") or str(request.base_url)
+    return base.rstrip("/") + "/id/" + quote(identifier, safe=":")
 
 
 def edition_anchor(edition_id: int) -> str:
