@@ -86,7 +86,8 @@ def _remember(request: Request, edition: dict, record: dict, inline: bool) -> No
     ranges that resume it, and a chapter the player streams, are not new downloads)."""
     reader = access.current_reader(request)
     range_header = request.headers.get("range", "").replace(" ", "")
-    if reader is None or inline or (range_header and not range_header.startswith("bytes=0-")):
+    resumed = range_header and not range_header.startswith("bytes=0-")
+    if reader is None or inline or resumed or request.method != "GET":
         return
     shelf.record_download(
         db_for(request), reader.id, edition["book_id"], edition["id"], edition["format"], record["name"]
