@@ -23,4 +23,17 @@
       });
     }
   });
+
+  // A link in the error summary puts the keyboard focus in its field (the browser alone only scrolls to
+  // it), so the field's label and its error are read out and the reader can type at once.
+  document.querySelectorAll(".error-summary a[href^='#']").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var field = document.getElementById(link.getAttribute("href").slice(1));
+      if (!field || typeof field.focus !== "function") {
+        return;
+      }
+      event.preventDefault();
+      field.focus();
+    });
+  });
 })();
