@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from . import identifiers, search
+from . import access, identifiers, search
 from .ingest import INGEST_VERSION
 from .ingest.model import IngestedBook
 
@@ -37,15 +37,18 @@ def find_by_checksum(db: Database, checksum: str) -> int | None:
 
 def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None) -> int:
     """Store a whole ingested book and index it for search; return its id."""
+    status = access.parse_status(book.rights)
+    if status is None:
+        raise ValueError(f"not a rights status: {book.rights!r}")
     with db.conn:  # one transaction: all of the book or none of it
         existing = find_by_checksum(db, book.checksum)
         if existing is not None:
             raise DuplicateBook(existing)
         cursor = db.execute(
             """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
-                   rights_statement, source_format, source_name, source_path, checksum, added_at,
-                   chapter_count, word_count, char_count, ingest_version, identifier)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   rights_status, rights_statement, source_format, source_name, source_path, checksum,
+                   added_at, chapter_count, word_count, char_count, ingest_version, identifier)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 book.title,
                 book.subtitle,
@@ -53,7 +56,8 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
                 book.description,
                 book.publisher,
                 book.date,
-                book.rights,
+                access.legacy_rights(status),
+                status,
                 book.rights_statement,
                 book.source_format,
                 book.source_name,
@@ -226,14 +230,23 @@ def _summaries(db: Database, sql: str, params: list) -> list[dict]:
     return books
 
 
-def recent_books(db: Database, limit: int = 10) -> list[dict]:
+# Readers' lists never show a withdrawn book (access.HIDDEN_STATUSES); staff's lists pass `staff=True`.
+# The statuses are the module's own constants, so they are written into the SQL, not bound.
+_VISIBLE = "rights_status NOT IN ({})".format(", ".join(f"'{s}'" for s in access.HIDDEN_STATUSES))
+_VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {_VISIBLE})"
+
+
+def recent_books(db: Database, limit: int = 10, *, staff: bool = False) -> list[dict]:
+    where = "1" if staff else _VISIBLE
     return _summaries(
-        db, f"SELECT {_SUMMARY_COLUMNS} FROM books ORDER BY added_at DESC, id DESC LIMIT ?", [limit]
+        db,
+        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY added_at DESC, id DESC LIMIT ?",
+        [limit],
     )
 
 
-def book_count(db: Database) -> int:
-    return db.execute("SELECT count(*) FROM books").fetchone()[0]
+def book_count(db: Database, *, staff: bool = False) -> int:
+    return db.execute(f"SELECT count(*) FROM books WHERE {'1' if staff else _VISIBLE}").fetchone()[0]
 
 
 def get_book(db: Database, book_id: int) -> dict | None:
@@ -311,13 +324,15 @@ def get_resource(db: Database, book_id: int, name: str) -> tuple[str, bytes] | N
 FACETS = ("subjects", "authors", "languages", "formats")
 
 _FACET_VALUES = {
-    "subjects": "SELECT subject AS value, count(*) AS n FROM book_subjects GROUP BY subject",
-    "authors": "SELECT name AS value, count(DISTINCT book_id) AS n FROM book_authors GROUP BY name",
+    "subjects": "SELECT subject AS value, count(*) AS n FROM book_subjects WHERE {visible_book_id} "
+    "GROUP BY subject",
+    "authors": "SELECT name AS value, count(DISTINCT book_id) AS n FROM book_authors WHERE {visible_book_id} "
+    "GROUP BY name",
     "languages": "SELECT language AS value, count(*) AS n FROM books WHERE language IS NOT NULL "
-    "GROUP BY language",
-    "formats": "SELECT 'html' AS value, count(*) AS n FROM books HAVING n > 0 UNION ALL "
+    "AND {visible} GROUP BY language",
+    "formats": "SELECT 'html' AS value, count(*) AS n FROM books WHERE {visible} HAVING n > 0 UNION ALL "
     "SELECT format AS value, count(DISTINCT book_id) AS n FROM editions "
-    "WHERE status = 'done' AND format != 'html' GROUP BY format",
+    "WHERE status = 'done' AND format != 'html' AND {visible_book_id} GROUP BY format",
 }
 
 _FACET_BOOKS = {
@@ -330,7 +345,7 @@ _FACET_BOOKS = {
 
 def facet_values(db: Database, facet: str, page: int, size: int) -> Page:
     """The values of one browse facet with their book counts, most books first."""
-    base = _FACET_VALUES[facet]
+    base = _FACET_VALUES[facet].format(visible=_VISIBLE, visible_book_id=_VISIBLE_BOOK_ID)
     total = db.execute(f"SELECT count(*) FROM ({base})").fetchone()[0]
     rows = db.execute(
         f"SELECT value, n FROM ({base}) ORDER BY n DESC, value LIMIT ? OFFSET ?",
@@ -340,7 +355,7 @@ def facet_values(db: Database, facet: str, page: int, size: int) -> Page:
 
 
 def books_for_facet(db: Database, facet: str, value: str, page: int, size: int) -> Page:
-    where = _FACET_BOOKS[facet]
+    where = f"{_FACET_BOOKS[facet]} AND {_VISIBLE}"
     params = [value, value] if facet == "formats" else [value]
     total = db.execute(f"SELECT count(*) FROM books WHERE {where}", params).fetchone()[0]
     books = _summaries(

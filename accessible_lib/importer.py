@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import catalogue
+from . import access, catalogue
 from .i18n import gettext
 from .ingest import SUPPORTED_EXTENSIONS, check_supported, file_checksum, ingest_file
 from .ingest.errors import N_, IngestError
@@ -29,7 +29,8 @@ IMPORTED = "imported"
 DUPLICATE = "duplicate"
 REBUILT = "rebuilt"  # already in the catalogue, but its chapters were made by an older ingester
 REJECTED = "rejected"
-RIGHTS = ("public-domain", "restricted")
+# What `--rights` and the upload form accept: the statuses, and "restricted", the old name of eligible-only.
+RIGHTS = (*access.RIGHTS_STATUSES, *access.LEGACY_STATUSES)
 
 
 @dataclass
@@ -46,12 +47,23 @@ class ImportResult:
         return asdict(self)
 
 
-def import_file(
-    db: Database, settings: Settings, path: Path, *, rights: str = "public-domain"
-) -> ImportResult:
-    """Import one file. Never raises for a bad file: the result says what happened."""
+def import_file(db: Database, settings: Settings, path: Path, *, rights: str | None = None) -> ImportResult:
+    """Import one file. Never raises for a bad file: the result says what happened.
+
+    `rights` is the new book's rights status; without one, the default_rights setting's.
+    """
     path = Path(path)
     shown = str(path)
+    status = access.parse_status(rights or settings.default_rights)
+    if status is None:
+        return ImportResult(
+            shown,
+            REJECTED,
+            reason=gettext(
+                N_("“%(value)s” is not a rights status (check ACCESSIBLE_LIB_DEFAULT_RIGHTS)."),
+                value=(rights or settings.default_rights)[:60],
+            ),
+        )
     try:
         check_supported(path, settings)
         checksum = file_checksum(path)
@@ -61,7 +73,7 @@ def import_file(
                 return rebuild_book(db, settings, existing, path=path, shown=shown)
             return _duplicate(db, shown, existing)
         book = ingest_file(path, settings, source_name=path.name, checksum=checksum)
-        book.rights = rights
+        book.rights = status
         source_path = _keep_source(settings, path, checksum)
         try:
             book_id = catalogue.add_book(db, book, source_path=source_path)
@@ -196,7 +208,7 @@ def collect_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def import_paths(
-    db: Database, settings: Settings, paths: Iterable[Path], *, rights: str = "public-domain"
+    db: Database, settings: Settings, paths: Iterable[Path], *, rights: str | None = None
 ) -> Iterator[ImportResult]:
     """Import every file under `paths`, yielding one result per file as it is done."""
     for path in collect_files(paths):

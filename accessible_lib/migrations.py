@@ -280,6 +280,20 @@ def m007_readers(db: Database) -> None:
 
 
 @migrations()
+def m008_rights(db: Database) -> None:
+    """Rights per book (issue 11, part 3): a status that decides who may read the book (`access.py`), the
+    licence of an openly licensed book, who holds the rights and a note for staff. Books marked
+    "restricted" before become `eligible-only`, which is what that meant; `rights` stays, kept in step, for
+    older scripts that read it."""
+    books = db["books"]
+    books.add_column("rights_status", str, not_null_default="public-domain")
+    for name in ("licence_name", "licence_url", "rights_holder", "rights_note"):
+        books.add_column(name, str)
+    db.execute("UPDATE books SET rights_status = 'eligible-only' WHERE rights = 'restricted'")
+    books.create_index(["rights_status"])
+
+
+@migrations()
 def m009_identifiers(db: Database) -> None:
     """Persistent identifiers (issue 11, part 6): every book and edition gets one that survives re-import,
     rebuilt chapters and staff edits, resolvable at /id/... (see accessible_lib/identifiers.py). Books

@@ -262,8 +262,14 @@ def search(
     per_page: int = 20,
     prefix_last: bool = False,
     time_limit_ms: int | None = None,
+    hidden: tuple[str, ...] = (),
+    text_hidden: tuple[str, ...] = (),
 ) -> SearchResults:
     """One page of books matching `query`, best first, with facet counts for the whole result.
+
+    Rights (access.py): books whose rights status is in `hidden` are not found at all; those in
+    `text_hidden` are found by their catalogue record only, never by a word of their chapters, and no
+    snippet of their text is shown. Staff and the command line pass neither and search everything.
 
     Raises UserError when the search takes longer than `time_limit_ms` (default: the
     `search_time_limit_ms` setting's default).
@@ -277,7 +283,7 @@ def search(
         time_limit_ms = Settings.search_time_limit_ms
     register_functions(db.conn)
     with _time_limit(db.conn, time_limit_ms):
-        prepared = _Query(phrases, language, subject, format)
+        prepared = _Query(phrases, language, subject, format, hidden=hidden, text_hidden=text_hidden)
         total, facets = _summary(db, prepared)
         offset = (page - 1) * per_page
         ranked = _ranked_page(db, prepared, per_page, offset) if offset < total else []
@@ -318,10 +324,31 @@ class _time_limit:
 class _Query:
     """The SQL pieces one search shares between its statements."""
 
-    def __init__(self, phrases: list[str], language: str | None, subject: str | None, format: str | None):
+    def __init__(
+        self,
+        phrases: list[str],
+        language: str | None,
+        subject: str | None,
+        format: str | None,
+        *,
+        hidden: tuple[str, ...] = (),
+        text_hidden: tuple[str, ...] = (),
+    ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
         filters = ["1"]
+        if hidden:
+            filters.append(f"b.rights_status NOT IN ({self._bind('hidden', hidden)})")
+        # Chapters of books whose text this reader may not read are left out of every chapter match, so
+        # such a book is found by its record alone: a search for a sentence of it must not say it is there.
+        # Few books are restricted, so the list is small and SQLite builds it once per statement.
+        self.text_hidden = set(text_hidden)
+        self.chapter_filter = ""
+        if text_hidden:
+            self.chapter_filter = (
+                f" AND (rowid >> {CHAPTER_BITS}) NOT IN (SELECT id FROM books"
+                f" WHERE rights_status IN ({self._bind('text_hidden', text_hidden)}))"
+            )
         if language:
             self.params["language"] = language.strip().lower()
             filters.append(
@@ -346,13 +373,21 @@ class _Query:
             self.params[f"p{i}"] = phrase
             per_phrase.append(
                 f"SELECT * FROM (SELECT rowid FROM book_fts WHERE book_fts MATCH :p{i} UNION "
-                f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :p{i})"
+                f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :p{i}"
+                f"{self.chapter_filter})"
             )
         self.matched = f"""
             found(book_id) AS ({" INTERSECT ".join(per_phrase)}),
             matched AS MATERIALIZED (
                 SELECT b.id AS book_id, b.language FROM found JOIN books AS b ON b.id = found.book_id
                 WHERE {" AND ".join(filters)})"""
+
+    def _bind(self, name: str, values: tuple[str, ...]) -> str:
+        marks = []
+        for i, value in enumerate(values):
+            self.params[f"{name}{i}"] = value
+            marks.append(f":{name}{i}")
+        return ", ".join(marks)
 
     def rows(self, db: Database, sql: str, **params: object) -> list[tuple]:
         return db.execute(sql, {**self.params, **params}).fetchall()
@@ -422,7 +457,7 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
             SELECT book_id, min(score) AS score, chapter_key FROM (
                 SELECT rowid >> {CHAPTER_BITS} AS book_id, rowid AS chapter_key,
                        bm25(chapter_fts, {chapter_weights}) AS score
-                FROM chapter_fts WHERE chapter_fts MATCH :all
+                FROM chapter_fts WHERE chapter_fts MATCH :all{query.chapter_filter}
                 LIMIT -1  -- not flattened: FTS5 computes bm25 only while its cursor is on the row
             ) GROUP BY book_id)
         SELECT book_id, chapter_key FROM (
@@ -449,7 +484,11 @@ def _describe_hits(
     markers = (_MARK_OPEN, _MARK_CLOSE, "…", tokens)
     hits = []
     for book_id, chapter_key in ranked:
-        title, language = db.execute("SELECT title, language FROM books WHERE id = ?", [book_id]).fetchone()
+        title, language, status = db.execute(
+            "SELECT title, language, rights_status FROM books WHERE id = ?", [book_id]
+        ).fetchone()
+        if status in query.text_hidden:  # its record matched: say nothing of its text
+            chapter_key = None
         authors = [
             r[0]
             for r in db.execute(
@@ -457,7 +496,7 @@ def _describe_hits(
             )
         ]
         for match in ("all", "any"):
-            if chapter_key is None:
+            if chapter_key is None and status not in query.text_hidden:
                 row = db.execute(
                     "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
                     " LIMIT 1",

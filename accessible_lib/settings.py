@@ -96,6 +96,12 @@ SETTINGS: list[Setting] = [
         "smtps://user:password@host:465. Empty: mails are written to the log instead of sent.",
     ),
     Setting("mail_from", "", "Sender address of account mails. Empty: library@ the public address's host."),
+    Setting(
+        "default_rights",
+        "public-domain",
+        "Rights status of imported books unless the import says otherwise: public-domain, open-licence, "
+        "eligible-only (only eligible readers may read them) or withdrawn.",
+    ),
 ]
 
 
@@ -133,6 +139,7 @@ class Settings:
     public_url: str = ""
     smtp_url: str = ""
     mail_from: str = ""
+    default_rights: str = "public-domain"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -45,12 +45,12 @@ def main() -> None:
 @click.option(
     "--rights",
     type=click.Choice(RIGHTS),
-    default="public-domain",
-    show_default=True,
-    help="Rights of the imported books: restricted books are only lent to registered readers.",
+    default=None,
+    help="Rights status of the imported books (default: the default_rights setting); eligible-only "
+    "books are read only by eligible readers, and restricted is the old name of eligible-only.",
 )
 @click.option("--skip-duplicates", is_flag=True, help="Say nothing about files already imported.")
-def import_command(paths: tuple[Path, ...], as_json: bool, rights: str, skip_duplicates: bool) -> None:
+def import_command(paths: tuple[Path, ...], as_json: bool, rights: str | None, skip_duplicates: bool) -> None:
     """Import EPUB and plain-text files, or every such file under the given folders.
 
     With no path, the content folder (the content_dir setting) is imported: `make run` does that.
@@ -116,5 +116,6 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters; readers.
+# rebuild-chapters; readers; rights.
 from . import editions, jobs, readers, rebuild, staff  # noqa: E402,F401
+from . import rights as rights_commands  # noqa: E402,F401

@@ -50,7 +50,7 @@ class IngestedBook:
     publisher: str | None = None
     date: str | None = None
     identifiers: list[tuple[str, str]] = field(default_factory=list)  # (scheme, value): ("isbn", "978...")
-    rights: str = "public-domain"  # or "restricted"
+    rights: str = "public-domain"  # a status from access.RIGHTS_STATUSES (or "restricted", eligible-only)
     rights_statement: str | None = None
     chapters: list[Chapter] = field(default_factory=list)
     toc: list[TocEntry] = field(default_factory=list)

@@ -7,12 +7,12 @@ from starlette.requests import Request
 
 from braille.tables import default_table
 
-from .. import catalogue
+from .. import access, catalogue
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
 from .braille import table_choices
-from .helpers import db_for, not_found
+from .helpers import db_for
 from .listen import LISTEN, listening
 from .render import render
 from .resolver import edition_anchor, permanent_link
@@ -44,24 +44,38 @@ def reader_identifiers(identifiers: list[dict]) -> list[dict]:
 
 
 def book_page(request: Request):
+    """Anyone may see a book's catalogue record; only a reader who may read it gets the ways to read it.
+
+    For the others the read, listen, download and contents parts are not made at all (not merely hidden),
+    and the page says why and how to become eligible. A withdrawn book is a 404, as if it did not exist.
+    """
     db = db_for(request)
-    book = catalogue.get_book(db, request.path_params["book_id"])
-    if book is None:
-        raise not_found()
-    locale = request.scope.get("locale", "en")
-    editions = store.editions_for_book(db, book["id"], status=store.DONE)
-    downloads = [_download_entry(edition, locale) for edition in editions]
-    listen = listening(editions)
+    book = access.visible_or_404(catalogue.get_book(db, request.path_params["book_id"]))
     context = {
         "book": book,
-        "toc": nest_toc(book),
         "identifiers": reader_identifiers(book["identifiers"]),
         "permanent": _permanent(request, book),
-        "downloads": downloads,
-        "listen": listen,
-        "shelf": book_places(request, book, listen),
-        "braille_tables": table_choices(book["language"], default_table(book["language"])),
+        "rights": rights_in_words(book),
+        "refusal": None,
+        "toc": [],
+        "downloads": [],
+        "listen": None,
+        "shelf": book_places(request, book, None, readable=False),
+        "braille_tables": [],
     }
+    if not access.may_read(request, book):
+        context["refusal"] = access.refusal(request, book)
+        return render(request, "book.html", context)
+    locale = request.scope.get("locale", "en")
+    editions = store.editions_for_book(db, book["id"], status=store.DONE)
+    listen = listening(editions)
+    context.update(
+        toc=nest_toc(book),
+        downloads=[_download_entry(edition, locale) for edition in editions],
+        listen=listen,
+        shelf=book_places(request, book, listen),
+        braille_tables=table_choices(book["language"], default_table(book["language"])),
+    )
     return render(request, "book.html", context)
 
 
@@ -69,6 +83,19 @@ def _permanent(request: Request, book: dict) -> dict | None:
     """The book's persistent identifier and the address that resolves it, for citing and sharing."""
     identifier = book.get("identifier")
     return {"identifier": identifier, "link": permanent_link(request, identifier)} if identifier else None
+
+
+def rights_in_words(book: dict) -> dict:
+    """The rights as the book page says them: the status, the licence with its link, the rights holder."""
+    status = access.rights_status(book)
+    licence_url = book.get("licence_url") or ""
+    return {
+        "status": status,
+        "label": access.status_label(status),
+        "licence_name": book.get("licence_name") if status == access.OPEN_LICENCE else None,
+        "licence_url": licence_url if licence_url.startswith(("https://", "http://")) else None,
+        "holder": book.get("rights_holder"),
+    }
 
 
 def _download_entry(edition: dict, locale: str) -> dict:

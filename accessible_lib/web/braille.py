@@ -19,13 +19,13 @@ from braille.layout import check_size
 from braille.tables import TABLES, BrailleError, default_table, resolve_table
 from braille.translate import translate
 
-from .. import catalogue
+from .. import access, catalogue
 from ..editions import formats, store
 from ..editions.braille_edition import chapter_blocks
 from ..errors import UserError
 from ..i18n import gettext
 from ..ingest.errors import N_
-from .helpers import book_and_chapter, db_for, not_found
+from .helpers import book_and_chapter, db_for
 from .render import render
 from .staff_session import StaffContext, staff_page
 
@@ -150,9 +150,8 @@ def request_download(request: Request):
     """GET from the book page's form (and the status page's "Try again"): serve the finished edition, or
     queue it (again, when it failed) and show its status."""
     db = db_for(request)
-    book = catalogue.get_book(db, request.path_params["book_id"])
-    if book is None:
-        raise not_found()
+    # Nothing is queued for a book the requester may not read: the edition would be theirs to download.
+    book = access.require_read(request, catalogue.get_book(db, request.path_params["book_id"]))
     params = request.query_params
     format_name = params.get("format", "brf")
     if format_name not in ("brf", "pef"):

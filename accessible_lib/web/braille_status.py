@@ -15,6 +15,7 @@ from babel.numbers import format_percent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .. import access
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
@@ -95,7 +96,9 @@ def describe(edition: dict, locale: str) -> dict:
 
 
 def _edition(request: Request) -> dict:
-    edition = store.get_edition(db_for(request), request.path_params["edition_id"])
+    db = db_for(request)
+    access.require_read(request, access.book_rights(db, request.path_params["book_id"]))
+    edition = store.get_edition(db, request.path_params["edition_id"])
     if edition is None or edition["book_id"] != request.path_params["book_id"]:
         raise not_found()
     if edition["format"] not in ("brf", "pef"):

@@ -44,6 +44,7 @@ def download(request: Request):
     name = request.path_params["name"]
     if edition is None or edition["status"] != store.DONE or not edition["storage_key"]:
         raise not_found()
+    access.require_read(request, access.book_rights(db, edition["book_id"]))  # rights: before any byte
     record = next((f for f in edition["files"] if f["name"] == name), None)
     if record is None:
         raise not_found()

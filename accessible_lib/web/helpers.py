@@ -29,16 +29,17 @@ def not_found() -> HTTPException:
 
 
 def book_and_chapter(request: Request, db: Database) -> tuple[dict, dict]:
-    """The book and chapter a /books/{book_id}/read/{position} URL names, or a 404 page.
+    """The book and chapter a /books/{book_id}/read/{position} URL names, if the requester may read it; or
+    a 404 page, or the 403 page of a book they may not read (access.require_read).
 
     A chapter past the end (an old bookmark, a mistyped number) is a known book: the page says how many
     chapters it has and links back to it, its contents and its last chapter, not only to the home page.
     """
-    from .. import catalogue
+    from .. import access, catalogue
 
-    book = catalogue.get_book(db, request.path_params["book_id"])
-    if book is None:
-        raise not_found()
+    # Before anything of the chapter is read: a reader who may not read the book gets the 403 page that
+    # says why, and nobody learns even how many chapters a withdrawn book has.
+    book = access.require_read(request, catalogue.get_book(db, request.path_params["book_id"]))
     position = request.path_params["position"]
     chapter = catalogue.get_chapter(db, book["id"], position)
     if chapter is None:

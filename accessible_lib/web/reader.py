@@ -5,13 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import catalogue
+from .. import access, catalogue
 from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
 from .render import render
 from .shelf_places import chapter_places
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
+OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
 _SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
@@ -36,17 +37,19 @@ def chapter_page(request: Request):
 
 
 def resource(request: Request):
-    found = catalogue.get_resource(
-        db_for(request), request.path_params["book_id"], request.path_params["name"]
-    )
+    db = db_for(request)
+    book = access.require_read(request, access.book_rights(db, request.path_params["book_id"]))
+    found = catalogue.get_resource(db, request.path_params["book_id"], request.path_params["name"])
     if found is None or found[0] not in _SAFE_IMAGE_TYPES:
         raise not_found()
     media_type, data = found
+    # A shared cache must not hand an eligible reader's image of a restricted book to anyone else.
+    scope = "public" if access.rights_status(book) in OPEN else "private"
     return Response(
         data,
         media_type=media_type,
         headers={
-            "Cache-Control": "public, max-age=86400",
+            "Cache-Control": f"{scope}, max-age=86400",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'",
         },

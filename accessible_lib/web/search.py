@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .. import search
+from .. import access, search
 from .helpers import db_for, page_number
 from .render import render
 
@@ -36,6 +36,8 @@ def search_page(request: Request):
             page=page_number(request),
             per_page=request.state.settings.page_size,
             time_limit_ms=request.state.settings.search_time_limit_ms,
+            hidden=access.HIDDEN_STATUSES,
+            text_hidden=access.text_hidden_statuses(request),
             **filters,
         )
         hits = _with_chapter_counts(db, results.hits)

@@ -82,16 +82,17 @@ def _paragraph_arg(value: object, count: int) -> int | None:
 async def bookmark_page(request: Request) -> Response:
     """GET: the form to bookmark a paragraph (or the chapter) with an optional note; POST: save it."""
     book_id, position = request.path_params["book_id"], request.path_params["position"]
+    db = db_for(request)
+    # The rights first: a book the requester may not read is refused as its chapters are (access.py).
+    book = access.require_read(request, await run_in_threadpool(catalogue.get_book, db, book_id))
     reader = access.current_reader(request)
     if reader is None:
         back = f"/books/{book_id}/read/{position}/bookmark"
         return _sign_in_first(
             request, back if request.method == "GET" else f"/books/{book_id}/read/{position}"
         )
-    db = db_for(request)
-    book = await run_in_threadpool(catalogue.get_book, db, book_id)
-    chapter = await run_in_threadpool(catalogue.get_chapter, db, book_id, position) if book else None
-    if book is None or chapter is None:
+    chapter = await run_in_threadpool(catalogue.get_chapter, db, book_id, position)
+    if chapter is None:
         raise not_found()
     html = str(prepare_chapter_html(chapter["html"], book_id=book_id, title=chapter["title"]))
     count = paragraphs.paragraph_count(html)
@@ -101,10 +102,7 @@ async def bookmark_page(request: Request) -> Response:
         "book": book,
         "chapter": chapter,
         "paragraph": paragraph,
-        # Only a reader who may read the book sees its words here; anyone may bookmark a chapter by number.
-        "excerpt": paragraphs.excerpt(html, paragraph)
-        if paragraph and access.may_read(request, book)
-        else None,
+        "excerpt": paragraphs.excerpt(html, paragraph) if paragraph else None,  # may_read was checked
         "note": "",
         "errors": [],
         "max_note": shelf.MAX_NOTE_CHARS,

@@ -61,14 +61,15 @@ def _listening_place(position: dict, listen: dict | None) -> dict:
     return place
 
 
-def book_places(request: Request, book: dict, listen: dict | None) -> dict | None:
-    """The book page's shelf: the place to continue reading and listening, and whether it is a favourite."""
+def book_places(request: Request, book: dict, listen: dict | None, *, readable: bool = True) -> dict | None:
+    """The book page's shelf: the place to continue reading and listening, and whether it is a favourite.
+    A reader who may not read the book (yet) may still keep it among their favourites, nothing more."""
     reader = access.current_reader(request)
     if reader is None:
         return None
     db = db_for(request)
-    reading = shelf.reading_position(db, reader.id, book["id"])
-    heard = shelf.listening_position(db, reader.id, book["id"])
+    reading = shelf.reading_position(db, reader.id, book["id"]) if readable else None
+    heard = shelf.listening_position(db, reader.id, book["id"]) if readable else None
     return {
         "favourite": shelf.is_favourite(db, reader.id, book["id"]),
         "reading": dict(reading, href=reading_link(reading)) if reading else None,

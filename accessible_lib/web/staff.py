@@ -21,8 +21,8 @@ def dashboard(request: Request, staff: StaffContext) -> Response:
     db = db_for(request)
     counts = dict(db.execute("SELECT status, count(*) FROM editions GROUP BY status").fetchall())
     context = staff.page(
-        recent=catalogue.recent_books(db, limit=20),
-        book_count=catalogue.book_count(db),
+        recent=catalogue.recent_books(db, limit=20, staff=True),  # withdrawn books too: staff edit them
+        book_count=catalogue.book_count(db, staff=True),
         job_counts={status: counts.get(status, 0) for status in store.STATUSES},
     )
     return render(request, "staff_dashboard.html", context)
@@ -32,7 +32,7 @@ dashboard_page = staff_page(dashboard)
 
 
 def staff_routes() -> list[Route]:
-    from . import braille, staff_books, staff_jobs, staff_login, staff_upload
+    from . import braille, staff_books, staff_jobs, staff_login, staff_rights, staff_upload
 
     return [
         Route("/staff", dashboard_page, name="staff"),
@@ -51,6 +51,7 @@ def staff_routes() -> list[Route]:
             methods=["POST"],
             name="staff_request_edition",
         ),
+        Route("/staff/rights", staff_rights.staff_rights_page, methods=["GET", "POST"], name="staff_rights"),
         Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),
         Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),

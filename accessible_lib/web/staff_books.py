@@ -15,11 +15,10 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import catalogue, search
+from .. import access, catalogue, rights, search
 from ..editions import formats, store
 from ..errors import UserError
 from ..i18n import gettext
-from ..importer import RIGHTS
 from ..ingest.errors import N_
 from .helpers import db_for, not_found
 from .render import render
@@ -47,7 +46,8 @@ FIELDS = (
     "description",
     "publisher",
     "date",
-    "rights",
+    "rights",  # the rights status (a radio group named "rights", as before statuses had details)
+    *rights.DETAILS,
 )
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -101,9 +101,10 @@ def validate(form: dict[str, str]) -> tuple[dict, dict[str, str]]:
             "Enter the date as a year (1851), a year and month (1851-10) or a whole date (1851-10-18)."
         )
     record["date"] = raw["date"] or None
-    if raw["rights"] not in RIGHTS:
-        errors["rights"] = gettext("Choose whether the book is in the public domain or restricted.")
-    record["rights"] = raw["rights"]
+    checked, problems = rights.check({**raw, "status": raw["rights"]})
+    for name, message in problems.items():
+        errors["rights" if name == "status" else name] = message
+    record["rights"] = checked
     ordered = {name: errors[name] for name in FIELDS if name in errors}
     return record, ordered
 
@@ -114,7 +115,7 @@ def save_record(db, book_id: int, record: dict) -> None:
         search.unindex_book(db, book_id)  # before the change: FTS5 forgets a row by the text it indexed
         db.execute(
             "UPDATE books SET title = ?, subtitle = ?, language = ?, description = ?, publisher = ?, "
-            "date = ?, rights = ? WHERE id = ?",
+            "date = ? WHERE id = ?",
             [
                 record["title"],
                 record["subtitle"],
@@ -122,10 +123,10 @@ def save_record(db, book_id: int, record: dict) -> None:
                 record["description"],
                 record["publisher"],
                 record["date"],
-                record["rights"],
                 book_id,
             ],
         )
+        rights.set_rights(db, book_id, record["rights"])
         db.execute("DELETE FROM book_authors WHERE book_id = ?", [book_id])
         db.conn.executemany(
             "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, 'author')",
@@ -143,8 +144,23 @@ def _form_values(book: dict) -> dict[str, str]:
     values = {name: book.get(name) or "" for name in FIELDS}
     values["authors"] = "\n".join(book["authors"])
     values["subjects"] = "\n".join(book["subjects"])
-    values["rights"] = book.get("rights") or "public-domain"
+    values.update(rights.form_values(book))
+    values["rights"] = values.pop("status")
     return values
+
+
+def status_choices() -> list[dict]:
+    """The rights statuses as the radio group offers them, each with what it means for readers."""
+    meanings = {
+        access.PUBLIC_DOMAIN: gettext("Public domain: anyone may read and download it"),
+        access.OPEN_LICENCE: gettext("Open licence: anyone may read it under the licence named below"),
+        access.ELIGIBLE_ONLY: gettext(
+            "For eligible readers only: anyone sees its record; only readers confirmed as having a print "
+            "disability may read, listen to or download it (the Marrakesh Treaty exception)"
+        ),
+        access.WITHDRAWN: gettext("Withdrawn: hidden from readers; only staff see it"),
+    }
+    return [{"value": status, "label": meanings[status]} for status in access.RIGHTS_STATUSES]
 
 
 def format_choices() -> list[dict]:
@@ -171,6 +187,8 @@ def _edit_page(
         summary=summary,
         saved=request.query_params.get("saved") == "1",
         field_id=field_id,
+        statuses=status_choices(),
+        withdrawn=access.is_hidden(book),
         formats=format_choices(),
         editions=editions,
     )

@@ -24,14 +24,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import auth
+from .. import access, auth
 from ..errors import UserError
 from ..i18n import gettext
-from ..importer import DUPLICATE, IMPORTED, REBUILT, REJECTED, RIGHTS, import_file
+from ..importer import DUPLICATE, IMPORTED, REBUILT, REJECTED, import_file
 from ..ingest.errors import N_
 from ..settings import Settings
 from .helpers import db_for
 from .render import render
+from .staff_books import status_choices
 from .staff_session import CSRF_FIELD, StaffContext, csrf_refused, staff_page, staff_stream_page
 
 MAX_FILES = 20  # per upload; a bigger shelf goes through `accessible-lib import`
@@ -51,12 +52,14 @@ def size_text(size: int, locale: str) -> str:
 def _form_page(request: Request, staff: StaffContext, *, errors: list, rights: str, status: int = 200):
     settings: Settings = request.state.settings
     limit = size_text(settings.max_file_bytes, request.scope.get("locale", "en"))
-    context = staff.page(errors=errors, rights=rights, size_limit=limit, max_files=MAX_FILES)
+    context = staff.page(
+        errors=errors, rights=rights, statuses=status_choices(), size_limit=limit, max_files=MAX_FILES
+    )
     return render(request, "staff_upload.html", context, status=status)
 
 
 def upload_form(request: Request, staff: StaffContext) -> Response:
-    return _form_page(request, staff, errors=[], rights="public-domain")
+    return _form_page(request, staff, errors=[], rights=_default_rights(request))
 
 
 upload_form_page = staff_page(upload_form)
@@ -265,9 +268,7 @@ async def receive_upload(request: Request, staff: StaffContext) -> Response:
             raise UserError(message, status=400) from None
         if not parser.csrf_ok:
             raise csrf_refused()
-        rights = parser.fields.get("rights", "public-domain")
-        if rights not in RIGHTS:
-            rights = "public-domain"
+        rights = access.parse_status(parser.fields.get("rights")) or _default_rights(request)
         if not parser.files:
             errors = [{"field_id": FILE_FIELD, "message": gettext("Choose at least one EPUB or text file.")}]
             return _form_page(request, staff, errors=errors, rights=rights, status=400)
@@ -289,6 +290,11 @@ async def upload_page(request: Request) -> Response:
     if request.method == "POST":
         return await receive_upload_page(request)
     return await upload_form_page(request)
+
+
+def _default_rights(request: Request) -> str:
+    """The status the form starts with: the default_rights setting, if it names one."""
+    return access.parse_status(request.state.settings.default_rights) or access.PUBLIC_DOMAIN
 
 
 def _import_all(request: Request, files: list[Received], rights: str) -> list[dict]:
