@@ -2,8 +2,8 @@
 
 Why numbers and not the text: a bookmark or a reading position must survive staff editing the record and
 must not copy the book's text into the shelf. Paragraph N is the N-th `<p>` of the chapter as stored, so the
-same chapter always numbers the same way; its anchor is the paragraph's own id when it has one (a note's
-target keeps it), else `para-N`.
+same chapter always numbers the same way; its anchor is always `para-N` (an id the paragraph had, a note's
+target, moves to an empty span at its start, so links to it still land there).
 
 Only signed-in readers get these pages: anonymous reading pages stay as they were.
 """
@@ -28,8 +28,8 @@ def _paragraphs(root) -> list:
     return list(root.iter("p"))
 
 
-def anchor_for(element, number: int) -> str:
-    return element.get("id") or f"{ANCHOR_PREFIX}{number}"
+def anchor_for(number: int) -> str:
+    return f"{ANCHOR_PREFIX}{number}"
 
 
 def paragraph_count(html: str) -> int:
@@ -38,7 +38,7 @@ def paragraph_count(html: str) -> int:
 
 def anchors(html: str) -> list[str]:
     """The anchor of each paragraph, paragraph 1 first."""
-    return [anchor_for(p, n) for n, p in enumerate(_paragraphs(_parse(html)), start=1)]
+    return [anchor_for(n) for n in range(1, paragraph_count(html) + 1)]
 
 
 def excerpt(html: str, number: int, limit: int = EXCERPT_CHARS) -> str | None:
@@ -71,7 +71,12 @@ def mark_paragraphs(
     to bookmark it. What is added is in the interface language `lang`, inside the book's text."""
     root = _parse(html)
     for number, paragraph in enumerate(_paragraphs(root), start=1):
-        paragraph.set("id", anchor_for(paragraph, number))
+        own = paragraph.get("id")
+        if own and own != anchor_for(number):
+            marker = etree.Element("span", {"id": own})
+            marker.tail, paragraph.text = paragraph.text, None
+            paragraph.insert(0, marker)
+        paragraph.set("id", anchor_for(number))
         after = []
         if number in marks:
             after.append(_note(marks[number], lang, "bookmark-mark"))
