@@ -107,6 +107,11 @@ NO_BOOK_CONTENT = {
     "/account/shelf/listening": "the player reports its place (JSON); answers with no body",
     "/account/shelf/reading": "a chapter page reports the paragraph in view (JSON); answers with no body",
     "/id/{identifier:path}": "redirects a persistent identifier to the book page (the catalogue record)",
+    "/account/passkeys/options": "the challenge for adding a passkey",
+    "/account/passkeys": "adds a passkey to the reader's account",
+    "/account/passkey-sign-in/options": "the challenge for signing in with a passkey",
+    "/account/passkey-sign-in": "signs in with a passkey",
+    "/account/passkeys/{passkey_id:int}/remove": "removes one of the reader's passkeys",
 }
 PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
 ELIGIBLE_READER = "eligible@example.org"
@@ -231,6 +236,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "token": ["not-a-real-token"],
         "bookmark_id": [1],
         "identifier": [library["identifier"], "urn:isbn:9780306406157"],
+        "passkey_id": [1],
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

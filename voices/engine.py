@@ -90,7 +90,11 @@ ENGINES: dict[str, str] = {
     "espeak": "voices.espeak_engine:EspeakEngine",
     "libespeak": "voices.libespeak_engine:LibespeakEngine",
 }
-DEFAULT_ENGINE = "pyttsx3"
+# libespeak-ng through pyttsx3's own binding, synchronously: the same audio as pyttsx3's driver at less CPU
+# and wall time. The driver copies every utterance through a Python callback that walks each word event,
+# writes a WAV file and polls for its end; on a slice of War and Peace that made the whole pipeline 1.61x
+# the raw `espeak-ng | lame` pipeline's time, against 1.18x here (BENCHMARKS.md; the target is 1.25x).
+DEFAULT_ENGINE = "libespeak"
 
 
 def engine_by_name(name: str = DEFAULT_ENGINE, **options: object) -> SpeechEngine:

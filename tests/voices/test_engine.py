@@ -75,7 +75,7 @@ def test_engine_registry():
     assert isinstance(engine_by_name("espeak"), EspeakEngine)
     assert isinstance(engine_by_name("libespeak"), LibespeakEngine)
     default = engine_by_name()
-    assert isinstance(default, Pyttsx3Engine)
+    assert isinstance(default, LibespeakEngine)  # pyttsx3's binding, called synchronously
     default.close()
     with pytest.raises(ValueError, match="unknown speech engine"):
         engine_by_name("festival")
