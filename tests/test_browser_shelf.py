@@ -65,7 +65,7 @@ def signed_in_device(browser: Browser, server: LiveServer) -> BrowserContext:
     page.goto(f"{server.url}/account/sign-in")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(f"{server.url}/account")
     page.close()
     return context
