@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from . import access, search
+from . import access, identifiers, search
 from .ingest import INGEST_VERSION
 from .ingest.model import IngestedBook
 
@@ -47,8 +47,8 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
         cursor = db.execute(
             """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
                    rights_status, rights_statement, source_format, source_name, source_path, checksum,
-                   added_at, chapter_count, word_count, char_count, ingest_version)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   added_at, chapter_count, word_count, char_count, ingest_version, identifier)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 book.title,
                 book.subtitle,
@@ -66,6 +66,7 @@ def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 *_counts(book),
                 INGEST_VERSION,
+                identifiers.for_new_book(db, book.identifiers),
             ],
         )
         book_id = cursor.lastrowid

@@ -315,3 +315,56 @@ def m008_rights(db: Database) -> None:
         books.add_column(name, str)
     db.execute("UPDATE books SET rights_status = 'eligible-only' WHERE rights = 'restricted'")
     books.create_index(["rights_status"])
+
+
+@migrations()
+def m009_identifiers(db: Database) -> None:
+    """Persistent identifiers (issue 11, part 6): every book and edition gets one that survives re-import,
+    rebuilt chapters and staff edits, resolvable at /id/... (see accessible_lib/identifiers.py). Books
+    already here get theirs now: their file's valid ISBN or UUID, else a minted urn:uuid."""
+    from . import identifiers
+
+    db["books"].add_column("identifier", str)
+    db["editions"].add_column("identifier", str)
+    identifiers.assign_missing(db)
+    db["books"].create_index(["identifier"], unique=True)
+    db["editions"].create_index(["identifier"], unique=True)
+
+
+@migrations()
+def m011_shelf(db: Database) -> None:
+    """The reader's shelf (issue 11, part 5): favourites, bookmarks, the last reading and listening position
+    per book (which is also the reading history), and downloads. Rows go with their reader (ON DELETE
+    CASCADE), so deleting an account leaves nothing of its shelf behind; see accessible_lib/shelf.py."""
+    reader = "reader_id INTEGER NOT NULL REFERENCES readers(id) ON DELETE CASCADE"
+    book = "book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE"
+    script = f"""
+        CREATE TABLE shelf_favourites (
+            {reader}, {book}, added_at TEXT NOT NULL, PRIMARY KEY (reader_id, book_id));
+        CREATE TABLE shelf_bookmarks (
+            id INTEGER PRIMARY KEY, {reader}, {book},
+            chapter INTEGER,          -- chapter position (1-based) of a reading bookmark
+            paragraph INTEGER,        -- paragraph in that chapter (1-based), NULL: the chapter itself
+            audio_chapter INTEGER,    -- chapter (1-based, in the player's list) of a listening bookmark
+            audio_seconds REAL,       -- and the time in it
+            note TEXT,
+            created_at TEXT NOT NULL);
+        CREATE INDEX shelf_bookmarks_reader ON shelf_bookmarks (reader_id, book_id);
+        CREATE TABLE shelf_reading (
+            {reader}, {book}, chapter INTEGER NOT NULL, paragraph INTEGER,
+            first_read_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (reader_id, book_id));
+        CREATE INDEX shelf_reading_recent ON shelf_reading (reader_id, updated_at);
+        CREATE TABLE shelf_listening (
+            {reader}, {book}, edition_id INTEGER REFERENCES editions(id) ON DELETE SET NULL,
+            chapter INTEGER NOT NULL, seconds REAL NOT NULL, rate REAL NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL, PRIMARY KEY (reader_id, book_id));
+        CREATE INDEX shelf_listening_recent ON shelf_listening (reader_id, updated_at);
+        CREATE TABLE shelf_downloads (
+            id INTEGER PRIMARY KEY, {reader}, {book},
+            edition_id INTEGER REFERENCES editions(id) ON DELETE SET NULL,
+            format TEXT, file_name TEXT, downloaded_at TEXT NOT NULL);
+        CREATE INDEX shelf_downloads_recent ON shelf_downloads (reader_id, downloaded_at);
+        """
+    for statement in script.split(";"):  # one by one: executescript would commit the migration's transaction
+        if statement.strip():
+            db.execute(statement)

@@ -29,6 +29,7 @@ def write_pef(
     title: str,
     identifier: str,
     language: str,
+    source: str | None = None,
     creators: Iterable[str] = (),
     date: str | None = None,
     pages_per_volume: int = PAGES_PER_VOLUME,
@@ -45,6 +46,8 @@ def write_pef(
     for creator in creators:
         head.append(f"<dc:creator>{escape(creator)}</dc:creator>\n")
     head.append(f"<dc:language>{escape(language)}</dc:language>\n")
+    if source:  # the identifier of the book this edition is made from
+        head.append(f"<dc:source>{escape(source)}</dc:source>\n")
     if date:
         head.append(f"<dc:date>{escape(date)}</dc:date>\n")
     head.append("</meta>\n</head>\n<body>\n")

@@ -308,3 +308,70 @@ def test_language_link_switches_the_interface(chromium, live):  # noqa: F811
         assert page.evaluate("document.documentElement.lang") == "en"
     finally:
         context.close()
+
+
+SHELF_BOOK = "epub/en/pg2701-moby-dick-epub2.epub"
+LISTENED_BOOK = "epub/en/alice-pg19033-nyu-epub3.epub"
+
+
+def signed_in_reader(server: LiveServer, books: dict[str, int], locale: str) -> tuple[str, int]:
+    """A reader with something on every part of their shelf: their session cookie's value, and the chapter
+    of Moby-Dick (one with a few paragraphs) where they have a paragraph bookmark."""
+    from accessible_lib import readers, sessions, shelf
+
+    db = open_database(server.settings.database_path)
+    try:
+        reader = readers.add_reader(db, f"axe-{locale}@example.org", "Axe Reader", "a long enough password")
+        moby, alice = books[SHELF_BOOK], books[LISTENED_BOOK]
+        chapter = next(
+            c["position"]
+            for c in catalogue.get_book(db, moby)["chapters"]
+            if catalogue.get_chapter(db, moby, c["position"])["html"].count("<p") >= 3
+        )
+        shelf.set_favourite(db, reader, moby, True)
+        shelf.add_bookmark(db, reader, moby, chapter=chapter, paragraph=2, note="A note of my own")
+        shelf.add_bookmark(db, reader, moby, chapter=chapter + 1)
+        shelf.add_bookmark(db, reader, alice, audio_chapter=2, audio_seconds=3.0)
+        shelf.record_visit(db, reader, moby, chapter)
+        shelf.record_listening(db, reader, alice, None, 2, 3.0, 1.25)
+        edition = db.execute("SELECT id, format FROM editions WHERE book_id = ? LIMIT 1", [alice]).fetchone()
+        shelf.record_download(db, reader, alice, edition[0], edition[1], "book.txt")
+        return sessions.start(db, sessions.READER, reader), chapter
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_signed_in_readers_pages_pass_axe(chromium, live_library, locale):  # noqa: F811
+    """The pages only a signed-in reader sees (the shelf, the bookmark form, chapters with their bookmarks
+    and bookmark links, "Continue reading" and "Continue listening"), with the same checks as the crawl."""
+    from accessible_lib.web.account_session import COOKIE
+
+    server, books = live_library
+    token, chapter = signed_in_reader(server, books, locale)
+    moby = books[SHELF_BOOK]
+    paths = [
+        "/",
+        f"/books/{moby}",
+        f"/books/{books[LISTENED_BOOK]}",
+        f"/books/{moby}/read/{chapter}",
+        f"/books/{moby}/read/{chapter}?mark=1",
+        f"/books/{moby}/read/{chapter}?shelf=bookmark-added",
+        f"/books/{moby}/read/{chapter}/bookmark?paragraph=2",
+        f"/books/{moby}/read/{chapter + 1}/bookmark",
+        "/account/shelf",
+        "/account/shelf?shelf=history-forgotten",
+        "/account",
+    ]
+    crawl = Crawl(locale)
+    context = new_context(chromium, server, locale, color_scheme="light")
+    context.add_cookies([{"name": COOKIE, "value": token, "url": server.url + "/"}])
+    page = context.new_page()
+    try:
+        axe = Axe()
+        for path in paths:
+            check_page(axe, page, server.url + path, crawl)
+            assert "Axe Reader" in page.content(), f"{path}: not signed in"
+    finally:
+        context.close()
+    assert not crawl.problems, "\n".join(crawl.problems)

@@ -98,6 +98,15 @@ NO_BOOK_CONTENT = {
     "/account/password": "changes the reader's password",
     "/account/email": "changes the reader's address",
     "/account/email/confirm/{token}": "confirms a new address by its mailed link",
+    "/account/shelf": "the reader's own shelf: titles, chapter numbers and notes, never a book's text",
+    "/account/shelf/favourites": "adds or removes a favourite and redirects",
+    "/account/shelf/bookmarks/listening": "bookmarks the reader's listening place and redirects",
+    "/account/shelf/bookmarks/{bookmark_id:int}/delete": "deletes one of the reader's bookmarks",
+    "/account/shelf/history/forget": "clears the reader's reading history",
+    "/account/shelf/downloads/forget": "clears the reader's download history",
+    "/account/shelf/listening": "the player reports its place (JSON); answers with no body",
+    "/account/shelf/reading": "a chapter page reports the paragraph in view (JSON); answers with no body",
+    "/id/{identifier:path}": "redirects a persistent identifier to the book page (the catalogue record)",
     "/account/passkeys/options": "the challenge for adding a passkey",
     "/account/passkeys": "adds a passkey to the reader's account",
     "/account/passkey-sign-in/options": "the challenge for signing in with a passkey",
@@ -157,10 +166,12 @@ def library(tmp_path_factory) -> dict:
     for edition_id in editions.values():
         for record in store.get_edition(db, edition_id)["files"]:
             secrets += _file_fingerprints((root.path(str(edition_id)) / record["name"]).read_bytes())
+    identifier = catalogue.get_book(db, book_id)["identifier"]  # /id/... resolves it
     db.close()
     return {
         "settings": settings,
         "book_id": book_id,
+        "identifier": identifier,
         "editions": editions,
         "names": [*names, "lamp.png"],
         "secrets": secrets,
@@ -223,6 +234,8 @@ def _urls(path: str, library: dict) -> list[str]:
         "code": ["en"],
         "action": ["claim", "complete"],
         "token": ["not-a-real-token"],
+        "bookmark_id": [1],
+        "identifier": [library["identifier"], "urn:isbn:9780306406157"],
         "passkey_id": [1],
     }
     names = _PARAM.findall(path)

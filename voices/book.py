@@ -96,7 +96,8 @@ class SpokenBook:
     title: str
     authors: list[str]
     language: str  # BCP 47 of the book: "en", "zh-Hans"...
-    identifier: str  # stable and unique: "urn:uuid:..." or "urn:isbn:..."
+    identifier: str  # this edition's, stable and unique: "urn:uuid:..." or "urn:isbn:..."
+    source: str | None = None  # the identifier of the book it is made from (dc:source), when it has its own
     sample_rate: int = 22050
     publisher: str | None = None
     date: str | None = None  # YYYY or YYYY-MM-DD of the source edition

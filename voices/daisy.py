@@ -175,6 +175,7 @@ class DaisyBuilder(AudioBookBuilder):
             ("dc:date", book.date or dt.date.today().isoformat()),
             ("dc:format", "Daisy 2.02"),
             ("dc:identifier", book.identifier),
+            *((("dc:source", book.source),) if book.source else ()),
             ("dc:language", book.language),
             ("dc:publisher", book.publisher or "Unknown"),
             ("ncc:charset", "utf-8"),

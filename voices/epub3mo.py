@@ -187,6 +187,8 @@ class EpubMediaOverlayBuilder(AudioBookBuilder):
             etree.SubElement(metadata, f"{{{OPF_NS}}}meta", attrs).text = xml_text(text)
 
         dc("identifier", book.identifier, id="pub-id")
+        if book.source:
+            dc("source", book.source)
         dc("title", book.title)
         dc("language", book.language)
         for author in book.authors:

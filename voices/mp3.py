@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK
+from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK, TXXX
 
 from voices.book import Clip, SpokenBook, SpokenChapter, check_id
 from voices.pcm import CountingWriter, lame_encoder
@@ -144,6 +144,11 @@ def tag_chapter_mp3(path: Path | str, book: SpokenBook, chapter_title: str, trac
         tags.add(TPE1(encoding=3, text=list(book.authors)))
     tags.add(TRCK(encoding=3, text=[f"{track}/{tracks}"]))
     tags.add(TCON(encoding=3, text=["Audiobook"]))
+    # ID3 has no frame for a book's identifier: user-defined text frames named as in the DAISY and EPUB
+    # editions' metadata, so a file found on a phone still leads back to the library's record.
+    tags.add(TXXX(encoding=3, desc="dc:identifier", text=[book.identifier]))
+    if book.source:
+        tags.add(TXXX(encoding=3, desc="dc:source", text=[book.source]))
     tags.save(str(path))
 
 

@@ -42,7 +42,7 @@ from voices.text import Sentence, image_words, prepare_sentences, split_for_synt
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
 from ..settings import Settings
-from .export import book_identifier
+from .export import edition_identifier, source_identifier
 from .runner import Progress
 from .speech_streams import ChapterJob, default_streams, speak_in_order
 
@@ -254,7 +254,8 @@ def spoken_book(book: dict, sample_rate: int) -> SpokenBook:
         title=book["title"],
         authors=list(book.get("authors") or []),
         language=book.get("language") or "en",
-        identifier=book_identifier(book),
+        identifier=edition_identifier(book),
+        source=source_identifier(book),
         sample_rate=sample_rate,
         publisher=book.get("publisher") or None,
         date=date,

@@ -30,7 +30,7 @@ from braille.translate import Translation, translate
 from voices.text import image_words
 
 from ..i18n import book_gettext, gettext
-from .export import book_identifier
+from .export import edition_identifier, source_identifier
 from .runner import Progress
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -305,7 +305,8 @@ def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) 
             cells=layout.cells,
             lines=layout.lines,
             title=book["title"],
-            identifier=book_identifier(book),
+            identifier=edition_identifier(book),
+            source=source_identifier(book),
             language=book.get("language") or "en",
             creators=book.get("authors") or [],
             date=date,

@@ -6,7 +6,9 @@ catalogue are exported from their in-memory ingestion in the same shape, so conv
 
 Shape (version 1):
     id (book id or None), title, subtitle, authors [str], language, description, publisher, date, rights,
-    subjects [str], identifiers [[scheme, value]],
+    subjects [str], identifiers [[scheme, value]] (what the file says),
+    identifier (the book's persistent identifier, accessible_lib/identifiers.py; None outside the catalogue),
+    edition_identifier (added for one edition by the queue's payload or by runner.run_conversion),
     chapters [{title, level, lang, html, text, kind}] in reading order, back matter (kind "back": Project
         Gutenberg's header and licence) last; in `html`, `chapter:N#id` links name the 0-based index into
         this list and `resource:NAME` image sources name a resource,
@@ -17,12 +19,11 @@ Shape (version 1):
 from __future__ import annotations
 
 import base64
-import re
 import uuid
 
 from sqlite_utils import Database
 
-from .. import catalogue
+from .. import catalogue, identifiers
 from ..ingest.model import IngestedBook
 
 EXPORT_VERSION = 1
@@ -59,6 +60,7 @@ def export_book(db: Database, book_id: int) -> dict:
         "rights": book["rights"],
         "subjects": book["subjects"],
         "identifiers": [[i["scheme"], i["value"]] for i in book["identifiers"]],
+        "identifier": book.get("identifier"),
         "chapters": chapters,
         "toc": [
             {
@@ -88,6 +90,7 @@ def export_ingested(book: IngestedBook) -> dict:
         "rights": book.rights,
         "subjects": list(book.subjects),
         "identifiers": [[scheme, value] for scheme, value in book.identifiers],
+        "identifier": identifiers.from_source(book.identifiers),
         "chapters": [
             {
                 "title": c.title,
@@ -114,10 +117,26 @@ def _b64(data: bytes) -> str:
 
 
 def book_identifier(book: dict) -> str:
-    """The edition's identifier: the book's ISBN when it has one, else a UUID that stays the same for the
-    same book (id, title, authors), so a rebuilt edition keeps its identifier."""
-    for scheme, value in book.get("identifiers") or []:
-        if str(scheme).lower() == "isbn" and re.fullmatch(r"[0-9Xx-]{10,17}", value or ""):
-            return f"urn:isbn:{value.replace('-', '')}"
+    """The book's persistent identifier (see accessible_lib/identifiers.py). A book exported before
+    identifiers existed, or converted from a file outside the catalogue without a valid ISBN or UUID, gets a
+    UUID that stays the same for the same book (id, title, authors), so a rebuilt edition keeps it."""
+    if book.get("identifier"):
+        return book["identifier"]
+    found = identifiers.from_source(book.get("identifiers") or [])
+    if found:
+        return found
     seed = "|".join([str(book.get("id")), book["title"], *(book.get("authors") or [])])
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'accessible-lib:' + seed)}"
+
+
+def edition_identifier(book: dict) -> str:
+    """What an edition calls itself in its metadata: its own identifier, given with the book by the queue
+    or by runner.run_conversion; the book's when a caller gave none."""
+    return book.get("edition_identifier") or book_identifier(book)
+
+
+def source_identifier(book: dict) -> str | None:
+    """The book's identifier, written beside the edition's as the source it was made from (dc:source);
+    None when the edition has no identifier of its own (they would be the same)."""
+    source = book_identifier(book)
+    return source if source != edition_identifier(book) else None

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..chapter_markup import fit_chapter, same_text
 from ..i18n import BY_CODE, book_catalogue, book_gettext, gettext
 from ..ingest.errors import N_
+from .export import edition_identifier, source_identifier
 from .runner import OutputFile, Progress
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -168,12 +169,12 @@ def _safe_name(name: str, index: int) -> str:
     return f"image-{index + 1}" + (f".{suffix}" if suffix else "")
 
 
-def _page(lang: str, title: str, body: str) -> str:
+def _page(lang: str, title: str, body: str, meta: str = "") -> str:
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{html.escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n"
+        f"<title>{html.escape(title)}</title>\n{meta}"
         '<link rel="stylesheet" href="style.css">\n</head>\n<body>\n'
         f"{body}\n</body>\n</html>\n"
     )
@@ -198,7 +199,17 @@ def _index_page(book: dict, pages: list[str], lang: str, words: _Words) -> str:
     parts.append(f'<nav aria-labelledby="contents">\n<h2 id="contents">{words(N_("Contents"))}</h2>')
     parts.append(_nested_list(entries))
     parts.append("</nav>\n</main>")
-    return _page(lang, book["title"], "\n".join(parts))
+    return _page(lang, book["title"], "\n".join(parts), _identifier_meta(book))
+
+
+def _identifier_meta(book: dict) -> str:
+    """Dublin Core in HTML (DCMI's convention): the edition's persistent identifier, and the book's as its
+    source, so the pages found offline still lead back to the library's record."""
+    lines = ['<link rel="schema.DC" href="http://purl.org/dc/elements/1.1/">\n']
+    lines.append(f'<meta name="DC.identifier" content="{html.escape(edition_identifier(book))}">\n')
+    if source := source_identifier(book):
+        lines.append(f'<meta name="DC.source" content="{html.escape(source)}">\n')
+    return "".join(lines)
 
 
 def _href(pages: list[str], index: int, fragment: str | None) -> str:

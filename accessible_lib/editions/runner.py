@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..identifiers import edition_identifier
+from .export import book_identifier
 from .formats import EditionFormat, get_format, normalise_options
 
 Progress = Callable[[float, str], None]
@@ -34,6 +36,8 @@ def run_conversion(book: dict, format: str, options: dict, workspace: Path, prog
     fmt = get_format(format)
     options = normalise_options(fmt, options)
     converter = load_converter(fmt)
+    if not book.get("edition_identifier"):  # a payload queued before identifiers, or `accessible-lib convert`
+        book = {**book, "edition_identifier": edition_identifier(book_identifier(book), fmt.name, options)}
     workspace = Path(workspace)
     files = converter(book, options, workspace, _Forward(progress))
     for record in files:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from .. import identifiers
 from ..i18n import gettext
 from ..ingest.errors import N_
 
@@ -71,10 +72,12 @@ def request_edition(
                 [QUEUED, _now_iso(), _now_iso(), requested_by, edition_id],
             )
             return edition_id, True
+        identifier = identifiers.for_new_edition(db, book_id, format, options)
         cursor = db.execute(
             "INSERT INTO editions (book_id, format, options, options_key, status, progress, attempts, "
-            "requested_by, created_at, updated_at, queued_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)",
-            [book_id, format, key, key, QUEUED, requested_by, _now_iso(), _now_iso(), _now_iso()],
+            "requested_by, created_at, updated_at, queued_at, identifier) "
+            "VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?)",
+            [book_id, format, key, key, QUEUED, requested_by, _now_iso(), _now_iso(), _now_iso(), identifier],
         )
         return cursor.lastrowid, True
 
@@ -92,7 +95,7 @@ def _rows(db: Database, sql: str, params: list) -> list[dict]:
 _EDITION_COLUMNS = (
     "e.id, e.book_id, e.format, e.options, e.status, e.progress, e.step, e.eta_seconds, e.error, e.attempts, "
     "e.lease_expires_at, e.retry_at, e.requested_by, e.created_at, e.queued_at, e.started_at, e.finished_at, "
-    "e.updated_at, e.storage_key, e.total_bytes, e.outdated_at, b.title AS book_title, "
+    "e.updated_at, e.storage_key, e.total_bytes, e.outdated_at, e.identifier, b.title AS book_title, "
     "b.language AS book_language"
 )
 

@@ -49,7 +49,7 @@ def edition_payload(db: Database, edition_id: int) -> dict:
         "format": edition["format"],
         "options": edition["options"],
         "storage_key": str(edition_id),
-        "book": export_book(db, edition["book_id"]),
+        "book": {**export_book(db, edition["book_id"]), "edition_identifier": edition.get("identifier")},
     }
 
 

@@ -7,7 +7,8 @@
 // only for what the reader cannot otherwise perceive: that it plays ("Playing") or stopped and where
 // ("Paused at 0:34"), a new chapter, a new speed, where a skip landed. Nothing claims to play before the
 // audio does: a chapter chosen while paused is "Current chapter: ...", and "Playing: ..." waits for the
-// element's own play event.
+// element's own play event. For a signed-in reader (the root has data-save-url) the place is also kept on
+// the server, so it can be resumed on another device: the newer of the two places is offered.
 (function () {
   "use strict";
   var root = document.querySelector("[data-player-root]");
@@ -15,6 +16,9 @@
     return;
   }
   var SAVE_EVERY = 5000;
+  var SERVER_EVERY = 15000;
+  var saveUrl = root.getAttribute("data-save-url");
+  var lastServerSave = 0;
   var SKIP = 30;
   var player = root.querySelector("[data-player]");
   var audio = root.querySelector("[data-audio]");
@@ -127,18 +131,57 @@
     lastSave = stamp;
     var time = pendingTime !== null ? pendingTime : audio.currentTime;
     try {
-      window.localStorage.setItem(key, JSON.stringify({ chapter: current, time: time, rate: rate() }));
+      window.localStorage.setItem(key, JSON.stringify({ chapter: current, time: time, rate: rate(), at: stamp }));
     } catch (e) { /* private browsing or storage full: listening still works */ }
+    saveOnServer(force, time);
+  }
+
+  function saveOnServer(force, time) {
+    var stamp = Date.now();
+    if (!saveUrl || !window.fetch || (!force && stamp - lastServerSave < SERVER_EVERY)) {
+      return;
+    }
+    lastServerSave = stamp;
+    var body = {
+      book: parseInt(root.getAttribute("data-book"), 10),
+      edition: parseInt(root.getAttribute("data-edition"), 10),
+      chapter: current + 1, seconds: Math.max(0, time || 0), rate: rate(),
+      csrf_token: root.getAttribute("data-csrf")
+    };
+    try {
+      window.fetch(saveUrl, {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+      }).catch(function () { /* offline: the browser's copy is still there */ });
+    } catch (e) { /* no keepalive support: nothing to do */ }
+  }
+
+  function fromServer() {
+    var chapter = parseInt(root.getAttribute("data-server-chapter") || "", 10);
+    if (!(chapter >= 1 && chapter <= links.length)) {
+      return null;
+    }
+    return {
+      chapter: chapter - 1,
+      time: parseFloat(root.getAttribute("data-server-seconds")) || 0,
+      rate: parseFloat(root.getAttribute("data-server-rate")) || 1,
+      at: Date.parse(root.getAttribute("data-server-at") || "") || 0
+    };
   }
 
   function saved() {
+    var local = null;
     try {
       var value = JSON.parse(window.localStorage.getItem(key) || "null");
       if (value && typeof value.chapter === "number" && value.chapter >= 0 && value.chapter < links.length) {
-        return value;
+        local = value;
       }
     } catch (e) { /* unreadable: start from the beginning */ }
-    return null;
+    var server = fromServer();
+    if (server && (!local || server.at > (local.at || 0))) {
+      return server;  // listened to on another device since
+    }
+    return local;
   }
 
   function skip(seconds) {
@@ -208,6 +251,19 @@
   var shortcuts = {};
   Array.prototype.forEach.call(root.querySelectorAll("button[data-code]"), function (button) {
     shortcuts[button.getAttribute("data-code")] = button.getAttribute("data-action");
+  });
+
+  // "Continue listening" above the player plays the chapter from the kept place in this player.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-resume-link]"), function (link) {
+    link.addEventListener("click", function (event) {
+      var chapter = parseInt(link.getAttribute("data-chapter-number"), 10) - 1;
+      if (chapter >= 0 && chapter < links.length) {
+        event.preventDefault();
+        resumeRow.hidden = true;
+        load(chapter, parseFloat(link.getAttribute("data-seconds")) || 0, true);
+        playButton.focus();
+      }
+    });
   });
 
   root.addEventListener("click", function (event) {

@@ -15,10 +15,12 @@ def routes() -> list[Route]:
         home,
         language,
         reader,
+        resolver,
         search,
         worker_api,
     )
     from .account import account_routes
+    from .shelf import shelf_routes
     from .staff import staff_routes
 
     return [
@@ -40,7 +42,9 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}/braille/{edition_id:int}.json", braille_status.status_json),
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
+        Route("/id/{identifier:path}", resolver.resolve, name="identifier"),
         *account_routes(),
+        *shelf_routes(),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),

@@ -15,6 +15,8 @@ from .braille import table_choices
 from .helpers import db_for
 from .listen import LISTEN, listening
 from .render import render
+from .resolver import edition_anchor, permanent_link
+from .shelf_places import book_places
 
 # Identifier schemes as readers know them. The rest ("uuid", "other", a publisher's own scheme) identify a
 # file, not a book a reader could look up, and a scheme name read aloud ("uri", "other") means nothing:
@@ -52,11 +54,13 @@ def book_page(request: Request):
     context = {
         "book": book,
         "identifiers": reader_identifiers(book["identifiers"]),
+        "permanent": _permanent(request, book),
         "rights": rights_in_words(book),
         "refusal": None,
         "toc": [],
         "downloads": [],
         "listen": None,
+        "shelf": book_places(request, book, None, readable=False),
         "braille_tables": [],
     }
     if not access.may_read(request, book):
@@ -64,13 +68,21 @@ def book_page(request: Request):
         return render(request, "book.html", context)
     locale = request.scope.get("locale", "en")
     editions = store.editions_for_book(db, book["id"], status=store.DONE)
+    listen = listening(editions)
     context.update(
         toc=nest_toc(book),
         downloads=[_download_entry(edition, locale) for edition in editions],
-        listen=listening(editions),
+        listen=listen,
+        shelf=book_places(request, book, listen),
         braille_tables=table_choices(book["language"], default_table(book["language"])),
     )
     return render(request, "book.html", context)
+
+
+def _permanent(request: Request, book: dict) -> dict | None:
+    """The book's persistent identifier and the address that resolves it, for citing and sharing."""
+    identifier = book.get("identifier")
+    return {"identifier": identifier, "link": permanent_link(request, identifier)} if identifier else None
 
 
 def rights_in_words(book: dict) -> dict:
@@ -89,6 +101,7 @@ def rights_in_words(book: dict) -> dict:
 def _download_entry(edition: dict, locale: str) -> dict:
     fmt = formats.FORMATS.get(edition["format"])
     return {
+        "anchor": edition_anchor(edition["id"]),
         "label": gettext(fmt.label) if fmt else edition["format"],
         "purpose": gettext(fmt.purpose) if fmt else "",
         "files": [

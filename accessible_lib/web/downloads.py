@@ -17,7 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from .. import access
+from .. import access, shelf
 from ..editions import store
 from ..editions.storage import storage_for
 from .helpers import db_for, not_found
@@ -57,6 +57,7 @@ def download(request: Request):
     # A chapter's MP3 for the player plays in the browser when its link is followed (no JavaScript needed);
     # ?download=1, the page's "save" link, asks for it as a file named after the book and the chapter.
     inline = record.get("role") == "listen" and request.query_params.get("download") != "1"
+    _remember(request, edition, record, inline)
     if record.get("chapter"):
         title = f"{title} {record['chapter']:03d} {record.get('title') or ''}".strip()
         fallback = f"{fallback}-{record['chapter']:03d}"
@@ -79,6 +80,21 @@ def download(request: Request):
         }
         return Response(status_code=304, headers=headers)
     return response
+
+
+def _remember(request: Request, edition: dict, record: dict, inline: bool) -> None:
+    """A signed-in reader's download history: a file asked for from its start, once per download (the
+    ranges that resume it, a re-check of a file the reader has, and a chapter the player streams, are not
+    new downloads). Recorded before the response is chosen, so a personal copy is recorded too."""
+    reader = access.current_reader(request)
+    range_header = request.headers.get("range", "").replace(" ", "")
+    resumed = range_header and not range_header.startswith("bytes=0-")
+    conditional = "if-none-match" in request.headers or "if-modified-since" in request.headers
+    if reader is None or inline or resumed or conditional or request.method != "GET":
+        return
+    shelf.record_download(
+        db_for(request), reader.id, edition["book_id"], edition["id"], edition["format"], record["name"]
+    )
 
 
 def _not_modified(request: Request, response: FileResponse) -> bool:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from .. import catalogue
 from .helpers import db_for
 from .render import render
+from .shelf_places import home_places
 
 
 def home(request: Request):
@@ -14,5 +15,9 @@ def home(request: Request):
     return render(
         request,
         "home.html",
-        {"recent": catalogue.recent_books(db, limit=10), "book_count": catalogue.book_count(db)},
+        {
+            "recent": catalogue.recent_books(db, limit=10),
+            "book_count": catalogue.book_count(db),
+            "shelf": home_places(request),
+        },
     )

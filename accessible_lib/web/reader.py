@@ -9,6 +9,7 @@ from .. import access, catalogue
 from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
 from .render import render
+from .shelf_places import chapter_places
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
 OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
@@ -20,10 +21,13 @@ def chapter_page(request: Request):
     book, chapter = book_and_chapter(request, db)
     position = request.path_params["position"]
     count = len(book["chapters"])
+    content = prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"])
+    places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
     context = {
         "book": book,
         "chapter": chapter,
-        "content": prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"]),
+        "content": places["content"] if places else content,
+        "shelf": places,
         "content_lang": chapter["lang"] or book["language"],
         "previous": book["chapters"][position - 2] if position > 1 else None,
         "next": book["chapters"][position] if position < count else None,
