@@ -78,8 +78,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={UserError: user_error, HTTPException: http_error, Exception: server_error},
-        middleware=[i18n_middleware()],
+        middleware=[i18n_middleware(), reader_middleware()],
     )
+
+
+def reader_middleware():
+    """Who the reader is (`request.state.reader`), for every page and every `access.may_read`."""
+    from starlette.middleware import Middleware
+
+    from .web.account_session import ReaderSessionMiddleware
+
+    return Middleware(ReaderSessionMiddleware)
 
 
 def i18n_middleware():

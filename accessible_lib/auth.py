@@ -2,10 +2,11 @@
 
 Why it looks like this:
 
-- The session lives in a signed cookie (itsdangerous), not in a table: there is nothing to clean up, and a
-  worker or a second web process needs only the secret key to read it. The cookie carries the user id, a
-  fingerprint of the password hash (so changing a password signs out every other session) and the CSRF
-  token; its signature is timed, so a stolen cookie stops working after `SESSION_SECONDS`.
+- The cookie is signed (itsdangerous) and carries the user id, a fingerprint of the password hash (so
+  changing a password signs out every other session), the CSRF token, and the token of a server-side
+  session (`sessions.py`, the table readers' sessions use too). Signing out deletes that session, so a
+  copy of the cookie taken earlier stops working at once, not only when its timed signature runs out
+  after `SESSION_SECONDS`.
 - Signed-out visitors get a session too (without a user), so that the sign-in form has a CSRF token: a
   login CSRF attack would otherwise sign a librarian in to an attacker's account.
 - The secret key is the `secret_key` setting, or a random key made once and kept in the data directory with
@@ -33,6 +34,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlite_utils import Database
 
+from . import sessions
 from .i18n import TranslatableError
 from .ingest.errors import N_
 from .settings import Settings
@@ -148,6 +150,7 @@ def create_staff(db: Database, username: str, password: str, *, replace: bool = 
             if not replace:
                 raise StaffError(N_("A staff member called %(name)s already exists."), name=name)
             db.execute("UPDATE staff_users SET password_hash = ? WHERE id = ?", [password_hash, row[0]])
+            sessions.end_all(db, sessions.STAFF, row[0])
             return row[0]
         cursor = db.execute(
             "INSERT INTO staff_users (username, password_hash, created_at) VALUES (?, ?, ?)",
@@ -193,17 +196,30 @@ def password_fingerprint(password_hash: str) -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """What the cookie says: a CSRF token always; a user id and password fingerprint once signed in."""
+    """What the cookie says: a CSRF token always; once signed in, a user id, password fingerprint and the
+    token of the server-side session (which signing out deletes)."""
 
     csrf_token: str
     user_id: int | None = None
     fingerprint: str | None = None
+    token: str | None = None
 
     @classmethod
-    def new(cls, user: StaffUser | None = None) -> Session:
+    def new(cls, user: StaffUser | None = None, token: str | None = None) -> Session:
         if user is None:
             return cls(secrets.token_urlsafe(32))
-        return cls(secrets.token_urlsafe(32), user.id, user.fingerprint)
+        return cls(secrets.token_urlsafe(32), user.id, user.fingerprint, token)
+
+
+def start_session(db: Database, user: StaffUser) -> Session:
+    """Signing in: a new server-side session and a new cookie (nothing from before carries over)."""
+    return Session.new(user, sessions.start(db, sessions.STAFF, user.id))
+
+
+def end_session(db: Database, session: Session | None) -> None:
+    """Signing out: the server forgets the session, whoever holds a copy of the cookie."""
+    if session is not None and session.token:
+        sessions.end(db, session.token)
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -212,7 +228,7 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
 
 def dump_session(secret: str, session: Session) -> str:
     return _serializer(secret).dumps(
-        {"c": session.csrf_token, "u": session.user_id, "f": session.fingerprint}
+        {"c": session.csrf_token, "u": session.user_id, "f": session.fingerprint, "t": session.token}
     )
 
 
@@ -229,7 +245,8 @@ def load_session(secret: str, cookie: str | None, *, max_age: int = SESSION_SECO
     user_id = data.get("u")
     if user_id is not None and not isinstance(user_id, int):
         return None
-    return Session(data["c"], user_id, data.get("f") if user_id is not None else None)
+    token = data.get("t") if user_id is not None and isinstance(data.get("t"), str) else None
+    return Session(data["c"], user_id, data.get("f") if user_id is not None else None, token)
 
 
 def csrf_matches(session: Session | None, given: object) -> bool:
@@ -242,8 +259,12 @@ def csrf_matches(session: Session | None, given: object) -> bool:
 
 
 def user_for_session(db: Database, session: Session | None) -> StaffUser | None:
-    """The signed-in staff member: still existing, and with the password the session was made with."""
-    if session is None or session.user_id is None:
+    """The signed-in staff member: still existing, with the password the session was made with, and with
+    a server-side session that has not ended."""
+    if session is None or session.user_id is None or not session.token:
+        return None
+    live = sessions.find(db, sessions.STAFF, session.token)
+    if live is None or live.account_id != session.user_id:
         return None
     user = get_staff(db, session.user_id)
     if user is None or not session.fingerprint:

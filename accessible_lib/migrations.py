@@ -209,6 +209,76 @@ def m006_chapters_from_contents(db: Database) -> None:
 
 
 @migrations()
+def m007_readers(db: Database) -> None:
+    """Reader accounts (issue 11, part 1), the one-time links mailed to them, and server-side sessions.
+
+    Only hashes of secrets are stored: argon2 for passwords, sha256 for the random tokens of sessions and
+    emailed links (they are long and random, so a fast hash is enough, and a leaked database signs no one
+    in). `sessions` is shared by readers and staff (`kind`), so signing out deletes the row and a copied
+    cookie stops working. `eligible_until` is the end of an approved eligibility (a date, inclusive); the
+    eligibility review fills it in.
+    """
+    db["readers"].create(
+        {
+            "id": int,
+            "email": str,  # lower case, see readers.normalise_email
+            "name": str,
+            "password_hash": str,  # argon2id
+            "role": str,  # "reader", "eligible" or "organisation"
+            "eligible_until": str,  # ISO date; empty: no end (only meaningful for role "eligible")
+            "email_verified_at": str,  # empty until the emailed link was followed
+            "locale": str,  # interface language for mails sent when the reader is not on the site
+            "created_at": str,
+            "last_login_at": str,
+        },
+        pk="id",
+        not_null={"email", "name", "password_hash", "role", "created_at"},
+        defaults={"role": "reader", "locale": "en"},
+    )
+    db["readers"].create_index(["email"], unique=True)
+
+    db["reader_tokens"].create(
+        {
+            "id": int,
+            "token_hash": str,  # sha256 hex of the token in the emailed link
+            "reader_id": int,
+            "purpose": str,  # "verify", "reset" or "change-email"
+            "email": str,  # the address the link was sent to (the new one, for a change of email)
+            "created_at": str,
+            "expires_at": str,
+            "used_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "reader_id", "purpose", "created_at", "expires_at"},
+        foreign_keys=[("reader_id", "readers", "id")],
+    )
+    db["reader_tokens"].create_index(["token_hash"], unique=True)
+    db["reader_tokens"].create_index(["reader_id", "purpose"])
+
+    db["sessions"].create(
+        {
+            "id": int,
+            "token_hash": str,  # sha256 hex of the cookie's value
+            "kind": str,  # "reader" or "staff"
+            "account_id": int,  # readers.id or staff_users.id
+            "persistent": int,  # 1: "keep me signed in" (a dated cookie); 0: a browser-session cookie
+            "created_at": str,
+            "expires_at": str,  # the server forgets the session after this, whatever the cookie says
+            "last_seen_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "kind", "account_id", "created_at", "expires_at"},
+        defaults={"persistent": 0},
+    )
+    db["sessions"].create_index(["token_hash"], unique=True)
+    db["sessions"].create_index(["kind", "account_id"])
+    db["sessions"].create_index(["expires_at"])
+
+    # Administrators (who will manage staff accounts and settings) are staff with this flag; nothing reads it
+    # yet, and `accessible-lib create-staff` makes ordinary staff.
+    db["staff_users"].add_column("is_admin", int, not_null_default=0)
+
+
 def m010_downloads(db: Database) -> None:
     """The download log (issue 11, part 4): each personalised download of a restricted book's edition file
     gets an id, printed on the copy's title page and written into its metadata. The row is all the state a

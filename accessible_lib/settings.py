@@ -83,6 +83,19 @@ SETTINGS: list[Setting] = [
         "Comma-separated Python modules that workers and `editions request` import at start, e.g. extra "
         "edition formats.",
     ),
+    Setting(
+        "public_url",
+        "",
+        "The library's address as readers reach it (e.g. https://library.example.org), for links in mails. "
+        "Empty: the address of the request that sends the mail.",
+    ),
+    Setting(
+        "smtp_url",
+        "",
+        "Mail server for account mails: smtp://user:password@host:587 (STARTTLS when offered) or "
+        "smtps://user:password@host:465. Empty: mails are written to the log instead of sent.",
+    ),
+    Setting("mail_from", "", "Sender address of account mails. Empty: library@ the public address's host."),
 ]
 
 
@@ -117,6 +130,9 @@ class Settings:
     report_url: str = ""
     audio_back_matter: bool = True
     plugins: str = ""
+    public_url: str = ""
+    smtp_url: str = ""
+    mail_from: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

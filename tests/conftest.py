@@ -13,6 +13,8 @@ from accessible_lib.db import open_database
 from accessible_lib.ingest.model import Chapter, IngestedBook, TocEntry
 from accessible_lib.settings import Settings
 
+from .mail_server import mailbox  # noqa: F401 (a real SMTP server for tests that send mail)
+
 CORPUS = Path(__file__).parent / "corpus"
 
 

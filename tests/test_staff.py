@@ -137,6 +137,18 @@ def test_sign_in_goes_where_the_librarian_was_going_and_sign_out_ends_the_sessio
     assert signed_out.find("nav", attrs={"aria-label": "Site"}).find("a", href="/staff") is None
 
 
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(anonymous, staff_db):
+    sign_in(anonymous, USERNAME, PASSWORD)
+    copied = anonymous.cookies.get(COOKIE)
+    dashboard = anonymous.get("/staff")
+    assert dashboard.status_code == 200
+    assert staff_db.execute("SELECT count(*) FROM sessions WHERE kind = 'staff'").fetchone()[0] == 1
+    anonymous.post("/staff/logout", data={"csrf_token": csrf_of(dashboard)}, follow_redirects=False)
+    assert staff_db.execute("SELECT count(*) FROM sessions WHERE kind = 'staff'").fetchone()[0] == 0
+    anonymous.cookies.set(COOKIE, copied)  # the signature is still good; the session is gone
+    assert anonymous.get("/staff", follow_redirects=False).status_code == 303
+
+
 def test_a_new_session_and_token_after_signing_in(anonymous):
     before = csrf_of(anonymous.get("/staff/login"))
     sign_in(anonymous, USERNAME, PASSWORD)

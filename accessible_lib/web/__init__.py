@@ -18,6 +18,7 @@ def routes() -> list[Route]:
         search,
         worker_api,
     )
+    from .account import account_routes
     from .staff import staff_routes
 
     return [
@@ -39,6 +40,7 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}/braille/{edition_id:int}.json", braille_status.status_json),
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
+        *account_routes(),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import i18n
+from .. import auth, i18n, sessions
 from ..settings import Settings
 from .staff_session import signed_in
 
@@ -101,9 +101,18 @@ def page_context(request: Request) -> dict:
                 params[name] = str(value)
         return request.url.path + (f"?{urlencode(params)}" if params else "")
 
+    reader = getattr(request.state, "reader", None)
+    reader_token = getattr(request.state, "reader_token", None)
     return {
         "url_with": url_with,
         "staff_signed_in": signed_in(request),
+        # The header's "Your account" and sign-out button (its CSRF token is the session's).
+        "reader": reader,
+        "reader_csrf_token": (
+            sessions.csrf_token(auth.secret_key_for(request.state.settings), reader_token)
+            if reader is not None and reader_token
+            else ""
+        ),
         "page_url": lambda number: url_with(page=None if number == 1 else number),
         "locale": locale,
         "page_lang": i18n.BY_CODE[locale].lang,

@@ -86,9 +86,15 @@ async def login_page(request: Request) -> Response:
         errors = [{"field_id": "username", "message": message}]
         return _login_form(request, session, username=username, errors=errors, status=400)
     throttle.succeeded(address, username)
+
     # A new session, with a new CSRF token: nothing from before signing in carries over.
+    def rotate() -> auth.Session:
+        auth.end_session(db_for(request), session)  # a session this browser held before ends here
+        return auth.start_session(db_for(request), user)
+
+    new_session = await run_in_threadpool(rotate)
     response = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
-    set_session(request, response, auth.Session.new(user))
+    set_session(request, response, new_session)
     return response
 
 
@@ -99,6 +105,7 @@ async def logout(request: Request) -> Response:
         return RedirectResponse("/staff/login", status_code=303)
     if not auth.csrf_matches(session, form.get(CSRF_FIELD)):
         raise csrf_refused()
+    await run_in_threadpool(auth.end_session, db_for(request), session)
     response = RedirectResponse("/staff/login?signed_out=1", status_code=303)
     clear_session(response)
     return response
