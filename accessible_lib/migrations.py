@@ -279,6 +279,7 @@ def m007_readers(db: Database) -> None:
     db["staff_users"].add_column("is_admin", int, not_null_default=0)
 
 
+@migrations()
 def m010_downloads(db: Database) -> None:
     """The download log (issue 11, part 4): each personalised download of a restricted book's edition file
     gets an id, printed on the copy's title page and written into its metadata. The row is all the state a
