@@ -3,12 +3,14 @@
 Editions are built by the real converters (espeak-ng, liblouis) and published through the real storage;
 stamping is checked on the finished files: the stamp is on the title page and in the metadata, audio after
 the ID3 tag is the original's byte for byte, the same download id gives the same bytes, and a Range request
-returns exactly the slice of the whole. The reader comes from `access.Reader`: until the accounts code is
-merged, requests carry one the way its middleware will (on the request's state).
+returns exactly the slice of the whole. Stamping itself is tested with an `access.Reader`; the route as
+readers signed in through the real sign-in form (readers added as `accessible-lib readers add` does). Until
+the rights code is merged, the book's `rights_status` column is added and set with plain SQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import zipfile
@@ -22,7 +24,7 @@ from lxml import etree
 from mutagen.id3 import ID3
 from starlette.testclient import TestClient
 
-from accessible_lib import access, catalogue, create_app
+from accessible_lib import access, catalogue, create_app, readers
 from accessible_lib.cli import main as cli_main
 from accessible_lib.db import open_database
 from accessible_lib.editions import byte_layout, download_log, store
@@ -39,7 +41,6 @@ from .conftest import make_book
 from .test_staff import PASSWORD, USERNAME, sign_in
 
 READER = access.Reader(id=7, name="Ada Lovelace", email="ada@example.org", role="eligible", eligible=True)
-OTHER = access.Reader(id=8, name="Charles Babbage", email="cb@example.org", role="eligible", eligible=True)
 STAMP = Stamp(download_id="4821-9930-1174", name="Ada Lovelace", date="2026-12-04", language="en")
 AUDIO = {"engine": "espeak"}
 FORMATS = {
@@ -293,16 +294,36 @@ def test_crc_of_a_new_head_comes_from_the_old_crc():
 # --- Through the app -------------------------------------------------------------------------------------
 
 
-class AsReader:
-    """Puts a reader on each request's state, as the accounts middleware does for a signed-in reader."""
+PASSWORD_READER = "a long enough password"
+ACCOUNTS = {
+    "ada": ("ada@example.org", "Ada Lovelace", "eligible"),
+    "cb": ("cb@example.org", "Charles Babbage", "eligible"),
+    "new": ("new@example.org", "Nora New", "reader"),
+}
 
-    def __init__(self, app, reader: access.Reader | None):
-        self.app, self.reader = app, reader
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.reader is not None:
-            scope.setdefault("state", {})["reader"] = self.reader
-        await self.app(scope, receive, send)
+def _csrf(response) -> str:
+    return BeautifulSoup(response.text, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+
+
+@contextlib.contextmanager
+def client_as(library: dict, who: str | None):
+    """A client of the real app, signed in through the real sign-in form as reader `who` (or anonymous)."""
+    with TestClient(create_app(library["settings"])) as client:
+        if who is not None:
+            email = ACCOUNTS[who][0]
+            token = _csrf(client.get("/account/sign-in"))
+            data = {"csrf_token": token, "email": email, "password": PASSWORD_READER, "next": ""}
+            assert client.post("/account/sign-in", data=data, follow_redirects=False).status_code == 303
+        yield client
+
+
+def reader_id(library: dict, who: str) -> int:
+    db = open_database(library["settings"].database_path)
+    try:
+        return readers.find_reader(db, ACCOUNTS[who][0]).id
+    finally:
+        db.close()
 
 
 def restrict(settings: Settings, book_id: int) -> None:
@@ -317,12 +338,13 @@ def restrict(settings: Settings, book_id: int) -> None:
 
 @pytest.fixture(scope="module")
 def restricted(library) -> dict:
+    """The book made eligible-only; two eligible readers and one not yet eligible, added as the CLI does."""
     restrict(library["settings"], library["book_id"])
+    db = open_database(library["settings"].database_path)
+    for email, name, role in ACCOUNTS.values():
+        readers.add_reader(db, email, name, PASSWORD_READER, role=role, verified=True)
+    db.close()
     return library
-
-
-def client_as(library: dict, reader: access.Reader | None) -> TestClient:
-    return TestClient(AsReader(create_app(library["settings"]), reader))
 
 
 def _url(library: dict, fmt: str) -> str:
@@ -331,7 +353,7 @@ def _url(library: dict, fmt: str) -> str:
 
 
 def test_a_download_gets_an_id_and_the_link_resumes_it(restricted):
-    with client_as(restricted, READER) as client:
+    with client_as(restricted, "ada") as client:
         asked = client.get(_url(restricted, "mp3"), follow_redirects=False)
         assert asked.status_code == 303
         link = asked.headers["location"]
@@ -360,13 +382,13 @@ def test_a_download_gets_an_id_and_the_link_resumes_it(restricted):
     db = open_database(restricted["settings"].database_path)
     row = download_log.get_download(db, download_id)
     db.close()
-    assert row["reader_id"] == READER.id and row["file_name"] == "book.zip"
+    assert row["reader_id"] == reader_id(restricted, "ada") and row["file_name"] == "book.zip"
     assert row["sha256"] == hashlib.sha256(whole.content).hexdigest()
     assert row["size"] == len(whole.content)
 
 
 def test_each_request_for_the_file_gets_a_new_id(restricted):
-    with client_as(restricted, READER) as client:
+    with client_as(restricted, "ada") as client:
         first = client.get(_url(restricted, "txt"), follow_redirects=False).headers["location"]
         second = client.get(_url(restricted, "txt"), follow_redirects=False).headers["location"]
         assert first != second
@@ -375,22 +397,21 @@ def test_each_request_for_the_file_gets_a_new_id(restricted):
 
 
 def test_the_link_is_only_for_its_reader(restricted):
-    with client_as(restricted, READER) as client:
+    with client_as(restricted, "ada") as client:
         link = client.get(_url(restricted, "brf"), follow_redirects=False).headers["location"]
-    with client_as(restricted, OTHER) as client:
+    with client_as(restricted, "cb") as client:
         assert client.get(link).status_code == 404
         assert client.get(link.replace("dl=", "dl=9")).status_code == 404
     with client_as(restricted, None) as client:
         refused = client.get(link)
         assert refused.status_code == 403 and not refused.content.startswith(b"PK")
-    not_eligible = access.Reader(id=7, name="Ada", email="a@example.org", role="reader", eligible=False)
-    with client_as(restricted, not_eligible) as client:
+    with client_as(restricted, "new") as client:
         assert client.get(_url(restricted, "brf"), follow_redirects=False).status_code == 403
 
 
 def test_staff_and_the_command_look_an_id_up(restricted, tmp_path):
     settings = restricted["settings"]
-    with client_as(restricted, READER) as client:
+    with client_as(restricted, "ada") as client:
         link = client.get(_url(restricted, "pef"), follow_redirects=False).headers["location"]
         download_id = link.split("dl=")[1]
         served = client.get(link, headers={"range": "bytes=0-99"})  # never sent whole: no sha256 yet
@@ -442,7 +463,7 @@ def test_unrestricted_books_are_served_as_they_are(library, tmp_path):
     storage.publish(workspace, str(edition_id))
     assert store.complete(db, edition_id, token, storage_key=str(edition_id), files=files)
     db.close()
-    with TestClient(AsReader(create_app(settings), READER)) as client:
+    with TestClient(create_app(settings)) as client:
         response = client.get(f"/editions/{edition_id}/files/book.txt", follow_redirects=False)
     assert response.status_code == 200 and response.content == original
     assert response.headers["cache-control"] == "public, max-age=3600"
