@@ -467,3 +467,45 @@ def test_unrestricted_books_are_served_as_they_are(library, tmp_path):
         response = client.get(f"/editions/{edition_id}/files/book.txt", follow_redirects=False)
     assert response.status_code == 200 and response.content == original
     assert response.headers["cache-control"] == "public, max-age=3600"
+
+
+def test_a_chinese_book_is_stamped_in_chinese(tmp_path):
+    """The stamp's words follow the book's language, in the text and in Chinese braille."""
+    settings = Settings.from_env({}, data_dir=tmp_path / "data")
+    db = open_database(settings.database_path)
+    book = make_book(
+        "红楼梦",
+        [("第一回", "此开卷第一回也。"), ("第二回", "诗云。")],
+        authors=["曹雪芹"],
+        language="zh-Hans",
+    )
+    book_id = catalogue.add_book(db, book)
+    stamp = Stamp(download_id="4821-9930-1174", name="张三", date="2026-12-04", language="zh-Hans")
+    storage = storage_for(settings)
+    found = {}
+    for fmt in ("txt", "pef"):
+        edition_id, _ = store.request_edition(db, book_id, fmt, {})
+        token = store.claim(db, edition_id, lease_seconds=60)
+        workspace = storage.new_workspace()
+        files = run_conversion(export_book(db, book_id), fmt, {}, workspace, lambda f, s: None)
+        storage.publish(workspace, str(edition_id))
+        assert store.complete(db, edition_id, token, storage_key=str(edition_id), files=files)
+        edition = store.get_edition(db, edition_id)
+        path = storage.path(edition["storage_key"]) / files[0]["name"]
+        layout = layout_for(path, edition, files[0]["name"], stamp)
+        with layout.open() as reader:
+            found[fmt] = (reader.read(layout.size), path.read_bytes())
+    db.close()
+    text = found["txt"][0].decode("utf-8")
+    assert text.split("\n\n")[1] == "张三 的个人副本\n下载编号 4821-9930-1174，2026-12-04"
+    data, original = found["pef"]
+    root = etree.fromstring(data)
+    ns = {"p": "http://www.daisy.org/ns/2008/pef", "dc": "http://purl.org/dc/elements/1.1/"}
+    rights = root.findtext(".//dc:rights", namespaces=ns)
+    assert "张三" in rights and "4821-9930-1174" in rights and "马拉喀什条约" in rights
+
+    def filled(pef: bytes) -> int:
+        page = etree.fromstring(pef).find(".//p:page", ns)
+        return sum(1 for row in page.findall("p:row", ns) if (row.text or "").strip("\u2800"))
+
+    assert filled(data) >= filled(original) + 2  # the stamp's two lines, at least, in braille
