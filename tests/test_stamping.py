@@ -404,9 +404,9 @@ def test_the_link_is_only_for_its_reader(restricted):
         assert client.get(link.replace("dl=", "dl=9")).status_code == 404
     with client_as(restricted, None) as client:
         refused = client.get(link)
-        assert refused.status_code == 403 and not refused.content.startswith(b"PK")
+        assert refused.status_code in (401, 403) and refused.headers["content-type"].startswith("text/html")
     with client_as(restricted, "new") as client:
-        assert client.get(_url(restricted, "brf"), follow_redirects=False).status_code == 403
+        assert client.get(_url(restricted, "brf"), follow_redirects=False).status_code in (401, 403)
 
 
 def test_staff_and_the_command_look_an_id_up(restricted, tmp_path):
