@@ -332,6 +332,31 @@ def m009_identifiers(db: Database) -> None:
 
 
 @migrations()
+def m010_downloads(db: Database) -> None:
+    """The download log (issue 11, part 4): each personalised download of a restricted book's edition file
+    gets an id, printed on the copy's title page and written into its metadata. The row is all the state a
+    download has: the stamped bytes are made again from it for every request, so a resumed download (a
+    Range request to the link carrying the id) gets the same bytes; staff look a leaked copy up by its id."""
+    db["downloads"].create(
+        {
+            "id": str,  # the download id as printed: 12 digits in groups of four, "4821-9930-1174"
+            "reader_id": int,
+            "reader_name": str,  # as stamped: a later change of name must not change the copy's bytes
+            "edition_id": int,
+            "file_name": str,
+            "created_at": str,  # ISO 8601, UTC
+            "sha256": str,  # of the stamped bytes, once served whole (or computed by a staff look-up)
+            "size": int,  # of the stamped file
+        },
+        pk="id",
+        not_null={"reader_id", "reader_name", "edition_id", "file_name", "created_at"},
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
+    db["downloads"].create_index(["reader_id", "created_at"])
+    db["downloads"].create_index(["edition_id"])
+
+
+@migrations()
 def m011_shelf(db: Database) -> None:
     """The reader's shelf (issue 11, part 5): favourites, bookmarks, the last reading and listening position
     per book (which is also the reading history), and downloads. Rows go with their reader (ON DELETE

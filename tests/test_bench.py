@@ -3,6 +3,7 @@ said to be missed when the figures miss it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from accessible_lib.bench.audio import equal_parts, summary, verdict
@@ -41,3 +42,23 @@ def test_verdicts_are_computed_from_the_figures() -> None:
 def test_raw_braille_runs_one_lou_translate_per_part() -> None:
     run = raw_translate("The whale was white.\nCall me Ishmael.\n" * 50, parts=2)
     assert run["parts"] == 2 and run["seconds"] > 0 and run["cpu_seconds"] >= 0
+
+
+def test_the_stamping_section_runs_on_a_tiny_book(tmp_path: Path) -> None:
+    """The whole section (build, real server, sign-in, downloads, checks) on the first chapter only."""
+    from accessible_lib.bench.stamping import section
+
+    environ = {
+        "BENCH_STAMPING_CHARS": "2000",
+        "BENCH_STAMPING_ROUNDS": "2",
+        "BENCH_STAMPING_ENGINE": "espeak",
+    }
+    lines = section(tmp_path, environ)
+    text = "\n".join(lines)
+    assert lines[0] == "## Stamping: personalised downloads of War and Peace in MP3"
+    assert "its first 1 chapters" in text or "its first 2 chapters" in text
+    assert re.search(
+        r"Personalised at \d+\.\d\dx the unstamped throughput: target at least 0.8x, \*\*(met|missed)\*\*",
+        text,
+    )
+    assert "matched the bytes received in 2 of 2" in text

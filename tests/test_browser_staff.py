@@ -149,6 +149,10 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         page.locator("form[action='/staff/upload'] button[type=submit]").click()
         page.wait_for_selector(".upload-results")
         crawl.problems.extend(axe_problems(axe, page, "upload results", AXE_OPTIONS))
+        page.goto(server.url + "/staff/downloads?id=12")  # a download id that cannot be one
+        page.wait_for_selector("[role=alert]")
+        assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
+        crawl.problems.extend(axe_problems(axe, page, "downloads (errors)", AXE_OPTIONS))
     finally:
         context.close()
 
@@ -159,6 +163,7 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         "/staff/jobs",
         "/staff/jobs?status=failed",
         f"/staff/jobs/{jobs[0]}",
+        "/staff/downloads",
     ]:
         assert wanted in paths, f"the crawl did not reach {wanted}"
     titles: dict[str, list[str]] = {}

@@ -87,6 +87,7 @@ NO_BOOK_CONTENT = {
     "/staff/jobs": "the edition job list, for staff",
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
+    "/staff/downloads": "looking a personal copy's download id up, for staff",
     "/account": "the reader's own account page",
     "/account/sign-in": "the reader sign-in form",
     "/account/sign-out": "ends the reader's session",
@@ -294,6 +295,9 @@ def walk(app: Starlette, library: dict, reader: str | None = None) -> tuple[list
                 form = {"data": {}} if method == "POST" else {}
                 response = client.request(method, url, params=query, follow_redirects=False, **form)
                 statuses.setdefault(path, []).append(response.status_code)
+                location = response.headers.get("location", "")
+                if response.status_code == 303 and location.startswith(f"{url}?dl="):
+                    response = client.get(location, follow_redirects=False)  # the reader's personal copy
                 leaked = [s for s in library["secrets"] if s in response.content]
                 if leaked:
                     problems.append(f"{method} {url} {query}: {len(leaked)} pieces of the book in the body")

@@ -64,16 +64,15 @@ def download(request: Request):
     utf8_name, ascii_name = download_name(title, suffix, fallback)
     kind = "inline" if inline else "attachment"
     disposition = f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
-    response = FileResponse(
-        path,
-        media_type=record["media_type"],
-        headers={
-            "Content-Disposition": disposition,
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "public, max-age=3600",
-        },
-        stat_result=path.stat(),
-    )
+    headers = {
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=3600",
+    }
+    personal = _personal_copy(request, edition, record, path, headers)
+    if personal is not None:
+        return personal
+    response = FileResponse(path, media_type=record["media_type"], headers=headers, stat_result=path.stat())
     if _not_modified(request, response):
         headers = {
             k: v for k, v in response.headers.items() if k in {"etag", "last-modified", "cache-control"}
@@ -95,6 +94,16 @@ def _remember(request: Request, edition: dict, record: dict, inline: bool) -> No
     shelf.record_download(
         db_for(request), reader.id, edition["book_id"], edition["id"], edition["format"], record["name"]
     )
+
+
+def _personal_copy(request: Request, edition: dict, record: dict, path: Path, headers: dict):
+    """A restricted (`eligible-only`) book's files go out only as personal copies, stamped with the reader
+    (web/personal_downloads.py); None for every other book, whose files are served as they are."""
+    from . import personal_downloads
+
+    if not personal_downloads.needs_stamp(db_for(request), edition):
+        return None
+    return personal_downloads.personal_download(request, edition, record, path, headers)
 
 
 def _not_modified(request: Request, response: FileResponse) -> bool:

@@ -32,7 +32,15 @@ dashboard_page = staff_page(dashboard)
 
 
 def staff_routes() -> list[Route]:
-    from . import braille, staff_books, staff_jobs, staff_login, staff_rights, staff_upload
+    from . import (
+        braille,
+        staff_books,
+        staff_downloads,
+        staff_jobs,
+        staff_login,
+        staff_rights,
+        staff_upload,
+    )
 
     return [
         Route("/staff", dashboard_page, name="staff"),
@@ -53,6 +61,7 @@ def staff_routes() -> list[Route]:
         ),
         Route("/staff/rights", staff_rights.staff_rights_page, methods=["GET", "POST"], name="staff_rights"),
         Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
+        Route("/staff/downloads", staff_downloads.lookup_page, name="staff_downloads"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),
         Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),
         Route("/staff/jobs/{edition_id:int}", staff_jobs.job_status_page, name="staff_job"),
