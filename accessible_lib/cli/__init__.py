@@ -116,5 +116,5 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters.
-from . import editions, jobs, rebuild, staff  # noqa: E402,F401
+# rebuild-chapters; import-calibre.
+from . import calibre, editions, jobs, rebuild, staff  # noqa: E402,F401

@@ -1,0 +1,74 @@
+"""`accessible-lib import-calibre PATH`: a Calibre library into the catalogue, as often as it changes.
+
+The summary counts what happened to each record (imported, updated, unchanged, metadata-only, rejected),
+then lists every record with something to say: a rejected file, a refused ISBN. A path that is not a
+Calibre library, or a metadata.db that cannot be read, is one clear sentence and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .. import db as database
+from ..calibre.library import CalibreError, read_library
+from ..calibre.sync import IMPORTED, METADATA_ONLY, REJECTED, STATUSES, UNCHANGED, UPDATED, sync_record
+from ..i18n import gettext, ngettext
+from ..importer import RIGHTS
+from ..settings import Settings
+from . import main
+
+
+@main.command("import-calibre")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per Calibre book on stdout.")
+@click.option(
+    "--rights",
+    type=click.Choice(RIGHTS),
+    default="public-domain",
+    show_default=True,
+    help="Rights of books new to the catalogue: restricted books are only lent to registered readers.",
+)
+def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
+    """Import a Calibre library (the folder holding metadata.db); run it again to bring in its changes.
+
+    The library is only read, never changed."""
+    try:
+        library = read_library(path)
+    except CalibreError as error:
+        click.echo(error.translated(), err=True)
+        sys.exit(1)
+    settings = Settings.from_env()
+    catalogue_db = database.open_database(settings.database_path)
+    counts = dict.fromkeys(STATUSES, 0)
+    noted = []
+    try:
+        for record in library.records:
+            result = sync_record(catalogue_db, settings, library.uuid, record, rights=rights)
+            counts[result.status] += 1
+            if as_json:
+                click.echo(json.dumps(result.__dict__, ensure_ascii=False))
+            elif result.reasons:
+                noted.append(result)
+    finally:
+        catalogue_db.close()
+    if not as_json:
+        click.echo(
+            ", ".join(
+                [
+                    ngettext("%(num)d imported", "%(num)d imported", counts[IMPORTED]),
+                    ngettext("%(num)d updated", "%(num)d updated", counts[UPDATED]),
+                    ngettext("%(num)d unchanged", "%(num)d unchanged", counts[UNCHANGED]),
+                    ngettext("%(num)d metadata only", "%(num)d metadata only", counts[METADATA_ONLY]),
+                    ngettext("%(num)d rejected", "%(num)d rejected", counts[REJECTED]),
+                ]
+            )
+        )
+        for result in noted:
+            for reason in result.reasons:
+                click.echo(gettext("“%(title)s”: %(reason)s", title=result.title, reason=reason))
+    if counts[REJECTED]:
+        sys.exit(1)
