@@ -56,6 +56,7 @@ def book_page(request: Request):
         "downloads": downloads,
         "listen": listening(editions),
         "braille_tables": table_choices(book["language"], default_table(book["language"])),
+        "series_number": lambda index: format_decimal(index, format="#,##0.##", locale=locale),
     }
     return render(request, "book.html", context)
 

@@ -32,7 +32,7 @@ dashboard_page = staff_page(dashboard)
 
 
 def staff_routes() -> list[Route]:
-    from . import braille, staff_books, staff_jobs, staff_login, staff_upload
+    from . import braille, staff_attach, staff_books, staff_jobs, staff_login, staff_upload
 
     return [
         Route("/staff", dashboard_page, name="staff"),
@@ -50,6 +50,12 @@ def staff_routes() -> list[Route]:
             staff_books.request_edition_page,
             methods=["POST"],
             name="staff_request_edition",
+        ),
+        Route(
+            "/staff/books/{book_id:int}/file",
+            staff_attach.attach_file_page,
+            methods=["POST"],
+            name="staff_attach_file",
         ),
         Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),

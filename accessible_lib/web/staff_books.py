@@ -170,6 +170,7 @@ def _edit_page(
         errors=errors,
         summary=summary,
         saved=request.query_params.get("saved") == "1",
+        attached=request.query_params.get("attached") == "1",
         field_id=field_id,
         formats=format_choices(),
         editions=editions,
