@@ -1,4 +1,4 @@
-"""`accessible-lib import-calibre` on a real Calibre library (made with calibre 6.13, tests/corpus/calibre-library).
+"""`accessible-lib import-calibre` on a real Calibre library: tests/corpus/calibre-library, calibre 6.13.
 
 Each test works on a copy of the library in tmp_path and a real catalogue there; altered libraries are made
 by changing the copy's metadata.db with SQLite, as Calibre itself would, never the corpus.
@@ -75,7 +75,8 @@ def imported(env, library, settings) -> dict[str, dict]:
 
 def test_titles_authors_and_author_sort(imported, settings) -> None:
     assert set(imported) == {
-        "The Raven", "Alice's Adventures in Wonderland", "赤壁赋", "后赤壁赋", "琵琶行（并序）", "测试用EPUB3", LOST,
+        "The Raven", "Alice's Adventures in Wonderland", "赤壁赋", "后赤壁赋", "琵琶行（并序）",
+        "测试用EPUB3", LOST,
     }  # fmt: skip
     alice = imported["Alice's Adventures in Wonderland"]
     assert alice["authors"] == ["Lewis Carroll", "John Tenniel"]
@@ -296,14 +297,16 @@ def test_staff_attach_a_file_to_a_metadata_only_record(env, library, settings) -
         form = edit.find("form", action=f"/staff/books/{lost_id}/file")
         assert form.find("label", attrs={"for": "books"}).get_text() == "EPUB or text file"
         token = form.find("input", attrs={"name": "csrf_token"})["value"]
+        binary = b"\x00\xff\x00binary" * 20
         bad = client.post(f"/staff/books/{lost_id}/file", data={"csrf_token": token},
-                          files={"books": ("lost.txt", b"\x00\xff\x00binary" * 20, "text/plain")})  # fmt: skip
+                          files={"books": ("lost.txt", binary, "text/plain")})  # fmt: skip
         assert bad.status_code == 400
         summary = BeautifulSoup(bad.text, "html.parser").select_one("#error-summary a")
         assert summary["href"] == "#books" and summary.get_text().startswith("The file was not attached:")
         text = (CORPUS / "text/zh/zh-lisao-qu-yuan.txt").read_bytes()  # not in the Calibre library
         done = client.post(f"/staff/books/{lost_id}/file", data={"csrf_token": token},
-                           files={"books": ("lost.txt", text, "text/plain")}, follow_redirects=False)  # fmt: skip
+                           files={"books": ("lost.txt", text, "text/plain")},
+                           follow_redirects=False)  # fmt: skip
         assert done.status_code == 303, BeautifulSoup(done.text, "html.parser").select_one("#error-summary")
         assert done.status_code == 303 and done.headers["location"].endswith("attached=1")
         page = BeautifulSoup(client.get(f"/books/{lost_id}").text, "html.parser")
