@@ -212,7 +212,7 @@ def test_a_path_outside_the_library_is_not_read(env, library, settings) -> None:
 
 
 def test_the_library_is_never_written(env, library) -> None:
-    before = {p: p.read_bytes() for p in library.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in library.rglob("*") if p.is_file()}  # no -wal or -shm file added
     library.chmod(0o555)
     try:
         assert run(env, str(library)).exit_code == 0
@@ -297,6 +297,10 @@ def test_staff_attach_a_file_to_a_metadata_only_record(env, library, settings) -
         form = edit.find("form", action=f"/staff/books/{lost_id}/file")
         assert form.find("label", attrs={"for": "books"}).get_text() == "EPUB or text file"
         token = form.find("input", attrs={"name": "csrf_token"})["value"]
+        assert edit.find("form", action=f"/staff/books/{lost_id}/editions") is None
+        refused = client.post(f"/staff/books/{lost_id}/editions", data={"csrf_token": token, "format": "txt"})
+        assert refused.status_code == 400
+        assert "This book has no text yet" in BeautifulSoup(refused.text, "html.parser").main.get_text()
         binary = b"\x00\xff\x00binary" * 20
         bad = client.post(f"/staff/books/{lost_id}/file", data={"csrf_token": token},
                           files={"books": ("lost.txt", binary, "text/plain")})  # fmt: skip
@@ -316,3 +320,20 @@ def test_staff_attach_a_file_to_a_metadata_only_record(env, library, settings) -
     assert book["authors"] == ["Unknown Author"]  # the record was kept
     again = run(env, str(library))
     assert "7 unchanged" in again.output, again.output  # Calibre still has no file: ours is kept
+
+
+def test_staff_edits_keep_the_author_sort(env, library, settings) -> None:
+    from accessible_lib.web.staff_books import save_record
+
+    assert run(env, str(library)).exit_code == 0
+    alice = books_by_title(settings)["Alice's Adventures in Wonderland"]
+    db = open_database(settings.database_path)
+    record = {
+        k: alice[k] for k in ("title", "subtitle", "language", "description", "publisher", "date", "rights")
+    }
+    save_record(db, alice["id"], {**record, "authors": ["Lewis Carroll", "Someone New"], "subjects": []})
+    sorts = db.execute(
+        "SELECT name, sort FROM book_authors WHERE book_id = ? ORDER BY position", [alice["id"]]
+    )
+    assert sorts.fetchall() == [("Lewis Carroll", "Carroll, Lewis"), ("Someone New", None)]
+    db.close()

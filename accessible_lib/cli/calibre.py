@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from .. import db as database
 from ..calibre.library import CalibreError, read_library
@@ -45,8 +46,11 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
     catalogue_db = database.open_database(settings.database_path)
     counts = dict.fromkeys(STATUSES, 0)
     noted = []
+    records = library.records
+    progress = tqdm(records, file=sys.stderr, unit="book", disable=as_json or not records, leave=False)
     try:
-        for record in library.records:
+        for record in progress:
+            progress.set_postfix_str(record.title, refresh=False)
             result = sync_record(catalogue_db, settings, library.uuid, record, rights=rights)
             counts[result.status] += 1
             if as_json:
@@ -54,6 +58,7 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
             elif result.reasons:
                 noted.append(result)
     finally:
+        progress.close()
         catalogue_db.close()
     if not as_json:
         click.echo(
