@@ -7,6 +7,7 @@ by changing the copy's metadata.db with SQLite, as Calibre itself would, never t
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -253,6 +254,16 @@ def _sqlite(folder: Path) -> Path:
     conn.execute("CREATE TABLE notes (x)")
     conn.close()
     return folder
+
+
+def test_json_output_is_one_object_per_calibre_book(env, library) -> None:
+    result = run(env, "--json", str(library))
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(line["calibre_id"], line["status"]) for line in lines] == [
+        (1, "imported"), (2, "imported"), (3, "imported"), (4, "imported"), (5, "imported"), (6, "imported"),
+        (7, "metadata-only"),
+    ]  # fmt: skip
 
 
 def test_read_library_gives_records_in_calibre_order(library) -> None:
