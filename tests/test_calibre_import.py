@@ -285,6 +285,12 @@ def test_book_page_of_a_metadata_only_record(client, env, library, settings) -> 
         == "No text is available for this book yet: the library has its record, not its file."
     )
     assert not page.find("a", string="Start reading")
+    assert "None" not in page.get_text() and "Length" not in page.get_text()
+    found = BeautifulSoup(client.get("/search?q=manuscript").text, "html.parser")
+    assert found.find("a", href=f"/books/{lost['id']}"), "a metadata-only record is found by search"
+    readable = BeautifulSoup(client.get("/browse/formats/html").text, "html.parser")
+    assert not readable.find("a", href=f"/books/{lost['id']}"), "it cannot be read online"
+    assert readable.find("a", href=f"/books/{books_by_title(settings)['赤壁赋']['id']}")
     series = BeautifulSoup(
         client.get(f"/books/{books_by_title(settings)['后赤壁赋']['id']}").text, "html.parser"
     )
