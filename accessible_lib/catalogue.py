@@ -326,7 +326,8 @@ _FACET_BOOKS = {
     "subjects": "id IN (SELECT book_id FROM book_subjects WHERE subject = ?)",
     "authors": "id IN (SELECT book_id FROM book_authors WHERE name = ?)",
     "languages": "language = ?",
-    "formats": "(? = 'html' AND chapter_count > 0 OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
+    "formats": "(? = 'html' AND chapter_count > 0 "
+    "OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
 }
 
 
