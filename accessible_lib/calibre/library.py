@@ -120,8 +120,8 @@ def read_library(path: Path) -> Library:
 def _read(conn: sqlite3.Connection, root: Path) -> Library:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not _REQUIRED_TABLES <= tables:
-        raise CalibreError(N_("%(path)s is not a Calibre library: its metadata.db has no books table."),
-                           path=root)  # fmt: skip
+        message = N_("%(path)s is not a Calibre library: its metadata.db has no books table.")
+        raise CalibreError(message, path=root)
     row = conn.execute("SELECT uuid FROM library_id").fetchone()
     if row is None or not row[0]:
         raise CalibreError(N_("The Calibre library has no library id in its metadata.db."))
@@ -184,8 +184,9 @@ def _fill(conn, record: Record, tables: set[str], index, author_sort, isbn) -> N
     if "comments" in tables:
         found = values("SELECT text FROM comments WHERE book = ?")
         record.description = comment_text(found[0][0]) if found else None
-    pairs = values("SELECT type, val FROM identifiers WHERE book = ? ORDER BY type") if "identifiers" in (
-        tables) else []  # fmt: skip
+    pairs = []
+    if "identifiers" in tables:
+        pairs = values("SELECT type, val FROM identifiers WHERE book = ? ORDER BY type")
     if isbn and not any((kind or "").lower() == "isbn" for kind, _ in pairs):
         pairs.append(("isbn", isbn))  # libraries made by old Calibre versions
     for kind, value in pairs:
