@@ -269,6 +269,7 @@ def test_json_output_is_one_object_per_calibre_book(env, library) -> None:
 def test_read_library_gives_records_in_calibre_order(library) -> None:
     found = read_library(library)
     assert found.uuid == LIBRARY_UUID
+    assert read_library(library / "metadata.db").root == found.root
     assert [r.calibre_id for r in found.records] == [1, 2, 3, 4, 5, 6, 7]
     assert [p.suffix for p in found.records[0].files] == [".epub"]
     assert found.records[6].files == []

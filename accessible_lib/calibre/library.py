@@ -100,6 +100,8 @@ def open_readonly(database: Path) -> sqlite3.Connection:
 def read_library(path: Path) -> Library:
     """Every record of the Calibre library at `path`; CalibreError when it is not one we can read."""
     path = Path(path)
+    if path.name == "metadata.db" and path.is_file():
+        path = path.parent  # the librarian pointed at the database itself
     if not path.is_dir():
         raise CalibreError(N_("%(path)s is not a folder: give the folder of a Calibre library."), path=path)
     database = path / "metadata.db"
