@@ -71,6 +71,8 @@ def imported(env, library, settings) -> dict[str, dict]:
     result = run(env, str(library))
     assert result.exit_code == 0, result.output
     assert "6 imported, 0 updated, 0 unchanged, 1 metadata only, 0 rejected" in result.output
+    assert "metadata only: “The Lost Manuscript” (book 7)" in result.output.splitlines()
+    assert "imported: “赤壁赋” (book 3)" in result.output.splitlines()
     return books_by_title(settings)
 
 

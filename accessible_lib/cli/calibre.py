@@ -19,8 +19,17 @@ from ..calibre.library import CalibreError, read_library
 from ..calibre.sync import IMPORTED, METADATA_ONLY, REJECTED, STATUSES, UNCHANGED, UPDATED, sync_record
 from ..i18n import gettext, ngettext
 from ..importer import RIGHTS
+from ..ingest.errors import N_
 from ..settings import Settings
 from . import main
+
+# What happened to each book, as the per-book lines say it; the summary's counts say it with plurals.
+STATUS_NAMES = {
+    IMPORTED: N_("imported"),
+    UPDATED: N_("updated"),
+    METADATA_ONLY: N_("metadata only"),
+    REJECTED: N_("file rejected, record kept"),
+}
 
 
 @main.command("import-calibre")
@@ -55,7 +64,7 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
             counts[result.status] += 1
             if as_json:
                 click.echo(json.dumps(result.__dict__, ensure_ascii=False))
-            elif result.reasons:
+            elif result.status != UNCHANGED or result.reasons:
                 noted.append(result)
     finally:
         progress.close()
@@ -73,6 +82,10 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
             )
         )
         for result in noted:
+            if result.status != UNCHANGED:
+                status = gettext(STATUS_NAMES[result.status])
+                click.echo(gettext("%(status)s: “%(title)s” (book %(id)s)", status=status, title=result.title,
+                                   id=result.book_id))  # fmt: skip
             for reason in result.reasons:
                 click.echo(gettext("“%(title)s”: %(reason)s", title=result.title, reason=reason))
     if counts[REJECTED]:
