@@ -289,7 +289,8 @@ def get_book(db: Database, book_id: int) -> dict | None:
 
 
 def book_formats(db: Database, book_id: int) -> list[str]:
-    """Every book can be read online ("html"); finished editions add their formats."""
+    """Every book with text can be read online ("html"); finished editions add their formats. A metadata-only
+    book (from Calibre, without a file) has none."""
     done = [
         r[0]
         for r in db.execute(
@@ -297,7 +298,8 @@ def book_formats(db: Database, book_id: int) -> list[str]:
             [book_id],
         )
     ]
-    return ["html", *[f for f in done if f != "html"]]
+    has_text = db.execute("SELECT chapter_count > 0 FROM books WHERE id = ?", [book_id]).fetchone()
+    return (["html"] if has_text and has_text[0] else []) + [f for f in done if f != "html"]
 
 
 def get_chapter(db: Database, book_id: int, position: int) -> dict | None:
@@ -330,7 +332,8 @@ _FACET_VALUES = {
     "GROUP BY name",
     "languages": "SELECT language AS value, count(*) AS n FROM books WHERE language IS NOT NULL "
     "AND {visible} GROUP BY language",
-    "formats": "SELECT 'html' AS value, count(*) AS n FROM books WHERE {visible} HAVING n > 0 UNION ALL "
+    "formats": "SELECT 'html' AS value, count(*) AS n FROM books WHERE chapter_count > 0 AND {visible} "
+    "HAVING n > 0 UNION ALL "
     "SELECT format AS value, count(DISTINCT book_id) AS n FROM editions "
     "WHERE status = 'done' AND format != 'html' AND {visible_book_id} GROUP BY format",
 }
@@ -339,7 +342,8 @@ _FACET_BOOKS = {
     "subjects": "id IN (SELECT book_id FROM book_subjects WHERE subject = ?)",
     "authors": "id IN (SELECT book_id FROM book_authors WHERE name = ?)",
     "languages": "language = ?",
-    "formats": "(? = 'html' OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
+    "formats": "(? = 'html' AND chapter_count > 0 "
+    "OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
 }
 
 

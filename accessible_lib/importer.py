@@ -216,3 +216,56 @@ def import_paths(
             yield ImportResult(str(path), REJECTED, reason=gettext(N_("There is no file at this path.")))
             continue
         yield import_file(db, settings, path, rights=rights)
+
+
+def replace_file(
+    db: Database, settings: Settings, book_id: int, path: Path, *, shown: str | None = None
+) -> ImportResult:
+    """Make `path` the book's file: ingest it, keep its copy, rebuild the chapters, keeping the book's id and
+    record. For a record that had no file yet (a metadata-only book from Calibre) and for a file changed
+    since it was imported. Never raises for a bad file; a file already in the catalogue as another book is
+    refused, since one file is one book."""
+    path = Path(path)
+    shown = shown or str(path)
+    row = db.execute("SELECT checksum, source_path, rights FROM books WHERE id = ?", [book_id]).fetchone()
+    if row is None:
+        return ImportResult(shown, REJECTED, reason=gettext(N_("There is no such book.")))
+    old_checksum, old_source, rights = row
+    try:
+        check_supported(path, settings)
+        checksum = file_checksum(path)
+        other = catalogue.find_by_checksum(db, checksum)
+        if other is not None and other != book_id:
+            reason = _duplicate(db, shown, other).reason
+            return ImportResult(shown, REJECTED, book_id=book_id, reason=reason)
+        book = ingest_file(path, settings, source_name=path.name, checksum=checksum)
+        book.rights = rights or "public-domain"
+        source_path = _keep_source(settings, path, checksum)
+        try:
+            with db.conn:  # the file's fields and its chapters change together (rebuild_contents commits)
+                db.execute(
+                    "UPDATE books SET checksum = ?, source_path = ?, source_name = ?, source_format = ?, "
+                    "language = coalesce(language, ?) WHERE id = ?",
+                    [checksum, source_path, book.source_name, book.source_format, book.language, book_id],
+                )
+                catalogue.rebuild_contents(db, book_id, book)
+        except BaseException:
+            if source_path != old_source:
+                _forget_source(settings, source_path)
+            raise
+    except IngestError as error:
+        return ImportResult(shown, REJECTED, book_id=book_id, reason=error.translated())
+    except Exception as error:  # one book's failure must not stop the others
+        log.exception("unexpected failure replacing the file of book %s", book_id)
+        detail = f"{type(error).__name__}: {error}"
+        return ImportResult(
+            shown, REJECTED, book_id=book_id,
+            reason=gettext(N_("The file could not be read: %(detail)s"), detail=detail),
+        )  # fmt: skip
+    if old_source and old_source != source_path and old_checksum != checksum:
+        _forget_source(settings, old_source)  # named by the old checksum: no other book shares it
+    title, language, chapter_count = db.execute(
+        "SELECT title, language, chapter_count FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    return ImportResult(shown, REBUILT, book_id=book_id, title=title, language=language,
+                        chapter_count=chapter_count)  # fmt: skip

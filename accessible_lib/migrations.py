@@ -393,3 +393,32 @@ def m011_shelf(db: Database) -> None:
     for statement in script.split(";"):  # one by one: executescript would commit the migration's transaction
         if statement.strip():
             db.execute(statement)
+
+
+@migrations()
+def m014_calibre(db: Database) -> None:
+    """Calibre libraries (issue 12): what a Calibre record holds that ours did not (author sort, series and
+    its index), and which Calibre book each of our books came from, so importing the same library again
+    updates its books instead of adding them twice. A Calibre book is known by its library's uuid and its own
+    uuid, not by a path: the library can move. No foreign key to books: a book deleted here is simply
+    imported again as new."""
+    books = db["books"]
+    books.add_column("author_sort", str)
+    books.add_column("series", str)
+    books.add_column("series_index", float)
+    db["book_authors"].add_column("sort", str)
+    db["calibre_books"].create(
+        {
+            "library_uuid": str,
+            "book_uuid": str,
+            "book_id": int,
+            "metadata_hash": str,  # of the record as last imported: a change updates ours
+            "file_checksum": str,  # sha256 of the file last ingested, None for a metadata-only record
+            "calibre_added_at": str,  # Calibre's timestamp and last_modified, ISO 8601
+            "calibre_modified_at": str,
+            "imported_at": str,
+        },
+        pk=("library_uuid", "book_uuid"),
+        not_null={"book_id"},
+    )
+    db["calibre_books"].create_index(["book_id"])

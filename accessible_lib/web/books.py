@@ -62,6 +62,9 @@ def book_page(request: Request):
         "listen": None,
         "shelf": book_places(request, book, None, readable=False),
         "braille_tables": [],
+        "series_number": lambda index: format_decimal(
+            index, format="#,##0.##", locale=request.scope.get("locale", "en")
+        ),
     }
     if not access.may_read(request, book):
         context["refusal"] = access.refusal(request, book)

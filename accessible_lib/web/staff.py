@@ -34,6 +34,7 @@ dashboard_page = staff_page(dashboard)
 def staff_routes() -> list[Route]:
     from . import (
         braille,
+        staff_attach,
         staff_books,
         staff_downloads,
         staff_jobs,
@@ -60,6 +61,12 @@ def staff_routes() -> list[Route]:
             name="staff_request_edition",
         ),
         Route("/staff/rights", staff_rights.staff_rights_page, methods=["GET", "POST"], name="staff_rights"),
+        Route(
+            "/staff/books/{book_id:int}/file",
+            staff_attach.attach_file_page,
+            methods=["POST"],
+            name="staff_attach_file",
+        ),
         Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
         Route("/staff/downloads", staff_downloads.lookup_page, name="staff_downloads"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),

@@ -127,10 +127,14 @@ def save_record(db, book_id: int, record: dict) -> None:
             ],
         )
         rights.set_rights(db, book_id, record["rights"])
+        # An author staff keep keeps the sort name a Calibre import gave them ("Carroll, Lewis").
+        sorts = dict(
+            db.execute("SELECT name, sort FROM book_authors WHERE book_id = ?", [book_id]).fetchall()
+        )
         db.execute("DELETE FROM book_authors WHERE book_id = ?", [book_id])
         db.conn.executemany(
-            "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, 'author')",
-            [(book_id, i, name) for i, name in enumerate(record["authors"])],
+            "INSERT INTO book_authors (book_id, position, name, role, sort) VALUES (?, ?, ?, 'author', ?)",
+            [(book_id, i, name, sorts.get(name)) for i, name in enumerate(record["authors"])],
         )
         db.execute("DELETE FROM book_subjects WHERE book_id = ?", [book_id])
         db.conn.executemany(
@@ -186,6 +190,7 @@ def _edit_page(
         errors=errors,
         summary=summary,
         saved=request.query_params.get("saved") == "1",
+        attached=request.query_params.get("attached") == "1",
         field_id=field_id,
         statuses=status_choices(),
         withdrawn=access.is_hidden(book),
@@ -219,8 +224,11 @@ def request_edition(request: Request, staff: StaffContext) -> Response:
     """Queue an edition exactly as `accessible-lib editions request` does, then show its job page."""
     db = db_for(request)
     book_id = request.path_params["book_id"]
-    if catalogue.get_book(db, book_id) is None:
+    book = catalogue.get_book(db, book_id)
+    if book is None:
         raise not_found()
+    if not book["chapters"]:  # a metadata-only record: there is nothing to make an edition of
+        raise UserError(gettext("This book has no text yet: attach its file before requesting an edition."))
     assert staff.form is not None
     name = str(staff.form.get("format") or "")
     try:

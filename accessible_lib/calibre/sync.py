@@ -1,0 +1,211 @@
+"""Bringing a Calibre library into the catalogue, and again later without adding anything twice.
+
+Each Calibre book is remembered by its library's uuid and its own (`calibre_books`), with a hash of the
+record and the checksum of the file we ingested: a second run updates a changed record, re-ingests a changed
+file through the same path as `import` (the book keeps its id), and leaves the rest alone. A record with no
+file we can read becomes a metadata-only book (no chapters, a placeholder checksum) that staff can later
+give a file; a file the ingest rejects is reported, and its record kept all the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .. import catalogue, search
+from ..importer import REBUILT, _keep_source, replace_file
+from ..ingest import file_checksum, ingest_file
+from ..ingest.errors import IngestError
+from ..ingest.language import chinese_script
+from ..ingest.model import IngestedBook
+from ..settings import Settings
+from .library import Library, Record
+
+log = logging.getLogger(__name__)
+
+IMPORTED = "imported"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+METADATA_ONLY = "metadata-only"
+REJECTED = "rejected"  # a file the ingest refused; the record is in the catalogue all the same
+STATUSES = (IMPORTED, UPDATED, UNCHANGED, METADATA_ONLY, REJECTED)
+
+
+@dataclass
+class SyncResult:
+    calibre_id: int
+    title: str
+    status: str
+    book_id: int | None = None
+    reasons: list[str] = field(default_factory=list)  # translated: rejected files, refused identifiers
+
+
+def metadata_only_checksum(library_uuid: str, book_uuid: str) -> str:
+    """`books.checksum` must be unique and present; a book without a file gets one that no sha256 can be,
+    and the same one on every run, so an interrupted import is recognised when run again."""
+    return f"calibre:{library_uuid}:{book_uuid}"
+
+
+def sync_library(
+    db: Database, settings: Settings, library: Library, *, rights: str = "public-domain"
+) -> list[SyncResult]:
+    return [sync_record(db, settings, library.uuid, record, rights=rights) for record in library.records]
+
+
+def sync_record(
+    db: Database, settings: Settings, library_uuid: str, record: Record, *, rights: str = "public-domain"
+) -> SyncResult:
+    result = SyncResult(record.calibre_id, record.title, UNCHANGED)
+    result.reasons = [warning.translated() for warning in record.warnings]
+    known = db.execute(
+        "SELECT c.book_id, c.metadata_hash, c.file_checksum FROM calibre_books c JOIN books b "
+        "ON b.id = c.book_id WHERE c.library_uuid = ? AND c.book_uuid = ?",
+        [library_uuid, record.uuid],
+    ).fetchone()
+    if known is None:
+        _add(db, settings, library_uuid, record, result, rights)
+    else:
+        result.book_id, old_hash, old_checksum = known
+        if old_hash != record.metadata_hash():
+            update_record(db, result.book_id, record)
+            result.status = UPDATED
+        checksum = _replace_changed_file(db, settings, record, result, old_checksum)
+        _remember(db, library_uuid, record, result.book_id, checksum)
+    return result
+
+
+def _add(db, settings, library_uuid: str, record: Record, result: SyncResult, rights: str) -> None:
+    book, checksum, path = _ingest_first(settings, record, result)
+    if book is None:
+        book = IngestedBook(record.title, None, metadata_only_checksum(library_uuid, record.uuid), None)
+    book.rights = rights
+    _overlay(book, record)
+    source_path = _keep_source(settings, path, checksum) if path else None
+    try:
+        result.book_id = catalogue.add_book(db, book, source_path=source_path)
+        result.status = IMPORTED if checksum else (REJECTED if result.status == REJECTED else METADATA_ONLY)
+    except catalogue.DuplicateBook as duplicate:  # the same file imported before, by `import` or a crash
+        result.book_id, result.status = duplicate.book_id, UPDATED
+        update_record(db, duplicate.book_id, record)
+    else:
+        update_record(db, result.book_id, record)  # author sort and series: columns add_book knows nothing of
+    _remember(db, library_uuid, record, result.book_id, checksum)
+
+
+def _ingest_first(
+    settings: Settings, record: Record, result: SyncResult
+) -> tuple[IngestedBook | None, str | None, Path | None]:
+    """The first of the record's files the ingest accepts (EPUB before TXT), with its checksum."""
+    for path in record.files:
+        try:
+            checksum = file_checksum(path)
+            book = ingest_file(path, settings, source_name=path.name, checksum=checksum)
+        except IngestError as error:
+            result.status = REJECTED
+            result.reasons.append(f"{path.name}: {error.translated()}")
+            continue
+        except Exception as error:  # a parser bug must not stop the rest of the library
+            log.exception("unexpected failure importing %s", path)
+            result.status = REJECTED
+            result.reasons.append(f"{path.name}: {type(error).__name__}: {error}")
+            continue
+        return book, checksum, path
+    return None, None, None
+
+
+def _replace_changed_file(db, settings, record: Record, result: SyncResult, old: str | None) -> str | None:
+    """Re-ingest when Calibre's file is not the one we read last time; the checksum we now hold."""
+    if not record.files:
+        return old
+    for path in record.files:
+        if file_checksum(path) == old:
+            return old
+    for path in record.files:
+        replaced = replace_file(db, settings, result.book_id, path, shown=path.name)
+        if replaced.status == REBUILT:
+            result.status = UPDATED
+            return file_checksum(path)
+        result.reasons.append(f"{path.name}: {replaced.reason}")
+    result.status = REJECTED
+    return old
+
+
+def _language(record: Record, known: str | None, sample: str) -> str | None:
+    """Calibre's first language, made as specific as what we know: the file's own tag when it is the same
+    language (its zh-Hant is better than Calibre's bare "zho"), else the script of Chinese text."""
+    if not record.languages:
+        return known
+    wanted = record.languages[0]
+    primary = wanted.split("-")[0]
+    if known and known.split("-")[0] == primary:
+        return known
+    if primary == "zh":
+        return chinese_script(sample) or wanted
+    return wanted
+
+
+def _overlay(book: IngestedBook, record: Record) -> None:
+    """Calibre's record over the file's own metadata, wherever Calibre has something to say."""
+    if record.title != book.title:
+        book.subtitle = None  # the file's subtitle belongs to the file's title
+    book.title = record.title
+    if record.authors:
+        book.authors = [name for name, _ in record.authors]
+    book.language = _language(record, book.language, record.title + (record.description or ""))
+    book.subjects = record.subjects or book.subjects
+    book.identifiers = record.identifiers or book.identifiers
+    book.description = record.description or book.description
+    book.publisher = record.publisher or book.publisher
+    book.date = record.date or book.date
+
+
+def update_record(db: Database, book_id: int, record: Record) -> None:
+    """Calibre's record into our book, in one transaction, and the book indexed again. Fields Calibre
+    leaves empty keep what we have (the file's own, or what staff typed)."""
+    with db.conn:
+        language, title = db.execute("SELECT language, title FROM books WHERE id = ?", [book_id]).fetchone()
+        sample = record.title + (record.description or "")
+        db.execute(
+            "UPDATE books SET title = ?, language = ?, description = coalesce(?, description), "
+            "publisher = coalesce(?, publisher), date = coalesce(?, date), author_sort = ?, series = ?, "
+            "series_index = ?, subtitle = CASE WHEN title = ? THEN subtitle END WHERE id = ?",
+            [record.title, _language(record, language, sample), record.description, record.publisher,
+             record.date, record.author_sort, record.series, record.series_index, record.title, book_id],
+        )  # fmt: skip
+        if record.authors:
+            db.execute("DELETE FROM book_authors WHERE book_id = ?", [book_id])
+            db.conn.executemany(
+                "INSERT INTO book_authors (book_id, position, name, role, sort) VALUES (?, ?, ?, ?, ?)",
+                [(book_id, i, name, "author", sort) for i, (name, sort) in enumerate(record.authors)],
+            )
+        if record.subjects:
+            db.execute("DELETE FROM book_subjects WHERE book_id = ?", [book_id])
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO book_subjects (book_id, subject) VALUES (?, ?)",
+                [(book_id, subject) for subject in record.subjects],
+            )
+        if record.identifiers:
+            db.execute("DELETE FROM book_identifiers WHERE book_id = ?", [book_id])
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
+                [(book_id, scheme, value) for scheme, value in record.identifiers],
+            )
+        search.index_book(db, book_id)
+
+
+def _remember(db: Database, library_uuid: str, record: Record, book_id: int, checksum: str | None) -> None:
+    with db.conn:
+        db.execute(
+            """INSERT INTO calibre_books (library_uuid, book_uuid, book_id, metadata_hash, file_checksum,
+                   calibre_added_at, calibre_modified_at, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (library_uuid, book_uuid) DO UPDATE SET book_id = excluded.book_id,
+                   metadata_hash = excluded.metadata_hash, file_checksum = excluded.file_checksum,
+                   calibre_added_at = excluded.calibre_added_at,
+                   calibre_modified_at = excluded.calibre_modified_at, imported_at = excluded.imported_at""",
+            [library_uuid, record.uuid, book_id, record.metadata_hash(), checksum, record.added_at,
+             record.modified_at, datetime.now(UTC).isoformat(timespec="seconds")],
+        )  # fmt: skip

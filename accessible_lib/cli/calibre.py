@@ -1,0 +1,92 @@
+"""`accessible-lib import-calibre PATH`: a Calibre library into the catalogue, as often as it changes.
+
+The summary counts what happened to each record (imported, updated, unchanged, metadata-only, rejected),
+then lists every record with something to say: a rejected file, a refused ISBN. A path that is not a
+Calibre library, or a metadata.db that cannot be read, is one clear sentence and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .. import db as database
+from ..calibre.library import CalibreError, read_library
+from ..calibre.sync import IMPORTED, METADATA_ONLY, REJECTED, STATUSES, UNCHANGED, UPDATED, sync_record
+from ..i18n import gettext, ngettext
+from ..importer import RIGHTS
+from ..ingest.errors import N_
+from ..settings import Settings
+from . import main
+
+# What happened to each book, as the per-book lines say it; the summary's counts say it with plurals.
+STATUS_NAMES = {
+    IMPORTED: N_("imported"),
+    UPDATED: N_("updated"),
+    METADATA_ONLY: N_("metadata only"),
+    REJECTED: N_("file rejected, record kept"),
+}
+
+
+@main.command("import-calibre")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per Calibre book on stdout.")
+@click.option(
+    "--rights",
+    type=click.Choice(RIGHTS),
+    default="public-domain",
+    show_default=True,
+    help="Rights of books new to the catalogue: restricted books are only lent to registered readers.",
+)
+def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
+    """Import a Calibre library (the folder holding metadata.db); run it again to bring in its changes.
+
+    The library is only read, never changed."""
+    try:
+        library = read_library(path)
+    except CalibreError as error:
+        click.echo(error.translated(), err=True)
+        sys.exit(1)
+    settings = Settings.from_env()
+    catalogue_db = database.open_database(settings.database_path)
+    counts = dict.fromkeys(STATUSES, 0)
+    noted = []
+    records = library.records
+    progress = tqdm(records, file=sys.stderr, unit="book", disable=as_json or not records, leave=False)
+    try:
+        for record in progress:
+            progress.set_postfix_str(record.title, refresh=False)
+            result = sync_record(catalogue_db, settings, library.uuid, record, rights=rights)
+            counts[result.status] += 1
+            if as_json:
+                click.echo(json.dumps(result.__dict__, ensure_ascii=False))
+            elif result.status != UNCHANGED or result.reasons:
+                noted.append(result)
+    finally:
+        progress.close()
+        catalogue_db.close()
+    if not as_json:
+        click.echo(
+            ", ".join(
+                [
+                    ngettext("%(num)d imported", "%(num)d imported", counts[IMPORTED]),
+                    ngettext("%(num)d updated", "%(num)d updated", counts[UPDATED]),
+                    ngettext("%(num)d unchanged", "%(num)d unchanged", counts[UNCHANGED]),
+                    ngettext("%(num)d metadata only", "%(num)d metadata only", counts[METADATA_ONLY]),
+                    ngettext("%(num)d rejected", "%(num)d rejected", counts[REJECTED]),
+                ]
+            )
+        )
+        for result in noted:
+            if result.status != UNCHANGED:
+                status = gettext(STATUS_NAMES[result.status])
+                click.echo(gettext("%(status)s: “%(title)s” (book %(id)s)", status=status, title=result.title,
+                                   id=result.book_id))  # fmt: skip
+            for reason in result.reasons:
+                click.echo(gettext("“%(title)s”: %(reason)s", title=result.title, reason=reason))
+    if counts[REJECTED]:
+        sys.exit(1)

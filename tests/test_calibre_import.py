@@ -1,0 +1,361 @@
+"""`accessible-lib import-calibre` on a real Calibre library: tests/corpus/calibre-library, calibre 6.13.
+
+Each test works on a copy of the library in tmp_path and a real catalogue there; altered libraries are made
+by changing the copy's metadata.db with SQLite, as Calibre itself would, never the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from accessible_lib import auth, catalogue, create_app
+from accessible_lib.calibre.library import comment_text, read_library, valid_isbn
+from accessible_lib.cli import main
+from accessible_lib.db import open_database
+from accessible_lib.settings import Settings
+
+from .conftest import CORPUS
+
+LIBRARY = CORPUS / "calibre-library"
+LIBRARY_UUID = "b4df9dd8-f9a1-4330-8b1b-0fc423fd20f8"
+LOST = "The Lost Manuscript"
+PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    copy = tmp_path / "Calibre Library"
+    shutil.copytree(LIBRARY, copy)
+    return copy
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {"ACCESSIBLE_LIB_DATA_DIR": str(settings.data_dir)}
+
+
+def run(env: dict[str, str], *args: str):
+    return CliRunner().invoke(main, ["import-calibre", *args], env=env)
+
+
+def alter(library: Path, sql: str, params: tuple = ()) -> None:
+    """Change the copy's metadata.db; Calibre's triggers call its own SQL functions, given here."""
+    conn = sqlite3.connect(library / "metadata.db")
+    conn.create_function("title_sort", 1, lambda title: title)
+    conn.create_function("uuid4", 0, lambda: "00000000-0000-4000-8000-000000000000")
+    with conn:
+        conn.execute(sql, params)
+    conn.close()
+
+
+def books_by_title(settings: Settings) -> dict[str, dict]:
+    db = open_database(settings.database_path)
+    try:
+        ids = [row[0] for row in db.execute("SELECT id FROM books")]
+        return {book["title"]: book for book in (catalogue.get_book(db, i) for i in ids)}
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def imported(env, library, settings) -> dict[str, dict]:
+    result = run(env, str(library))
+    assert result.exit_code == 0, result.output
+    assert "6 imported, 0 updated, 0 unchanged, 1 metadata only, 0 rejected" in result.output
+    assert "metadata only: “The Lost Manuscript” (book 7)" in result.output.splitlines()
+    assert "imported: “赤壁赋” (book 3)" in result.output.splitlines()
+    return books_by_title(settings)
+
+
+def test_titles_authors_and_author_sort(imported, settings) -> None:
+    assert set(imported) == {
+        "The Raven", "Alice's Adventures in Wonderland", "赤壁赋", "后赤壁赋", "琵琶行（并序）",
+        "测试用EPUB3", LOST,
+    }  # fmt: skip
+    alice = imported["Alice's Adventures in Wonderland"]
+    assert alice["authors"] == ["Lewis Carroll", "John Tenniel"]
+    assert alice["author_sort"] == "Carroll, Lewis"
+    assert imported["The Raven"]["author_sort"] == "Poe, Edgar Allan"
+    db = open_database(settings.database_path)
+    sorts = db.execute(
+        "SELECT name, sort FROM book_authors WHERE book_id = ? ORDER BY position", [alice["id"]]
+    ).fetchall()
+    db.close()
+    assert sorts == [("Lewis Carroll", "Carroll, Lewis"), ("John Tenniel", "Tenniel, John")]
+
+
+def test_series_and_index(imported) -> None:
+    assert (imported["赤壁赋"]["series"], imported["赤壁赋"]["series_index"]) == ("前后赤壁赋", 1.0)
+    assert (imported["后赤壁赋"]["series"], imported["后赤壁赋"]["series_index"]) == ("前后赤壁赋", 2.0)
+    assert imported["The Raven"]["series_index"] == 2.5
+    assert imported["琵琶行（并序）"]["series"] is None
+
+
+def test_tags_languages_publisher_dates_and_comments(imported) -> None:
+    assert imported["赤壁赋"]["subjects"] == ["宋代", "散文"]
+    assert imported["The Raven"]["subjects"] == ["Gothic", "Poetry"]
+    assert imported["The Raven"]["language"] == "en"
+    assert imported["赤壁赋"]["language"] == "zh-Hans"  # Calibre's "zho", in the script of the text
+    assert imported["测试用EPUB3"]["language"] == "zh-Hans"
+    assert imported[LOST]["language"] is None  # Calibre gave none
+    assert imported["Alice's Adventures in Wonderland"]["publisher"] == "Project Gutenberg"
+    assert imported["The Raven"]["date"] == "2005-11-30"
+    assert imported["琵琶行（并序）"]["date"] is None  # Calibre's "no date", the year 101
+    assert imported["赤壁赋"]["description"] == "苏轼贬官黄州时所作。"  # the HTML comment, as text
+
+
+def test_identifiers_isbn_checked_and_uri(imported) -> None:
+    assert {"scheme": "isbn", "value": "9780306406157"} in imported["The Raven"]["identifiers"]
+    assert imported["Alice's Adventures in Wonderland"]["identifiers"] == [
+        {"scheme": "uri", "value": "http://www.gutenberg.org/11"}
+    ]
+
+
+def test_isbn_check_digits() -> None:
+    assert valid_isbn("978-0-306-40615-7") == "9780306406157"
+    assert valid_isbn("0-306-40615-2") == "0306406152"
+    assert valid_isbn("080442957X") == "080442957X"
+    assert valid_isbn("9780306406158") is None
+    assert valid_isbn("0306406153") is None
+    assert valid_isbn("not an isbn") is None
+
+
+def test_an_invalid_isbn_is_refused_with_a_warning(env, library, settings) -> None:
+    alter(library, "UPDATE identifiers SET val = '978-0-306-40615-8' WHERE type = 'isbn'")
+    result = run(env, str(library))
+    assert result.exit_code == 0, result.output
+    assert "ISBN 978-0-306-40615-8 has a wrong check digit" in result.output
+    raven = books_by_title(settings)["The Raven"]
+    assert not [i for i in raven["identifiers"] if i["scheme"] == "isbn"]
+
+
+def test_the_html_comment_is_sanitised(env, library, settings) -> None:
+    hostile = '<p onclick="x()">Safe <b>words</b></p><script>alert(1)</script><style>p{}</style><p>Two</p>'
+    alter(library, "UPDATE comments SET text = ? WHERE book = 3", (hostile,))
+    assert run(env, str(library)).exit_code == 0
+    description = books_by_title(settings)["赤壁赋"]["description"]
+    assert description == "Safe words\n\nTwo"
+    assert comment_text("<p></p>") is None
+
+
+def test_files_are_ingested_and_the_epub3_has_no_author(imported) -> None:
+    assert imported["The Raven"]["source_format"] == "epub" and imported["The Raven"]["chapter_count"] > 0
+    assert imported["赤壁赋"]["source_format"] == "txt" and imported["赤壁赋"]["chapter_count"] >= 1
+    epub3 = imported["测试用EPUB3"]
+    assert epub3["source_format"] == "epub" and epub3["chapter_count"] > 0
+    assert epub3["authors"] == []  # Calibre's "Unknown" is no author
+
+
+def test_a_record_without_a_file_is_metadata_only(imported) -> None:
+    lost = imported[LOST]
+    assert lost["chapter_count"] == 0 and lost["chapters"] == [] and lost["source_format"] is None
+    assert lost["authors"] == ["Unknown Author"]
+    assert lost["subjects"] == ["Missing"]
+    assert lost["description"] == "A record with no book file: metadata only."
+    assert lost["checksum"].startswith(f"calibre:{LIBRARY_UUID}:")
+
+
+def test_importing_twice_changes_nothing(env, library, settings, imported) -> None:
+    again = run(env, str(library))
+    assert again.exit_code == 0, again.output
+    assert "0 imported, 0 updated, 7 unchanged, 0 metadata only, 0 rejected" in again.output
+    after = books_by_title(settings)
+    assert {t: b["id"] for t, b in after.items()} == {t: b["id"] for t, b in imported.items()}
+    assert len(after) == 7
+
+
+def test_a_changed_record_updates_the_book(env, library, settings, imported) -> None:
+    alter(library, "UPDATE books SET title = 'The Raven (annotated)', series_index = 3 WHERE id = 1")
+    alter(library, "INSERT INTO tags (name) VALUES ('Ballads')")
+    alter(library, "INSERT INTO books_tags_link (book, tag) SELECT 1, id FROM tags WHERE name = 'Ballads'")
+    result = run(env, str(library))
+    assert "0 imported, 1 updated, 6 unchanged" in result.output, result.output
+    after = books_by_title(settings)
+    raven = after["The Raven (annotated)"]
+    assert raven["id"] == imported["The Raven"]["id"] and "The Raven" not in after
+    assert raven["series_index"] == 3.0 and raven["subjects"] == ["Ballads", "Gothic", "Poetry"]
+    assert raven["chapter_count"] == imported["The Raven"]["chapter_count"]
+
+
+def test_a_changed_file_is_ingested_again_keeping_the_id(env, library, settings, imported) -> None:
+    text = library / "Su Shi" / "Chi Bi Fu (3)" / "Chi Bi Fu - Su Shi.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "\n\n后记：新加的一段。\n", encoding="utf-8")
+    result = run(env, str(library))
+    assert "1 updated" in result.output, result.output
+    book = books_by_title(settings)["赤壁赋"]
+    assert book["id"] == imported["赤壁赋"]["id"]
+    assert book["checksum"] == hashlib.sha256(text.read_bytes()).hexdigest()
+
+
+def test_a_file_the_ingest_rejects_keeps_its_record(env, library, settings) -> None:
+    epub = library / "Edgar Allan Poe" / "The Raven (1)" / "The Raven - Edgar Allan Poe.epub"
+    epub.write_bytes(b"not a zip at all")
+    result = run(env, str(library))
+    assert result.exit_code == 1
+    assert "1 rejected" in result.output and "“The Raven”: The Raven - Edgar Allan Poe.epub:" in result.output
+    raven = books_by_title(settings)["The Raven"]
+    assert raven["chapter_count"] == 0 and raven["series_index"] == 2.5
+
+
+def test_a_path_outside_the_library_is_not_read(env, library, settings) -> None:
+    alter(library, "UPDATE books SET path = '../../../../../../etc' WHERE id = 5")
+    alter(library, "UPDATE data SET name = 'passwd', format = 'TXT' WHERE book = 5")
+    result = run(env, str(library))
+    assert "The TXT file is outside the Calibre library and was not read." in result.output
+    assert books_by_title(settings)["琵琶行（并序）"]["chapter_count"] == 0
+
+
+def test_the_library_is_never_written(env, library) -> None:
+    before = {p: p.read_bytes() for p in library.rglob("*") if p.is_file()}  # no -wal or -shm file added
+    library.chmod(0o555)
+    try:
+        assert run(env, str(library)).exit_code == 0
+    finally:
+        library.chmod(0o755)
+    assert {p: p.read_bytes() for p in library.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing", "is not a folder"),
+        (lambda tmp: tmp, "is not a Calibre library: it has no metadata.db file."),
+        (lambda tmp: _write(tmp / "bad", b"\x00garbage" * 500), "metadata.db cannot be read"),
+        (lambda tmp: _sqlite(tmp / "other"), "its metadata.db has no books table"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_status_1(env, tmp_path, make, message) -> None:
+    result = run(env, str(make(tmp_path)))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+
+
+def _write(folder: Path, data: bytes) -> Path:
+    folder.mkdir()
+    (folder / "metadata.db").write_bytes(data)
+    return folder
+
+
+def _sqlite(folder: Path) -> Path:
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "metadata.db")
+    conn.execute("CREATE TABLE notes (x)")
+    conn.close()
+    return folder
+
+
+def test_json_output_is_one_object_per_calibre_book(env, library) -> None:
+    result = run(env, "--json", str(library))
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(line["calibre_id"], line["status"]) for line in lines] == [
+        (1, "imported"), (2, "imported"), (3, "imported"), (4, "imported"), (5, "imported"), (6, "imported"),
+        (7, "metadata-only"),
+    ]  # fmt: skip
+
+
+def test_read_library_gives_records_in_calibre_order(library) -> None:
+    found = read_library(library)
+    assert found.uuid == LIBRARY_UUID
+    assert read_library(library / "metadata.db").root == found.root
+    assert [r.calibre_id for r in found.records] == [1, 2, 3, 4, 5, 6, 7]
+    assert [p.suffix for p in found.records[0].files] == [".epub"]
+    assert found.records[6].files == []
+
+
+def test_book_page_of_a_metadata_only_record(client, env, library, settings) -> None:
+    assert run(env, str(library)).exit_code == 0
+    lost = books_by_title(settings)[LOST]
+    page = BeautifulSoup(client.get(f"/books/{lost['id']}").text, "html.parser")
+    assert page.h1.get_text() == LOST
+    notice = page.select_one("p.no-text")
+    assert (
+        notice.get_text()
+        == "No text is available for this book yet: the library has its record, not its file."
+    )
+    assert not page.find("a", string="Start reading")
+    assert "None" not in page.get_text() and "Length" not in page.get_text()
+    found = BeautifulSoup(client.get("/search?q=manuscript").text, "html.parser")
+    assert found.find("a", href=f"/books/{lost['id']}"), "a metadata-only record is found by search"
+    readable = BeautifulSoup(client.get("/browse/formats/html").text, "html.parser")
+    assert not readable.find("a", href=f"/books/{lost['id']}"), "it cannot be read online"
+    assert readable.find("a", href=f"/books/{books_by_title(settings)['赤壁赋']['id']}")
+    series = BeautifulSoup(
+        client.get(f"/books/{books_by_title(settings)['后赤壁赋']['id']}").text, "html.parser"
+    )
+    facts = {dt.get_text(): dt.find_next_sibling("dd").get_text() for dt in series.select("dl.facts dt")}
+    assert facts["Series"] == "前后赤壁赋, book 2"
+    assert series.select_one("dl.facts dd span")["lang"] == "zh-Hans"
+
+
+def test_staff_attach_a_file_to_a_metadata_only_record(env, library, settings) -> None:
+    assert run(env, str(library)).exit_code == 0
+    lost_id = books_by_title(settings)[LOST]["id"]
+    db = open_database(settings.database_path)
+    auth.create_staff(db, "librarian", PASSWORD)
+    db.close()
+    with TestClient(create_app(settings)) as client:
+        login = BeautifulSoup(client.get("/staff/login").text, "html.parser")
+        token = login.find("input", attrs={"name": "csrf_token"})["value"]
+        client.post("/staff/login", data={"csrf_token": token, "username": "librarian", "password": PASSWORD,
+                                          "next": "/staff"})  # fmt: skip
+        edit = BeautifulSoup(client.get(f"/staff/books/{lost_id}/edit").text, "html.parser")
+        form = edit.find("form", action=f"/staff/books/{lost_id}/file")
+        assert form.find("label", attrs={"for": "books"}).get_text() == "EPUB or text file"
+        token = form.find("input", attrs={"name": "csrf_token"})["value"]
+        assert edit.find("form", action=f"/staff/books/{lost_id}/editions") is None
+        refused = client.post(f"/staff/books/{lost_id}/editions", data={"csrf_token": token, "format": "txt"})
+        assert refused.status_code == 400
+        assert "This book has no text yet" in BeautifulSoup(refused.text, "html.parser").main.get_text()
+        binary = b"\x00\xff\x00binary" * 20
+        bad = client.post(f"/staff/books/{lost_id}/file", data={"csrf_token": token},
+                          files={"books": ("lost.txt", binary, "text/plain")})  # fmt: skip
+        assert bad.status_code == 400
+        summary = BeautifulSoup(bad.text, "html.parser").select_one("#error-summary a")
+        assert summary["href"] == "#books" and summary.get_text().startswith("The file was not attached:")
+        text = (CORPUS / "text/zh/zh-lisao-qu-yuan.txt").read_bytes()  # not in the Calibre library
+        done = client.post(f"/staff/books/{lost_id}/file", data={"csrf_token": token},
+                           files={"books": ("lost.txt", text, "text/plain")},
+                           follow_redirects=False)  # fmt: skip
+        assert done.status_code == 303, BeautifulSoup(done.text, "html.parser").select_one("#error-summary")
+        assert done.status_code == 303 and done.headers["location"].endswith("attached=1")
+        page = BeautifulSoup(client.get(f"/books/{lost_id}").text, "html.parser")
+        assert page.select_one("p.no-text") is None and page.find("a", string="Start reading")
+    book = books_by_title(settings)[LOST]
+    assert book["id"] == lost_id and book["chapter_count"] >= 1 and book["source_format"] == "txt"
+    assert book["authors"] == ["Unknown Author"]  # the record was kept
+    again = run(env, str(library))
+    assert "7 unchanged" in again.output, again.output  # Calibre still has no file: ours is kept
+
+
+def test_staff_edits_keep_the_author_sort(env, library, settings) -> None:
+    from accessible_lib.web.staff_books import save_record
+
+    assert run(env, str(library)).exit_code == 0
+    alice = books_by_title(settings)["Alice's Adventures in Wonderland"]
+    db = open_database(settings.database_path)
+    from accessible_lib import rights
+
+    record = {k: alice[k] for k in ("title", "subtitle", "language", "description", "publisher", "date")}
+    record["rights"], problems = rights.check(rights.form_values(alice))
+    assert problems == {}
+    save_record(db, alice["id"], {**record, "authors": ["Lewis Carroll", "Someone New"], "subjects": []})
+    sorts = db.execute(
+        "SELECT name, sort FROM book_authors WHERE book_id = ? ORDER BY position", [alice["id"]]
+    )
+    assert sorts.fetchall() == [("Lewis Carroll", "Carroll, Lewis"), ("Someone New", None)]
+    db.close()
