@@ -14,6 +14,7 @@ def routes() -> list[Route]:
         downloads,
         home,
         language,
+        opds2,
         reader,
         search,
         worker_api,
@@ -39,6 +40,14 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}/braille/{edition_id:int}.json", braille_status.status_json),
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
+        # OPDS catalogues for reading apps; the facet routes come last, after the fixed names.
+        Route("/opds", opds2.root, name="opds"),
+        Route("/opds/new", opds2.new_arrivals, name="opds_new"),
+        Route("/opds/search", opds2.search_feed, name="opds_search"),
+        Route("/opds/authentication", opds2.authentication, name="opds_authentication"),
+        Route("/opds/books/{book_id:int}", opds2.book, name="opds_book"),
+        Route("/opds/{facet}", opds2.facet_values, name="opds_facet"),
+        Route("/opds/{facet}/{value:path}", opds2.facet_books, name="opds_facet_books"),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),
