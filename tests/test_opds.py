@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from lxml import etree
 
 from accessible_lib import access, catalogue
 from accessible_lib.editions import store
@@ -291,3 +293,102 @@ def test_every_page_links_to_the_catalogues(client, library, page):
     search = head.find("link", rel="search")
     assert search["type"] == "application/opensearchdescription+xml"
     assert search["href"] == "/opds/v1.2/opensearch.xml"
+
+
+# --- OPDS 1.2 (Atom) ---
+
+ATOM = "http://www.w3.org/2005/Atom"
+NS = {"a": ATOM, "os": "http://a9.com/-/spec/opensearch/1.1/", "schema": "http://schema.org/"}
+NAVIGATION = "application/atom+xml;profile=opds-catalog;kind=navigation"
+ACQUISITION_FEED = "application/atom+xml;profile=opds-catalog;kind=acquisition"
+
+
+def get_atom(client, url: str, kind: str) -> etree._Element:
+    """A well-formed OPDS 1.2 feed: id, title, updated, self link; entries with id, title, updated, links."""
+    response = client.get(url)
+    assert response.status_code == 200, url
+    assert (
+        response.headers["content-type"].replace(" ", "")
+        == f"application/atom+xml;profile=opds-catalog;kind={kind}"
+    )
+    feed = etree.fromstring(response.content)  # raises on anything that is not well-formed XML
+    assert feed.tag == f"{{{ATOM}}}feed"
+    for name in ("id", "title", "updated"):
+        assert feed.findtext(f"a:{name}", namespaces=NS), f"{url}: feed without {name}"
+    datetime.fromisoformat(feed.findtext("a:updated", namespaces=NS))
+    assert feed.find("a:link[@rel='self']", NS) is not None
+    assert feed.find("a:link[@rel='start']", NS).get("type") == NAVIGATION
+    for entry in feed.findall("a:entry", NS):
+        for name in ("id", "title", "updated"):
+            assert entry.findtext(f"a:{name}", namespaces=NS), f"{url}: entry without {name}"
+        datetime.fromisoformat(entry.findtext("a:updated", namespaces=NS))
+        links = entry.findall("a:link", NS)
+        assert links and all(link.get("href") and link.get("type") for link in links)
+        if kind == "acquisition":
+            assert any(link.get("rel").startswith(ACQ) for link in links), "an entry without acquisition"
+    return feed
+
+
+def entry_titles(feed) -> list[str]:
+    return [entry.findtext("a:title", namespaces=NS) for entry in feed.findall("a:entry", NS)]
+
+
+def test_atom_navigation_leads_to_acquisition_feeds(client, library):
+    root = get_atom(client, "/opds/v1.2", "navigation")
+    subsections = {
+        path_of(link.get("href")): link.get("type")
+        for link in root.findall("a:entry/a:link[@rel='subsection']", NS)
+    }
+    assert subsections["/opds/v1.2/new"] == ACQUISITION_FEED
+    assert subsections["/opds/v1.2/subjects"] == NAVIGATION
+    subjects = get_atom(client, "/opds/v1.2/subjects", "navigation")
+    assert "Whaling" in entry_titles(subjects)
+    whaling = get_atom(client, "/opds/v1.2/subjects/Whaling", "acquisition")
+    assert entry_titles(whaling) == ["Moby-Dick"]
+    for facet in ("authors", "languages", "formats"):
+        get_atom(client, f"/opds/v1.2/{facet}", "navigation")
+    assert client.get("/opds/v1.2/nonsense").status_code == 404
+
+
+def test_atom_acquisitions_rights_and_accessibility(client, library):
+    feed = get_atom(client, "/opds/v1.2/new", "acquisition")
+    assert entry_titles(feed) == ["Restricted Reading", "红楼梦", "Moby-Dick"]  # never the withdrawn book
+    entries = {entry.findtext("a:title", namespaces=NS): entry for entry in feed.findall("a:entry", NS)}
+    moby = entries["Moby-Dick"]
+    types = {link.get("type") for link in moby.findall("a:link", NS) if link.get("rel") == OPEN}
+    assert {"application/x-brf", "application/x-pef+xml", "application/epub+zip", "application/zip"} <= types
+    modes = [m.text for m in moby.findall("schema:accessMode", NS)]
+    assert modes == ["textual", "auditory", "tactile"]
+    assert "braille" in [f.text for f in moby.findall("schema:accessibilityFeature", NS)]
+    restricted = entries["Restricted Reading"]
+    rels = {link.get("rel") for link in restricted.findall("a:link", NS)}
+    assert ACQ in rels and OPEN not in rels
+    auth = feed.find("a:link[@rel='http://opds-spec.org/auth/document']", NS)
+    assert path_of(auth.get("href")) == "/opds/authentication"
+
+
+def test_atom_pagination_and_search(client, db, library):
+    for n in range(25):
+        catalogue.add_book(db, make_book(f"Filler {n:02d}", [("One", f"Filler text {n}.")], language="en"))
+    first = get_atom(client, "/opds/v1.2/new", "acquisition")
+    assert first.findtext("os:totalResults", namespaces=NS) == "29"
+    next_link = first.find("a:link[@rel='next']", NS)
+    second = get_atom(client, path_of(next_link.get("href")), "acquisition")
+    assert second.find("a:link[@rel='previous']", NS) is not None
+    assert not set(entry_titles(first)) & set(entry_titles(second))
+    found = get_atom(client, "/opds/v1.2/search?q=Ishmael", "acquisition")
+    assert entry_titles(found) == ["Moby-Dick"]
+
+
+def test_opensearch_description(client, library):
+    response = client.get("/opds/v1.2/opensearch.xml")
+    assert response.headers["content-type"].startswith("application/opensearchdescription+xml")
+    description = etree.fromstring(response.content)
+    assert description.tag == "{http://a9.com/-/spec/opensearch/1.1/}OpenSearchDescription"
+    assert len(description.findtext("os:ShortName", namespaces=NS)) <= 16
+    templates = {url.get("type"): url.get("template") for url in description.findall("os:Url", NS)}
+    atom = templates[ACQUISITION_FEED]
+    assert "{searchTerms}" in atom
+    found = get_atom(client, path_of(atom.replace("{searchTerms}", "Ishmael")), "acquisition")
+    assert entry_titles(found) == ["Moby-Dick"]
+    assert path_of(templates["text/html"]).startswith("/search?q=")

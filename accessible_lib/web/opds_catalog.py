@@ -165,7 +165,7 @@ def accessibility(done_formats: set[str], *, has_contents: bool = True) -> dict:
     features = ["readingOrder", "structuralNavigation", "displayTransformability", "unlocked"]
     if has_contents:
         features.insert(0, "tableOfContents")
-    summary = [gettext("Readable online and offline as text with headings and a table of contents.")]
+    summary = [gettext("Readable online as text with headings and a table of contents.")]
     if done_formats & AUDIO:
         modes.append("auditory")
         sufficient.append(["auditory"])
