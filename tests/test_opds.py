@@ -117,6 +117,31 @@ def test_a_broken_document_fails_validation(client, library):
     assert errors("feed", bad_language)
 
 
+def test_a_reference_to_a_missing_schema_fails():
+    """The registry never fetches from the network nor skips a $ref it cannot find."""
+    from jsonschema import Draft7Validator
+    from referencing.exceptions import Unresolvable
+
+    from .opds_schemas import Registry, _retrieve
+
+    missing = {"$ref": "https://drafts.opds.io/schema/no-such.schema.json"}
+    with pytest.raises(Unresolvable):
+        list(Draft7Validator(missing, registry=Registry(retrieve=_retrieve)).iter_errors({}))
+    elsewhere = {"$ref": "https://example.org/schema/feed.schema.json"}
+    with pytest.raises(Unresolvable):
+        list(Draft7Validator(elsewhere, registry=Registry(retrieve=_retrieve)).iter_errors({}))
+
+
+def test_odd_requests_get_valid_feeds_or_404(client, library):
+    assert titles(get_json(client, "/opds/new?page=abc")) == titles(get_json(client, "/opds/new"))
+    beyond = get_json(client, "/opds/new?page=99")
+    assert "publications" not in beyond and beyond["navigation"]
+    get_json(client, "/opds/search?query=" + "whale%20" * 200)
+    get_json(client, "/opds/search?query=%22%3C%26")
+    get_atom(client, "/opds/v1.2/search?q=%3C%26%22", "acquisition")
+    assert client.get("/opds/books/999").status_code == 404
+
+
 def test_every_feed_reachable_from_the_root_validates(client, library):
     """Walk the catalogue as an app would: every navigation, facet, pagination and publication link."""
     seen: set[str] = set()
