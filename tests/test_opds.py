@@ -191,6 +191,7 @@ def test_root_navigation_and_search_template(client, library):
 def test_new_arrivals_newest_first_without_withdrawn(client, library):
     feed = get_json(client, "/opds/new")
     assert titles(feed) == ["Restricted Reading", "红楼梦", "Moby-Dick"]
+    assert feed["publications"][2]["metadata"]["subject"] == ["Sea stories", "Whaling"]
     assert "Withdrawn Whales" not in titles(get_json(client, "/opds/authors/Herman%20Melville"))
     assert client.get(f"/opds/books/{library['withdrawn']}").status_code == 404
     assert "Withdrawn Whales" not in titles(get_json(client, "/opds/search?query=whales"))
@@ -382,6 +383,7 @@ def test_atom_acquisitions_rights_and_accessibility(client, library):
     moby = entries["Moby-Dick"]
     types = {link.get("type") for link in moby.findall("a:link", NS) if link.get("rel") == OPEN}
     assert {"application/x-brf", "application/x-pef+xml", "application/epub+zip", "application/zip"} <= types
+    assert [c.get("term") for c in moby.findall("a:category", NS)] == ["Sea stories", "Whaling"]
     modes = [m.text for m in moby.findall("schema:accessMode", NS)]
     assert modes == ["textual", "auditory", "tactile"]
     assert "braille" in [f.text for f in moby.findall("schema:accessibilityFeature", NS)]

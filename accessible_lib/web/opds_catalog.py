@@ -101,14 +101,32 @@ def _statuses(db: Database, book_ids: list[int]) -> dict[int, str]:
 
 def entries(request: Request, db: Database, books: list[dict]) -> list[Entry]:
     """Feed entries for catalogue summaries; withdrawn books are left out."""
-    statuses = _statuses(db, [b["id"] for b in books])
+    ids = [b["id"] for b in books]
+    statuses = _statuses(db, ids)
+    details = _details(db, ids)
     shown = []
     for book in books:
         status = statuses.get(book["id"], access.PUBLIC_DOMAIN)
         if status == access.WITHDRAWN:
             continue
-        shown.append(_entry(request, db, book, status))
+        shown.append(_entry(request, db, {**details.get(book["id"], {}), **book}, status))
     return shown
+
+
+def _details(db: Database, book_ids: list[int]) -> dict[int, dict]:
+    """Description and subjects, which list summaries leave out and feed entries show, for a page at once."""
+    if not book_ids:
+        return {}
+    marks = ",".join("?" * len(book_ids))
+    found: dict[int, dict] = {
+        row[0]: {"description": row[1], "subjects": []}
+        for row in db.execute(f"SELECT id, description FROM books WHERE id IN ({marks})", book_ids)
+    }
+    for book_id, subject in db.execute(
+        f"SELECT book_id, subject FROM book_subjects WHERE book_id IN ({marks}) ORDER BY subject", book_ids
+    ):
+        found[book_id]["subjects"].append(subject)
+    return found
 
 
 def entry_for(request: Request, db: Database, book_id: int) -> Entry | None:
