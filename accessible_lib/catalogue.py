@@ -245,6 +245,29 @@ def recent_books(db: Database, limit: int = 10, *, staff: bool = False) -> list[
     )
 
 
+def recent_page(db: Database, page: int, size: int) -> Page:
+    """New arrivals a page at a time, newest first: the home page's list for feeds that page through it."""
+    books = _summaries(
+        db,
+        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {_VISIBLE} "
+        "ORDER BY added_at DESC, id DESC LIMIT ? OFFSET ?",
+        [size, (page - 1) * size],
+    )
+    return Page(books, book_count(db), page, size)
+
+
+def summaries_for(db: Database, book_ids: list[int]) -> list[dict]:
+    """The list summaries of these books, in the order given (a search ranks its hits)."""
+    if not book_ids:
+        return []
+    marks = ",".join("?" * len(book_ids))
+    found = {
+        b["id"]: b
+        for b in _summaries(db, f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE id IN ({marks})", book_ids)
+    }
+    return [found[i] for i in book_ids if i in found]
+
+
 def book_count(db: Database, *, staff: bool = False) -> int:
     return db.execute(f"SELECT count(*) FROM books WHERE {'1' if staff else _VISIBLE}").fetchone()[0]
 

@@ -66,6 +66,7 @@ EDITIONS = {
 # rights in words) to a reader who may not read it: why each one is safe.
 CATALOGUE_RECORD_ONLY = {
     "/books/{book_id:int}": "the book page: the record and the eligibility explanation, no content",
+    "/opds/books/{book_id:int}": "the OPDS publication: the record and acquisitions that ask to sign in",
 }
 # Routes that name no book and list books by their records: tried with these query strings.
 LISTS = {
@@ -74,10 +75,23 @@ LISTS = {
     "/browse": [{}],
     "/browse/{facet}": [{}],
     "/browse/{facet}/{value:path}": [{}],
+    # OPDS feeds for reading apps: records and acquisition links, never a book's text.
+    "/opds": [{}],
+    "/opds/new": [{}],
+    "/opds/search": [{"query": QUERY_WORDS[0]}, {"query": QUERY_WORDS[1]}, {"query": "wexmoor"}],
+    "/opds/{facet}": [{}],
+    "/opds/{facet}/{value:path}": [{}],
+    "/opds/v1.2": [{}],
+    "/opds/v1.2/new": [{}],
+    "/opds/v1.2/search": [{"q": QUERY_WORDS[0]}, {"q": QUERY_WORDS[1]}, {"q": "wexmoor"}],
+    "/opds/v1.2/{facet}": [{}],
+    "/opds/v1.2/{facet}/{value:path}": [{}],
 }
 # Routes that name no book and show nothing of any: why.
 NO_BOOK_CONTENT = {
     "/language/{code}": "sets the interface language and redirects",
+    "/opds/authentication": "how a reading app signs a reader in (OPDS Authentication 1.0)",
+    "/opds/v1.2/opensearch.xml": "the OpenSearch description of the Atom search",
     "/static": "the site's own CSS, JavaScript and fonts",
     "/internal/recover": "workers report lost leases here; signed, and answers with edition ids only",
     "/staff": "the staff dashboard; staff see every book whatever its rights",
