@@ -11,6 +11,7 @@ from .. import catalogue
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
+from . import csrf
 from .braille import table_choices
 from .helpers import db_for, not_found
 from .listen import LISTEN, listening
@@ -56,6 +57,7 @@ def book_page(request: Request):
         "downloads": downloads,
         "listen": listening(editions),
         "braille_tables": table_choices(book["language"], default_table(book["language"])),
+        "csrf_token": csrf.token(request),  # the braille form is a POST
     }
     return render(request, "book.html", context)
 
