@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from . import i18n
 from .caches import use_data_dir
@@ -43,6 +44,25 @@ class Connections:
         return db
 
 
+class Library(Starlette):
+    """The app with two layers outside even Starlette's error handling, so that they hold for the 500 page
+    too: the trusted proxy's headers (`trusted_proxies`: the scheme and client address every part of the
+    app sees, for Secure cookies and per-address throttles) and the security headers (web/headers.py)."""
+
+    trusted_proxies: str = ""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        from .web.headers import SecurityHeadersMiddleware
+
+        app: ASGIApp = SecurityHeadersMiddleware(super().build_middleware_stack())
+        if self.trusted_proxies.strip():
+            from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+            hosts = [host.strip() for host in self.trusted_proxies.split(",") if host.strip()]
+            app = ProxyHeadersMiddleware(app, trusted_hosts=hosts)
+        return app
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     use_data_dir(settings)  # the braille reading pages segment Chinese with jieba, whose cache goes there
@@ -70,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return render_error(request, 500, exception=exc if settings.debug else None)
 
-    return Starlette(
+    app = Library(
         debug=False,  # our own 500 page shows the traceback when settings.debug is on
         routes=[
             *routes(),
@@ -78,8 +98,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={UserError: user_error, HTTPException: http_error, Exception: server_error},
-        middleware=[i18n_middleware(), reader_middleware()],
+        middleware=[i18n_middleware(), csrf_middleware(), reader_middleware()],
     )
+    app.trusted_proxies = settings.trusted_proxies
+    return app
+
+
+def csrf_middleware():
+    from starlette.middleware import Middleware
+
+    from .web.csrf import CSRFCookieMiddleware
+
+    return Middleware(CSRFCookieMiddleware)
 
 
 def reader_middleware():

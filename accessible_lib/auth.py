@@ -21,9 +21,8 @@ import os
 import re
 import secrets
 import tempfile
-import threading
-import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -278,44 +277,52 @@ def user_for_session(db: Database, session: Session | None) -> StaffUser | None:
 
 
 class LoginThrottle:
-    """At most `limit` failed sign-ins per (address, username) in `window` seconds; success forgets them.
+    """At most `limit` failed sign-ins per (address, username) and `address_limit` per address in `window`
+    seconds; success forgets the (address, username) count only, so signing in to one's own account between
+    guesses at another's does not reset the address's count.
 
-    Kept in memory: it slows an online guesser down, which is all it is for; argon2 does the rest.
+    The counts are kept in SQLite (throttle.Limiter; `connect` gives the catalogue connection, else a private
+    in-memory one): none is dropped before its window ends, so a flood of new usernames or addresses cannot
+    reset a throttled one, and the per-address limit stops one address from trying name after name.
+    It slows an online guesser down, which is all it is for; argon2 does the rest.
     """
 
-    def __init__(self, limit: int = 5, window: float = 15 * 60):
+    def __init__(
+        self,
+        limit: int = 5,
+        window: float = 15 * 60,
+        *,
+        address_limit: int = 20,
+        connect: Callable[[], Database] | None = None,
+        bucket: str = "login",
+    ):
+        from .throttle import Limiter
+
         self.limit = limit
         self.window = window
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
+        self.address_limit = address_limit
+        self.bucket = bucket
+        self._limiter = Limiter(connect)
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
+    def _pair(self, address: str, username: str) -> str:
+        return f"{address}\n{normalise_username(username)}"
+
+    def address_wait_seconds(self, address: str, *, now: float | None = None) -> float:
+        """0 when this address may try again; else how long until it may, whatever the username."""
+        return self._limiter.wait_seconds(
+            self.bucket + "-address", address, limit=self.address_limit, window=self.window, now=now
+        )
 
     def wait_seconds(self, address: str, username: str, *, now: float | None = None) -> float:
         """0 when a sign-in may be tried now; else how long until it may."""
-        now = time.time() if now is None else now
-        key = (address, normalise_username(username))
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.limit:
-                return 0.0
-            return max(0.0, times[-self.limit] + self.window - now)
+        pair = self._limiter.wait_seconds(
+            self.bucket, self._pair(address, username), limit=self.limit, window=self.window, now=now
+        )
+        return max(pair, self.address_wait_seconds(address, now=now))
 
     def failed(self, address: str, username: str, *, now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        key = (address, normalise_username(username))
-        with self._lock:
-            self._recent(key, now)
-            self._failures.setdefault(key, []).append(now)
-            if len(self._failures) > 10_000:  # a flood of made-up names must not grow memory forever
-                self._failures.clear()
+        self._limiter.hit(self.bucket, self._pair(address, username), window=self.window, now=now)
+        self._limiter.hit(self.bucket + "-address", address, window=self.window, now=now)
 
     def succeeded(self, address: str, username: str) -> None:
-        with self._lock:
-            self._failures.pop((address, normalise_username(username)), None)
+        self._limiter.forget(self.bucket, self._pair(address, username))

@@ -422,3 +422,20 @@ def m014_calibre(db: Database) -> None:
         not_null={"book_id"},
     )
     db["calibre_books"].create_index(["book_id"])
+
+
+@migrations()
+def m012_security(db: Database) -> None:
+    """Counters that must hold across web processes and restarts (issue 11, part 7): failed sign-ins and
+    braille requests per address or account (`throttle_events`, kept until they leave their window, so a
+    flood of new names cannot push old failures out), and the nonces of signed worker reports already
+    seen (`worker_nonces`, kept while their timestamp is still accepted), so a captured report cannot be
+    sent again."""
+    db["throttle_events"].create(
+        {"bucket": str, "key": str, "at": float, "expires_at": float},
+        not_null={"bucket", "key", "at", "expires_at"},
+    )
+    db["throttle_events"].create_index(["bucket", "key", "at"])
+    db["throttle_events"].create_index(["expires_at"])
+    db["worker_nonces"].create({"nonce": str, "expires_at": float}, pk="nonce", not_null={"expires_at"})
+    db["worker_nonces"].create_index(["expires_at"])

@@ -19,6 +19,7 @@ class Setting:
     name: str
     default: object
     help: str
+    secret: bool = False  # never printed (`accessible-lib settings` says only whether it is set)
 
 
 SETTINGS: list[Setting] = [
@@ -50,6 +51,7 @@ SETTINGS: list[Setting] = [
         "secret_key",
         "",
         "Signs staff session cookies. Empty: a random key is made once and kept in the data directory.",
+        secret=True,
     ),
     Setting(
         "redis_url",
@@ -78,6 +80,19 @@ SETTINGS: list[Setting] = [
         "them out of audio (they stay in the text editions).",
     ),
     Setting(
+        "trusted_proxies",
+        "",
+        "Comma-separated addresses or networks (e.g. 127.0.0.1 or 10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For headers are believed: the scheme decides the cookies' Secure "
+        "flag, the address the throttles. Empty: no proxy is trusted.",
+    ),
+    Setting(
+        "braille_jobs_per_hour",
+        10,
+        "New braille editions one reader or one network address may have made per hour from the book page; "
+        "editions already made or queued are served without counting.",
+    ),
+    Setting(
         "plugins",
         "",
         "Comma-separated Python modules that workers and `editions request` import at start, e.g. extra "
@@ -103,6 +118,45 @@ SETTINGS: list[Setting] = [
         "eligible-only (only eligible readers may read them) or withdrawn.",
     ),
 ]
+
+
+HIDDEN = "********"
+_SECRET_QUERY_NAMES = {"password", "passwd", "pass", "secret", "token", "key", "api_key", "apikey"}
+
+
+def mask_url_secrets(value: str) -> str:
+    """`value` with any password in a URL's userinfo (redis://:pw@host, smtp://user:pw@host) or secret-named
+    query parameter (redis://host?password=pw) replaced, so that a URL can be shown or logged."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return HIDDEN if "@" in value else value  # too broken to parse: show nothing that might be a secret
+    if not parts.scheme or not parts.netloc:
+        return value
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{HIDDEN}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name.lower() in _SECRET_QUERY_NAMES for name, _ in pairs):
+            query = urlencode(
+                [(n, HIDDEN if n.lower() in _SECRET_QUERY_NAMES else v) for n, v in pairs], safe="*"
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def display_value(setting: Setting, value: object) -> str:
+    """A setting's value as `accessible-lib settings` prints it: a secret only says whether it is set, and a
+    password inside any URL is masked (the Redis URL today, the SMTP URL, any a plug-in adds)."""
+    if setting.secret:
+        return HIDDEN if value else ""
+    return mask_url_secrets(value) if isinstance(value, str) else str(value)
 
 
 def _coerce(raw: str, default: object) -> object:
@@ -135,6 +189,8 @@ class Settings:
     retry_backoff_seconds: int = 30
     report_url: str = ""
     audio_back_matter: bool = True
+    trusted_proxies: str = ""
+    braille_jobs_per_hour: int = 10
     plugins: str = ""
     public_url: str = ""
     smtp_url: str = ""

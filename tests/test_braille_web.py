@@ -11,6 +11,8 @@ from accessible_lib import auth
 from accessible_lib.editions import store
 from braille.translate import translate
 
+from .form_helpers import ask_braille
+
 PASSWORD = "a long enough password"
 CELLS = re.compile("^[\u2800-\u283f]+$")
 
@@ -63,16 +65,16 @@ def test_download_form_queues_one_edition_per_choice(client, db, sample_library)
     book = sample_library["en"]
     soup = soup_of(client.get(f"/books/{book}"))
     form = soup.find("form", action=f"/books/{book}/braille")
-    assert form is not None and form["method"] == "get"
+    assert form is not None and form["method"] == "post"
     names = {field["name"] for field in form.find_all(["input", "select"])}
-    assert names == {"table", "cells", "lines", "format"}
+    assert names == {"csrf_token", "table", "cells", "lines", "format"}
     for field in form.find_all(["input", "select"]):
-        if field.get("type") != "radio":
+        if field.get("type") not in ("radio", "hidden"):
             assert form.find("label", attrs={"for": field["id"]}) is not None
     query = {"table": "en-ueb-g1", "cells": "32", "lines": "20", "format": "pef"}
-    first = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    first = ask_braille(client, book, query)
     assert first.status_code == 303
-    again = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    again = ask_braille(client, book, query)
     assert again.headers["location"] == first.headers["location"]  # the same edition, not a second one
     edition_id = int(first.headers["location"].rsplit("/", 1)[1])
     edition = store.get_edition(db, edition_id)
@@ -82,8 +84,12 @@ def test_download_form_queues_one_edition_per_choice(client, db, sample_library)
     assert status.find("h1").get_text() == "Your braille edition"
     assert status.find("a", href=first.headers["location"]) is not None  # checks again without JavaScript
     for bad in ({"cells": "90"}, {"format": "exe"}, {"table": "nope"}, {"lines": "x"}):
-        response = client.get(f"/books/{book}/braille", params={**query, **bad}, follow_redirects=False)
+        response = ask_braille(client, book, {**query, **bad})
         assert response.status_code == 400
+
+
+def soup_fields(form) -> dict:
+    return {field["name"]: field["value"] for field in form.find_all("input")}
 
 
 def _sign_in(client, db) -> None:
@@ -133,7 +139,7 @@ def test_status_page_says_each_state_plainly_and_what_to_do(client, db, sample_l
 
     book = sample_library["en"]
     query = {"table": "en-ueb-g1", "cells": "32", "lines": "20", "format": "brf"}
-    location = client.get(f"/books/{book}/braille", params=query, follow_redirects=False).headers["location"]
+    location = ask_braille(client, book, query).headers["location"]
     edition_id = int(location.rsplit("/", 1)[1])
 
     def page():
@@ -171,10 +177,11 @@ def test_status_page_says_each_state_plainly_and_what_to_do(client, db, sample_l
     assert soup.find(attrs={"data-job-url": True}) is None, "a finished edition is not followed"
     again = soup.find("form", class_="job-failed")
     assert not again.has_attr("hidden") and again["action"] == f"/books/{book}/braille"
+    assert again["method"] == "post"
     fields = {field["name"]: field["value"] for field in again.find_all("input")}
-    assert fields == query
+    assert fields.pop("csrf_token") and fields == query
     assert again.find("button").get_text() == "Try again"
-    retried = client.get(again["action"], params=fields, follow_redirects=False)
+    retried = client.post(again["action"], data=soup_fields(again), follow_redirects=False)
     assert retried.headers["location"] == location
     assert store.get_edition(db, edition_id)["status"] == store.QUEUED  # asked again: queued again
 
@@ -187,6 +194,6 @@ def test_status_page_says_each_state_plainly_and_what_to_do(client, db, sample_l
     assert download["href"] == data["download_url"] == f"/editions/{edition_id}/files/book.brf"
     assert not download.find_parent("p").has_attr("hidden")
     # The book page's form for a finished edition serves the file at once.
-    served = client.get(f"/books/{book}/braille", params=query, follow_redirects=False)
+    served = ask_braille(client, book, query)
     assert served.headers["location"] == data["download_url"]
     assert client.get(f"/books/{book}/braille/{edition_id + 99}.json").status_code == 404

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page
 
 from accessible_lib import catalogue, i18n
 from accessible_lib.db import open_database
+from accessible_lib.editions import formats, store
 
 from .browser_conftest import (  # noqa: F401 (fixtures)
     DESKTOP,
@@ -51,8 +52,6 @@ BUDGETS = {"chapter": 3, "braille": 2, "browse-value": 3, "search": 8, "search-p
 # A search with filters, one long enough to have a second page, one in Chinese; the empty search form;
 # the error page.
 SEEDS = ["/", "/search", "/search?q=whale", "/search?q=the", "/search?q=长恨歌", "/no-such-page"]
-# The braille download form's answer: it queues an edition and lands on its status page.
-SEEDS += ["/books/1/braille?table=en-ueb-g1&cells=32&lines=20&format=pef"]
 # A chapter past the end of a book: a 404 that names the chapter and links back to the book.
 MISSING_CHAPTER = "/books/1/read/999"
 SEEDS += [MISSING_CHAPTER]
@@ -249,11 +248,23 @@ def book_seeds(server: LiveServer, books: dict[str, int]) -> list[str]:
         counts = {book_id: len(catalogue.get_book(db, book_id)["chapters"]) for book_id in books.values()}
     finally:
         db.close()
-    seeds = []
+    seeds = [braille_status_seed(server, min(counts))]
     for book_id, count in counts.items():
         seeds.append(f"/books/{book_id}")
         seeds.extend(f"/books/{book_id}/read/{n}" for n in range(1, min(count, 2) + 1))
     return seeds
+
+
+def braille_status_seed(server: LiveServer, book_id: int) -> str:
+    """The braille download form's answer (a POST, so not a link to crawl): a queued edition's status page."""
+    db = open_database(server.settings.database_path)
+    try:
+        options = {"table": "en-ueb-g1", "cells": 32, "lines": 20}
+        clean = formats.normalise_options(formats.get_format("pef"), options)
+        edition_id, _ = store.request_edition(db, book_id, "pef", clean, requested_by="reader")
+    finally:
+        db.close()
+    return f"/books/{book_id}/braille/{edition_id}"
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -36,8 +36,14 @@ def reader_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live
 
 
 def ask(page: Page, server: LiveServer, book_id: int, cells: int) -> int:
-    """The book page's braille form, as a reader sends it: lands on the edition's status page."""
-    page.goto(f"{server.url}/books/{book_id}/braille?format=brf&table=en-ueb-g1&cells={cells}&lines=25")
+    """The book page's braille form, filled in and sent as a reader does: lands on the edition's status
+    page. (A POST with the page's CSRF token; the old GET address only leads back to the form.)"""
+    page.goto(f"{server.url}/books/{book_id}")
+    page.select_option("#download-table", "en-ueb-g1")
+    page.fill("#braille-cells", str(cells))
+    page.fill("#braille-lines", "25")
+    page.check("#braille-brf")
+    page.locator("form[action$='/braille'] button[type=submit]").click()
     page.wait_for_url(f"**/books/{book_id}/braille/*")
     return int(page.url.rsplit("/", 1)[1])
 

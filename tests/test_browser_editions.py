@@ -48,7 +48,9 @@ def test_request_follow_and_download_an_edition(chromium, tmp_path: Path):  # no
                 edition_id = int(page.url.rsplit("/", 1)[1])
                 # The page follows the job by itself (progress.js) until the worker finishes it.
                 page.wait_for_function(
-                    "document.querySelector('[data-field=status_text]').textContent.startsWith('Finished')",
+                    # A function, not a bare expression: Playwright evals those, which the CSP forbids.
+                    "() => document.querySelector('[data-field=status_text]')"
+                    ".textContent.startsWith('Finished')",
                     timeout=60_000,
                 )
                 edition = store.get_edition(db, edition_id)

@@ -148,9 +148,10 @@ def reader_braille(library: dict, book_id: int, format_name: str) -> bytes:
             query[field["name"]] = (field.find("option", selected=True) or field.find("option"))["value"]
         elif field.get("type") != "radio":
             query[field["name"]] = field["value"]
+    assert form["method"] == "post" and query["csrf_token"]
     assert form.find("input", attrs={"name": "format", "value": format_name}) is not None
     query["format"] = format_name
-    response = client.get(form["action"], params=query, follow_redirects=False)
+    response = client.post(form["action"], data=query, follow_redirects=False)
     assert response.status_code == 303
     status_url = response.headers["location"]
     edition_id = int(status_url.rsplit("/", 1)[1])

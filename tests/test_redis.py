@@ -139,12 +139,12 @@ def test_internal_routes_take_only_signed_fresh_reports(web_app):
     path = f"/internal/editions/{edition_id}/claim"
     body = json.dumps({"lease_seconds": 30}).encode()
 
-    assert post(live.url + path, body, {})[0] == 403
-    assert post(live.url + path, body, signing.sign("another key", "POST", path, body))[0] == 403
+    assert post(live.url + path, body, {})[0] == 401
+    assert post(live.url + path, body, signing.sign("another key", "POST", path, body))[0] == 401
     other_path = f"/internal/editions/{edition_id + 1}/claim"
-    assert post(live.url + path, body, signing.sign(SECRET, "POST", other_path, body))[0] == 403
+    assert post(live.url + path, body, signing.sign(SECRET, "POST", other_path, body))[0] == 401
     stale = signing.sign(SECRET, "POST", path, body, now=time.time() - 3600)
-    assert post(live.url + path, body, stale)[0] == 403
+    assert post(live.url + path, body, stale)[0] == 401
     assert edition(settings, edition_id)["status"] == store.QUEUED, "no refused report changed anything"
 
     status, answer = post(live.url + path, body, signing.sign(SECRET, "POST", path, body))

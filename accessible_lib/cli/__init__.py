@@ -28,7 +28,7 @@ from ..importer import (
     collect_files,
     import_file,
 )
-from ..settings import PREFIX, SETTINGS, Settings
+from ..settings import PREFIX, SETTINGS, Settings, display_value
 
 
 @click.group()
@@ -102,16 +102,23 @@ def serve(host: str | None, port: int | None) -> None:
     from ..app import create_app
 
     settings = Settings.from_env()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    # uvicorn's own proxy handling (on by default, trusting 127.0.0.1) is off: the app trusts exactly the
+    # proxies in ACCESSIBLE_LIB_TRUSTED_PROXIES, and sees their forwarded scheme and client address.
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=False,
+    )
 
 
 @main.command("settings")
 def show_settings() -> None:
-    """Every setting, its current value and what it is for."""
+    """Every setting, its current value and what it is for (secrets and passwords in URLs masked)."""
     current = Settings.from_env()
     for setting in SETTINGS:
         name = PREFIX + setting.name.upper()
-        click.echo(f"{name}={getattr(current, setting.name)}")
+        click.echo(f"{name}={display_value(setting, getattr(current, setting.name))}")
         click.echo(f"    {setting.help}")
 
 

@@ -37,7 +37,12 @@ def routes() -> list[Route]:
         Route(
             "/books/{book_id:int}/read/{position:int}/braille", braille.chapter_page, name="braille_chapter"
         ),
-        Route("/books/{book_id:int}/braille", braille.request_download, name="braille_download"),
+        Route(
+            "/books/{book_id:int}/braille",
+            braille.request_download,
+            methods=["GET", "POST"],
+            name="braille_download",
+        ),
         Route(
             "/books/{book_id:int}/braille/{edition_id:int}", braille_status.status_page, name="braille_status"
         ),

@@ -139,10 +139,10 @@ async def _unverified(
 
 async def sign_out(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=20)
+    check_csrf(request, form.get(CSRF_FIELD))  # first, as every POST: a forged form learns nothing
     token = session_token(request)
     if token is None:
         return RedirectResponse("/account/sign-in", status_code=303)
-    check_csrf(request, form.get(CSRF_FIELD))
     await run_in_threadpool(sessions.end, db_for(request), token)
     response = RedirectResponse("/account/sign-in?done=signed-out", status_code=303)
     clear_session_cookie(request, response)

@@ -11,6 +11,7 @@ from .. import access, catalogue
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
+from . import csrf
 from .braille import table_choices
 from .helpers import db_for
 from .listen import LISTEN, listening
@@ -65,6 +66,7 @@ def book_page(request: Request):
         "series_number": lambda index: format_decimal(
             index, format="#,##0.##", locale=request.scope.get("locale", "en")
         ),
+        "csrf_token": csrf.token(request),  # the braille form is a POST
     }
     if not access.may_read(request, book):
         context["refusal"] = access.refusal(request, book)

@@ -19,6 +19,7 @@ from .. import access
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
+from . import csrf
 from .helpers import db_for, not_found
 from .render import render
 from .staff_jobs import checked_text, milestone
@@ -115,6 +116,7 @@ def status_page(request: Request) -> Response:
         "job": describe(edition, locale),
         "label": gettext(formats.get_format(edition["format"]).label),
         "checked_text": checked_text(locale),
+        "csrf_token": csrf.token(request),
         # The same choices again, for "Try again" after a failure: asking again requeues a failed edition.
         "again": {
             "format": edition["format"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -24,7 +26,8 @@ def _throttle(request: Request) -> auth.LoginThrottle:
     state = request.app.state
     throttle = getattr(state, "staff_login_throttle", None)
     if throttle is None:
-        throttle = state.staff_login_throttle = auth.LoginThrottle()
+        # Counted in the catalogue, so that every web process shares one count (auth.LoginThrottle).
+        throttle = state.staff_login_throttle = auth.LoginThrottle(connect=request.state.connections.get)
     return throttle
 
 
@@ -71,12 +74,20 @@ async def login_page(request: Request) -> Response:
         return _login_form(request, session, username=username, errors=errors, status=400)
     address = request.client.host if request.client else ""
     throttle = _throttle(request)
-    wait = throttle.wait_seconds(address, username)
+    wait = throttle.address_wait_seconds(address)
     if wait:
+        message = gettext(
+            "Too many failed attempts to sign in from your network address. "
+            "Wait %(minutes)d minutes and try again.",
+            minutes=max(1, math.ceil(wait / 60)),
+        )
+    else:
+        wait = throttle.wait_seconds(address, username)
         message = gettext(
             "Too many failed attempts to sign in with this username. Wait %(minutes)d minutes and try again.",
             minutes=max(1, round(wait / 60)),
         )
+    if wait:
         errors = [{"field_id": "username", "message": message}]
         return _login_form(request, session, username=username, errors=errors, status=429)
     user = await run_in_threadpool(auth.authenticate, db_for(request), username, password)

@@ -4,12 +4,20 @@ The catalogue has one writer, this web app; a worker that cannot open the SQLite
 Redis queue) sends its claim, renewals, completion or failure here instead (jobs.reporters.HttpReporter).
 Each request is signed with an HMAC of its timestamp, path and body under the secret key, which both sides
 must be given explicitly (ACCESSIBLE_LIB_SECRET_KEY): without one these routes refuse everything.
+
+Anyone can reach these routes, so they are careful before trusting anything: the body is limited before it
+is read (a Content-Length over the limit is refused at once, and the stream is counted as it comes, for a
+sender that lies or sends none), a missing or malformed signature is a 401, and a signed report is taken
+once: its nonce is remembered in the catalogue for as long as its timestamp is accepted, and a second
+request with it is a 409.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,17 +32,62 @@ from .helpers import db_for
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_ERROR_CHARS = 2000
+# The largest report is a completed edition's file list: a few hundred bytes a file, a few hundred files.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 class BadReport(ValueError):
     pass
 
 
+class Refused(Exception):
+    """A request that is not taken: its status and a short reason for the worker's log."""
+
+    def __init__(self, status: int, error: str):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+async def _limited_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or len(declared) > 12:
+            raise Refused(400, "bad Content-Length")
+        if int(declared) > MAX_BODY_BYTES:
+            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _first_time(request: Request, signed: signing.Signed) -> bool:
+    """Remember the nonce until its timestamp is too old to be accepted; False when it was seen before."""
+    db = db_for(request)
+    try:
+        with db.conn:
+            db.execute("DELETE FROM worker_nonces WHERE expires_at < ?", [time.time()])
+            db.execute(
+                "INSERT INTO worker_nonces (nonce, expires_at) VALUES (?, ?)",
+                [signed.nonce, signed.remember_until],
+            )
+    except sqlite3.IntegrityError:
+        return False
+    return True
+
+
 async def _verified_body(request: Request) -> dict:
-    body = await request.body()
+    body = await _limited_body(request)
     secret = request.state.settings.secret_key
-    if not signing.verify(secret, request.headers, request.method, request.url.path, body):
-        raise PermissionError
+    signed = signing.verify(secret, request.headers, request.method, request.url.path, body)
+    if signed is None:
+        raise Refused(401, "bad or missing signature")
+    if not await run_in_threadpool(_first_time, request, signed):
+        raise Refused(409, "this signed request was already received")
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -142,8 +195,8 @@ async def edition_report(request: Request) -> JSONResponse:
     try:
         payload = await _verified_body(request)
         answer = await run_in_threadpool(_act, request, action, request.path_params["edition_id"], payload)
-    except PermissionError:
-        return JSONResponse({"error": "bad or missing signature"}, status_code=403)
+    except Refused as exc:
+        return _refused(exc)
     except BadReport as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse(answer)
@@ -155,13 +208,18 @@ async def recover_report(request: Request) -> JSONResponse:
 
     try:
         await _verified_body(request)
-    except PermissionError:
-        return JSONResponse({"error": "bad or missing signature"}, status_code=403)
+    except Refused as exc:
+        return _refused(exc)
     except BadReport as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     settings = request.state.settings
     queue = getattr(request.state, "queue", None)
     return JSONResponse(await run_in_threadpool(recover, settings, queue))
+
+
+def _refused(exc: Refused) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'HMAC realm="accessible-lib workers"'} if exc.status == 401 else None
+    return JSONResponse({"error": exc.error}, status_code=exc.status, headers=headers)
 
 
 def routes() -> list[Route]:
