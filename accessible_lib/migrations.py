@@ -277,3 +277,84 @@ def m007_readers(db: Database) -> None:
     # Administrators (who will manage staff accounts and settings) are staff with this flag; nothing reads it
     # yet, and `accessible-lib create-staff` makes ordinary staff.
     db["staff_users"].add_column("is_admin", int, not_null_default=0)
+
+
+@migrations()
+def m013_eligibility(db: Database) -> None:
+    """Eligibility to read `eligible-only` books (issue 11, part 2): applications, their evidence, the
+    organisations that vouch for members, and who among staff looked at evidence.
+
+    Every table that holds a reader's data has a `reader_id` column: `personal_data.py` finds the rows of a
+    reader for export and deletion by that name, so a later table that follows the rule is included without
+    changing it. Only metadata of an uploaded statement is here; the file is under the data directory
+    (`evidence/`), by a random name. `decided_until` is inclusive, like `readers.eligible_until`.
+    """
+    db["eligibility_applications"].create(
+        {
+            "id": int,
+            "reader_id": int,
+            "category": str,  # eligibility.CATEGORIES
+            "category_other": str,  # the reader's own words when category is "other"
+            "evidence_kind": str,  # "statement", "certificate", "organisation" or "staff" (no evidence)
+            "certificate_number": str,  # 残疾人证号, normalised
+            "organisation_id": int,  # readers.id of the vouching organisation
+            "status": str,  # "pending", "approved" or "denied"
+            "submitted_at": str,
+            "decided_at": str,
+            "decided_by": str,  # staff username, or "cli"
+            "decided_until": str,  # ISO date, approved applications only; empty: no end
+            "reason": str,  # why it was denied, shown to the reader
+        },
+        pk="id",
+        not_null={"reader_id", "category", "evidence_kind", "status", "submitted_at"},
+        foreign_keys=[("reader_id", "readers", "id")],
+    )
+    db["eligibility_applications"].create_index(["reader_id", "id"])
+    db["eligibility_applications"].create_index(["status", "submitted_at"])
+
+    db["eligibility_evidence"].create(
+        {
+            "id": int,
+            "application_id": int,
+            "reader_id": int,
+            "stored_name": str,  # random file name under <data_dir>/evidence
+            "media_type": str,  # from the file's first bytes, never from its name
+            "size": int,
+            "sha256": str,
+            "uploaded_at": str,
+        },
+        pk="id",
+        not_null={"application_id", "reader_id", "stored_name", "media_type", "size", "uploaded_at"},
+        foreign_keys=[("application_id", "eligibility_applications", "id"), ("reader_id", "readers", "id")],
+    )
+    db["eligibility_evidence"].create_index(["application_id"], unique=True)
+
+    db["organisation_vouches"].create(
+        {
+            "id": int,
+            "organisation_id": int,  # readers.id of the organisation account
+            "reader_id": int,  # the member vouched for
+            "application_id": int,
+            "vouched_at": str,
+        },
+        pk="id",
+        not_null={"organisation_id", "reader_id", "application_id", "vouched_at"},
+        foreign_keys=[("reader_id", "readers", "id"), ("application_id", "eligibility_applications", "id")],
+    )
+    db["organisation_vouches"].create_index(["organisation_id"])
+    db["organisation_vouches"].create_index(["reader_id"])
+
+    # The audit of staff looking at evidence: no disability data, only who, when and which application.
+    db["evidence_views"].create(
+        {
+            "id": int,
+            "application_id": int,
+            "reader_id": int,  # whose evidence: they see this log in their export
+            "staff_username": str,
+            "action": str,  # "queue", "review" or "download"
+            "viewed_at": str,
+        },
+        pk="id",
+        not_null={"application_id", "reader_id", "staff_username", "action", "viewed_at"},
+    )
+    db["evidence_views"].create_index(["viewed_at"])

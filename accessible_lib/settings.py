@@ -96,6 +96,11 @@ SETTINGS: list[Setting] = [
         "smtps://user:password@host:465. Empty: mails are written to the log instead of sent.",
     ),
     Setting("mail_from", "", "Sender address of account mails. Empty: library@ the public address's host."),
+    Setting(
+        "max_evidence_bytes",
+        10 * 1024 * 1024,
+        "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
+    ),
 ]
 
 
@@ -133,6 +138,7 @@ class Settings:
     public_url: str = ""
     smtp_url: str = ""
     mail_from: str = ""
+    max_evidence_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -165,6 +171,11 @@ class Settings:
     def queue_path(self) -> Path:
         """Huey's SQLite queue when no Redis URL is set."""
         return self.data_dir / "queue.db"
+
+    @property
+    def evidence_dir(self) -> Path:
+        """Readers' evidence of eligibility: outside every served directory, shown only to reviewing staff."""
+        return self.data_dir / "evidence"
 
     @property
     def sources_dir(self) -> Path:

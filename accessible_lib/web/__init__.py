@@ -19,6 +19,7 @@ def routes() -> list[Route]:
         worker_api,
     )
     from .account import account_routes
+    from .eligibility_routes import eligibility_routes
     from .staff import staff_routes
 
     return [
@@ -41,6 +42,7 @@ def routes() -> list[Route]:
         Route("/editions/{edition_id:int}/files/{name}", downloads.download, name="download"),
         Route("/language/{code}", language.choose_language, name="language"),
         *account_routes(),
+        *eligibility_routes(),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),
