@@ -23,6 +23,7 @@ from .helpers import db_for, not_found, page_number
 from .render import render
 from .staff_session import StaffContext, staff_page
 
+PRIVATE = {"Cache-Control": "no-store"}  # pages that show disability data stay out of every cache
 DONE = {"approved", "approved-no-mail", "denied", "denied-no-mail", "organisation"}
 LOG_PAGE_SIZE = 100
 
@@ -56,7 +57,7 @@ def queue(request: Request, staff: StaffContext) -> Response:
     eligibility.log_views(db, pending, staff.user.username, "queue")
     done = request.query_params.get("done")
     context = staff.page(rows=_describe(db, pending), done=done if done in DONE else "")
-    return render(request, "staff_eligibility.html", context)
+    return render(request, "staff_eligibility.html", context, headers=PRIVATE)
 
 
 def _application(request: Request) -> eligibility.Application:
@@ -74,7 +75,7 @@ def _review(request: Request, staff: StaffContext, application, *, errors=None, 
         errors=errors or [],
         values=values or {"until": "", "reason": ""},
     )
-    return render(request, "staff_application.html", context, status=status)
+    return render(request, "staff_application.html", context, status=status, headers=PRIVATE)
 
 
 def review(request: Request, staff: StaffContext) -> Response:
