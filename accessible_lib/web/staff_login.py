@@ -86,6 +86,7 @@ async def login_page(request: Request) -> Response:
         errors = [{"field_id": "username", "message": message}]
         return _login_form(request, session, username=username, errors=errors, status=400)
     throttle.succeeded(address, username)
+
     # A new session, with a new CSRF token: nothing from before signing in carries over.
     def rotate() -> auth.Session:
         auth.end_session(db_for(request), session)  # a session this browser held before ends here
