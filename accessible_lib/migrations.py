@@ -280,6 +280,30 @@ def m007_readers(db: Database) -> None:
 
 
 @migrations()
+def m007_reader_passkeys(db: Database) -> None:
+    """Passkeys (WebAuthn) of reader accounts: a sign-in that needs no typing. Only the public key is kept;
+    the private key never leaves the reader's device. `credential_id` is base64url, as browsers send it."""
+    db["reader_passkeys"].create(
+        {
+            "id": int,
+            "reader_id": int,
+            "credential_id": str,
+            "public_key": bytes,  # COSE key, as the webauthn package returns it
+            "sign_count": int,
+            "name": str,  # what the reader calls it ("my phone"), or the date it was added
+            "created_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        not_null={"reader_id", "credential_id", "public_key", "created_at"},
+        defaults={"sign_count": 0},
+        foreign_keys=[("reader_id", "readers", "id")],
+    )
+    db["reader_passkeys"].create_index(["credential_id"], unique=True)
+    db["reader_passkeys"].create_index(["reader_id"])
+
+
+@migrations()
 def m013_eligibility(db: Database) -> None:
     """Eligibility to read `eligible-only` books (issue 11, part 2): applications, their evidence, the
     organisations that vouch for members, and who among staff looked at evidence.

@@ -286,7 +286,7 @@ def test_the_session_cookie_is_secure_over_https(app, db):
 def test_signing_in_always_starts_a_new_session(client, db):
     reader_id = add_verified(db)
     # A token planted in the browser before signing in (session fixation) is never the signed-in one.
-    client.cookies.set(COOKIE, "planted-by-someone-else")
+    client.cookies.set(COOKIE, "planted-by-someone-else", domain="testserver.local")
     sign_in(client)
     first = client.cookies.get(COOKIE)
     assert first and first != "planted-by-someone-else"
@@ -432,7 +432,10 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_devices
             follow_redirects=False,
         )
         assert done.headers["location"] == "/account?done=password"
-        assert "Your new password is saved" in soup(client.get("/account")).find(class_="notice").get_text()
+        assert (
+            "Your new password is saved"
+            in soup(client.get(done.headers["location"])).find(class_="notice").get_text()
+        )
         assert other_device.get("/account", follow_redirects=False).status_code == 303
     assert sessions.count(db, sessions.READER, reader_id) == 1
     assert readers.authenticate(db, EMAIL, "brand new words") is not None
@@ -552,3 +555,43 @@ def test_cli_adds_ready_readers_and_lists_them(settings, client, db):
     # Ready to sign in, and eligible.
     assert sign_in(client, "mei@example.org").status_code == 303
     assert account_facts(client.get("/account"))["What you may read"].startswith("Eligible reader:")
+
+
+def test_passkey_endpoints_refuse_without_the_csrf_token_or_a_challenge(client, db):
+    add_verified(db)
+    page = client.get("/account/sign-in")
+    token = csrf_of(page)
+    section = soup(page).find(attrs={"data-passkey-sign-in": True})
+    assert "hidden" in section.attrs  # shown by passkeys.js only where the browser can use passkeys
+    assert client.post("/account/passkey-sign-in/options").status_code == 403
+    options = client.post("/account/passkey-sign-in/options", headers={"X-CSRF-Token": token})
+    assert options.status_code == 200
+    assert options.json()["rpId"] == "testserver" and options.json()["challenge"]
+    forged = {"credential": {"id": "bm9uZQ", "type": "public-key", "response": {}}}
+    refused = client.post("/account/passkey-sign-in", json=forged, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("The passkey could not be used.")
+    assert client.cookies.get(COOKIE) is None
+    # The challenge was used up by that attempt: a second try needs new options.
+    again = client.post("/account/passkey-sign-in", json=forged, headers={"X-CSRF-Token": token})
+    assert again.status_code == 400
+    # Adding a passkey needs a signed-in reader.
+    assert client.post("/account/passkeys/options", headers={"X-CSRF-Token": token}).status_code == 401
+
+
+def test_limits_count_each_account_address_and_recipient_on_its_own():
+    from accessible_lib.web.account_limits import ReaderLimits
+
+    limits = ReaderLimits()
+    for n in range(20):  # one guesser spread over many addresses, at one account
+        limits.sign_in_failed(f"10.0.0.{n}", EMAIL)
+    assert limits.sign_in_wait("10.0.1.1", EMAIL) > 0
+    assert limits.sign_in_wait("10.0.1.1", "bo@example.org") == 0
+    for n in range(20):  # one address trying many accounts
+        limits.sign_in_failed("10.9.9.9", f"guess{n}@example.org")
+    assert limits.sign_in_wait("10.9.9.9", "new@example.org") > 0
+    assert limits.sign_in_wait("10.9.9.8", "new@example.org") == 0
+    for n in range(3):  # three mails to one address, each from another machine
+        limits.mail_sent(f"10.1.0.{n}", "victim@example.org")
+    assert limits.mail_wait("10.1.0.9", "victim@example.org") > 0
+    assert limits.mail_wait("10.1.0.9", "someone.else@example.org") == 0

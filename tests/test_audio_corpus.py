@@ -5,7 +5,7 @@ first sentence or so; the element structure, headings, notes and images stay). E
 kept, with its title and the book's table of contents, so the 144 chapters of Moby-Dick and the nested
 contents of Leaves of Grass go through every builder. Full-length books are converted by `make bench`.
 
-The `espeak` engine is used for speed; tests/test_audio_editions.py covers the default pyttsx3 engine.
+The `espeak` engine is used for speed; tests/test_audio_editions.py covers the default (libespeak).
 EPUBCheck runs on all EPUBs in one JVM (tests/tools/EpubCheckMany.java): one start per book cost 6 s each.
 """
 

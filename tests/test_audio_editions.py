@@ -334,7 +334,7 @@ def test_audio_options_are_checked() -> None:
     assert normalise_options(fmt, {}) == {
         "voice": "",
         "rate": 175,
-        "engine": "pyttsx3",
+        "engine": "libespeak",
         "footnotes": "chapter",
     }
     assert normalise_options(fmt, {"rate": "200", "engine": "espeak"})["rate"] == 200

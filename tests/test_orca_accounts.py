@@ -66,7 +66,8 @@ def said(step: dict) -> str:
 def test_sign_in_page_speaks_labels_announces_the_error_and_links_the_summary_to_fields(orca_accounts):
     url = orca_accounts.url + "/account/sign-in"
     html = fetch(url)
-    to_email = tabs_to(html, "email")
+    # ctrl+Home already puts Orca, and the focus, on the skip link: the first Tab stop is behind it.
+    to_email = tabs_to(html, "email") - 1
     keys = ["ctrl+Home", *["Tab"] * to_email, f"type:{EMAIL}", "Tab", "type:a wrong passphrase", "Return"]
     keys += ["Tab", "Return"]
     result = read_page(url, keys)

@@ -90,7 +90,11 @@ ENGINES: dict[str, str] = {
     "espeak": "voices.espeak_engine:EspeakEngine",
     "libespeak": "voices.libespeak_engine:LibespeakEngine",
 }
-DEFAULT_ENGINE = "pyttsx3"
+# libespeak-ng through pyttsx3's own binding, synchronously: the same audio as pyttsx3's driver at less CPU
+# and wall time. The driver copies every utterance through a Python callback that walks each word event,
+# writes a WAV file and polls for its end; on a slice of War and Peace that made the whole pipeline 1.61x
+# the raw `espeak-ng | lame` pipeline's time, against 1.18x here (BENCHMARKS.md; the target is 1.25x).
+DEFAULT_ENGINE = "libespeak"
 
 
 def engine_by_name(name: str = DEFAULT_ENGINE, **options: object) -> SpeechEngine:
@@ -104,14 +108,20 @@ def engine_by_name(name: str = DEFAULT_ENGINE, **options: object) -> SpeechEngin
     return engine_class(**options)
 
 
+NO_SOUND_SERVER = "unix:/nonexistent/accessible-lib-no-sound-server"
+
+
 def silent_env() -> dict[str, str]:
     """The environment for a process that runs espeak-ng, which never plays sound here.
 
     Starting, libespeak-ng opens its audio layer (pcaudiolib, then PulseAudio) even when it only hands
     samples back, and libpulse then writes a cookie in ~/.config/pulse and, with no XDG_RUNTIME_DIR, a
-    directory in $TMPDIR. With no sound server named, it writes nothing: speech leaves no file behind.
+    directory in $TMPDIR. Named a sound server that cannot exist, it writes nothing: speech leaves no file
+    behind. The name is a socket path, not a host name: `PULSE_SERVER=none` made libpulse look "none" up in
+    the DNS, which took up to 5 s per espeak-ng process where the resolver does not answer (measured: 20
+    runs of `espeak-ng --stdout` 15.9 s with `none`, 0.47 s with the socket path).
     """
-    return {**os.environ, "PULSE_SERVER": "none"}
+    return {**os.environ, "PULSE_SERVER": NO_SOUND_SERVER}
 
 
 def child_env() -> dict[str, str]:

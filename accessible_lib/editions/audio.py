@@ -26,7 +26,15 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from voices.book import SpokenBook, SpokenChapter
-from voices.engine import Audio, SpeechEngine, check_rate, engine_by_name, join_audio, resolve_voice
+from voices.engine import (
+    DEFAULT_ENGINE,
+    Audio,
+    SpeechEngine,
+    check_rate,
+    engine_by_name,
+    join_audio,
+    resolve_voice,
+)
 from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder, listen_name
 from voices.runs import synthesize_speech
 from voices.text import Sentence, image_words, prepare_sentences, split_for_synthesis
@@ -258,7 +266,7 @@ class _Reader:
 
     def __init__(self, options: dict, workdir: Path):
         self.rate = check_rate(int(options.get("rate") or 175))
-        self.engine: SpeechEngine = engine_by_name(options.get("engine") or "pyttsx3", workdir=workdir)
+        self.engine: SpeechEngine = engine_by_name(options.get("engine") or DEFAULT_ENGINE, workdir=workdir)
         try:
             wanted = (options.get("voice") or "").strip()
             self.voice = resolve_voice(wanted, self.engine.voices()) if wanted else None

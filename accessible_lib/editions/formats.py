@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from voices.engine import DEFAULT_ENGINE
+
 from ..i18n import TranslatableError
 from ..ingest.errors import N_
 
@@ -188,7 +190,7 @@ _AUDIO_OPTIONS = (
         N_("Speech voice, for example en-gb; leave empty to choose by the book's language"),
     ),
     Option("rate", "int", 175, N_("Speaking rate in words per minute"), minimum=80, maximum=450),
-    Option("engine", "str", "pyttsx3", N_("Speech engine"), choices=("pyttsx3", "libespeak", "espeak")),
+    Option("engine", "str", DEFAULT_ENGINE, N_("Speech engine"), choices=("libespeak", "pyttsx3", "espeak")),
     Option(
         "footnotes",
         "str",

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import readers
+from .. import passkeys, readers
 from ..i18n import gettext
 from . import account_mail
 from .account_limits import limits_for
@@ -23,7 +23,7 @@ from .account_session import CSRF_FIELD, check_csrf, client_address, render_form
 from .account_sign_up import field_errors, link_expired, too_many_mails
 from .helpers import db_for
 
-DONE = {"password", "email"}
+DONE = {"password", "email", "passkey", "passkey-removed"}
 
 
 def _sign_in_first(request: Request) -> RedirectResponse:
@@ -77,8 +77,10 @@ async def home(request: Request) -> Response:
     if account is None:
         return _sign_in_first(request)
     done = request.query_params.get("done")
+    keys = await run_in_threadpool(passkeys.passkeys_for, db_for(request), account.id)
     context = {
         "account": account,
+        "passkeys": keys,
         "eligibility": eligibility_words(account),
         "application_state": await run_in_threadpool(_application_state, request, account),
         "done": done if done in DONE else "",
@@ -171,7 +173,7 @@ async def confirm_email(request: Request) -> Response:
 
 
 def account_routes() -> list[Route]:
-    from . import account_reset, account_sign_in, account_sign_up
+    from . import account_passkeys, account_reset, account_sign_in, account_sign_up
 
     return [
         Route("/account", home, name="account"),
@@ -185,4 +187,14 @@ def account_routes() -> list[Route]:
         Route("/account/password", password_page, methods=["GET", "POST"], name="change_password"),
         Route("/account/email", email_page, methods=["GET", "POST"], name="change_email"),
         Route("/account/email/confirm/{token}", confirm_email, name="confirm_email"),
+        Route("/account/passkeys/options", account_passkeys.register_options, methods=["POST"]),
+        Route("/account/passkeys", account_passkeys.register, methods=["POST"], name="add_passkey"),
+        Route(
+            "/account/passkeys/{passkey_id:int}/remove",
+            account_passkeys.remove,
+            methods=["POST"],
+            name="remove_passkey",
+        ),
+        Route("/account/passkey-sign-in/options", account_passkeys.sign_in_options, methods=["POST"]),
+        Route("/account/passkey-sign-in", account_passkeys.sign_in, methods=["POST"], name="passkey_sign_in"),
     ]

@@ -14,31 +14,43 @@ from starlette.requests import Request
 
 from ..auth import LoginThrottle
 
-ANY = "*"  # the other half of a key when only the address, or only the account, counts
-
 QUARTER_HOUR = 15 * 60
 HOUR = 3600
+
+
+def _only(kind: str, value: str) -> tuple[str, str]:
+    """A key that counts one thing alone (an account, an address, a recipient): the value goes where the
+    throttle expects the client address, the username part stays empty, so a throttle that also counts per
+    address (as auth.LoginThrottle may) counts the same thing and no two keys share a count."""
+    return f"{kind} {value}", ""
 
 
 @dataclass
 class ReaderLimits:
     sign_in: LoginThrottle = field(default_factory=lambda: LoginThrottle(5, QUARTER_HOUR))
     sign_in_account: LoginThrottle = field(default_factory=lambda: LoginThrottle(20, QUARTER_HOUR))
-    sign_in_address: LoginThrottle = field(default_factory=lambda: LoginThrottle(50, QUARTER_HOUR))
+    sign_in_address: LoginThrottle = field(default_factory=lambda: LoginThrottle(20, QUARTER_HOUR))
     mail_recipient: LoginThrottle = field(default_factory=lambda: LoginThrottle(3, HOUR))
     mail_address: LoginThrottle = field(default_factory=lambda: LoginThrottle(20, HOUR))
 
     def sign_in_wait(self, address: str, email: str) -> float:
         return max(
             self.sign_in.wait_seconds(address, email),
-            self.sign_in_account.wait_seconds(ANY, email),
-            self.sign_in_address.wait_seconds(address, ANY),
+            self.sign_in_account.wait_seconds(*_only("account", email)),
+            self.address_wait(address),
         )
+
+    def address_wait(self, address: str) -> float:
+        """For sign-ins that name no account (a passkey): only the address counts."""
+        return self.sign_in_address.wait_seconds(*_only("address", address))
 
     def sign_in_failed(self, address: str, email: str) -> None:
         self.sign_in.failed(address, email)
-        self.sign_in_account.failed(ANY, email)
-        self.sign_in_address.failed(address, ANY)
+        self.sign_in_account.failed(*_only("account", email))
+        self.address_failed(address)
+
+    def address_failed(self, address: str) -> None:
+        self.sign_in_address.failed(*_only("address", address))
 
     def sign_in_succeeded(self, address: str, email: str) -> None:
         # Only the pair is forgotten: a success from one address must not wipe what others tried.
@@ -46,12 +58,13 @@ class ReaderLimits:
 
     def mail_wait(self, address: str, recipient: str) -> float:
         return max(
-            self.mail_recipient.wait_seconds(ANY, recipient), self.mail_address.wait_seconds(address, ANY)
+            self.mail_recipient.wait_seconds(*_only("to", recipient)),
+            self.mail_address.wait_seconds(*_only("from", address)),
         )
 
     def mail_sent(self, address: str, recipient: str) -> None:
-        self.mail_recipient.failed(ANY, recipient)
-        self.mail_address.failed(address, ANY)
+        self.mail_recipient.failed(*_only("to", recipient))
+        self.mail_address.failed(*_only("from", address))
 
 
 def limits_for(request: Request) -> ReaderLimits:

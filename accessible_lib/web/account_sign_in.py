@@ -94,19 +94,26 @@ async def sign_in_page(request: Request) -> Response:
     limits.sign_in_succeeded(address, key)
     if not account.verified:
         return await _unverified(request, account, email, keep, next_path)
+    token = await start_session(request, account, keep)
+    response = RedirectResponse(safe_next(next_path, "/account"), status_code=303)
+    set_session_cookie(request, response, token, persistent=keep)
+    return response
+
+
+async def start_session(request: Request, account: readers.ReaderAccount, keep: bool) -> str:
+    """A new session for a reader who just proved who they are (password or passkey); the browser's
+    earlier session, if any, ends, so nothing from before signing in carries over."""
+    db = db_for(request)
     locale = request.scope.get("locale") or "en"
     old = session_token(request) or request.cookies.get(COOKIE)
 
     def start() -> str:
         if old:
-            sessions.end(db, old)  # the browser's earlier session, if any, is not carried over
+            sessions.end(db, old)
         readers.record_sign_in(db, account.id, locale if locale in i18n.BY_CODE else None)
         return sessions.start(db, sessions.READER, account.id, persistent=keep)
 
-    token = await run_in_threadpool(start)
-    response = RedirectResponse(safe_next(next_path, "/account"), status_code=303)
-    set_session_cookie(request, response, token, persistent=keep)
-    return response
+    return await run_in_threadpool(start)
 
 
 async def _unverified(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voices.engine import Audio, SpeechError, UnknownVoiceError, engine_by_name, join_audio
+from voices.engine import Audio, SpeechError, UnknownVoiceError, engine_by_name, join_audio, silent_env
 from voices.espeak_engine import EspeakEngine
 from voices.libespeak_engine import LibespeakEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
@@ -75,7 +75,7 @@ def test_engine_registry():
     assert isinstance(engine_by_name("espeak"), EspeakEngine)
     assert isinstance(engine_by_name("libespeak"), LibespeakEngine)
     default = engine_by_name()
-    assert isinstance(default, Pyttsx3Engine)
+    assert isinstance(default, LibespeakEngine)  # pyttsx3's binding, called synchronously
     default.close()
     with pytest.raises(ValueError, match="unknown speech engine"):
         engine_by_name("festival")
@@ -184,3 +184,11 @@ def test_libespeak_sounds_like_the_espeak_ng_program(tmp_path):
         assert direct.sample_rate == 22050
         assert direct.samples == cli_samples(tmp_path, text)
         assert direct.pcm == pyttsx3_engine.synthesize(text, voice="en-us", rate=175).pcm
+
+
+def test_speech_processes_name_a_sound_server_by_socket_path_not_host_name():
+    """`PULSE_SERVER=none` made libpulse ask the DNS for a host called "none" in every espeak-ng process
+    (up to 5 s each where the resolver does not answer); a socket path that cannot exist fails at once."""
+    server = silent_env()["PULSE_SERVER"]
+    assert server.startswith("unix:/")
+    assert not Path(server.removeprefix("unix:")).exists()
