@@ -427,7 +427,7 @@ def log_view(db: Database, application: Application, staff_username: str, action
 def log_views(db: Database, applications: list[Application], staff_username: str, action: str) -> None:
     now = _now_iso()
     with db.conn:
-        db.executemany(
+        db.conn.executemany(
             "INSERT INTO evidence_views (application_id, reader_id, staff_username, action, viewed_at) "
             "VALUES (?, ?, ?, ?, ?)",
             [(a.id, a.reader_id, staff_username, action, now) for a in applications],

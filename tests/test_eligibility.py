@@ -138,7 +138,7 @@ def iso7064_check(first17: str) -> str:
         ("11010519491231002x12", VALID_NUMBER),  # a lower-case x
         ("110105 19491231 002X 12", VALID_NUMBER),  # spaces as printed on the card
         ("１１０１０５１９４９１２３１００２Ｘ１２", VALID_NUMBER),  # full-width, as a Chinese keyboard types
-        ("44052418800101001" + iso7064_check("44052418800101001") + "74", None),  # category 7, grade 4
+        ("44052419800101001" + iso7064_check("44052419800101001") + "74", None),  # category 7, grade 4
     ],
 )
 def test_valid_certificate_numbers_are_accepted_and_normalised(typed, expected):
@@ -172,7 +172,7 @@ def test_invalid_certificate_numbers_say_which_part_is_wrong(typed, says):
 
 
 def test_the_check_character_follows_iso_7064():
-    for first17 in ("11010519491231002", "44052418800101001", "32010619900307123", "65010219851231876"):
+    for first17 in ("11010519491231002", "44052419800101001", "32010619900307123", "65010219851231876"):
         assert eligibility.id_check_character(first17) == iso7064_check(first17)
 
 
@@ -504,7 +504,7 @@ def test_export_holds_the_readers_data_and_no_one_elses(client, app, db):
     assert apply(client, evidence="statement", file=("scan.pdf", PDF, "application/pdf")).status_code == 303
     with TestClient(app) as other:
         sign_in(other, "bo@example.org")
-        other_number = "44052418800101001" + iso7064_check("44052418800101001") + "43"
+        other_number = "44052419800101001" + iso7064_check("44052419800101001") + "43"
         assert apply(other, category="physical", number=other_number).status_code == 303
     # A table added later that follows the rule (a reader_id column) is exported without being named.
     db["later_shelf"].insert_all(

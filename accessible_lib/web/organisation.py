@@ -57,7 +57,7 @@ def _row_errors(problems: list[tuple[int, eligibility.EligibilityError]], field_
     for line, error in problems:
         message = error.translated()
         if line:
-            message = gettext("Line %(line)d: %(message)s", line=line, message=message)
+            message = gettext("Line %(line)d: %(text)s", line=line, text=message)
         errors.append({"field_id": field_id, "message": message})
     return errors
 
