@@ -396,6 +396,104 @@ def m011_shelf(db: Database) -> None:
 
 
 @migrations()
+def m012_security(db: Database) -> None:
+    """Counters that must hold across web processes and restarts (issue 11, part 7): failed sign-ins and
+    braille requests per address or account (`throttle_events`, kept until they leave their window, so a
+    flood of new names cannot push old failures out), and the nonces of signed worker reports already
+    seen (`worker_nonces`, kept while their timestamp is still accepted), so a captured report cannot be
+    sent again."""
+    db["throttle_events"].create(
+        {"bucket": str, "key": str, "at": float, "expires_at": float},
+        not_null={"bucket", "key", "at", "expires_at"},
+    )
+    db["throttle_events"].create_index(["bucket", "key", "at"])
+    db["throttle_events"].create_index(["expires_at"])
+    db["worker_nonces"].create({"nonce": str, "expires_at": float}, pk="nonce", not_null={"expires_at"})
+    db["worker_nonces"].create_index(["expires_at"])
+
+
+@migrations()
+def m013_eligibility(db: Database) -> None:
+    """Eligibility to read `eligible-only` books (issue 11, part 2): applications, their evidence, the
+    organisations that vouch for members, and who among staff looked at evidence.
+
+    Every table that holds a reader's data has a `reader_id` column: `personal_data.py` finds the rows of a
+    reader for export and deletion by that name, so a later table that follows the rule is included without
+    changing it. Only metadata of an uploaded statement is here; the file is under the data directory
+    (`evidence/`), by a random name. `decided_until` is inclusive, like `readers.eligible_until`.
+    """
+    db["eligibility_applications"].create(
+        {
+            "id": int,
+            "reader_id": int,
+            "category": str,  # eligibility.CATEGORIES
+            "category_other": str,  # the reader's own words when category is "other"
+            "evidence_kind": str,  # "statement", "certificate", "organisation" or "staff" (no evidence)
+            "certificate_number": str,  # 残疾人证号, normalised
+            "organisation_id": int,  # readers.id of the vouching organisation
+            "status": str,  # "pending", "approved" or "denied"
+            "submitted_at": str,
+            "decided_at": str,
+            "decided_by": str,  # staff username, or "cli"
+            "decided_until": str,  # ISO date, approved applications only; empty: no end
+            "reason": str,  # why it was denied, shown to the reader
+        },
+        pk="id",
+        not_null={"reader_id", "category", "evidence_kind", "status", "submitted_at"},
+        foreign_keys=[("reader_id", "readers", "id")],
+    )
+    db["eligibility_applications"].create_index(["reader_id", "id"])
+    db["eligibility_applications"].create_index(["status", "submitted_at"])
+
+    db["eligibility_evidence"].create(
+        {
+            "id": int,
+            "application_id": int,
+            "reader_id": int,
+            "stored_name": str,  # random file name under <data_dir>/evidence
+            "media_type": str,  # from the file's first bytes, never from its name
+            "size": int,
+            "sha256": str,
+            "uploaded_at": str,
+        },
+        pk="id",
+        not_null={"application_id", "reader_id", "stored_name", "media_type", "size", "uploaded_at"},
+        foreign_keys=[("application_id", "eligibility_applications", "id"), ("reader_id", "readers", "id")],
+    )
+    db["eligibility_evidence"].create_index(["application_id"], unique=True)
+
+    db["organisation_vouches"].create(
+        {
+            "id": int,
+            "organisation_id": int,  # readers.id of the organisation account
+            "reader_id": int,  # the member vouched for
+            "application_id": int,
+            "vouched_at": str,
+        },
+        pk="id",
+        not_null={"organisation_id", "reader_id", "application_id", "vouched_at"},
+        foreign_keys=[("reader_id", "readers", "id"), ("application_id", "eligibility_applications", "id")],
+    )
+    db["organisation_vouches"].create_index(["organisation_id"])
+    db["organisation_vouches"].create_index(["reader_id"])
+
+    # The audit of staff looking at evidence: no disability data, only who, when and which application.
+    db["evidence_views"].create(
+        {
+            "id": int,
+            "application_id": int,
+            "reader_id": int,  # whose evidence: they see this log in their export
+            "staff_username": str,
+            "action": str,  # "queue", "review" or "download"
+            "viewed_at": str,
+        },
+        pk="id",
+        not_null={"application_id", "reader_id", "staff_username", "action", "viewed_at"},
+    )
+    db["evidence_views"].create_index(["viewed_at"])
+
+
+@migrations()
 def m014_calibre(db: Database) -> None:
     """Calibre libraries (issue 12): what a Calibre record holds that ours did not (author sort, series and
     its index), and which Calibre book each of our books came from, so importing the same library again
@@ -422,20 +520,3 @@ def m014_calibre(db: Database) -> None:
         not_null={"book_id"},
     )
     db["calibre_books"].create_index(["book_id"])
-
-
-@migrations()
-def m012_security(db: Database) -> None:
-    """Counters that must hold across web processes and restarts (issue 11, part 7): failed sign-ins and
-    braille requests per address or account (`throttle_events`, kept until they leave their window, so a
-    flood of new names cannot push old failures out), and the nonces of signed worker reports already
-    seen (`worker_nonces`, kept while their timestamp is still accepted), so a captured report cannot be
-    sent again."""
-    db["throttle_events"].create(
-        {"bucket": str, "key": str, "at": float, "expires_at": float},
-        not_null={"bucket", "key", "at", "expires_at"},
-    )
-    db["throttle_events"].create_index(["bucket", "key", "at"])
-    db["throttle_events"].create_index(["expires_at"])
-    db["worker_nonces"].create({"nonce": str, "expires_at": float}, pk="nonce", not_null={"expires_at"})
-    db["worker_nonces"].create_index(["expires_at"])

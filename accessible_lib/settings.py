@@ -117,6 +117,11 @@ SETTINGS: list[Setting] = [
         "Rights status of imported books unless the import says otherwise: public-domain, open-licence, "
         "eligible-only (only eligible readers may read them) or withdrawn.",
     ),
+    Setting(
+        "max_evidence_bytes",
+        10 * 1024 * 1024,
+        "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
+    ),
 ]
 
 
@@ -196,6 +201,7 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = ""
     default_rights: str = "public-domain"
+    max_evidence_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -228,6 +234,11 @@ class Settings:
     def queue_path(self) -> Path:
         """Huey's SQLite queue when no Redis URL is set."""
         return self.data_dir / "queue.db"
+
+    @property
+    def evidence_dir(self) -> Path:
+        """Readers' evidence of eligibility: outside every served directory, shown only to reviewing staff."""
+        return self.data_dir / "evidence"
 
     @property
     def sources_dir(self) -> Path:

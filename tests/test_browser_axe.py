@@ -288,7 +288,8 @@ def test_every_reachable_page_passes_axe_and_the_page_checks(chromium, live_libr
         assert f"/browse/{facet}" in paths
         assert any(p.startswith(f"/browse/{facet}/") for p in paths), f"no /browse/{facet}/VALUE page"
     # Every page links to signing in and up; signing in to the reset form (signed-in pages and forms with
-    # their errors: tests/test_browser_accounts.py).
+    # their errors: tests/test_browser_accounts.py; eligibility, organisation and review pages:
+    # tests/test_browser_eligibility.py, with these same checks in both languages).
     for path in ("/account/sign-in", "/account/sign-up", "/account/reset"):
         assert path in paths, f"the crawl never reached {path}"
     assert len(crawl.visited) < MAX_PAGES, "the crawl hit its page cap: raise it or tighten the budgets"

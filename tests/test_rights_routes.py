@@ -127,6 +127,17 @@ NO_BOOK_CONTENT = {
     "/account/passkey-sign-in/options": "the challenge for signing in with a passkey",
     "/account/passkey-sign-in": "signs in with a passkey",
     "/account/passkeys/{passkey_id:int}/remove": "removes one of the reader's passkeys",
+    "/account/eligibility": "the reader's application to read restricted books",
+    "/account/eligibility/evidence/{application_id:int}": "the reader's own evidence file, to them only",
+    "/account/organisation": "an organisation vouches for a member",
+    "/account/organisation/csv": "an organisation vouches for members by a CSV file",
+    "/account/export": "the reader's own data as JSON: their shelf names books, never their text",
+    "/account/delete": "deletes the reader's account",
+    "/staff/eligibility": "the staff review queue",
+    "/staff/eligibility/log": "the log of staff views of evidence",
+    "/staff/eligibility/{application_id:int}": "one application, for staff",
+    "/staff/eligibility/{application_id:int}/evidence": "one application's evidence, for staff",
+    "/staff/organisations": "staff make organisation accounts",
 }
 PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
 ELIGIBLE_READER = "eligible@example.org"
@@ -252,6 +263,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "bookmark_id": [1],
         "identifier": [library["identifier"], "urn:isbn:9780306406157"],
         "passkey_id": [1],
+        "application_id": [1],
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

@@ -22,6 +22,7 @@ def routes() -> list[Route]:
         worker_api,
     )
     from .account import account_routes
+    from .eligibility_routes import eligibility_routes
     from .shelf import shelf_routes
     from .staff import staff_routes
 
@@ -52,6 +53,7 @@ def routes() -> list[Route]:
         Route("/id/{identifier:path}", resolver.resolve, name="identifier"),
         *account_routes(),
         *shelf_routes(),
+        *eligibility_routes(),
         # OPDS catalogues for reading apps; the facet routes come last, after the fixed names.
         Route("/opds", opds2.root, name="opds"),
         Route("/opds/new", opds2.new_arrivals, name="opds_new"),

@@ -63,6 +63,15 @@ def eligibility_words(account: readers.ReaderAccount, today: date | None = None)
     )
 
 
+def _application_state(request: Request, account: readers.ReaderAccount) -> dict:
+    """The eligibility application in words, for the section `_eligibility_state.html` shows."""
+    from .. import eligibility
+    from .account_eligibility import state_words
+
+    state = eligibility.state_of(db_for(request), account)
+    return {"kind": state.kind, "words": state_words(state), "role": account.role}
+
+
 async def home(request: Request) -> Response:
     account = await run_in_threadpool(_account, request)
     if account is None:
@@ -73,6 +82,7 @@ async def home(request: Request) -> Response:
         "account": account,
         "passkeys": keys,
         "eligibility": eligibility_words(account),
+        "application_state": await run_in_threadpool(_application_state, request, account),
         "done": done if done in DONE else "",
     }
     return render_form(request, "account_home.html", context)
