@@ -16,6 +16,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -282,9 +283,14 @@ def _finish(path: Path, media_type: str, braille: _Translator, progress: Progres
     return [record]
 
 
+# Body pages come from braille.layout, which checks every block's braille: not searched again when rendered.
+_BRF_PAGE = partial(brf.page_bytes, checked=True)
+_PEF_PAGE = partial(pef.page_bytes, checked=True)
+
+
 def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """Formatted braille for embossers and notetakers: title page, contents, numbered pages."""
-    layout, braille, title, contents = _layout(book, options, workspace, progress, brf.page_bytes)
+    layout, braille, title, contents = _layout(book, options, workspace, progress, _BRF_PAGE)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.brf"
     with layout, path.open("wb") as out:
@@ -294,7 +300,7 @@ def convert_brf(book: dict, options: dict, workspace: Path, progress: Progress) 
 
 def convert_pef(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
     """The same pages as PEF (Portable Embosser Format), with Dublin Core metadata."""
-    layout, braille, title, contents = _layout(book, options, workspace, progress, pef.page_bytes)
+    layout, braille, title, contents = _layout(book, options, workspace, progress, _PEF_PAGE)
     progress(0.92, gettext("Writing the pages"))
     path = Path(workspace) / "book.pef"
     date = book.get("date") if re.fullmatch(r"\d{4}-\d\d-\d\d", book.get("date") or "") else None
