@@ -183,15 +183,20 @@ class _Front:
     instructions, 4% of this process's work on War and Peace)."""
 
     def __init__(self, book: dict, braille: _Translator, lang: str):
-        table = braille.table(lang)
-        texts = [book["title"]]
-        if book.get("authors"):
-            texts.append(", ".join(book["authors"]))
-        texts += [edition_words(table, lang), book_gettext(lang, "Contents")]
-        self.batch = [(text, table) for text in texts]
-        self._braille = braille
+        self._book, self._braille, self._lang = book, braille, lang
         self.title_lines: list[str] = []
         self.contents = ""
+
+    @property
+    def batch(self) -> list[tuple[str, str]]:
+        """Made when asked for (once, by _translated), after the children were started: the words need the
+        book's message catalogue (15 ms of loading), during which the children are starting."""
+        table = self._braille.table(self._lang)
+        texts = [self._book["title"]]
+        if self._book.get("authors"):
+            texts.append(", ".join(self._book["authors"]))
+        texts += [edition_words(table, self._lang), book_gettext(self._lang, "Contents")]
+        return [(text, table) for text in texts]
 
     def done(self, translations: list[Translation]) -> None:
         self._braille.placeholders += sum(t.placeholders for t in translations)
