@@ -206,6 +206,19 @@ def test_pages_rendered_as_they_are_laid_out_make_the_same_file(fmt: str, tmp_pa
     assert write(early, tmp_path / "early") == write(pages, tmp_path / "late")
 
 
+@pytest.mark.parametrize("fmt", ["brf", "pef"])
+def test_checked_pages_render_the_same_and_unchecked_ones_are_still_searched(fmt: str) -> None:
+    """Editions render the layout's pages with `checked=True` (the layout checked every block): the bytes
+    are the same as when every page is searched again; a page from elsewhere is still refused."""
+    module = {"brf": brf, "pef": pef}[fmt]
+    pages, _ = book()
+    assert [module.page_bytes(page, checked=True) for page in pages] == [
+        module.page_bytes(page) for page in pages
+    ]
+    with pytest.raises(ValueError):  # LayoutError is a ValueError too
+        module.page_bytes(Page("1", ["\u2801a\u2803"]))
+
+
 def test_pef_has_the_same_pages_as_the_brf_and_validates(tmp_path: Path) -> None:
     pages, _ = book()
     small = _pef(pages, tmp_path / "book.pef", pages_per_volume=5)
