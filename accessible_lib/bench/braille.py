@@ -28,6 +28,7 @@ from .audio import WAR_AND_PEACE, MemoryWatch, cpu_seconds, equal_parts, load_bo
 
 TABLE = "en-ueb-g2.ctb"
 TARGET_RATIO = 0.8  # at least this share of the raw tool's throughput, layout included
+RUNS = 3  # tries per row, the fastest kept: the same for the raw tool and for ours
 TARGET_RSS_MB = 300
 
 
@@ -111,13 +112,17 @@ def section() -> list[str]:
     if not WAR_AND_PEACE.exists():
         return lines + [f"{WAR_AND_PEACE} is not here: not measured.", ""]
     results = []
-    for fmt in ("brf", "pef"):
+    for fmt in ("brf", "pef"):  # each side gets the same number of tries: best of RUNS, in turn with raw
         command = [sys.executable, "-m", "accessible_lib.bench.braille", "--convert", fmt]
-        completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=CHECKOUT)
-        results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+        def convert(command=command) -> dict:
+            completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=CHECKOUT)
+            return json.loads(completed.stdout.strip().splitlines()[-1])
+
+        results.append(min((convert() for _ in range(RUNS)), key=lambda run: run["seconds"]))
     with tempfile.TemporaryDirectory(prefix="bench-raw-braille-") as tmp:
         text = raw_lines(load_book(WAR_AND_PEACE, None, Path(tmp) / "data"))
-    raw = min((raw_translate(text) for _ in range(2)), key=lambda run: run["seconds"])
+    raw = min((raw_translate(text) for _ in range(RUNS)), key=lambda run: run["seconds"])
     characters = results[0]["characters"]
     raw_rate = len(text) / raw["seconds"]
     lines += [
@@ -126,7 +131,7 @@ def section() -> list[str]:
         f"chapter text), table {TABLE}, 40 cells x 25 lines, title page and contents included.",
         f"Raw tool, same text, same run: `lou_translate --forward {TABLE}`, one paragraph per line "
         f"({len(text):,} characters) cut into {raw['parts']} parts of equal characters, one "
-        "`lou_translate` per part (per core), all at once; best of two runs.",
+        f"`lou_translate` per part (per core), all at once. Every row is the best of {RUNS} runs.",
         "",
         "Books over 200,000 characters are translated by one child process per core (braille.pool; "
         "liblouis is not thread-safe). CPU time: user + system time of the process tree. Peak RSS: the "
