@@ -15,6 +15,9 @@ from sqlite_utils import Database
 from . import auth, sessions
 from .ingest.errors import N_
 
+MISSING = N_("There is no such staff account. It may have been removed already.")
+OWN_ACCOUNT = N_("You cannot remove your own account. Another administrator can.")
+
 
 @dataclass(frozen=True)
 class StaffAccount:
@@ -74,7 +77,7 @@ def set_admin(db: Database, account_id: int, admin: bool, *, keep_token: str | N
 def remove(db: Database, account_id: int, *, acting_id: int | None = None) -> None:
     """Delete a staff account and end its sessions; never one's own, never the last administrator."""
     if acting_id is not None and account_id == acting_id:
-        raise auth.StaffError(N_("You cannot remove your own account. Another administrator can."))
+        raise auth.StaffError(OWN_ACCOUNT)
     with db.conn:
         cursor = db.execute(
             f"DELETE FROM staff_users WHERE id = ? AND (is_admin = 0 OR {_OTHER_ADMINS})",
@@ -87,5 +90,5 @@ def remove(db: Database, account_id: int, *, acting_id: int | None = None) -> No
 
 def _last_admin_error(db: Database, account_id: int) -> auth.StaffError:
     if get(db, account_id) is None:
-        return auth.StaffError(N_("There is no such staff account. It may have been removed already."))
+        return auth.StaffError(MISSING)
     return auth.StaffError(N_("This is the last administrator. Make another account an administrator first."))

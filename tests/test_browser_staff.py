@@ -347,6 +347,10 @@ def test_the_administrator_pages_pass_axe(chromium, staff_live, locale):  # noqa
             crawl.visited.append(server.url + path)
             check_page(axe, page, server.url + path, crawl)
         page.goto(server.url + "/staff/accounts")
+        remove = page.locator("table a[href$='/remove']").first.get_attribute("href")
+        crawl.visited.append(server.url + remove)
+        check_page(axe, page, server.url + remove, crawl)  # the question before a removal
+        page.goto(server.url + "/staff/accounts")
         page.locator("form[action='/staff/accounts'] button[type=submit]").click()
         page.wait_for_selector("[role=alert]")
         assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"

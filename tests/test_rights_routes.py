@@ -103,7 +103,7 @@ NO_BOOK_CONTENT = {
     "/staff/rights": "setting rights from a CSV file",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
     "/staff/accounts": "administrators manage staff accounts: usernames and roles only",
-    "/staff/accounts/{account_id:int}/remove": "removes a staff account; answers with a redirect",
+    "/staff/accounts/{account_id:int}/remove": "asks, then removes a staff account; no book in either",
     "/staff/accounts/{account_id:int}/admin": "grants or revokes administrator; answers with a redirect",
     "/staff/settings": "the effective settings, read-only, secrets masked",
     "/account": "the reader's own account page",

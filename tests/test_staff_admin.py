@@ -83,9 +83,9 @@ def rows(response) -> dict[str, list[str]]:
     return found
 
 
-def post_form(client: TestClient, action: str, **fields):
-    """Send the form on /staff/accounts whose action is `action`, with its own hidden fields."""
-    page = soup(client.get("/staff/accounts"))
+def post_form(client: TestClient, action: str, page_path: str = "/staff/accounts", **fields):
+    """Send the form on `page_path` whose action is `action`, with its own hidden fields."""
+    page = soup(client.get(page_path))
     form = page.find("form", action=action)
     assert form is not None, f"no form for {action}"
     data = {i["name"]: i.get("value", "") for i in form.find_all("input", type="hidden")}
@@ -186,7 +186,13 @@ def test_removing_an_account_signs_it_out_at_once(admin_client, settings, db, ac
         assert sign_in(clerk, CLERK, PASSWORD).status_code == 303
         copied = clerk.cookies.get(COOKIE)
         assert clerk.get("/staff", follow_redirects=False).status_code == 200
-        response = post_form(admin_client, f"/staff/accounts/{accounts[CLERK]}/remove")
+        listed = soup(admin_client.get("/staff/accounts")).find("a", string=f"Remove {CLERK}")
+        remove = f"/staff/accounts/{accounts[CLERK]}/remove"
+        assert listed["href"] == remove
+        asked = admin_client.get(remove)
+        assert asked.status_code == 200 and h1(asked) == f"Remove {CLERK}?"
+        assert sessions.count(db, sessions.STAFF, accounts[CLERK]) == 1, "asking removes nothing"
+        response = post_form(admin_client, remove, remove)
         assert response.status_code == 303 and response.headers["location"].endswith("done=removed")
         assert sessions.count(db, sessions.STAFF, accounts[CLERK]) == 0
     with client_for(settings) as thief:
@@ -197,10 +203,10 @@ def test_removing_an_account_signs_it_out_at_once(admin_client, settings, db, ac
 
 
 def test_no_one_removes_themselves_or_the_last_administrator(admin_client, db, accounts) -> None:
-    own = soup(admin_client.get("/staff/accounts")).find(
-        "form", action=f"/staff/accounts/{accounts[ADMIN]}/remove"
-    )
-    assert own is None, "no button to remove one's own account"
+    own = f"/staff/accounts/{accounts[ADMIN]}/remove"
+    assert soup(admin_client.get("/staff/accounts")).find("a", href=own) is None, "no link to remove oneself"
+    asked = admin_client.get(own)
+    assert asked.status_code == 409 and "your own account" in soup(asked).find("main").get_text()
     token = csrf_of(admin_client.get("/staff/accounts"))
     response = admin_client.post(
         f"/staff/accounts/{accounts[ADMIN]}/remove", data={"csrf_token": token}, follow_redirects=False

@@ -78,7 +78,7 @@ def staff_routes() -> list[Route]:
         Route(
             "/staff/accounts/{account_id:int}/remove",
             staff_admin.remove_page,
-            methods=["POST"],
+            methods=["GET", "POST"],
             name="staff_account_remove",
         ),
         Route(

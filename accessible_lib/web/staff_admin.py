@@ -15,13 +15,13 @@ from starlette.responses import RedirectResponse, Response
 from .. import auth, staff_accounts
 from ..errors import UserError
 from ..i18n import gettext
-from ..ingest.errors import N_
 from ..settings import PREFIX, SETTINGS, display_value
 from .helpers import db_for
 from .render import render
 from .staff_session import StaffContext, staff_page
 
 DONE = {"added", "removed", "granted", "revoked"}
+MISSING = staff_accounts.MISSING
 
 
 def _require_admin(staff: StaffContext) -> None:
@@ -97,7 +97,16 @@ def _refused(error: auth.StaffError) -> UserError:
 
 
 def remove(request: Request, staff: StaffContext) -> Response:
+    """GET asks first (a removal cannot be undone, and a button in a long table is easy to press by
+    mistake); POST removes."""
     _require_admin(staff)
+    if request.method == "GET":
+        account = staff_accounts.get(db_for(request), request.path_params["account_id"])
+        if account is None:
+            raise _refused(auth.StaffError(MISSING))
+        if account.id == staff.user.id:
+            raise _refused(auth.StaffError(staff_accounts.OWN_ACCOUNT))
+        return render(request, "staff_account_remove.html", staff.page(account=account))
     try:
         staff_accounts.remove(db_for(request), request.path_params["account_id"], acting_id=staff.user.id)
     except auth.StaffError as error:
@@ -114,8 +123,7 @@ def set_admin(request: Request, staff: StaffContext) -> Response:
         raise UserError(gettext("Choose whether to grant or revoke administrator."), status=400)
     db = db_for(request)
     if staff_accounts.get(db, account_id) is None:
-        missing = N_("There is no such staff account. It may have been removed already.")
-        raise _refused(auth.StaffError(missing))
+        raise _refused(auth.StaffError(MISSING))
     try:
         staff_accounts.set_admin(db, account_id, grant, keep_token=staff.session.token)
     except auth.StaffError as error:
