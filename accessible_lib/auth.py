@@ -58,6 +58,7 @@ class StaffUser:
     id: int
     username: str
     password_hash: str
+    is_admin: bool = False  # an administrator manages staff accounts (staff_accounts.py) and sees settings
 
     @property
     def fingerprint(self) -> str:
@@ -159,8 +160,10 @@ def create_staff(db: Database, username: str, password: str, *, replace: bool = 
 
 
 def get_staff(db: Database, user_id: int) -> StaffUser | None:
-    row = db.execute("SELECT id, username, password_hash FROM staff_users WHERE id = ?", [user_id]).fetchone()
-    return StaffUser(*row) if row else None
+    row = db.execute(
+        "SELECT id, username, password_hash, is_admin FROM staff_users WHERE id = ?", [user_id]
+    ).fetchone()
+    return StaffUser(row[0], row[1], row[2], bool(row[3])) if row else None
 
 
 def authenticate(db: Database, username: str, password: str) -> StaffUser | None:

@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from accessible_lib import auth
+from accessible_lib import auth, staff_accounts
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
 
@@ -308,3 +308,54 @@ def test_signed_out_browser_sees_no_staff_link(chromium, staff_live):  # noqa: F
         assert page.locator("nav a[href='/staff']").count() == 0
     finally:
         context.close()
+
+
+ADMIN = "chief"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_administrator_pages_pass_axe(chromium, staff_live, locale):  # noqa: F811
+    """/staff/accounts (plain and with its error summary), /staff/settings, and the 403 other staff get."""
+    server, _ = staff_live
+    db = catalogue_db(server)
+    try:
+        if staff_accounts.find(db, ADMIN) is None:
+            staff_accounts.create(db, ADMIN, PASSWORD, admin=True)
+    finally:
+        db.close()
+    crawl = Crawl(locale)
+    axe = Axe()
+    context = new_context(chromium, server, locale, color_scheme="light")
+    try:
+        page = context.new_page()
+        sign_in(page, server)  # not an administrator
+        page.goto(server.url + "/staff/accounts")
+        assert page.locator("h1").count() == 1
+        crawl.problems.extend(axe_problems(axe, page, "/staff/accounts (403)", AXE_OPTIONS))
+    finally:
+        context.close()
+    context = new_context(chromium, server, locale, color_scheme="light")
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/staff/login")
+        page.fill("#username", ADMIN)
+        page.fill("#password", PASSWORD)
+        page.locator("form[action='/staff/login'] button[type=submit]").click()
+        page.wait_for_url(server.url + "/staff")
+        for path in ("/staff/accounts", "/staff/settings"):
+            assert page.locator(f"nav.staff-nav a[href='{path}']").count() == 1
+            crawl.visited.append(server.url + path)
+            check_page(axe, page, server.url + path, crawl)
+        page.goto(server.url + "/staff/accounts")
+        remove = page.locator("table a[href$='/remove']").first.get_attribute("href")
+        crawl.visited.append(server.url + remove)
+        check_page(axe, page, server.url + remove, crawl)  # the question before a removal
+        page.goto(server.url + "/staff/accounts")
+        page.locator("form[action='/staff/accounts'] button[type=submit]").click()
+        page.wait_for_selector("[role=alert]")
+        assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
+        crawl.problems.extend(axe_problems(axe, page, "/staff/accounts (errors)", AXE_OPTIONS))
+    finally:
+        context.close()
+    report = "\n".join(crawl.problems)
+    assert not crawl.problems, f"{len(crawl.problems)} problems on the administrator pages:\n{report}"

@@ -102,6 +102,10 @@ NO_BOOK_CONTENT = {
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
+    "/staff/accounts": "administrators manage staff accounts: usernames and roles only",
+    "/staff/accounts/{account_id:int}/remove": "asks, then removes a staff account; no book in either",
+    "/staff/accounts/{account_id:int}/admin": "grants or revokes administrator; answers with a redirect",
+    "/staff/settings": "the effective settings, read-only, secrets masked",
     "/account": "the reader's own account page",
     "/account/sign-in": "the reader sign-in form",
     "/account/sign-out": "ends the reader's session",
@@ -264,6 +268,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "identifier": [library["identifier"], "urn:isbn:9780306406157"],
         "passkey_id": [1],
         "application_id": [1],
+        "account_id": [1],  # a staff account: no book in it
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

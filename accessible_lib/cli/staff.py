@@ -1,4 +1,6 @@
-"""`accessible-lib create-staff USERNAME`: the only way to make a staff account, so none exists by default.
+"""`accessible-lib create-staff USERNAME [--admin]`: the first staff account is made here, so none exists by
+default; after that an administrator can add more at /staff/accounts. `accessible-lib staff admin USERNAME
+--grant/--revoke` is the way back in when no administrator can sign in.
 
 The password is asked for twice without echo, or read from standard input with `--password-stdin` for
 scripts; never from an argument, where it would end up in the shell history and the process list.
@@ -10,7 +12,7 @@ import sys
 
 import click
 
-from .. import auth
+from .. import auth, staff_accounts
 from .. import db as database
 from ..i18n import gettext
 from ..settings import Settings
@@ -21,7 +23,8 @@ from . import main
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--update", is_flag=True, help="Set a new password for an existing staff member.")
-def create_staff_command(username: str, password_stdin: bool, update: bool) -> None:
+@click.option("--admin", is_flag=True, help="Make the account an administrator (manages staff accounts).")
+def create_staff_command(username: str, password_stdin: bool, update: bool, admin: bool) -> None:
     """Create a staff account that can upload books, edit them and request editions."""
     try:
         auth.check_username(username)
@@ -38,7 +41,7 @@ def create_staff_command(username: str, password_stdin: bool, update: bool) -> N
     settings = Settings.from_env()
     catalogue_db = database.open_database(settings.database_path)
     try:
-        auth.create_staff(catalogue_db, username, password, replace=update)
+        staff_accounts.create(catalogue_db, username, password, admin=admin, replace=update)
     except auth.StaffError as error:
         click.echo(error.translated(), err=True)
         sys.exit(1)
@@ -49,3 +52,35 @@ def create_staff_command(username: str, password_stdin: bool, update: bool) -> N
         click.echo(gettext("The password of %(name)s was changed.", name=name))
     else:
         click.echo(gettext("Staff member %(name)s created. Sign in at /staff/login.", name=name))
+    if admin:
+        click.echo(gettext("%(name)s is an administrator.", name=name))
+
+
+@main.group("staff")
+def staff_group() -> None:
+    """Manage staff accounts."""
+
+
+@staff_group.command("admin")
+@click.argument("username")
+@click.option("--grant/--revoke", required=True, help="Make the account an administrator, or no longer one.")
+def admin_command(username: str, grant: bool) -> None:
+    """Grant or revoke administrator; revoking signs the account out everywhere."""
+    settings = Settings.from_env()
+    catalogue_db = database.open_database(settings.database_path)
+    try:
+        account = staff_accounts.find(catalogue_db, username)
+        if account is None:
+            raise click.UsageError(
+                gettext("No staff member is called %(name)s.", name=auth.normalise_username(username))
+            )
+        staff_accounts.set_admin(catalogue_db, account.id, grant)
+    except auth.StaffError as error:
+        click.echo(error.translated(), err=True)
+        sys.exit(1)
+    finally:
+        catalogue_db.close()
+    if grant:
+        click.echo(gettext("%(name)s is an administrator.", name=account.username))
+    else:
+        click.echo(gettext("%(name)s is no longer an administrator.", name=account.username))

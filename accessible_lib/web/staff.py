@@ -34,6 +34,7 @@ dashboard_page = staff_page(dashboard)
 def staff_routes() -> list[Route]:
     from . import (
         braille,
+        staff_admin,
         staff_attach,
         staff_books,
         staff_downloads,
@@ -72,4 +73,19 @@ def staff_routes() -> list[Route]:
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),
         Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),
         Route("/staff/jobs/{edition_id:int}", staff_jobs.job_status_page, name="staff_job"),
+        # For administrators only (staff_admin checks): staff accounts and the effective settings.
+        Route("/staff/accounts", staff_admin.accounts_page, methods=["GET", "POST"], name="staff_accounts"),
+        Route(
+            "/staff/accounts/{account_id:int}/remove",
+            staff_admin.remove_page,
+            methods=["GET", "POST"],
+            name="staff_account_remove",
+        ),
+        Route(
+            "/staff/accounts/{account_id:int}/admin",
+            staff_admin.set_admin_page,
+            methods=["POST"],
+            name="staff_account_admin",
+        ),
+        Route("/staff/settings", staff_admin.settings_page, name="staff_settings"),
     ]

@@ -43,6 +43,7 @@ class StaffContext:
         return {
             "staff_signed_in": True,
             "staff_user": self.user.username,
+            "staff_is_admin": self.user.is_admin,
             "csrf_token": self.csrf_token,
             **context,
         }
