@@ -57,6 +57,7 @@ def test_calibre_pages_pass_axe(chromium, calibre_live, locale):  # noqa: F811
         check_page(axe, page, edit, crawl)
         page.locator(f"form[action='/staff/books/{lost}/file'] button[type=submit]").click()
         page.wait_for_selector("[role=alert]")
+        page.wait_for_function("() => document.activeElement?.id === 'error-summary'")  # its script ran
         assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
         assert page.locator("#books").get_attribute("aria-describedby") == "books-error"
         crawl.problems.extend(axe_problems(axe, page, "attach (errors)", AXE_OPTIONS))

@@ -101,6 +101,10 @@ def test_the_rights_pages_pass_axe_and_the_page_checks(chromium, rights_live, lo
         page.locator("form[action='/staff/rights'] button[type=submit]").focus()
         page.keyboard.press("Enter")
         page.wait_for_selector("[role=alert]")
+        # The summary is focused by the page's script once it has loaded: wait for it on a busy machine.
+        page.wait_for_function(
+            "() => document.activeElement && document.activeElement.id === 'error-summary'"
+        )
         assert page.evaluate("() => document.activeElement.id") == "error-summary"
         assert page.locator("[role=alert] a").get_attribute("href") == "#csv_file"
         crawl.problems += axe_problems(axe, page, "/staff/rights (errors)", AXE_OPTIONS)

@@ -137,6 +137,7 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         page.fill("#date", "1851-13")
         page.locator("form[action$='/edit'] button[type=submit]").click()
         page.wait_for_selector("[role=alert]")
+        page.wait_for_function("() => document.activeElement?.id === 'error-summary'")  # its script ran
         assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
         crawl.problems.extend(axe_problems(axe, page, "edit (errors)", AXE_OPTIONS))
         page.goto(server.url + "/staff/upload")
@@ -151,6 +152,7 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         crawl.problems.extend(axe_problems(axe, page, "upload results", AXE_OPTIONS))
         page.goto(server.url + "/staff/downloads?id=12")  # a download id that cannot be one
         page.wait_for_selector("[role=alert]")
+        page.wait_for_function("() => document.activeElement?.id === 'error-summary'")  # its script ran
         assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
         crawl.problems.extend(axe_problems(axe, page, "downloads (errors)", AXE_OPTIONS))
     finally:
@@ -353,6 +355,7 @@ def test_the_administrator_pages_pass_axe(chromium, staff_live, locale):  # noqa
         page.goto(server.url + "/staff/accounts")
         page.locator("form[action='/staff/accounts'] button[type=submit]").click()
         page.wait_for_selector("[role=alert]")
+        page.wait_for_function("() => document.activeElement?.id === 'error-summary'")  # its script ran
         assert page.evaluate("document.activeElement.id") == "error-summary", "the summary takes the focus"
         crawl.problems.extend(axe_problems(axe, page, "/staff/accounts (errors)", AXE_OPTIONS))
     finally:
