@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import auth, readers, sessions
+from . import basic_auth
 from .render import render
 from .staff_session import csrf_refused
 
@@ -53,7 +54,8 @@ def _lookup(state: dict, token: str):
 
 
 class ReaderSessionMiddleware:
-    """Sets `request.state.reader` (an `access.Reader` or None) and `request.state.reader_token`."""
+    """Sets `request.state.reader` (an `access.Reader` or None) and `request.state.reader_token`; a reading
+    app without the cookie may sign in with HTTP Basic on its own paths (basic_auth.py)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -72,6 +74,14 @@ class ReaderSessionMiddleware:
                 if reader is not None:
                     state["reader"] = reader
                     state["reader_token"] = token
+            if state["reader"] is None and "connections" in state and basic_auth.applies(scope["path"]):
+                request = Request(scope)
+                if "authorization" in request.headers:
+                    signed_in = await basic_auth.sign_in(request)
+                    if isinstance(signed_in, Response):
+                        await signed_in(scope, receive, send)
+                        return
+                    state["reader"] = signed_in  # this request only: no session, no cookie
         await self.app(scope, receive, send)
 
 

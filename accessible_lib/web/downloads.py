@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, Response
 from .. import access, shelf
 from ..editions import store
 from ..editions.storage import storage_for
+from . import basic_auth
 from .helpers import db_for, not_found
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
@@ -44,7 +45,11 @@ def download(request: Request):
     name = request.path_params["name"]
     if edition is None or edition["status"] != store.DONE or not edition["storage_key"]:
         raise not_found()
-    access.require_read(request, access.book_rights(db, edition["book_id"]))  # rights: before any byte
+    book = access.book_rights(db, edition["book_id"])
+    if book and access.current_reader(request) is None and basic_auth.wants_opds(request):
+        if not access.may_read(request, access.visible_or_404(book)):
+            return basic_auth.challenge(request)  # an app is told to sign in; a browser gets the 403 page
+    access.require_read(request, book)  # rights: before any byte
     record = next((f for f in edition["files"] if f["name"] == name), None)
     if record is None:
         raise not_found()
