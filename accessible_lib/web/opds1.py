@@ -14,7 +14,7 @@ from lxml import etree
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import access, catalogue, search
+from .. import catalogue
 from ..i18n import gettext
 from . import opds_catalog as oc
 from .helpers import db_for, not_found, page_number
@@ -215,17 +215,7 @@ def facet_books(request: Request):
 def search_feed(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     db = db_for(request)
-    settings = request.state.settings
-    results = search.search(
-        db,
-        query,
-        page=page_number(request),
-        per_page=settings.page_size,
-        time_limit_ms=settings.search_time_limit_ms,
-        hidden=access.HIDDEN_STATUSES,  # as the site's search: withdrawn books are not found
-        text_hidden=access.text_hidden_statuses(request),  # nor restricted ones by their text
-    )
-    books = catalogue.summaries_for(db, [hit.book_id for hit in results.hits])
+    results, books = oc.search_books(request, db, query, page_number(request))
     title = gettext("Search results for “%(query)s”", query=query) if query else gettext("Search")
     feed = _acquisition_feed(request, title, f"{ROOT}/search", results.page, books, {"q": query})
     _sub(feed, _q("opensearch", "Query"), role="request", searchTerms=query)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import access, catalogue, search
+from .. import catalogue, search
 from ..i18n import gettext
 from . import opds_catalog as oc
 from .helpers import db_for, not_found, page_number
@@ -211,18 +211,7 @@ def search_feed(request: Request):
     query = request.query_params.get("query", "").strip()[:500]
     filters = {name: request.query_params.get(name) or None for name in SEARCH_FILTERS}
     db = db_for(request)
-    settings = request.state.settings
-    results = search.search(
-        db,
-        query,
-        page=page_number(request),
-        per_page=settings.page_size,
-        time_limit_ms=settings.search_time_limit_ms,
-        hidden=access.HIDDEN_STATUSES,  # as the site's search: withdrawn books are not found
-        text_hidden=access.text_hidden_statuses(request),  # nor restricted ones by their text
-        **filters,
-    )
-    books = catalogue.summaries_for(db, [hit.book_id for hit in results.hits])
+    results, books = oc.search_books(request, db, query, page_number(request), **filters)
     title = gettext("Search results for “%(query)s”", query=query) if query else gettext("Search")
     params = {"query": query, **filters}
     feed = _publications_feed(request, title, "/opds/search", results.page, books, params)

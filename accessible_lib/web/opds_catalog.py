@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 from sqlite_utils import Database
 from starlette.requests import Request
 
-from .. import access, catalogue, i18n
+from .. import access, catalogue, i18n, search
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
@@ -69,6 +69,23 @@ class Entry:
     acquisitions: list[Acquisition] = field(default_factory=list)
     accessibility: dict = field(default_factory=dict)
     rights_status: str = access.PUBLIC_DOMAIN
+
+
+def search_books(request: Request, db: Database, query: str, page: int, **filters) -> tuple:
+    """(results, their summaries in rank order) for both feeds' searches, with the site search's rights:
+    withdrawn books are not found, nor restricted ones by their text."""
+    settings = request.state.settings
+    results = search.search(
+        db,
+        query,
+        page=page,
+        per_page=settings.page_size,
+        time_limit_ms=settings.search_time_limit_ms,
+        hidden=access.HIDDEN_STATUSES,
+        text_hidden=access.text_hidden_statuses(request),
+        **filters,
+    )
+    return results, catalogue.summaries_for(db, [hit.book_id for hit in results.hits])
 
 
 def base_url(request: Request) -> str:
