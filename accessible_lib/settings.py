@@ -65,8 +65,8 @@ SETTINGS: list[Setting] = [
     Setting(
         "web_processes",
         0,
-        "Web server processes `make run` and `accessible-lib serve` start, sharing one catalogue; 0 means one "
-        "per core. A process that dies is replaced.",
+        "Web server processes `make run` and `accessible-lib serve` start, sharing one catalogue; "
+        "0 means one per core. A process that dies is replaced.",
     ),
     Setting(
         "lease_seconds", 60, "A running job renews its lease this often (x1/3); an expired lease is requeued."
