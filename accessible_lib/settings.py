@@ -63,6 +63,12 @@ SETTINGS: list[Setting] = [
         "workers", 0, "Worker processes `make run` and `accessible-lib worker` start; 0 means one per core."
     ),
     Setting(
+        "web_processes",
+        0,
+        "Web server processes `make run` and `accessible-lib serve` start, sharing one catalogue; "
+        "0 means one per core. A process that dies is replaced.",
+    ),
+    Setting(
         "lease_seconds", 60, "A running job renews its lease this often (x1/3); an expired lease is requeued."
     ),
     Setting("max_attempts", 3, "Attempts before an edition is marked failed."),
@@ -189,6 +195,7 @@ class Settings:
     secret_key: str = ""
     redis_url: str = ""
     workers: int = 0
+    web_processes: int = 0
     lease_seconds: int = 60
     max_attempts: int = 3
     retry_backoff_seconds: int = 30
