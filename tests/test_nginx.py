@@ -23,7 +23,9 @@ import re
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -258,6 +260,13 @@ def test_a_whole_file_is_sent_by_nginx_with_the_apps_headers(front) -> None:
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value, f"{name} through nginx"
     assert response.headers["strict-transport-security"] == "max-age=63072000"
+    with client(front) as browser:
+        head = browser.head(public["url"])
+    assert head.status_code == 200 and head.content == b""
+    assert (
+        head.headers["content-length"] == str(len(CONTENT))
+        and head.headers["etag"] == response.headers["etag"]
+    )
 
 
 def test_the_app_itself_only_names_the_file(front) -> None:
@@ -268,6 +277,7 @@ def test_the_app_itself_only_names_the_file(front) -> None:
     relative = public["path"].relative_to(front["settings"].editions_dir.resolve())
     assert response.headers["x-accel-redirect"] == ACCEL + quote(relative.as_posix())
     assert relative.parts[0] == ".published", "the publication checked, not a key that may move"
+    assert stat.S_IMODE(public["path"].parent.stat().st_mode) == 0o755, "nginx's own user may enter it"
 
 
 def test_a_broken_download_resumes_with_range_and_if_range(front) -> None:
@@ -391,3 +401,24 @@ def test_the_deploy_files_agree_with_the_settings() -> None:
     web = UNITS[0].read_text()
     assert f"Environment=ACCESSIBLE_LIB_ACCEL_REDIRECT={ACCEL}\n" in web
     assert "Environment=ACCESSIBLE_LIB_TRUSTED_PROXIES=127.0.0.1\n" in web
+
+
+def test_systemd_accepts_the_units(tmp_path) -> None:
+    """`systemd-analyze verify` reads each unit as systemd would, with this checkout as the program."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: `make setup` installs Debian's systemd package"
+    program = Path(sys.executable).parent / "accessible-lib"
+    assert program.is_file()
+    copies = []
+    for unit in UNITS:
+        text = unit.read_text()
+        assert text.count("/srv/accessible-lib/app/.venv/bin/accessible-lib ") == 1, unit.name
+        copy = tmp_path / unit.name
+        copy.write_text(text.replace("/srv/accessible-lib/app/.venv/bin/accessible-lib ", f"{program} "))
+        copies.append(str(copy))
+    checked = subprocess.run(
+        [analyze, "verify", "--man=no", *copies], capture_output=True, text=True, timeout=120
+    )
+    assert checked.returncode == 0 and not checked.stdout.strip() and not checked.stderr.strip(), (
+        checked.stdout + checked.stderr
+    )
