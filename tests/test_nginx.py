@@ -167,6 +167,8 @@ def front(tmp_path_factory: pytest.TempPathFactory):
     )
     files = {"public": publish(db, settings, public, "book.txt", CONTENT)}
     files["restricted"] = publish(db, settings, restricted, "book.txt", SMALL)
+    other = catalogue.add_book(db, make_book("Loomings", [("One", "Call me Ishmael.")], language="en"))
+    files["unusual"] = publish(db, settings, other, "书 1%?.txt", SMALL)  # a plug-in's format may name so
     readers.add_reader(db, "reader@example.org", READER_NAME, PASSWORD, role="reader")
     readers.add_reader(db, "eligible@example.org", READER_NAME, PASSWORD, role="eligible")
     db.close()
@@ -267,6 +269,14 @@ def test_a_whole_file_is_sent_by_nginx_with_the_apps_headers(front) -> None:
         head.headers["content-length"] == str(len(CONTENT))
         and head.headers["etag"] == response.headers["etag"]
     )
+
+
+def test_a_file_name_nginx_must_decode(front) -> None:
+    unusual = front["files"]["unusual"]
+    with client(front) as browser:
+        response = browser.get(quote(unusual["url"]))
+    assert response.status_code == 200 and response.content == SMALL
+    assert response.headers["etag"] == nginx_etag(unusual["path"])
 
 
 def test_the_app_itself_only_names_the_file(front) -> None:
