@@ -97,7 +97,7 @@ def site_config(
         "alias /srv/accessible-lib/data/editions/;": f"alias {editions}/;",
         "/etc/letsencrypt/live/library.example.org/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/library.example.org/privkey.pem": str(key),
-        "root /var/www/letsencrypt;": f"root {tmp / 'acme'};",
+        "root /var/www/html;": f"root {tmp / 'acme'};",
     }
     for old, new in changes.items():
         assert text.count(old) == 1, f"{SITE.name} no longer says {old!r} once"
@@ -215,6 +215,7 @@ def front(tmp_path_factory: pytest.TempPathFactory):
             "files": files,
             "books": {"public": public, "restricted": restricted},
             "log": log,
+            "acme": tmp / "acme",
         }
     finally:
         process.terminate()  # SIGTERM: nginx's fast shutdown
@@ -365,10 +366,15 @@ def test_the_internal_location_cannot_be_asked_for(front) -> None:
             assert response.content[:16] != b"SQLite format 3\x00" and response.content != CONTENT, path
 
 
-def test_plain_http_is_sent_to_https(front) -> None:
+def test_plain_http_is_sent_to_https_but_for_certificate_challenges(front) -> None:
     response = httpx2.get(front["http"] + "/books/1?x=1", trust_env=False)
     assert response.status_code == 301
     assert response.headers["location"] == "https://127.0.0.1/books/1?x=1"
+    challenge = front["acme"] / ".well-known" / "acme-challenge" / "token-1"
+    challenge.parent.mkdir(parents=True, exist_ok=True)
+    challenge.write_text("token-1.key")
+    answer = httpx2.get(front["http"] + "/.well-known/acme-challenge/token-1", trust_env=False)
+    assert answer.status_code == 200 and answer.text == "token-1.key", "certificate renewals still work"
 
 
 def test_the_setting_off_leaves_downloads_to_the_app(tmp_path) -> None:
