@@ -1,11 +1,9 @@
 """nginx in front of the app: the documented site file, run by a real nginx over TLS, sends edition files.
 
 The app (uvicorn on a loopback port, tests/live_server.py) runs with `accel_redirect` on and nginx as its
-trusted proxy; nginx runs as a process of this test (`-p` a prefix in tmp_path, `daemon off`, its own pid,
-logs and temporary directories, free loopback ports), never as the system's service. Its server blocks are
-docs/deploy/nginx-accessible-lib.conf itself, with only the ports, the editions directory and the
-certificate paths changed, so the configuration the README shows is the one tested. The certificate comes
-from a throwaway CA (trustme) that only this test's client trusts.
+trusted proxy; nginx (tests/nginx_front.py) is a process of this test, never the system's service, and its
+server blocks are docs/deploy/nginx-accessible-lib.conf itself, so the configuration the README shows is the
+one tested.
 
 What is checked through nginx: the whole file and its headers, sent by nginx and not by Python (nginx's own
 ETag, an empty body from the app); a resumed download (Range with If-Range: 206 and the right bytes, a stale
@@ -17,22 +15,16 @@ http sent to https; cookies marked Secure because the forwarded scheme is believ
 from __future__ import annotations
 
 import hashlib
-import os
-import pwd
 import re
 import shutil
-import socket
-import ssl
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import httpx2
 import pytest
-import trustme
 from bs4 import BeautifulSoup
 
 from accessible_lib import catalogue, readers
@@ -45,22 +37,14 @@ from accessible_lib.web.headers import SECURITY_HEADERS
 
 from .conftest import make_book
 from .live_server import start_server
+from .nginx_front import CHECKOUT, DEPLOY, SITE, running_nginx
 from .test_accounts import PASSWORD, csrf_of
 
-CHECKOUT = Path(__file__).resolve().parent.parent
-DEPLOY = CHECKOUT / "docs" / "deploy"
-SITE = DEPLOY / "nginx-accessible-lib.conf"
 UNITS = [DEPLOY / "accessible-lib-web.service", DEPLOY / "accessible-lib-worker.service"]
 ACCEL = "/_protected/"
 CONTENT = bytes(range(256)) * 4096 * 3  # 3 MiB, every byte value: a slice shows where it came from
 SMALL = "此开卷第一回也。作者自云：因曾历过一番梦幻之后。\n".encode() * 200
 READER_NAME = "Robin Reader"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def publish(db, settings: Settings, book_id: int, name: str, content: bytes) -> dict:
@@ -82,75 +66,9 @@ def publish(db, settings: Settings, book_id: int, name: str, content: bytes) -> 
     return {"edition_id": edition_id, "url": f"/editions/{edition_id}/files/{name}", "path": path}
 
 
-def site_config(
-    text: str, *, app_port: int, https_port: int, http_port: int, tmp: Path, editions: Path
-) -> str:
-    """The documented site file with this machine's ports and paths; fails when a line it changes is gone,
-    so the documentation cannot drift from what is tested without this test saying so."""
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    changes = {
-        "listen [::]:80;": "",
-        "listen [::]:443 ssl http2;": "",
-        "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
-        "alias /srv/accessible-lib/data/editions/;": f"alias {editions}/;",
-        "/etc/letsencrypt/live/library.example.org/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/library.example.org/privkey.pem": str(key),
-        "root /var/www/html;": f"root {tmp / 'acme'};",
-    }
-    for old, new in changes.items():
-        assert text.count(old) == 1, f"{SITE.name} no longer says {old!r} once"
-        text = text.replace(old, new)
-    return text
-
-
-def main_config(tmp: Path, site: Path) -> str:
-    """What Debian's /etc/nginx/nginx.conf gives a site, with every path nginx writes inside `tmp`."""
-    user = ""
-    if os.geteuid() == 0:  # nginx would drop to `nobody`, who cannot enter pytest's private tmp_path
-        user = f"user {pwd.getpwuid(0).pw_name};"
-    return f"""
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-lock_file {tmp}/nginx.lock;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {tmp}/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    sendfile on;
-    include {site};
-}}
-"""
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}: {log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory):
     """The app behind a real nginx: a public Chinese book, a restricted book, two readers."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).is_file(), "nginx is missing: `make setup` installs the Debian package"
     root = tmp_path_factory.mktemp("nginx")
     settings = Settings.from_env(
         {}, data_dir=root / "data", accel_redirect=ACCEL, trusted_proxies="127.0.0.1"
@@ -174,56 +92,19 @@ def front(tmp_path_factory: pytest.TempPathFactory):
     db.close()
 
     live = start_server(settings)
-    tmp = root / "nginx"
-    (tmp / "acme").mkdir(parents=True)
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "library.example.org")
-    issued.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
-    issued.private_key_pem.write_to_path(str(tmp / "key.pem"))
-    https_port, http_port = free_port(), free_port()
-    app_port = int(live.url.rsplit(":", 1)[1])
-    site = tmp / "site.conf"
-    site.write_text(
-        site_config(
-            SITE.read_text(),
-            app_port=app_port,
-            https_port=https_port,
-            http_port=http_port,
-            tmp=tmp,
-            editions=settings.editions_dir,
-        )
-    )
-    conf = tmp / "nginx.conf"
-    conf.write_text(main_config(tmp, site))
-    log = tmp / "error.log"
-    process = subprocess.Popen(
-        [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(log)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        wait_for_port(https_port, process, log)
-        wait_for_port(http_port, process, log)
-        context = ssl.create_default_context()
-        ca.configure_trust(context)
-        yield {
-            "settings": settings,
-            "app": live.url,
-            "https": f"https://127.0.0.1:{https_port}",
-            "http": f"http://127.0.0.1:{http_port}",
-            "tls": context,
-            "files": files,
-            "books": {"public": public, "restricted": restricted},
-            "log": log,
-            "acme": tmp / "acme",
-        }
+        app_port = int(live.url.rsplit(":", 1)[1])
+        with running_nginx(root / "nginx", app_port=app_port, editions=settings.editions_dir) as nginx:
+            yield {
+                "settings": settings,
+                "app": live.url,
+                "https": nginx.https,
+                "http": nginx.http,
+                "tls": nginx.tls,
+                "acme": nginx.acme,
+                "files": files,
+            }
     finally:
-        process.terminate()  # SIGTERM: nginx's fast shutdown
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         live.stop()
 
 
