@@ -128,6 +128,14 @@ SETTINGS: list[Setting] = [
         10 * 1024 * 1024,
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
     ),
+    Setting(
+        "accel_redirect",
+        "",
+        "With nginx in front: the internal location (e.g. /_protected/) whose alias is the editions "
+        "directory (DATA_DIR/editions/). Once the app has checked a reader's rights it answers an edition "
+        "download with X-Accel-Redirect and nginx sends the file (ranges, ETag, 304). Empty: the app sends "
+        "files itself.",
+    ),
 ]
 
 
@@ -209,6 +217,7 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    accel_redirect: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
