@@ -122,6 +122,19 @@ SETTINGS: list[Setting] = [
         10 * 1024 * 1024,
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
     ),
+    Setting(
+        "log_format",
+        "text",
+        "text: log lines for a person at a terminal. json: one JSON object a line (time, level, logger, "
+        "message, request id), for a log collector.",
+    ),
+    Setting(
+        "metrics_token",
+        "",
+        "Empty: /metrics answers only requests from this machine (loopback, not forwarded by a proxy). Set: "
+        "/metrics answers any address that sends it as `Authorization: Bearer TOKEN`, and no other.",
+        secret=True,
+    ),
 ]
 
 
@@ -202,6 +215,8 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    log_format: str = "text"
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -100,8 +100,10 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from ..app import create_app
+    from ..logs import configure_logging
 
     settings = Settings.from_env()
+    configure_logging(settings)
     # uvicorn's own proxy handling (on by default, trusting 127.0.0.1) is off: the app trusts exactly the
     # proxies in ACCESSIBLE_LIB_TRUSTED_PROXIES, and sees their forwarded scheme and client address.
     uvicorn.run(
@@ -109,6 +111,10 @@ def serve(host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=False,
+        # Logging as configured above (ACCESSIBLE_LIB_LOG_FORMAT); the app writes the access log itself,
+        # with the route template in place of the path, whose query string may hold a mailed token.
+        log_config=None,
+        access_log=False,
     )
 
 
