@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 from .settings import Settings
 
 FORMATS = ("text", "json")
+QUIET_CLIENTS = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3")
 TEXT_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 
 # The id of the request being served, for every record logged while serving it (threads included:
@@ -55,10 +57,10 @@ def formatter(settings: Settings) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
-def configure_logging(settings: Settings, *, level: int = logging.INFO) -> None:
-    """One handler on the root logger, in the configured format; uvicorn's loggers go through it too (its
-    own access log is switched off by `serve`: the app writes a safer one)."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(settings: Settings, *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """One handler on the root logger (to stderr unless `stream` says), in the configured format; uvicorn's
+    loggers go through it too (its own access log is switched off by `serve`: the app writes a safer one)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(settings))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
@@ -70,3 +72,6 @@ def configure_logging(settings: Settings, *, level: int = logging.INFO) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # HTTP client libraries log each URL whole at INFO, query string and all: warnings only.
+    for name in QUIET_CLIENTS:
+        logging.getLogger(name).setLevel(logging.WARNING)
