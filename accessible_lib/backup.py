@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from . import evidence
-from .db import open_database
+from .db import open_database, sqlite_uri
 from .editions import store
 from .editions.storage import PUBLISHED_DIR, LocalStorage, check_key
 from .i18n import TranslatableError
@@ -159,7 +159,7 @@ def _snapshot_database(source: Path, target: Path) -> None:
     """SQLite's online backup in one step: one read transaction, so one consistent snapshot, and in WAL
     mode the library's writers are not held up. (Copying in several steps would start over each time a
     writer changed the catalogue in between, and under steady load might never finish.)"""
-    src = sqlite3.connect(f"file:{source}?mode=rw", uri=True, timeout=30)
+    src = sqlite3.connect(sqlite_uri(source, "rw"), uri=True, timeout=30)
     try:
         dst = sqlite3.connect(str(target))
         try:

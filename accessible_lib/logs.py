@@ -47,11 +47,21 @@ def log_format(settings: Settings) -> str:
     return value
 
 
+class LineFormatter(JsonFormatter):
+    """One JSON object a line: the time in ISO 8601 UTC, and no terminal colour codes (uvicorn adds a
+    coloured copy of some messages as `color_message`)."""
+
+    def process_log_record(self, log_data: dict) -> dict:
+        log_data.pop("color_message", None)
+        return super().process_log_record(log_data)
+
+
 def formatter(settings: Settings) -> logging.Formatter:
     if log_format(settings) == "json":
-        return JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        return LineFormatter(
+            "%(levelname)s %(name)s %(process)d %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
             json_ensure_ascii=False,
         )
     return logging.Formatter(TEXT_FORMAT)

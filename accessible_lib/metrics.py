@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs
+from .db import sqlite_uri
 from .editions import formats
 
 log = logging.getLogger("accessible_lib.access")
@@ -70,13 +71,15 @@ class Metrics:
         self.registry.register(CatalogueCollector(database_path))
 
 
-def route_label(scope: Scope) -> str:
-    """The template of the route that answered, with a Mount's prefix; `unmatched` when none did."""
+def route_label(scope: Scope, root_path: str = "") -> str:
+    """The template of the route that answered (a Mount's own path for what it serves); `unmatched` when
+    none did. `root_path` is the application's mount point as the request arrived (routing extends the
+    scope's own with the Mount's path)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return UNMATCHED
-    return (scope.get("root_path") or "") + path or "/"
+    return root_path + path or "/"
 
 
 def _request_id(scope: Scope) -> str:
@@ -102,6 +105,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root_path = scope.get("root_path") or ""
         request_id = _request_id(scope)
         token = logs.request_id.set(request_id)
         status = 500  # unless a response starts: an exception that escaped every handler
@@ -119,7 +123,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
-            route = route_label(scope)
+            route = route_label(scope, root_path)
             method = scope.get("method", "GET") if scope.get("method") in METHODS else "other"
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route, method).observe(duration)
@@ -167,7 +171,7 @@ class CatalogueCollector(Collector):
 
     def collect(self) -> Iterator:
         try:
-            conn = sqlite3.connect(f"file:{self.database_path}?mode=ro", uri=True, timeout=5)
+            conn = sqlite3.connect(sqlite_uri(self.database_path, "ro"), uri=True, timeout=5)
         except sqlite3.Error:
             log.exception("metrics: the catalogue cannot be opened")
             return

@@ -14,6 +14,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 
+from .db import sqlite_uri
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ TIMEOUT_SECONDS = 2.0
 def check_database(settings: Settings) -> None:
     """The catalogue exists (never created here), opens, and its schema answers a query."""
     path = settings.database_path
-    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=TIMEOUT_SECONDS)
+    conn = sqlite3.connect(sqlite_uri(path, "rw"), uri=True, timeout=TIMEOUT_SECONDS)
     try:
         conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()
         conn.execute("SELECT id FROM books LIMIT 1").fetchall()
@@ -45,7 +46,7 @@ def check_queue(settings: Settings) -> None:
         finally:
             client.close()
         return
-    conn = sqlite3.connect(f"file:{settings.queue_path}?mode=rw", uri=True, timeout=TIMEOUT_SECONDS)
+    conn = sqlite3.connect(sqlite_uri(settings.queue_path, "rw"), uri=True, timeout=TIMEOUT_SECONDS)
     try:
         conn.execute("SELECT count(*) FROM task").fetchone()
     finally:

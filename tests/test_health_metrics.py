@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
@@ -131,12 +132,14 @@ def test_a_book_page_is_counted_by_its_route_with_a_latency_histogram(client, sa
     for _ in range(2):
         assert client.get(f"/books/{book}").status_code == 200
     assert client.get("/no-such-page-9f2c").status_code == 404
+    assert client.get("/static/style.css").status_code == 200
     families = scrape(client)
 
     requests = families["accessible_lib_http_requests"]
     count = "accessible_lib_http_requests_total"
     assert value(requests, count, route=BOOK_ROUTE, method="GET", status="200") == 2
     assert value(requests, count, route="unmatched", method="GET", status="404") == 1
+    assert value(requests, count, route="/static", method="GET", status="200") == 1  # a Mount: its path
     routes = {s.labels["route"] for s in requests}
     assert not any("9f2c" in route or route == f"/books/{book}" for route in routes)  # templates only
 
@@ -255,6 +258,7 @@ def test_json_logs_are_one_object_a_line_with_request_id_route_status_and_durati
     home = next(r for r in access if r["request_id"] == "nginx-req-42")
     assert home["route"] == "/" and home["status"] == 200 and home["method"] == "GET"
     assert isinstance(home["duration_ms"], float) and {"time", "level", "message"} <= set(home)
+    assert datetime.fromisoformat(home["time"]).utcoffset() == timedelta(0)
     reset = next(r for r in access if r["route"] == "/account/reset/{token}")
     assert reset["status"] in (200, 400, 404)
     text = "\n".join(lines)
