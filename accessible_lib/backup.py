@@ -20,7 +20,8 @@ whose files the backup lacks. An edition still running in the snapshot is restor
 
 The manifest (manifest.json, written last: a backup without one is incomplete) lists every file copied with
 its size and sha256, computed while copying. Restore checks every entry before writing anything, builds the
-new data directory beside the target and renames it into place, so a failed restore leaves nothing behind.
+new data directory beside the target and renames it into place (inside it when it exists, empty, since it may
+be a mount point), so a failed restore leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -359,15 +360,23 @@ def restore(settings: Settings, source: Path) -> Report:
             path=str(data_dir),
         )
     verify(source, entries)
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.restore-", dir=data_dir.parent))
+    if data_dir.exists():
+        # Empty, perhaps a mount point, which a rename cannot replace: build inside it, then move up.
+        staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
+    else:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.restore-", dir=data_dir.parent))
     try:
         report = _restore_into(source, entries, staging)
         # Brings a backup made by an older version up to date, and the catalogue back to WAL.
         open_database(staging / DATABASE).close()
-        if data_dir.exists():
-            data_dir.rmdir()
-        os.rename(staging, data_dir)
+        if staging.parent == data_dir:
+            # The catalogue last: until it is in place the library has nothing to serve.
+            for child in sorted(staging.iterdir(), key=lambda p: p.name.startswith(DATABASE)):
+                os.rename(child, data_dir / child.name)
+            staging.rmdir()
+        else:
+            os.rename(staging, data_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

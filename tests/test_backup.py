@@ -363,3 +363,20 @@ def test_the_backup_folder_and_its_secrets_are_its_owners_alone(library, tmp_pat
     assert {entry["path"] for entry in read_manifest(backup)} == {
         p.relative_to(backup).as_posix() for p in backup.rglob("*") if p.is_file() and p.name != MANIFEST
     }
+
+
+def test_restore_into_an_existing_empty_directory_such_as_a_mount_point(library, tmp_path):
+    settings: Settings = library["settings"]
+    assert cli(["backup", str(tmp_path / "backup")], settings.data_dir).exit_code == 0
+    target = tmp_path / "mounted"
+    target.mkdir()
+    result = cli(["restore", str(tmp_path / "backup")], target)
+    assert result.exit_code == 0, result.output
+    assert not list(target.glob(".restore-*"))
+    restored = Settings.from_env({}, data_dir=target)
+    with TestClient(create_app(restored)) as client:
+        served = served_editions(client, restored.database_path)
+    assert served == {
+        (e, n): h
+        for e, n, h in rows(settings.database_path, "SELECT edition_id, name, sha256 FROM edition_files")
+    }
