@@ -380,3 +380,10 @@ def test_restore_into_an_existing_empty_directory_such_as_a_mount_point(library,
         (e, n): h
         for e, n, h in rows(settings.database_path, "SELECT edition_id, name, sha256 FROM edition_files")
     }
+
+
+def test_backup_of_a_data_directory_without_a_library_says_so(tmp_path):
+    result = cli(["backup", str(tmp_path / "backup")], tmp_path / "nothing-here")
+    assert result.exit_code == 1
+    assert f"There is no library to back up at {tmp_path / 'nothing-here'}" in result.output
+    assert not (tmp_path / "backup").exists() and not (tmp_path / "nothing-here").exists()
