@@ -20,6 +20,7 @@ from .caches import use_data_dir
 from .db import open_database
 from .errors import UserError
 from .jobs.queue import EditionQueue
+from .metrics import Metrics, RequestMetrics
 from .settings import Settings
 from .web import routes
 from .web.render import render_error, templates_for
@@ -45,11 +46,13 @@ class Connections:
 
 
 class Library(Starlette):
-    """The app with two layers outside even Starlette's error handling, so that they hold for the 500 page
-    too: the trusted proxy's headers (`trusted_proxies`: the scheme and client address every part of the
-    app sees, for Secure cookies and per-address throttles) and the security headers (web/headers.py)."""
+    """The app with three layers outside even Starlette's error handling, so that they hold for the 500
+    page too: the request metrics, request id and access log (metrics.py), the trusted proxy's headers
+    (`trusted_proxies`: the scheme and client address every part of the app sees, for Secure cookies and
+    per-address throttles) and the security headers (web/headers.py)."""
 
     trusted_proxies: str = ""
+    metrics: Metrics | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         from .web.headers import SecurityHeadersMiddleware
@@ -60,12 +63,16 @@ class Library(Starlette):
 
             hosts = [host.strip() for host in self.trusted_proxies.split(",") if host.strip()]
             app = ProxyHeadersMiddleware(app, trusted_hosts=hosts)
+        if self.metrics is not None:
+            # Outermost: it times and counts every response, the 500 page and the proxy's refusals too.
+            app = RequestMetrics(app, self.metrics)
         return app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     use_data_dir(settings)  # the braille reading pages segment Chinese with jieba, whose cache goes there
+    metrics = Metrics(settings.database_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "templates": templates_for(settings),
             # The web process only enqueues; conversions run in workers (`accessible-lib worker`).
             "queue": EditionQueue(settings),
+            "metrics": metrics,
         }
 
     async def user_error(request: Request, exc: Exception) -> object:
@@ -101,7 +109,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[i18n_middleware(), csrf_middleware(), reader_middleware()],
     )
     app.trusted_proxies = settings.trusted_proxies
+    app.metrics = metrics
     return app
+
+
+def create_served_app() -> Starlette:
+    """The app as each web process of `accessible-lib serve` builds it: with the logging `serve` set up in
+    the first process, which a process started afresh does not inherit."""
+    from .logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def csrf_middleware():

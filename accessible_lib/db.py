@@ -28,3 +28,11 @@ def open_database(path: Path, *, migrate: bool = True) -> Database:
     if migrate:
         migrations.apply(db)
     return db
+
+
+def sqlite_uri(path: Path, mode: str) -> str:
+    """A `file:` URI for sqlite3.connect(uri=True): `mode=ro` or `rw` never creates a missing file, which a
+    check or a copy must not do. The path is quoted: `?` or `#` in a directory name would end it."""
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path))}?mode={mode}"

@@ -136,6 +136,19 @@ SETTINGS: list[Setting] = [
         "download with X-Accel-Redirect and nginx sends the file (ranges, ETag, 304). Empty: the app sends "
         "files itself.",
     ),
+    Setting(
+        "log_format",
+        "text",
+        "text: log lines for a person at a terminal. json: one JSON object a line (time, level, logger, "
+        "message, request id), for a log collector.",
+    ),
+    Setting(
+        "metrics_token",
+        "",
+        "Empty: /metrics answers only requests from this machine (loopback, not forwarded by a proxy). Set: "
+        "/metrics answers any address that sends it as `Authorization: Bearer TOKEN`, and no other.",
+        secret=True,
+    ),
 ]
 
 
@@ -218,6 +231,8 @@ class Settings:
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
     accel_redirect: str = ""
+    log_format: str = "text"
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

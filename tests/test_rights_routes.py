@@ -142,6 +142,9 @@ NO_BOOK_CONTENT = {
     "/staff/eligibility/{application_id:int}": "one application, for staff",
     "/staff/eligibility/{application_id:int}/evidence": "one application's evidence, for staff",
     "/staff/organisations": "staff make organisation accounts",
+    "/healthz": "says the process answers (JSON), for a load balancer or systemd",
+    "/readyz": "says whether the database, queue and storage answer (JSON), nothing about any book",
+    "/metrics": "counts of requests by route template and of editions by format; no title, no text",
 }
 PLAIN_READER = "plain@example.org"  # signed up and confirmed, not (yet) an eligible reader
 ELIGIBLE_READER = "eligible@example.org"

@@ -105,22 +105,33 @@ def serve(host: str | None, port: int | None, processes: int | None) -> None:
     from ..app import create_app
     from ..auth import secret_key_for
     from ..db import open_database
+    from ..logs import configure_logging
 
     settings = Settings.from_env()
+    configure_logging(settings)
     count = web_process_count(processes if processes is not None else settings.web_processes)
-    # uvicorn's own proxy handling (on by default, trusting 127.0.0.1) is off: the app trusts exactly the
-    # proxies in ACCESSIBLE_LIB_TRUSTED_PROXIES, and sees their forwarded scheme and client address.
-    options = {"host": host or settings.host, "port": port or settings.port, "proxy_headers": False}
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        # uvicorn's own proxy handling (on by default, trusting 127.0.0.1) is off: the app trusts exactly
+        # the proxies in ACCESSIBLE_LIB_TRUSTED_PROXIES, and sees their forwarded scheme and client address.
+        "proxy_headers": False,
+        # Logging as configured above (ACCESSIBLE_LIB_LOG_FORMAT); the app writes the access log itself,
+        # with the route template in place of the path, whose query string may hold a mailed token.
+        "log_config": None,
+        "access_log": False,
+    }
     if count == 1:
         uvicorn.run(create_app(settings), **options)
         return
     # Several processes share the catalogue (SQLite in WAL mode: readers never wait for the writer) and the
     # signing key. Both are made here, once, before the processes start: two processes migrating one
     # database at the same moment would both try to create the same tables. Each process then builds its
-    # app from the same environment (the factory); uvicorn's supervisor replaces one that dies.
+    # app from the same environment (the factory, which configures its own logging: a spawned process
+    # inherits none); uvicorn's supervisor replaces one that dies.
     open_database(settings.database_path).close()
     secret_key_for(settings)
-    uvicorn.run("accessible_lib.app:create_app", factory=True, workers=count, **options)
+    uvicorn.run("accessible_lib.app:create_served_app", factory=True, workers=count, **options)
 
 
 def web_process_count(setting: int) -> int:
@@ -138,6 +149,6 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters; readers; rights; downloads; import-calibre.
-from . import calibre, downloads, editions, jobs, readers, rebuild, staff  # noqa: E402,F401
+# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore.
+from . import backup, calibre, downloads, editions, jobs, readers, rebuild, staff  # noqa: E402,F401
 from . import rights as rights_commands  # noqa: E402,F401

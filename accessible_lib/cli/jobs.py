@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 
@@ -26,11 +25,11 @@ from . import main
 def worker(workers: int | None) -> None:
     """Run a worker that builds queued editions until stopped (Ctrl-C or SIGTERM)."""
     from ..jobs.worker import run_worker
+    from ..logs import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
-    )
-    run_worker(Settings.from_env(), workers=workers)
+    settings = Settings.from_env()
+    configure_logging(settings)
+    run_worker(settings, workers=workers)
 
 
 @main.group()

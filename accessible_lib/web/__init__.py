@@ -12,6 +12,7 @@ def routes() -> list[Route]:
         braille_status,
         browse,
         downloads,
+        health,
         home,
         language,
         opds1,
@@ -71,4 +72,6 @@ def routes() -> list[Route]:
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),
+        # For the machines that run the library: a load balancer, systemd, Prometheus (web/health.py).
+        *health.routes(),
     ]
