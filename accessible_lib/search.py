@@ -311,8 +311,10 @@ def search(
     results = _search(db, query, prefix_last=prefix_last, **options, **rights)
     if prefix_fallback and not results.total and not prefix_last:
         if parse_query(query, prefix_last=True) != parse_query(query):
-            results = _search(db, query, prefix_last=True, **options, **rights)
-            results.prefix = True
+            beginnings = _search(db, query, prefix_last=True, **options, **rights)
+            if beginnings.total:
+                beginnings.prefix = True
+                results = beginnings
     return results
 
 
