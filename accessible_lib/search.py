@@ -8,7 +8,18 @@ Why the index looks the way it does:
   treats U+200B as a separator. A query gets the same treatment and becomes a phrase: 红楼 is the phrase
   "红 楼" and matches 红楼梦. U+200B rather than a plain space because removing it from a snippet gives
   back exactly the original text, even where the text had real spaces next to Chinese characters.
-- English words go through the `porter` stemmer, so "whales" finds "whale".
+- Traditional and Simplified characters fold together: `search_text` maps each Traditional character to
+  one Simplified one (search_chinese.py), for indexed text and queries alike, so 論語 finds 论语 and
+  古文观止 finds 古文觀止. Both indexes therefore hold folded text; since folding keeps every character's
+  place, a snippet is put back into the book's own script from the text as written (`search_chinese.unfold`).
+- Titles and authors also have pinyin keys (the `pinyin` column: `lunyu ly` for 论语), weighted low so that
+  they rank below exact matches; a query of several pinyin words or with tone digits (`lun2 yu3`) is also
+  tried joined, against that column only.
+- English words go through the `porter` stemmer, so "whales" finds "whale". A word is matched whole; a
+  prefix only on request (`ishm*`, `prefix_last`) or, with `prefix_fallback`, when the last word as typed is
+  nowhere in the index (`whal` finds "whale"): a short prefix of a common word expands to thousands of terms.
+  Typing errors are for the page to offer a correction of ("Did you mean", search_suggest.py), from the
+  words of titles and authors kept in `search_words`.
 - Book metadata (`book_fts`, rowid = book id) keeps its own copy of the transformed text: it is small (a
   few hundred bytes a book) and it changes when a librarian edits a record; a table with its own content can
   always delete the old row correctly.
@@ -309,13 +320,33 @@ def search(
     options = dict(language=language, subject=subject, format=format, page=page, per_page=per_page)
     rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden)
     results = _search(db, query, prefix_last=prefix_last, **options, **rights)
-    if prefix_fallback and not results.total and not prefix_last:
-        if parse_query(query, prefix_last=True) != parse_query(query):
-            beginnings = _search(db, query, prefix_last=True, **options, **rights)
-            if beginnings.total:
-                beginnings.prefix = True
-                results = beginnings
+    if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
+        beginnings = _search(db, query, prefix_last=True, **options, **rights)
+        if beginnings.total:
+            beginnings.prefix = True
+            results = beginnings
     return results
+
+
+def _beginning_may_help(db: Database, query: str) -> bool:
+    """Whether searching again with the last word as a beginning can find more: only when that word as
+    typed is nowhere in the index and some longer word begins with it. Two lookups of one term each, so a
+    query with a common word (`the zyxwv`) is not run a second time for nothing."""
+    whole, beginning = parse_query(query)[-1:], parse_query(query, prefix_last=True)[-1:]
+    if not beginning or whole == beginning:
+        return False
+    register_functions(db.conn)
+
+    def anywhere(phrase: str) -> bool:
+        return bool(
+            db.execute(
+                "SELECT EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :p)"
+                " OR EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p)",
+                {"p": phrase},
+            ).fetchone()[0]
+        )
+
+    return not anywhere(whole[0]) and anywhere(beginning[0])
 
 
 def _search(

@@ -172,3 +172,12 @@ def test_opds_search_takes_beginnings_too(client):
     feed = client.get("/opds/search", params={"query": "whal"}).json()
     titles = [publication["metadata"]["title"] for publication in feed.get("publications", [])]
     assert "Moby Dick; Or, The Whale" in titles
+
+
+def test_a_beginning_is_tried_only_where_it_can_help(db):
+    assert search._beginning_may_help(db, "whal")  # no word whal; whale, whaling begin with it
+    assert not search._beginning_may_help(db, "whale")  # the word itself is there
+    assert not search._beginning_may_help(
+        db, "the zyxwv"
+    )  # no word begins with zyxwv: `the` is not run again
+    assert not search._beginning_may_help(db, "论语")  # Chinese characters are whole tokens
