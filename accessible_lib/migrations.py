@@ -520,3 +520,14 @@ def m014_calibre(db: Database) -> None:
         not_null={"book_id"},
     )
     db["calibre_books"].create_index(["book_id"])
+
+
+@migrations()
+def m015_search_fold(db: Database) -> None:
+    """Search as Chinese and English readers type (issue 12): Traditional and Simplified characters are
+    folded together in every index, titles and authors get pinyin keys (a new `book_fts` column), and the
+    words of titles and authors are kept for "Did you mean". Every index is rebuilt: the chapter index holds
+    folded text now, through the same SQL function as before (see search.py and search_chinese.py)."""
+    from . import search
+
+    search.recreate_book_index(db)

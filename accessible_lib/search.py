@@ -8,7 +8,18 @@ Why the index looks the way it does:
   treats U+200B as a separator. A query gets the same treatment and becomes a phrase: 红楼 is the phrase
   "红 楼" and matches 红楼梦. U+200B rather than a plain space because removing it from a snippet gives
   back exactly the original text, even where the text had real spaces next to Chinese characters.
-- English words go through the `porter` stemmer, so "whales" finds "whale".
+- Traditional and Simplified characters fold together: `search_text` maps each Traditional character to
+  one Simplified one (search_chinese.py), for indexed text and queries alike, so 論語 finds 论语 and
+  古文观止 finds 古文觀止. Both indexes therefore hold folded text; since folding keeps every character's
+  place, a snippet is put back into the book's own script from the text as written (`search_chinese.unfold`).
+- Titles and authors also have pinyin keys (the `pinyin` column: `lunyu ly` for 论语), weighted low so that
+  they rank below exact matches; a query of several pinyin words or with tone digits (`lun2 yu3`) is also
+  tried joined, against that column only.
+- English words go through the `porter` stemmer, so "whales" finds "whale". A word is matched whole; a
+  prefix only on request (`ishm*`, `prefix_last`) or, with `prefix_fallback`, when the last word as typed is
+  nowhere in the index (`whal` finds "whale"): a short prefix of a common word expands to thousands of terms.
+  Typing errors are for the page to offer a correction of ("Did you mean", search_suggest.py), from the
+  words of titles and authors kept in `search_words`.
 - Book metadata (`book_fts`, rowid = book id) keeps its own copy of the transformed text: it is small (a
   few hundred bytes a book) and it changes when a librarian edits a record; a table with its own content can
   always delete the old row correctly.
@@ -43,7 +54,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
-from . import catalogue
+from . import catalogue, search_chinese
 from .errors import UserError
 from .i18n import gettext
 from .settings import Settings
@@ -60,25 +71,29 @@ ALWAYS_FORMAT = "html"  # every book can be read online
 
 # bm25 weights, in column order. Title and authors far above everything else; description is longer
 # and looser; the body text lives in another table and only ranks books that match nowhere else.
-BOOK_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher")
-BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0)
+# `pinyin` holds pinyin keys of the title and authors (search_chinese.py): weighted far below the title, so a
+# book found by pinyin ranks below one whose words were typed as they are written.
+BOOK_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher", "pinyin")
+BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0, 0.5)
 CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _CJK_BOUNDARY = re.compile(rf"(?<=[{_CJK}])(?=\w)|(?<=\w)(?=[{_CJK}])")
 _SEPARATOR = "\u200b"
 _MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
-_MARKERS = re.compile("[\x02\x03]")
+_MARKERS = re.compile("[\x02\x03\x04]")
 _WORD = re.compile(r"[^\W_]")
 _LATIN_END = re.compile(rf"[^\W_{_CJK}]{{{MIN_PREFIX_CHARS},}}$")
 _SPACES = re.compile(r"\s+")
+_ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
+SUGGEST_WORD = re.compile(rf"[^\W\d_{_CJK}]{{4,}}")  # title and author words a typing error is corrected to
 
 
 def search_text(text: str | None) -> str | None:
-    """Text as it is indexed: each CJK character a token of its own."""
+    """Text as it is indexed: each CJK character a token of its own, Traditional folded to Simplified."""
     if text is None:
         return None
-    return _CJK_BOUNDARY.sub(_SEPARATOR, _MARKERS.sub("", text))
+    return search_chinese.fold(_CJK_BOUNDARY.sub(_SEPARATOR, _MARKERS.sub("", text)))
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
@@ -88,10 +103,9 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
 def create_search_tables(db: Database) -> None:
     """The FTS tables, the view and the expression index; used by the migration."""
-    book_columns = ", ".join(BOOK_COLUMNS)
+    create_book_index(db)
     key = f"((book_id << {CHAPTER_BITS}) + position)"
     for statement in (
-        f"CREATE VIRTUAL TABLE book_fts USING fts5({book_columns}, tokenize = '{TOKENIZE}')",
         f"CREATE INDEX chapters_search_key ON chapters({key})",
         f"""CREATE VIEW chapter_search_source AS
             SELECT {key} AS search_key, {SEARCH_TEXT_FUNCTION}(title) AS title,
@@ -102,6 +116,25 @@ def create_search_tables(db: Database) -> None:
                 tokenize = '{TOKENIZE}')""",
     ):
         db.execute(statement)
+
+
+def create_book_index(db: Database) -> None:
+    """The metadata index and the words of titles and authors that typing errors are corrected to.
+
+    `search_words` only grows (a word left by a deleted book costs nothing: a suggestion is offered only
+    when searching for it finds books); `rebuild_index` starts it afresh.
+    """
+    book_columns = ", ".join(BOOK_COLUMNS)
+    db.execute(f"CREATE VIRTUAL TABLE book_fts USING fts5({book_columns}, tokenize = '{TOKENIZE}')")
+    db.execute("CREATE TABLE search_words (word TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
+def recreate_book_index(db: Database) -> None:
+    """Drop the metadata index and rebuild every index; for a migration that changes what is indexed."""
+    db.execute("DROP TABLE IF EXISTS book_fts")
+    db.execute("DROP TABLE IF EXISTS search_words")
+    create_book_index(db)
+    rebuild_index(db)
 
 
 # -- indexing ---------------------------------------------------------------------------------------
@@ -149,6 +182,7 @@ def rebuild_index(db: Database) -> None:
     """Index every book from scratch, inside the caller's transaction (migrations use this)."""
     register_functions(db.conn)
     db.execute("DELETE FROM book_fts")
+    db.execute("DELETE FROM search_words")
     for (book_id,) in db.execute("SELECT id FROM books").fetchall():
         _index_book_metadata(db, book_id)
     db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
@@ -170,10 +204,14 @@ def _index_book_metadata(db: Database, book_id: int) -> None:
         return
     title, subtitle, description, publisher = row
     values = [title, subtitle, authors, subjects, description, publisher]
+    pinyin = search_chinese.pinyin_keys([title, authors])
+    marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
     db.execute(
-        f"INSERT INTO book_fts (rowid, {', '.join(BOOK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [book_id, *(search_text(v) for v in values)],
+        f"INSERT INTO book_fts (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})",
+        [book_id, *(search_text(v) for v in values), pinyin],
     )
+    words = {w.lower() for w in SUGGEST_WORD.findall(f"{title} {authors}")}
+    db.conn.executemany("INSERT OR IGNORE INTO search_words (word) VALUES (?)", [(w,) for w in words])
 
 
 def reindex_all(db: Database) -> None:
@@ -249,6 +287,7 @@ class SearchResults:
     hits: list[Hit]
     facets: Facets
     page: catalogue.Page  # items are the hits
+    prefix: bool = False  # nothing matched the words as typed, so the last one was taken as a beginning
 
 
 def search(
@@ -261,6 +300,7 @@ def search(
     page: int = 1,
     per_page: int = 20,
     prefix_last: bool = False,
+    prefix_fallback: bool = False,
     time_limit_ms: int | None = None,
     hidden: tuple[str, ...] = (),
     text_hidden: tuple[str, ...] = (),
@@ -271,9 +311,58 @@ def search(
     `text_hidden` are found by their catalogue record only, never by a word of their chapters, and no
     snippet of their text is shown. Staff and the command line pass neither and search everything.
 
+    `prefix_fallback`: when the words as typed find nothing, search again with the last one as a beginning
+    (`whal` finds whale); only then, because a prefix of a common word expands to thousands of terms.
+
     Raises UserError when the search takes longer than `time_limit_ms` (default: the
     `search_time_limit_ms` setting's default).
     """
+    options = dict(language=language, subject=subject, format=format, page=page, per_page=per_page)
+    rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden)
+    results = _search(db, query, prefix_last=prefix_last, **options, **rights)
+    if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
+        beginnings = _search(db, query, prefix_last=True, **options, **rights)
+        if beginnings.total:
+            beginnings.prefix = True
+            results = beginnings
+    return results
+
+
+def _beginning_may_help(db: Database, query: str) -> bool:
+    """Whether searching again with the last word as a beginning can find more: only when that word as
+    typed is nowhere in the index and some longer word begins with it. Two lookups of one term each, so a
+    query with a common word (`the zyxwv`) is not run a second time for nothing."""
+    whole, beginning = parse_query(query)[-1:], parse_query(query, prefix_last=True)[-1:]
+    if not beginning or whole == beginning:
+        return False
+    register_functions(db.conn)
+
+    def anywhere(phrase: str) -> bool:
+        return bool(
+            db.execute(
+                "SELECT EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :p)"
+                " OR EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p)",
+                {"p": phrase},
+            ).fetchone()[0]
+        )
+
+    return not anywhere(whole[0]) and anywhere(beginning[0])
+
+
+def _search(
+    db: Database,
+    query: str,
+    *,
+    language: str | None,
+    subject: str | None,
+    format: str | None,
+    page: int,
+    per_page: int,
+    prefix_last: bool,
+    time_limit_ms: int | None,
+    hidden: tuple[str, ...],
+    text_hidden: tuple[str, ...],
+) -> SearchResults:
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
     phrases = parse_query(query, prefix_last=prefix_last)
@@ -283,7 +372,15 @@ def search(
         time_limit_ms = Settings.search_time_limit_ms
     register_functions(db.conn)
     with _time_limit(db.conn, time_limit_ms):
-        prepared = _Query(phrases, language, subject, format, hidden=hidden, text_hidden=text_hidden)
+        prepared = _Query(
+            phrases,
+            language,
+            subject,
+            format,
+            pinyin=search_chinese.pinyin_alternative(query[:MAX_QUERY_CHARS]),
+            hidden=hidden,
+            text_hidden=text_hidden,
+        )
         total, facets = _summary(db, prepared)
         offset = (page - 1) * per_page
         ranked = _ranked_page(db, prepared, per_page, offset) if offset < total else []
@@ -331,11 +428,20 @@ class _Query:
         subject: str | None,
         format: str | None,
         *,
+        pinyin: str | None = None,
         hidden: tuple[str, ...] = (),
         text_hidden: tuple[str, ...] = (),
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
+        self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts
+        # A query typed as pinyin in several words (`lun yu`) also finds the book whose pinyin key is
+        # the words joined (`lunyu`), in the pinyin column only.
+        alternative = ""
+        if pinyin:
+            self.params["pinyin"] = f'pinyin : "{pinyin}"'
+            self.params["any"] = f"{self.params['any']} OR {self.params['pinyin']}"
+            alternative = " UNION SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin"
         filters = ["1"]
         if hidden:
             filters.append(f"b.rights_status NOT IN ({self._bind('hidden', hidden)})")
@@ -377,7 +483,7 @@ class _Query:
                 f"{self.chapter_filter})"
             )
         self.matched = f"""
-            found(book_id) AS ({" INTERSECT ".join(per_phrase)}),
+            found(book_id) AS (SELECT * FROM ({" INTERSECT ".join(per_phrase)}){alternative}),
             matched AS MATERIALIZED (
                 SELECT b.id AS book_id, b.language FROM found JOIN books AS b ON b.id = found.book_id
                 WHERE {" AND ".join(filters)})"""
@@ -481,7 +587,7 @@ def _describe_hits(
     match of every phrase, per call.
     """
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
-    markers = (_MARK_OPEN, _MARK_CLOSE, "…", tokens)
+    markers = (_MARK_OPEN, _MARK_CLOSE, _ELLIPSIS, tokens)
     hits = []
     for book_id, chapter_key in ranked:
         title, language, status = db.execute(
@@ -500,7 +606,7 @@ def _describe_hits(
                 row = db.execute(
                     "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
                     " LIMIT 1",
-                    [query.params[match], *_key_range(book_id)],
+                    [query.text_match[match], *_key_range(book_id)],
                 ).fetchone()
                 chapter_key = row[0] if row else None
         chapter_position = chapter_title = None
@@ -514,20 +620,41 @@ def _describe_hits(
             raw = db.execute(
                 "SELECT snippet(chapter_fts, 1, ?, ?, ?, ?) FROM chapter_fts"
                 " WHERE chapter_fts MATCH ? AND rowid = ?",
-                [*markers, query.params["any"], chapter_key],
+                [*markers, query.text_match["any"], chapter_key],
             ).fetchone()
+            shown = raw[0] if raw else ""
+            if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
+                text = db.execute(
+                    "SELECT text FROM chapters WHERE book_id = ? AND position = ?",
+                    [book_id, chapter_position],
+                ).fetchone()
+                shown = search_chinese.unfold(shown, [text[0] if text else None]) or shown
         else:
             raw = db.execute(
                 "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
                 [*markers, query.params["any"], book_id],
             ).fetchone()
-        snippet = _snippet_markup(raw[0] if raw else "")
+            # None when the best snippet is the pinyin column, which is no text of the book: show none.
+            shown = search_chinese.unfold(raw[0] if raw else "", _metadata_texts(db, book_id, authors)) or ""
+        snippet = _snippet_markup(shown)
         hits.append(Hit(book_id, title, authors, language, snippet, chapter_position, chapter_title))
     return hits
+
+
+def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:
+    """The metadata columns as written, in the order they are indexed, for `search_chinese.unfold`."""
+    title, subtitle, description, publisher = db.execute(
+        "SELECT title, subtitle, description, publisher FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    subjects = "; ".join(
+        r[0]
+        for r in db.execute("SELECT subject FROM book_subjects WHERE book_id = ? ORDER BY subject", [book_id])
+    )
+    return [title, subtitle, "; ".join(authors), subjects, description, publisher]
 
 
 def _snippet_markup(raw: str | None) -> Markup:
     """FTS5's snippet as safe HTML: text escaped, markers made <mark>, CJK separators removed."""
     text = _SPACES.sub(" ", (raw or "").replace(_SEPARATOR, "")).strip()
     html = str(escape(text)).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
-    return Markup(html)
+    return Markup(html.replace(_ELLIPSIS, "…"))

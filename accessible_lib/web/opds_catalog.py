@@ -80,6 +80,7 @@ def search_books(request: Request, db: Database, query: str, page: int, **filter
         query,
         page=page,
         per_page=settings.page_size,
+        prefix_fallback=True,  # apps' readers type as the site's do: `whal` finds the whale books
         time_limit_ms=settings.search_time_limit_ms,
         hidden=access.HIDDEN_STATUSES,
         text_hidden=access.text_hidden_statuses(request),

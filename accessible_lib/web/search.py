@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .. import access, search
+from .. import access, search, search_suggest
 from .helpers import db_for, page_number
 from .render import render
 
@@ -27,20 +27,22 @@ def shown_query(query: str, limit: int = SHOWN_QUERY) -> str:
 def search_page(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     filters = {name: request.query_params.get(name) or None for name in FILTERS}
-    results = hits = facets = None
+    results = hits = facets = suggestion = suggested_hits = None
     if query:
         db = db_for(request)
-        results = search.search(
-            db,
-            query,
-            page=page_number(request),
+        options = dict(
             per_page=request.state.settings.page_size,
+            prefix_fallback=True,
             time_limit_ms=request.state.settings.search_time_limit_ms,
             hidden=access.HIDDEN_STATUSES,
             text_hidden=access.text_hidden_statuses(request),
             **filters,
         )
+        results = search.search(db, query, page=page_number(request), **options)
         hits = _with_chapter_counts(db, results.hits)
+        suggestion = search_suggest.suggest(db, query, results, **options)
+        if suggestion and not results.total:  # nothing as typed: show what the correction finds, too
+            suggested_hits = _with_chapter_counts(db, suggestion.results.hits)
         facets = [
             {"name": "language", "options": results.facets.languages},
             {"name": "subject", "options": results.facets.subjects},
@@ -57,6 +59,8 @@ def search_page(request: Request):
             "results": results,
             "hits": hits,
             "facets": facets,
+            "suggestion": suggestion,
+            "suggested_hits": suggested_hits,
         },
     )
 
