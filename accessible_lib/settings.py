@@ -122,6 +122,12 @@ SETTINGS: list[Setting] = [
         10 * 1024 * 1024,
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
     ),
+    Setting(
+        "oai_page_size",
+        100,
+        "Records (or identifiers, or sets) in one OAI-PMH list response at /oai; a resumption token brings "
+        "the next page.",
+    ),
 ]
 
 
@@ -202,6 +208,7 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    oai_page_size: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
