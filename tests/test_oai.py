@@ -696,3 +696,12 @@ def test_sickle_harvests_the_whole_catalogue_from_a_live_server(tmp_path) -> Non
         )
     finally:
         live.stop()
+
+
+def test_error_messages_follow_the_harvesters_language(client, library) -> None:
+    root = validated(client.get("/oai", params={"verb": "Explain"}, headers={"Accept-Language": "zh-CN"}))
+    assert error_code(root) == "badVerb"
+    assert root.findtext("o:error", namespaces=NS) == "该 verb 不是 OAI-PMH 的动词。"
+    assert (
+        ask(client, verb="Explain").findtext("o:error", namespaces=NS) == "That verb is not an OAI-PMH verb."
+    )
