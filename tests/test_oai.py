@@ -705,3 +705,37 @@ def test_error_messages_follow_the_harvesters_language(client, library) -> None:
     assert (
         ask(client, verb="Explain").findtext("o:error", namespaces=NS) == "That verb is not an OAI-PMH verb."
     )
+
+
+def test_books_already_in_a_catalogue_get_their_datestamp_from_when_they_were_added(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from accessible_lib.migrations import migrations
+
+    db = Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="m016_oai")
+    insert = "INSERT INTO books (id, title, checksum, added_at) VALUES (?, ?, ?, ?)"
+    db.execute(insert, [1, "Added in 2024", "a", "2024-01-02T03:04:05+00:00"])
+    db.execute(insert, [2, "Added in Beijing", "b", "2024-01-02T11:04:05+08:00"])
+    db.conn.commit()
+    migrations.apply(db)
+    stamps = dict(db.execute("SELECT id, modified_at FROM books").fetchall())
+    assert stamps == {1: "2024-01-02T03:04:05Z", 2: "2024-01-02T03:04:05Z"}
+    db.close()
+
+
+def test_a_new_book_that_reuses_a_deleted_books_number_is_a_record_again(client, db, library) -> None:
+    last = max(library.values())
+    delete_book(db, last)
+    assert (
+        ask(client, verb="GetRecord", metadataPrefix="oai_dc", identifier=identifier(last))
+        .find(".//o:header", NS)
+        .get("status")
+        == "deleted"
+    )
+    reused = catalogue.add_book(db, make_book("Arrived Later", [("One", "z")], language="en"))
+    assert reused == last  # SQLite gives the highest number again once its row is gone
+    record = ask(client, verb="GetRecord", metadataPrefix="oai_dc", identifier=identifier(reused))
+    assert record.find(".//o:header", NS).get("status") is None
+    assert record.findtext(".//dc:title", namespaces=NS) == "Arrived Later"
+    assert len(harvest(client, metadataPrefix="oai_dc")) == len(library)

@@ -246,7 +246,7 @@ def _records(parent, request, headers: list[oai.Header], prefix: str | None, rep
             _sub(record, "metadata").append(fmt.build(book, context))
 
 
-def _token_element(parent, token: str | None, total: int, sent: int) -> None:
+def _token_element(parent, token: str | None, total: int | None, sent: int) -> None:
     """The resumptionToken: the next page's, or an empty one on the last page of a list that had more."""
     if token is None and sent == 0:
         return
@@ -319,28 +319,28 @@ def _set_name(info: oai.SetInfo, locale: str) -> str:
 
 def list_sets(request: Request, root: etree._Element, args: dict[str, str]) -> None:
     secret = auth.secret_key_for(request.state.settings)
-    start = 0
+    query = oai.Query(prefix="")
     if "resumptionToken" in args:
         query = oai.read_token(secret, "ListSets", args["resumptionToken"])
-        if query is None:
+        if query is None or query.after is None:
             raise _bad_token()
-        start = query.sent
-    sets = oai.list_sets(db_for(request))
-    if not sets:
-        raise OAIError("noSetHierarchy", gettext("This repository has no sets yet: it holds no books."))
     size = request.state.settings.oai_page_size
-    page = sets[start : start + size]
-    if not page:
-        raise _bad_token()
+    sets, more = oai.list_sets(db_for(request), query.after[0] if query.after else None, size)
+    if not sets:
+        if query.after is not None:
+            raise _bad_token()
+        raise OAIError("noSetHierarchy", gettext("This repository has no sets yet: it holds no books."))
     element = _sub(root, "ListSets")
     locale = request.scope.get("locale") or "en"
-    for info in page:
+    for info in sets:
         entry = _sub(element, "set")
         _sub(entry, "setSpec", info.spec)
         _sub(entry, "setName", _set_name(info, locale))
-    more = start + size < len(sets)
-    token = oai.make_token(secret, "ListSets", oai.Query(prefix="", sent=start + size)) if more else None
-    _token_element(element, token, len(sets), start)
+    token = None
+    if more:
+        following = oai.Query(prefix="", after=(sets[-1].key, 0), sent=query.sent + len(sets))
+        token = oai.make_token(secret, "ListSets", following)
+    _token_element(element, token, None, query.sent)
 
 
 def _bad_token() -> OAIError:
@@ -393,6 +393,7 @@ def _list(request: Request, root: etree._Element, args: dict[str, str], verb: st
             until=query.until,
             after=(last.datestamp, last.book_id),
             sent=query.sent + len(headers),
+            total=total,
         )
         token = oai.make_token(secret, verb, following)
     _token_element(element, token, max(total, query.sent + len(headers)), query.sent)
