@@ -739,3 +739,20 @@ def test_a_new_book_that_reuses_a_deleted_books_number_is_a_record_again(client,
     assert record.find(".//o:header", NS).get("status") is None
     assert record.findtext(".//dc:title", namespaces=NS) == "Arrived Later"
     assert len(harvest(client, metadataPrefix="oai_dc")) == len(library)
+
+
+def test_records_harvested_from_other_libraries_are_not_published_again(client, db, library) -> None:
+    """The union catalogue keeps another library's records as books with a `source_id`; sending them on
+    would send records round in circles between libraries that harvest each other."""
+    if "source_id" not in db["books"].columns_dict:  # the union catalogue's column, when it is not here yet
+        db["books"].add_column("source_id", int)
+    with db.conn:
+        db.execute("UPDATE books SET source_id = 1 WHERE id = ?", [library["lunyu"]])
+    listed = {
+        book_of(h.findtext("o:identifier", namespaces=NS)) for h in harvest(client, metadataPrefix="oai_dc")
+    }
+    assert listed == set(library.values()) - {library["lunyu"]}
+    missing = ask(client, verb="GetRecord", metadataPrefix="oai_dc", identifier=identifier(library["lunyu"]))
+    assert error_code(missing) == "idDoesNotExist"
+    specs = {s.findtext("o:setSpec", namespaces=NS) for s in _all_sets(client)}
+    assert oai.subject_spec("经部") not in specs and "lang:zh" in specs
