@@ -37,6 +37,7 @@ DC_ELEMENTS = {
     "title", "creator", "subject", "description", "publisher", "contributor", "date", "type", "format",
     "identifier", "source", "language", "relation", "coverage", "rights",
 }  # fmt: skip
+FORM = "application/x-www-form-urlencoded"
 REPOSITORY = "testserver"  # the TestClient's host: the repository identifier when public_url is empty
 DATESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -756,3 +757,60 @@ def test_records_harvested_from_other_libraries_are_not_published_again(client, 
     assert error_code(missing) == "idDoesNotExist"
     specs = {s.findtext("o:setSpec", namespaces=NS) for s in _all_sets(client)}
     assert oai.subject_spec("经部") not in specs and "lang:zh" in specs
+
+
+HOSTILE = [
+    "%zz",
+    "a[b",
+    "<>",
+    "oai:x:book:1#a#b",
+    'a"b',
+    "é",
+    "\\",
+    "\x01",
+    "\x00",
+    "&amp;",
+    "x" * 5000,
+    "",
+]
+
+
+def test_any_request_gets_a_valid_answer_never_a_crash(client, library) -> None:
+    """Hostile values in every argument, and arguments nobody defined: each answer is valid OAI-PMH."""
+    import random
+
+    rng = random.Random(12)
+    names = ["verb", "identifier", "metadataPrefix", "from", "until", "set", "resumptionToken", "x\x01", "é"]
+    values = [
+        *HOSTILE,
+        "oai_dc",
+        "marc21",
+        "lang:en",
+        "2020-01-01",
+        identifier(library["moby"]),
+        *oai_verbs(),
+    ]
+    for _ in range(300):
+        pairs = [(rng.choice(names), rng.choice(values)) for _ in range(rng.randint(0, 4))]
+        if rng.random() < 0.8:
+            pairs.insert(0, ("verb", rng.choice(oai_verbs())))
+        response = client.get("/oai", params=pairs)
+        root = validated(response)
+        assert root.find("o:request", NS) is not None, pairs
+
+
+def oai_verbs() -> list[str]:
+    return ["Identify", "ListMetadataFormats", "ListSets", "GetRecord", "ListIdentifiers", "ListRecords"]
+
+
+def test_bytes_that_are_not_utf8_are_an_unknown_identifier(client, library) -> None:
+    raw = "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai%3Ax%ED%A0%80%FF"
+    assert error_code(validated(client.get(raw))) == "idDoesNotExist"
+    posted = client.post("/oai", content=b"verb=Identify&x=%ED%A0%80%FF\xff", headers={"Content-Type": FORM})
+    assert error_code(validated(posted)) in ("badArgument",)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_an_identifier_that_is_no_uri_is_unknown_and_not_echoed(client, library, value) -> None:
+    root = ask(client, verb="GetRecord", metadataPrefix="oai_dc", identifier=value)
+    assert error_code(root) in ("idDoesNotExist", "badArgument")

@@ -47,6 +47,12 @@ RESUMABLE = {"ListSets", "ListIdentifiers", "ListRecords"}
 _PREFIX = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
 _DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
 _EMAIL = re.compile(r"^\S+@(\S+\.)+\S+$")
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# An identifier echoed in the response's request element must be a URI (the schema's anyURI): a scheme,
+# then URI characters or %-escapes; any other character beyond ASCII is allowed as in an IRI.
+_URI = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2}|[^\x00-\x7f])*$"
+)
 
 
 class OAIError(Exception):
@@ -104,8 +110,15 @@ async def _arguments(request: Request) -> list[tuple[str, str]]:
         raise OAIError("badArgument", gettext("The request's arguments could not be read.")) from exc
 
 
+def _xml_text(value: str) -> bool:
+    """Whether XML 1.0 can carry `value` (an attribute of the echoed request, or words of an error)."""
+    return not _NOT_XML.search(value)
+
+
 def _checked(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
     """The verb and its arguments, once they are exactly what the protocol allows."""
+    if any(not _xml_text(name) or not _xml_text(value) for name, value in pairs):
+        raise OAIError("badArgument", gettext("The request's arguments could not be read."))
     verbs = [value for name, value in pairs if name == "verb"]
     if len(verbs) != 1 or verbs[0] not in ARGUMENTS:
         if len(verbs) > 1:
@@ -367,8 +380,8 @@ def _list(request: Request, root: etree._Element, args: dict[str, str], verb: st
         if query is None or query.prefix not in FORMATS:
             raise _bad_token()
     else:
+        since, until = _dates(args)  # a bad date is badArgument, whatever else is wrong
         _format(args["metadataPrefix"])
-        since, until = _dates(args)
         query = oai.Query(prefix=args["metadataPrefix"], set_spec=args.get("set"), since=since, until=until)
     if query.set_spec is not None and oai.parse_set(query.set_spec) is None:
         raise OAIError(
@@ -414,7 +427,7 @@ def _answer(request: Request, pairs: list[tuple[str, str]]) -> Response:
         verb, args = _checked(pairs)
     except OAIError as error:
         return _error(request, None, error)  # badVerb, badArgument: the request is echoed without arguments
-    echo = {"verb": verb, **args}
+    echo = _echo(verb, args)
     root = _envelope(request, echo)
     try:
         VERBS[verb](request, root, args)
@@ -423,6 +436,22 @@ def _answer(request: Request, pairs: list[tuple[str, str]]) -> Response:
             return _error(request, None, error)
         return _error(request, echo, error)
     return _response(root)
+
+
+def _echo(verb: str, args: dict[str, str]) -> dict[str, str]:
+    """The request's arguments as the response's request element repeats them: each one only when it is
+    valid there (an identifier that is no URI is not ours, idDoesNotExist, and cannot be echoed)."""
+    echo = {"verb": verb}
+    for name, value in args.items():
+        valid = {
+            "identifier": lambda v: bool(_URI.match(v)),
+            "from": lambda v: oai.parse_date(v, end=False) is not None,
+            "until": lambda v: oai.parse_date(v, end=True) is not None,
+            "set": oai.valid_set_spec,
+        }.get(name, lambda v: True)
+        if valid(value):
+            echo[name] = value
+    return echo
 
 
 def _error(request: Request, echo: dict[str, str] | None, error: OAIError) -> Response:
