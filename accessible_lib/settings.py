@@ -149,6 +149,12 @@ SETTINGS: list[Setting] = [
         "/metrics answers any address that sends it as `Authorization: Bearer TOKEN`, and no other.",
         secret=True,
     ),
+    Setting(
+        "oai_page_size",
+        100,
+        "Records (or identifiers, or sets) in one OAI-PMH list response at /oai; a resumption token brings "
+        "the next page.",
+    ),
 ]
 
 
@@ -233,6 +239,7 @@ class Settings:
     accel_redirect: str = ""
     log_format: str = "text"
     metrics_token: str = ""
+    oai_page_size: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
