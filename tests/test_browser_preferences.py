@@ -20,7 +20,7 @@ from accessible_lib import reading_prefs
 
 from .browser_conftest import chromium, focus_indicator_problem, focused, new_context  # noqa: F401
 from .live_server import LiveServer, live_server
-from .test_browser_axe import AXE_OPTIONS, axe_problems
+from .test_browser_axe import AXE_OPTIONS, axe_problems, reflow_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -416,3 +416,39 @@ def test_the_form_works_without_javascript_and_every_page_then_uses_the_choices(
         assert page.locator("#text_size-100").is_checked()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_the_error_summary_and_the_saved_confirmation_pass_axe_and_reflow(chromium, library, locale):  # noqa: F811
+    """Pages the crawl of tests/test_browser_axe.py cannot reach, being answers to a POST: the form with its
+    error summary (a value changed under the form, as a forged or outdated form would send) and the
+    confirmation, in the standard and the high-contrast theme."""
+    server, _ = library
+    axe = Axe()
+    problems = []
+    for theme in ("auto", "contrast"):
+        context = context_with(chromium, server, {"theme": theme}, locale=locale)
+        try:
+            page = context.new_page()
+            visit(page, server.url + "/preferences")
+            page.evaluate("document.querySelector('#font-dyslexic').value = 'comic'")
+            page.locator("#font-dyslexic").check()
+            page.locator("button[value=save]").click()
+            page.wait_for_load_state("load")
+            summary = page.locator("#error-summary")
+            assert summary.is_visible() and page.evaluate("document.activeElement.id") == "error-summary"
+            page.locator("#error-summary a").click()
+            assert page.evaluate("document.activeElement.id") == "font-sans", "the link leads to the field"
+            problems += axe_problems(axe, page, "/preferences", AXE_OPTIONS, f" (error summary, {theme})")
+            problems += reflow_problems(page, "/preferences (error summary)")
+            page.locator("#font-dyslexic").check()
+            page.locator("button[value=save]").click()
+            page.wait_for_load_state("load")
+            assert page.evaluate("document.activeElement.id") == "notice", "the confirmation has the focus"
+            info = focused(page)
+            assert focus_indicator_problem(info) is None, info
+            problems += axe_problems(axe, page, "/preferences?done=saved", AXE_OPTIONS, f" ({theme})")
+            problems += reflow_problems(page, "/preferences?done=saved")
+        finally:
+            context.close()
+    assert not problems, "\n".join(problems)
