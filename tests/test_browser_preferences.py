@@ -395,10 +395,12 @@ def test_the_form_works_without_javascript_and_every_page_then_uses_the_choices(
         page.get_by_label("Wide", exact=True).first.check()  # the first "Wide": letter spacing
         page.get_by_role("button", name="Save").click()
         page.wait_for_load_state("load")
-        assert page.url.endswith("/preferences?done=saved")
-        assert page.locator("#notice").inner_text().strip() == (
+        assert page.url.endswith("/preferences?done=saved&back=%2F"), "the way back to the home page"
+        notice = page.locator("#notice")
+        assert notice.locator("p").first.inner_text().strip() == (
             "Your reading preferences are saved. Every page now uses them."
         )
+        assert notice.get_by_role("link", name="Back to the page you were on").get_attribute("href") == "/"
         assert page.locator("#theme-contrast").is_checked()
         for path in paths[1:3]:
             visit(page, server.url + path)

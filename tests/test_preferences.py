@@ -221,3 +221,23 @@ def test_the_dyslexia_font_and_its_licence_are_served_from_this_site(client):
     assert font.status_code == 200 and font.headers["content-type"] == "font/woff2"
     assert font.content[:4] == b"wOF2"
     assert "SIL OPEN FONT LICENSE" in client.get("/static/fonts/OFL.txt").text
+
+
+def test_the_confirmation_leads_back_to_the_page_the_reader_came_from_on_this_site_only(client):
+    page = soup(client.get("/preferences", headers={"Referer": "http://testserver/search?q=whale"}))
+    form = page.find("form", action="/preferences")
+    assert form.find("input", attrs={"name": "back"})["value"] == "/search?q=whale"
+    token = form.find("input", attrs={"name": "csrf_token"})["value"]
+    data = {"csrf_token": token, "action": "save", "theme": "dark", "back": "/search?q=whale"}
+    response = client.post("/preferences", data=data, follow_redirects=False)
+    assert response.headers["location"] == "/preferences?done=saved&back=%2Fsearch%3Fq%3Dwhale"
+    notice = soup(client.get(response.headers["location"])).find(id="notice")
+    link = notice.find("a")
+    assert link["href"] == "/search?q=whale" and link.get_text(strip=True) == "Back to the page you were on"
+
+    for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/preferences?done=saved"):
+        data["back"] = hostile
+        response = client.post("/preferences", data=data, follow_redirects=False)
+        assert response.headers["location"] == "/preferences?done=saved", hostile
+    other_site = soup(client.get("/preferences", headers={"Referer": "https://evil.example/books/1"}))
+    assert other_site.find("input", attrs={"name": "back"}) is None

@@ -14,6 +14,8 @@ save writes both.
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,9 +25,28 @@ from .. import reading_prefs
 from . import csrf
 from .helpers import db_for
 from .render import render
+from .staff_session import safe_next
 
 DONE = {"saved", "reset"}
 ACTIONS = {"save", "preview", "reset"}
+_MAX_BACK = 500
+
+
+def _back(target: object) -> str:
+    """A page of this site to go back to after saving ("" if none): never another host, never this page."""
+    if not isinstance(target, str) or len(target) > _MAX_BACK:
+        return ""
+    path = safe_next(target, "")
+    return "" if not path or path.startswith("/preferences") else path
+
+
+def _came_from(request: Request) -> str:
+    """The page whose header link the reader followed (the Referer, sent for this site only), so that the
+    confirmation can offer the way back to the chapter they were reading."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return ""
+    return _back(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 def current(request: Request) -> dict[str, str]:
@@ -72,6 +93,7 @@ def _page(
     notice: str = "",
     applied: dict[str, str] | None = None,
     status: int = 200,
+    back: str = "",
 ) -> Response:
     """The form showing `prefs`; the page itself is laid out with `applied` (the saved ones unless a
     preview)."""
@@ -83,6 +105,7 @@ def _page(
         "notice": notice,
         "csrf_token": csrf.token(request),
         "signed_in": request.state.reader is not None,
+        "back": back,
     }
     if applied is not None:
         context["reading_attributes"] = reading_prefs.html_attributes(applied)
@@ -94,8 +117,11 @@ def _page(
 async def preferences_page(request: Request) -> Response:
     if request.method == "GET":
         done = request.query_params.get("done")
-        return _page(request, current(request), notice=done if done in DONE else "")
+        if done in DONE:
+            return _page(request, current(request), notice=done, back=_back(request.query_params.get("back")))
+        return _page(request, current(request), back=_came_from(request))
     form = await csrf.checked_form(request)
+    back = _back(form.get("back"))
     action = form.get("action") or "save"
     if action not in ACTIONS:
         action = "save"
@@ -104,13 +130,16 @@ async def preferences_page(request: Request) -> Response:
     else:
         prefs, errors = reading_prefs.from_form(form)
         if errors:
-            return _page(request, prefs, errors=errors, status=400)
+            return _page(request, prefs, errors=errors, status=400, back=back)
         if action == "preview":
-            return _page(request, prefs, notice="preview", applied=prefs)
+            return _page(request, prefs, notice="preview", applied=prefs, back=back)
     reader = request.state.reader
     if reader is not None:
         await run_in_threadpool(reading_prefs.save_for_reader, db_for(request), reader.id, prefs)
-    response = RedirectResponse(f"/preferences?done={'reset' if action == 'reset' else 'saved'}", 303)
+    target = f"/preferences?done={'reset' if action == 'reset' else 'saved'}"
+    if back:
+        target += f"&back={quote(back, safe='')}"
+    response = RedirectResponse(target, 303)
     set_cookie(request, response, prefs)
     return response
 
