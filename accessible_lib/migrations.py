@@ -594,3 +594,12 @@ def m016_oai(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migrations()
+def m018_reading_prefs(db: Database) -> None:
+    """Reading preferences kept in the reader's account (issue 13, part 4): text size, theme, spacing, line
+    length and font, in the compact form of `reading_prefs.encode` ("text_size:200.theme:contrast"). A column,
+    not a table: one short value per reader, read at sign-in, exported and deleted with the account.
+    NULL: never saved (the browser's cookie is kept at sign-in); "": saved as the defaults."""
+    db["readers"].add_column("reading_prefs", str)

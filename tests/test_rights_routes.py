@@ -97,6 +97,7 @@ LISTS = {
 # Routes that name no book and show nothing of any: why.
 NO_BOOK_CONTENT = {
     "/language/{code}": "sets the interface language and redirects",
+    "/preferences": "the reader's text size, colours, spacing and font; a sample text of its own only",
     "/opds/authentication": "how a reading app signs a reader in (OPDS Authentication 1.0)",
     "/opds/v1.2/opensearch.xml": "the OpenSearch description of the Atom search",
     "/static": "the site's own CSS, JavaScript and fonts",

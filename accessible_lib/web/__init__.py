@@ -25,6 +25,7 @@ def routes() -> list[Route]:
     )
     from .account import account_routes
     from .eligibility_routes import eligibility_routes
+    from .preferences import preferences_routes
     from .shelf import shelf_routes
     from .staff import staff_routes
 
@@ -56,6 +57,7 @@ def routes() -> list[Route]:
         *account_routes(),
         *shelf_routes(),
         *eligibility_routes(),
+        *preferences_routes(),
         # OPDS catalogues for reading apps; the facet routes come last, after the fixed names.
         Route("/opds", opds2.root, name="opds"),
         Route("/opds/new", opds2.new_arrivals, name="opds_new"),

@@ -32,6 +32,7 @@ from .account_session import (
 )
 from .account_sign_in import start_session
 from .helpers import db_for
+from .preferences import adopt_at_sign_in
 from .staff_session import safe_next
 
 REGISTER = "register"
@@ -186,4 +187,5 @@ async def sign_in(request: Request) -> Response:
     target = safe_next(data.get("next") if isinstance(data.get("next"), str) else None, "/account")
     response = JSONResponse({"redirect": target})
     set_session_cookie(request, response, token, persistent=keep)
+    await adopt_at_sign_in(request, response, account.id)
     return response

@@ -26,6 +26,7 @@ from .account_session import (
     set_session_cookie,
 )
 from .helpers import db_for
+from .preferences import adopt_at_sign_in
 from .staff_session import safe_next
 
 NOTICES = {"signed-out", "verified", "password-reset", "already-verified"}
@@ -97,6 +98,7 @@ async def sign_in_page(request: Request) -> Response:
     token = await start_session(request, account, keep)
     response = RedirectResponse(safe_next(next_path, "/account"), status_code=303)
     set_session_cookie(request, response, token, persistent=keep)
+    await adopt_at_sign_in(request, response, account.id)
     return response
 
 

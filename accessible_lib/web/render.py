@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import auth, i18n, sessions
+from .. import auth, i18n, reading_prefs, sessions
 from ..settings import Settings
 from .staff_session import signed_in
 
@@ -120,6 +120,10 @@ def page_context(request: Request) -> dict:
         "current_path": request.url.path,
         "search_query": "",
         "language_name": lambda tag: i18n.language_name(tag, locale),
+        # The reader's text size, theme, spacing and font as data- attributes on <html> (reading.css).
+        "reading_attributes": reading_prefs.html_attributes(
+            reading_prefs.parse(request.cookies.get(reading_prefs.COOKIE))
+        ),
     }
 
 
