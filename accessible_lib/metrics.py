@@ -10,6 +10,12 @@ and the figures survive a restart. What that costs: the job figures describe the
 an edition made again leaves the "done" histogram until it is done again (Prometheus takes the dip as a
 counter reset), and times have the catalogue's one-second resolution.
 
+With several web processes (`accessible-lib serve`, ACCESSIBLE_LIB_WEB_PROCESSES), a scrape reaches one of
+them, so each process's own counters would show a random share. `serve` then gives the processes one
+directory (PROMETHEUS_MULTIPROC_DIR, in the data directory, emptied at each start): prometheus-client writes
+every counter and histogram there, and /metrics adds up all the processes', those of a process that died
+included, so no request goes uncounted.
+
 Request labels are the route's template (`/books/{book_id:int}`), never the path, so a crawler cannot make a
 new series per URL; a path no route matches is counted as `unmatched`.
 """
@@ -17,6 +23,7 @@ new series per URL; a path no route matches is counted as `unmatched`.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -25,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,7 +76,30 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(CatalogueCollector(database_path))
+        self.catalogue = CatalogueCollector(database_path)
+        self.registry.register(self.catalogue)
+        self.shared_dir = os.environ.get(SHARED_DIR_VARIABLE) or None
+
+    def exposition(self) -> CollectorRegistry:
+        """The registry /metrics shows: this process's, or every web process's when they share a directory."""
+        if self.shared_dir is None:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)
+        registry.register(self.catalogue)
+        return registry
+
+
+SHARED_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name; read when it is imported
+
+
+def share_between_processes(directory: Path) -> None:
+    """Before the web processes start (and before they import prometheus-client): one empty directory for
+    all their counters. Files of an earlier run would add its requests to this one's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ[SHARED_DIR_VARIABLE] = str(directory)
 
 
 def route_label(scope: Scope, root_path: str = "") -> str:

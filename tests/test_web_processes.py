@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from prometheus_client.parser import text_string_to_metric_families
 
 from accessible_lib import catalogue
 from accessible_lib.db import open_database
@@ -58,6 +59,19 @@ def get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8")
+
+
+def book_page_requests(exposition: str) -> float:
+    """The book page's answered GETs in a Prometheus exposition, read with Prometheus' own parser."""
+    for family in text_string_to_metric_families(exposition):
+        if family.name == "accessible_lib_http_requests":
+            return sum(
+                sample.value
+                for sample in family.samples
+                if sample.name.endswith("_total")
+                and sample.labels == {"route": "/books/{book_id:int}", "method": "GET", "status": "200"}
+            )
+    raise AssertionError("no request counter in /metrics")
 
 
 def wait_for(condition, what: str, seconds: float = START_SECONDS):
@@ -110,6 +124,9 @@ def test_two_web_processes_share_the_catalogue_and_one_killed_is_replaced(tmp_pa
         wait_for(lambda: get(base + "/")[0] == 200, "the home page after the kill")
         statuses = [get(f"{base}/books/{book_id}")[0] for _ in range(40)]
         assert statuses == [200] * 40
+        # Whichever process answers the scrape counts every process's requests, the killed one's included.
+        for _ in range(4):
+            assert book_page_requests(get(base + "/metrics")[1]) == 60
     finally:
         server.send_signal(signal.SIGINT)
         try:

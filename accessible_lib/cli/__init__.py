@@ -106,6 +106,7 @@ def serve(host: str | None, port: int | None, processes: int | None) -> None:
     from ..auth import secret_key_for
     from ..db import open_database
     from ..logs import configure_logging
+    from ..metrics import share_between_processes
 
     settings = Settings.from_env()
     configure_logging(settings)
@@ -131,6 +132,7 @@ def serve(host: str | None, port: int | None, processes: int | None) -> None:
     # inherits none); uvicorn's supervisor replaces one that dies.
     open_database(settings.database_path).close()
     secret_key_for(settings)
+    share_between_processes(settings.data_dir / "metrics")
     uvicorn.run("accessible_lib.app:create_served_app", factory=True, workers=count, **options)
 
 

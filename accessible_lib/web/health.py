@@ -65,7 +65,7 @@ async def metrics(request: Request) -> Response:
             status_code=403,
             headers=NO_STORE,
         )
-    registry = request.state.metrics.registry
+    registry = request.state.metrics.exposition()
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
 
