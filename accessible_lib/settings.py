@@ -122,6 +122,28 @@ SETTINGS: list[Setting] = [
         10 * 1024 * 1024,
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
     ),
+    Setting(
+        "harvest_max_response_bytes",
+        20 * 1024 * 1024,
+        "Largest single response `accessible-lib harvest` accepts from another library (one OAI-PMH or OPDS "
+        "page), in bytes; a bigger one stops the harvest and changes nothing.",
+    ),
+    Setting(
+        "harvest_request_timeout_seconds",
+        30,
+        "Longest a harvest waits for one page from another library, from asking to the last byte.",
+    ),
+    Setting(
+        "harvest_time_limit_seconds",
+        6 * 3600,
+        "Longest one harvest of one library may take; past it the harvest stops and changes nothing.",
+    ),
+    Setting(
+        "harvest_max_pages",
+        100_000,
+        "Most pages (OAI-PMH resumption tokens, OPDS next links) one harvest follows; more is taken for an "
+        "endless loop.",
+    ),
 ]
 
 
@@ -202,6 +224,10 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    harvest_max_response_bytes: int = 20 * 1024 * 1024
+    harvest_request_timeout_seconds: int = 30
+    harvest_time_limit_seconds: int = 6 * 3600
+    harvest_max_pages: int = 100_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
