@@ -587,5 +587,7 @@ def m017_harvest(db: Database) -> None:
     books.add_column("remote_id", str)
     books.add_column("remote_url", str)
     books.add_column("harvest_deleted_at", str)
-    books.add_column("harvest_hash", str)  # of the record as last harvested: an unchanged one is not rewritten
+    books.add_column(
+        "harvest_hash", str
+    )  # of the record as last harvested: an unchanged one is not rewritten
     books.create_index(["source_id", "remote_id"], unique=True)

@@ -264,12 +264,14 @@ def search(
     time_limit_ms: int | None = None,
     hidden: tuple[str, ...] = (),
     text_hidden: tuple[str, ...] = (),
+    local_only: bool = False,
 ) -> SearchResults:
     """One page of books matching `query`, best first, with facet counts for the whole result.
 
     Rights (access.py): books whose rights status is in `hidden` are not found at all; those in
     `text_hidden` are found by their catalogue record only, never by a word of their chapters, and no
     snippet of their text is shown. Staff and the command line pass neither and search everything.
+    `local_only` leaves out records harvested from other libraries (our own OPDS feeds pass it).
 
     Raises UserError when the search takes longer than `time_limit_ms` (default: the
     `search_time_limit_ms` setting's default).
@@ -283,7 +285,9 @@ def search(
         time_limit_ms = Settings.search_time_limit_ms
     register_functions(db.conn)
     with _time_limit(db.conn, time_limit_ms):
-        prepared = _Query(phrases, language, subject, format, hidden=hidden, text_hidden=text_hidden)
+        prepared = _Query(
+            phrases, language, subject, format, hidden=hidden, text_hidden=text_hidden, local_only=local_only
+        )
         total, facets = _summary(db, prepared)
         offset = (page - 1) * per_page
         ranked = _ranked_page(db, prepared, per_page, offset) if offset < total else []
@@ -333,10 +337,13 @@ class _Query:
         *,
         hidden: tuple[str, ...] = (),
         text_hidden: tuple[str, ...] = (),
+        local_only: bool = False,
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
         filters = ["1"]
+        if local_only:
+            filters.append("b.source_id IS NULL")
         if hidden:
             filters.append(f"b.rights_status NOT IN ({self._bind('hidden', hidden)})")
         # Chapters of books whose text this reader may not read are left out of every chapter match, so

@@ -102,6 +102,8 @@ NO_BOOK_CONTENT = {
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
+    "/staff/sources": "other libraries harvested into the catalogue: their names, feeds and errors",
+    "/staff/sources/{source_id:int}/harvest": "starts a harvest of another library; answers with a redirect",
     "/staff/accounts": "administrators manage staff accounts: usernames and roles only",
     "/staff/accounts/{account_id:int}/remove": "asks, then removes a staff account; no book in either",
     "/staff/accounts/{account_id:int}/admin": "grants or revokes administrator; answers with a redirect",

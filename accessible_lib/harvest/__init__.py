@@ -18,7 +18,7 @@ from ..settings import Settings
 from . import oai, opds, store
 from .fetch import HarvestError, Limits, check_url, get, parse_json, parse_xml
 
-__all__ = ["HarvestError", "HarvestResult", "harvest"]
+__all__ = ["HarvestError", "HarvestResult", "harvest", "harvest_source", "register"]
 
 DETECT_ACCEPT = "application/opds+json, application/json;q=0.9, text/xml;q=0.8, application/xml;q=0.8"
 
@@ -60,23 +60,31 @@ def _start(body: bytes) -> bytes:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
 
 
+def register(db: Database, settings: Settings, url: str, name: str | None = None) -> dict:
+    """The source at `url`, added when it is new (its protocol found out by asking it) or renamed."""
+    url = check_url(url)
+    known = store.source_by_url(db, url)
+    if known is not None:
+        return store.save_source(db, url, known["protocol"], _name(name) or known["name"], known["home_url"])
+    protocol, given_name = detect(url, Limits.from_settings(settings))
+    parts = urlsplit(url)
+    home = f"{parts.scheme}://{parts.netloc}/"
+    return store.save_source(db, url, protocol, _name(name) or _name(given_name) or parts.hostname, home)
+
+
 def harvest(
     db: Database, settings: Settings, url: str, name: str | None = None, *, full: bool = False
 ) -> HarvestResult:
     """Harvest the feed at `url` into the catalogue: incrementally when it was harvested before (OAI-PMH
     `from` its last complete run), in full with `full`. Raises HarvestError, having changed nothing."""
-    url = check_url(url)
+    return harvest_source(db, settings, register(db, settings, url, name)["id"], full=full)
+
+
+def harvest_source(db: Database, settings: Settings, source_id: int, *, full: bool = False) -> HarvestResult:
+    """One run over a registered source; its outcome, or its error, is kept on the source for staff."""
+    source = store.source(db, source_id)
+    url = source["base_url"]
     limits = Limits.from_settings(settings)
-    known = store.source_by_url(db, url)
-    if known is None:
-        protocol, given_name = detect(url, limits)
-        parts = urlsplit(url)
-        home = f"{parts.scheme}://{parts.netloc}/"
-        source = store.save_source(db, url, protocol, _name(name) or given_name or parts.hostname, home)
-    else:
-        source = store.save_source(
-            db, url, known["protocol"], _name(name) or known["name"], known["home_url"]
-        )
     since = source["last_datestamp"] if source["protocol"] == store.OAI and not full else None
     run = store.start_run(db, source["id"], since)
     try:

@@ -11,6 +11,7 @@ refused. Every failure is a `HarvestError` whose message says what the source di
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -168,8 +169,15 @@ def _parser() -> etree.XMLParser:
     )
 
 
+_DOCTYPE = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?(?:\s|<!--.*?-->|<\?.*?\?>)*<!DOCTYPE", re.DOTALL
+)
+
+
 def parse_xml(body: bytes) -> etree._Element:
     """The document's root; a HarvestError for bad XML or for any DTD, which OAI-PMH never needs."""
+    if _DOCTYPE.match(body[:65536]):
+        raise _doctype()
     try:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as error:
@@ -180,10 +188,14 @@ def parse_xml(body: bytes) -> etree._Element:
         raise HarvestError(gettext("The source sent an empty page."))
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise HarvestError(
-            gettext("The source sent XML with a document type declaration (entities), which is refused.")
-        )
+        raise _doctype()
     return root
+
+
+def _doctype() -> HarvestError:
+    return HarvestError(
+        gettext("The source sent XML with a document type declaration (entities), which is refused.")
+    )
 
 
 def parse_json(body: bytes) -> object:

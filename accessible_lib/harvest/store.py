@@ -92,6 +92,15 @@ def start_run(db: Database, source_id: int, since: str | None) -> Run:
     return Run(run_id, source_id)
 
 
+def mark_running(db: Database, source_id: int) -> None:
+    """Shown as running from the moment staff ask, before the run itself starts."""
+    with db.conn:
+        db.execute(
+            "UPDATE harvest_sources SET last_run_at = ?, last_status = ? WHERE id = ?",
+            [now(), RUNNING, source_id],
+        )
+
+
 def stage(db: Database, run: Run, records: list[Record]) -> None:
     with db.conn:
         db.conn.executemany(
