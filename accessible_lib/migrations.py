@@ -523,6 +523,63 @@ def m014_calibre(db: Database) -> None:
 
 
 @migrations()
+def m016_oai(db: Database) -> None:
+    """OAI-PMH (issue 12, part 4): when each book's record last changed, and the books deleted since.
+
+    A harvester asks for the records changed `from` a date, so every book needs a datestamp that moves
+    whenever anything its record shows changes: its row (title, rights, ...), its authors, subjects and
+    identifiers, and its finished editions (the formats it lists). Triggers keep `books.modified_at`, rather
+    than each writer remembering to: staff edits, the Calibre import, rights CSVs, re-imports and code not
+    written yet all change it the same way. An UPDATE that sets `modified_at` itself is left as it is.
+
+    A deleted book must still be reported as deleted (deletedRecord "persistent"), so its id, when and its
+    language and subjects (for the sets) stay in `oai_tombstones`. Book ids can be reused by SQLite: a new
+    book with a tombstone's id takes the identifier back, and the tombstone goes.
+    """
+    now = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+    db["books"].add_column("modified_at", str)
+    db.execute(f"UPDATE books SET modified_at = coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', added_at), {now})")
+    db["books"].create_index(["modified_at", "id"])
+    db["oai_tombstones"].create(
+        {"book_id": int, "deleted_at": str, "language": str, "subjects": str},  # subjects: JSON list
+        pk="book_id",
+        not_null={"deleted_at"},
+    )
+    db["oai_tombstones"].create_index(["deleted_at", "book_id"])
+    # `modified_at IS NOT now`: no update at all when it is already this second, so that the triggers, which
+    # fire each other (sqlite-utils turns recursive triggers on), stop.
+    touch = f"UPDATE books SET modified_at = {now} WHERE id = {{row}}.book_id AND modified_at IS NOT {now};"
+    statements = [
+        f"""CREATE TRIGGER oai_book_added AFTER INSERT ON books BEGIN
+              UPDATE books SET modified_at = {now} WHERE id = NEW.id AND NEW.modified_at IS NULL;
+              DELETE FROM oai_tombstones WHERE book_id = NEW.id;
+            END""",
+        f"""CREATE TRIGGER oai_book_changed AFTER UPDATE ON books
+              WHEN NEW.modified_at IS OLD.modified_at BEGIN
+              UPDATE books SET modified_at = {now} WHERE id = NEW.id AND modified_at IS NOT {now};
+            END""",
+        f"""CREATE TRIGGER oai_book_deleted AFTER DELETE ON books BEGIN
+              INSERT OR REPLACE INTO oai_tombstones (book_id, deleted_at, language, subjects)
+              VALUES (OLD.id, {now}, OLD.language,
+                      (SELECT json_group_array(subject) FROM book_subjects WHERE book_id = OLD.id));
+            END""",
+    ]
+    for table in ("book_authors", "book_subjects", "book_identifiers"):
+        statements += [
+            f"CREATE TRIGGER oai_{table}_added AFTER INSERT ON {table} BEGIN {touch.format(row='NEW')} END",
+            f"CREATE TRIGGER oai_{table}_removed AFTER DELETE ON {table} BEGIN {touch.format(row='OLD')} END",
+            f"""CREATE TRIGGER oai_{table}_changed AFTER UPDATE ON {table} BEGIN
+                  {touch.format(row="OLD")} {touch.format(row="NEW")}
+                END""",
+        ]
+    statements += [
+        f"""CREATE TRIGGER oai_edition_finished AFTER UPDATE OF status ON editions
+              WHEN (NEW.status = 'done') IS NOT (OLD.status = 'done') BEGIN {touch.format(row="NEW")} END""",
+        f"""CREATE TRIGGER oai_edition_removed AFTER DELETE ON editions
+              WHEN OLD.status = 'done' BEGIN {touch.format(row="OLD")} END""",
+    ]
+    for statement in statements:
+        db.execute(statement)
 def m017_harvest(db: Database) -> None:
     """The union catalogue (issue 12, part 5): other libraries' records, harvested over OAI-PMH or OPDS 2.0.
 

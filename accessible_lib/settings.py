@@ -123,6 +123,10 @@ SETTINGS: list[Setting] = [
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
     ),
     Setting(
+        "oai_page_size",
+        100,
+        "Records (or identifiers, or sets) in one OAI-PMH list response at /oai; a resumption token brings "
+        "the next page.",
         "harvest_max_response_bytes",
         20 * 1024 * 1024,
         "Largest single response `accessible-lib harvest` accepts from another library (one OAI-PMH or OPDS "
@@ -224,6 +228,7 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    oai_page_size: int = 100
     harvest_max_response_bytes: int = 20 * 1024 * 1024
     harvest_request_timeout_seconds: int = 30
     harvest_time_limit_seconds: int = 6 * 3600

@@ -14,6 +14,7 @@ def routes() -> list[Route]:
         downloads,
         home,
         language,
+        oai,
         opds1,
         opds2,
         reader,
@@ -68,6 +69,8 @@ def routes() -> list[Route]:
         Route("/opds/v1.2/{facet}/{value:path}", opds1.facet_books),
         Route("/opds/{facet}", opds2.facet_values, name="opds_facet"),
         Route("/opds/{facet}/{value:path}", opds2.facet_books, name="opds_facet_books"),
+        # OAI-PMH 2.0 for other libraries' harvesters: GET or POST, read-only either way.
+        Route("/oai", oai.endpoint, methods=["GET", "POST"], name="oai"),
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),

@@ -129,3 +129,19 @@ class CSRFCookieMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+READ_ONLY_PROTOCOL = "accessible_lib_read_only_protocol"
+
+
+def read_only_protocol(endpoint):
+    """Mark a route whose POST is a machine protocol's read-only request, so it takes no token.
+
+    Why that is safe, and only then: a CSRF token stops another site from making a visitor's browser
+    change something with the visitor's cookies. A route marked so must change nothing and answer the same
+    whoever sends it (it reads no session), like OAI-PMH, whose harvesters may send any request as a GET
+    or as a POST of the same arguments. tests/test_security.py walks every POST route: each one either
+    refuses a form without its token or carries this mark, and then the walk checks it changed nothing.
+    """
+    setattr(endpoint, READ_ONLY_PROTOCOL, True)
+    return endpoint
