@@ -580,6 +580,9 @@ def m016_oai(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migrations()
 def m017_harvest(db: Database) -> None:
     """The union catalogue (issue 12, part 5): other libraries' records, harvested over OAI-PMH or OPDS 2.0.
 
