@@ -127,6 +127,8 @@ SETTINGS: list[Setting] = [
         100,
         "Records (or identifiers, or sets) in one OAI-PMH list response at /oai; a resumption token brings "
         "the next page.",
+    ),
+    Setting(
         "harvest_max_response_bytes",
         20 * 1024 * 1024,
         "Largest single response `accessible-lib harvest` accepts from another library (one OAI-PMH or OPDS "

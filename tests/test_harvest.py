@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -291,6 +292,38 @@ def test_one_library_harvests_another_over_opds(tmp_path: Path) -> None:
             assert "离骚" not in results(get_html(harvester.url + "/browse/languages/zh-Hans"))
             assert "离骚" not in results(get_html(harvester.url + "/search?" + urlencode({"q": "离骚"})))
             assert own_title in results(get_html(harvester.url + "/browse/languages/zh-Hans"))
+
+
+def test_one_library_harvests_another_over_oai_pmh(tmp_path: Path) -> None:
+    """The same over the source's OAI-PMH provider: every record through its resumption tokens, the library
+    named as its repository names itself, and then only what changed since, a withdrawal included."""
+    with live_server(tmp_path / "source", files=SOURCE_FILES) as (source, source_books):
+        with live_server(tmp_path / "harvester", files=HARVESTER_FILES, page_size=20) as (harvester, _):
+            outcome = run_cli(harvester.settings, source.url + "/oai")
+            assert outcome.exit_code == 0, outcome.output
+            assert "4 added" in outcome.output and ": every record" in outcome.output
+            found = results(get_html(harvester.url + "/search?" + urlencode({"q": "离骚"})))
+            assert found["离骚"]["held_by"].startswith("Held by ")
+            page = get_html(harvester.url + found["离骚"]["href"])
+            lisao = source_books["text/zh/zh-lisao-qu-yuan.txt"]
+            see = page.select_one(".held-by").find("a", string=re.compile("^See this book at "))
+            assert see["href"] == f"{source.url}/books/{lisao}"
+            harvested_db = open_database(harvester.settings.database_path)
+            source_row = harvested_db.execute(
+                "SELECT protocol, last_datestamp FROM harvest_sources"
+            ).fetchone()
+            harvested_db.close()
+            assert source_row[0] == "oai" and source_row[1]
+
+            source_db = open_database(source.settings.database_path)
+            with source_db.conn:
+                rights.set_rights(source_db, lisao, rights.Rights(access.WITHDRAWN))
+            source_db.close()
+            again = run_cli(harvester.settings, source.url + "/oai")
+            assert again.exit_code == 0, again.output
+            assert f"records changed since {source_row[1]}" in again.output
+            assert "0 added" in again.output and "1 withdrawn" in again.output
+            assert "离骚" not in results(get_html(harvester.url + "/search?" + urlencode({"q": "离骚"})))
 
 
 # --- OAI-PMH: incremental, resumption tokens, deletions ---
