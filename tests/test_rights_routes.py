@@ -78,6 +78,8 @@ LISTS = {
     # OPDS feeds for reading apps: records and acquisition links, never a book's text.
     "/opds": [{}],
     "/opds/new": [{}],
+    # OAI-PMH for other libraries (merged from the oai branch for the harvest tests): records, never text.
+    "/oai": [{"verb": "ListRecords", "metadataPrefix": "oai_dc"}, {"verb": "Identify"}],
     "/opds/search": [{"query": QUERY_WORDS[0]}, {"query": QUERY_WORDS[1]}, {"query": "wexmoor"}],
     "/opds/{facet}": [{}],
     "/opds/{facet}/{value:path}": [{}],
@@ -271,6 +273,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "passkey_id": [1],
         "application_id": [1],
         "account_id": [1],  # a staff account: no book in it
+        "source_id": [1],  # another library harvested: none of our books in it
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

@@ -612,6 +612,9 @@ def test_every_post_route_refuses_a_form_without_its_token(app, db, sample_libra
         if path.startswith("/internal/"):  # signed by workers, not a form: refused without a signature
             assert staff_client.post(path, content=b"{}").status_code == 401, path
             continue
+        if path == "/oai":  # OAI-PMH's POST is read-only (csrf.read_only_protocol, from the oai branch)
+            assert staff_client.post(path, data={"verb": "Identify"}).status_code == 200
+            continue
         for fields in ({"title": "Changed"}, {"title": "Changed", "csrf_token": "forged"}):
             body, content_type = _multipart(fields)
             response = staff_client.post(
