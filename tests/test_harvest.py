@@ -579,6 +579,35 @@ def test_a_source_that_sends_pages_before_failing_changes_nothing(
         db.close()
 
 
+def test_an_opds_feed_that_suddenly_lists_nothing_withdraws_nothing(
+    feeds: FeedServer, hostile_settings: Settings
+) -> None:
+    """OPDS has no deletions, so absence means deleted: but a feed with no publications at all, from a
+    library with records here, is a broken feed, not an emptied library."""
+    publications = [
+        {"metadata": {"identifier": f"urn:isbn:978030640615{n}", "title": f"Book {n}", "language": "en"},
+         "links": [{"rel": "alternate", "type": "text/html", "href": f"/books/{n}"}]}
+        for n in (7, 8)
+    ]  # fmt: skip
+    feeds.routes["/opds"] = send(json.dumps({"metadata": {"title": "Small"}, "publications": publications}))
+    db = open_database(hostile_settings.database_path)
+    try:
+        first = harvest(db, hostile_settings, feeds.url + "/opds")
+        assert first.name == "Small" and first.counts["added"] == 2
+        assert db.execute("SELECT remote_url FROM books WHERE title = 'Book 7'").fetchone() == (
+            feeds.url + "/books/7",
+        )
+        before = snapshot(hostile_settings)
+        feeds.routes["/opds"] = send(json.dumps({"metadata": {"title": "Small"}, "publications": []}))
+        with pytest.raises(
+            HarvestError, match="listed no records at all; the 2 records it has here are kept"
+        ):
+            harvest(db, hostile_settings, feeds.url + "/opds")
+        assert snapshot(hostile_settings) == before
+    finally:
+        db.close()
+
+
 def test_addresses_that_are_not_web_feeds_are_refused(hostile_settings: Settings) -> None:
     for url in ("file:///etc/passwd", "ftp://example.org/oai", "not a url", ""):
         outcome = run_cli(hostile_settings, url)

@@ -69,6 +69,7 @@ def walk(start: str, limits: Limits) -> Iterator[list[Record]]:
         pages += 1
         limits.count_page(pages)
         document, url = read_feed(queue.pop(0), limits)
+        seen.add(url)  # after a redirect too
         feeds = [document, *[g for g in _links(document.get("groups"))]]
         records = []
         for feed in feeds:
@@ -80,7 +81,7 @@ def walk(start: str, limits: Limits) -> Iterator[list[Record]]:
                 following.append(_href(link, url))
         navigation = [link for feed in feeds for link in _links(feed.get("navigation"))]
         whole = [link for link in navigation if set(_rels(link)) & set(WHOLE_CATALOGUE)]
-        if url == start or not records:  # a navigation feed: into the whole list, else into every branch
+        if pages == 1 or not records:  # a navigation feed: into the whole list, else into every branch
             following.extend(_href(link, url) for link in (whole or navigation))
         for target in following:
             if target and target not in seen:

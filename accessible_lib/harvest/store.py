@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from .. import access, search
+from ..i18n import gettext
 from ..ingest import INGEST_VERSION
+from .fetch import HarvestError
 from .record import Record
 
 OAI = "oai"
@@ -131,7 +133,19 @@ def apply_run(db: Database, run: Run, *, complete_listing: bool, next_datestamp:
     """Write the staged records into the catalogue, then close the run and advance the source.
 
     `complete_listing`: the run read the source's whole catalogue (OPDS), so a record of this source that
-    it did not list has been deleted there and is withdrawn here."""
+    it did not list has been deleted there and is withdrawn here. A complete listing with no record at all,
+    from a source that has records here, is taken for a broken feed rather than an emptied library."""
+    if complete_listing and run.staged == 0:
+        held = db.execute(
+            "SELECT count(*) FROM books WHERE source_id = ? AND harvest_deleted_at IS NULL", [run.source_id]
+        ).fetchone()[0]
+        if held:
+            raise HarvestError(
+                gettext(
+                    "The source listed no records at all; the %(count)s records it has here are kept.",
+                    count=held,
+                )
+            )
     last = -1
     while True:
         rows = db.execute(
