@@ -441,6 +441,26 @@ def trickle(handler: BaseHTTPRequestHandler, query: dict) -> None:
         time.sleep(0.1)
 
 
+def header_trickle(handler: BaseHTTPRequestHandler, query: dict) -> None:
+    """Headers a few bytes at a time, each soon after the last: only a limit on the whole exchange ends it."""
+    handler.wfile.write(b"HTTP/1.0 200 OK\r\n")
+    for _ in range(60):
+        handler.wfile.write(b"X-Padding: a\r\n")
+        handler.wfile.flush()
+        time.sleep(0.1)
+    handler.wfile.write(b"\r\n")
+
+
+def redirect_to(target: str) -> Answer:
+    def answer(handler: BaseHTTPRequestHandler, query: dict) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", target)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return answer
+
+
 def same_token(handler: BaseHTTPRequestHandler, query: dict) -> None:
     if query.get("verb") == "Identify":
         return send(oai_identify())(handler, query)
@@ -477,6 +497,9 @@ HOSTILE = {
     "/endless-opds": (endless_opds, "more than 5 pages"),
     "/slow": (sleeper, "did not send a page within 1 seconds"),
     "/trickle": (trickle, "did not send a page within 1 seconds"),
+    "/header-trickle": (header_trickle, "did not send a page within 1 seconds"),
+    "/to-file": (redirect_to("file:///etc/passwd"), "redirected to an address that is not http or https"),
+    "/redirect-loop": (redirect_to("/redirect-loop"), "redirected more than 5 times"),
     "/bad-xml": (send(BAD_XML), "not well-formed"),
     "/bad-json": (send(BAD_JSON, "application/opds+json"), "JSON that cannot be read"),
     "/not-a-feed": (

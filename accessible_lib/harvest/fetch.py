@@ -4,19 +4,21 @@ Why our own few lines and not Sickle or another client: a harvest reads pages a 
 page must be cut off past a size, a slow server past a time, and XML parsed with no entity expansion, DTD or
 network access. Sickle reads the whole response into memory through `requests` and parses it with lxml's
 default parser, and offers none of these limits. The standard library's HTTP client streams the body, so we
-count bytes as they come and stop at the limit; lxml parses with entities left unresolved and any DTD
-refused. Every failure is a `HarvestError` whose message says what the source did wrong, translated.
+count bytes as they come and stop at the limit, and a watchdog ends an exchange that outlives its time;
+lxml parses with entities left unresolved and any DTD refused. Every failure is a `HarvestError` whose
+message says what the source did wrong, translated.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -25,6 +27,8 @@ from ..settings import Settings
 
 USER_AGENT = "accessible-lib harvester (+https://github.com/accessible-lib)"
 CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class HarvestError(Exception):
@@ -79,18 +83,6 @@ class Page:
     body: bytes
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Redirects are followed to http and https only: never to a file or ftp address."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urlsplit(newurl).scheme not in ("http", "https"):
-            raise HarvestError(gettext("The source redirected to an address that is not http or https."))
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
-
-
 def check_url(url: str) -> str:
     """The URL, trimmed, when it is an http or https address; otherwise a HarvestError."""
     url = (url or "").strip()
@@ -102,45 +94,92 @@ def check_url(url: str) -> str:
 
 
 def get(url: str, limits: Limits, accept: str) -> Page:
-    """The body at `url`, or a HarvestError once it is bigger than the limit or slower than the timeouts."""
-    budget = min(limits.request_seconds, limits.remaining())
-    request_deadline = time.monotonic() + budget
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept})
+    """The body at `url`, or a HarvestError once it is bigger than the limit or slower than the timeouts.
+
+    The time limit holds for the whole exchange, connection, headers and body, not for each read: a
+    watchdog shuts the socket when it is up, so a server that sends one byte at a time is stopped too.
+    Redirects are followed (a few, to http or https only)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        budget = min(limits.request_seconds, limits.remaining())
+        status, location, page = _exchange(url, limits, accept, budget)
+        if location is None:
+            if status >= 400:
+                raise HarvestError(
+                    gettext(
+                        "The source answered %(url)s with HTTP status %(status)s.", url=url, status=status
+                    ),
+                    status,
+                )
+            return page
+        url = urljoin(url, location)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise HarvestError(gettext("The source redirected to an address that is not http or https."))
+    raise HarvestError(gettext("The source redirected more than %(count)s times.", count=MAX_REDIRECTS))
+
+
+def _exchange(url: str, limits: Limits, accept: str, budget: float) -> tuple[int, str | None, Page | None]:
+    """One request: (status, where it redirects or None, the page when it does not)."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     try:
-        with _OPENER.open(request, timeout=budget) as response:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > limits.max_bytes:
-                raise _too_big(limits)
-            chunks, size = [], 0
-            while True:
-                chunk = response.read1(CHUNK)
-                if not chunk:
-                    break
+        connection = kind(parts.hostname, parts.port, timeout=budget)
+    except ValueError as error:  # a port that is not a number
+        raise HarvestError(gettext("Could not reach %(url)s: %(reason)s", url=url, reason=error)) from None
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        sock = connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(budget, stop)
+    watchdog.daemon = True
+    watchdog.start()
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    response = None
+    try:
+        try:
+            connection.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": accept})
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            if expired.is_set() or isinstance(error, TimeoutError):
+                raise _too_slow(limits) from None
+            raise HarvestError(
+                gettext("Could not reach %(url)s: %(reason)s", url=url, reason=error)
+            ) from None
+        if response.status in REDIRECTS and response.getheader("Location"):
+            return response.status, response.getheader("Location"), None
+        if response.status >= 400:
+            return response.status, None, None
+        length = response.getheader("Content-Length") or ""
+        if length.isdigit() and int(length) > limits.max_bytes:
+            raise _too_big(limits)
+        chunks, size = [], 0
+        try:
+            while chunk := response.read1(CHUNK):
                 size += len(chunk)
                 if size > limits.max_bytes:
                     raise _too_big(limits)
                 chunks.append(chunk)
-                if time.monotonic() > request_deadline:
+                if expired.is_set():
                     raise _too_slow(limits)
-            media_type = (response.headers.get_content_type() or "").lower()
-            return Page(response.geturl(), media_type, b"".join(chunks))
-    except HarvestError:
-        raise
-    except urllib.error.HTTPError as error:
-        raise HarvestError(
-            gettext("The source answered %(url)s with HTTP status %(status)s.", url=url, status=error.code),
-            error.code,
-        ) from None
-    except TimeoutError:
-        raise _too_slow(limits) from None
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise _too_slow(limits) from None
-        raise HarvestError(
-            gettext("Could not reach %(url)s: %(reason)s", url=url, reason=error.reason)
-        ) from None
-    except (OSError, ValueError) as error:  # connection reset, bad chunked encoding, a malformed address
-        raise HarvestError(gettext("Could not read %(url)s: %(reason)s", url=url, reason=error)) from None
+        except (OSError, http.client.HTTPException) as error:
+            if expired.is_set() or isinstance(error, TimeoutError):
+                raise _too_slow(limits) from None
+            raise HarvestError(gettext("Could not read %(url)s: %(reason)s", url=url, reason=error)) from None
+        if expired.is_set():  # the watchdog shut the socket: what came is cut short
+            raise _too_slow(limits)
+        media_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+        return response.status, None, Page(url, media_type, b"".join(chunks))
+    finally:
+        watchdog.cancel()
+        if response is not None:
+            response.close()
+        connection.close()
 
 
 def _too_big(limits: Limits) -> HarvestError:
