@@ -63,6 +63,12 @@ SETTINGS: list[Setting] = [
         "workers", 0, "Worker processes `make run` and `accessible-lib worker` start; 0 means one per core."
     ),
     Setting(
+        "web_processes",
+        0,
+        "Web server processes `make run` and `accessible-lib serve` start, sharing one catalogue; "
+        "0 means one per core. A process that dies is replaced.",
+    ),
+    Setting(
         "lease_seconds", 60, "A running job renews its lease this often (x1/3); an expired lease is requeued."
     ),
     Setting("max_attempts", 3, "Attempts before an edition is marked failed."),
@@ -121,6 +127,14 @@ SETTINGS: list[Setting] = [
         "max_evidence_bytes",
         10 * 1024 * 1024,
         "Largest evidence file (a professional's statement: PDF, JPEG or PNG) a reader may upload, in bytes.",
+    ),
+    Setting(
+        "accel_redirect",
+        "",
+        "With nginx in front: the internal location (e.g. /_protected/) whose alias is the editions "
+        "directory (DATA_DIR/editions/). Once the app has checked a reader's rights it answers an edition "
+        "download with X-Accel-Redirect and nginx sends the file (ranges, ETag, 304). Empty: the app sends "
+        "files itself.",
     ),
     Setting(
         "oai_page_size",
@@ -217,6 +231,7 @@ class Settings:
     secret_key: str = ""
     redis_url: str = ""
     workers: int = 0
+    web_processes: int = 0
     lease_seconds: int = 60
     max_attempts: int = 3
     retry_backoff_seconds: int = 30
@@ -230,6 +245,7 @@ class Settings:
     mail_from: str = ""
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
+    accel_redirect: str = ""
     oai_page_size: int = 100
     harvest_max_response_bytes: int = 20 * 1024 * 1024
     harvest_request_timeout_seconds: int = 30

@@ -517,3 +517,55 @@ def test_text_before_the_first_entry_of_the_book_is_front_matter(tmp_path: Path)
         ("Chapter 1", "Chapter 1\n\nStory."),
     ]
     assert [(e.title, e.chapter_index) for e in book.toc] == [("Opening", 0), ("Chapter 1", 1)]
+
+
+def test_an_older_gutenberg_epub_without_section_ids_gets_its_header_and_licence_as_back_matter(
+    tmp_path: Path,
+) -> None:
+    # Before about 2020 ebookmaker put the header in a <pre> and the licence in the last file, with no ids:
+    # only the START and END lines say where the book is.
+    ncx_free_nav = xhtml(
+        '<nav epub:type="toc"><ol><li><a href="head.xhtml">The Project Gutenberg EBook of Test</a></li>'
+        '<li><a href="book.xhtml#c1">Chapter I</a></li><li><a href="book.xhtml#c2">Chapter II</a></li>'
+        '<li><a href="licence.xhtml">Licence</a></li></ol></nav>'
+    )
+    chapters = {
+        "head.xhtml": xhtml(
+            "<pre>The Project Gutenberg EBook of Test, by Someone\n\nTitle: Test\n\n"
+            "*** START OF THIS PROJECT GUTENBERG EBOOK TEST ***</pre>"
+            "<p>Produced by Kind Volunteers</p><h1>TEST</h1><p>By Someone</p>"
+        ),
+        "book.xhtml": xhtml(
+            '<h2 id="c1">Chapter I</h2><p>The story.</p><h2 id="c2">Chapter II</h2><p>The end.</p>'
+            "<pre>End of the Project Gutenberg EBook of Test, by Someone\n\n"
+            "*** END OF THIS PROJECT GUTENBERG EBOOK TEST ***</pre>"
+        ),
+        "licence.xhtml": xhtml("<h2>Licence</h2><p>The terms.</p>"),
+    }
+    book = read(make_epub(tmp_path / "old-pg.epub", chapters, nav=ncx_free_nav))
+    assert [(c.title, c.kind, c.text) for c in book.chapters] == [
+        ("The Project Gutenberg EBook of Test", "body", "TEST\n\nBy Someone"),
+        ("Chapter I", "body", "Chapter I\n\nThe story."),
+        ("Chapter II", "body", "Chapter II\n\nThe end."),
+        ("Project Gutenberg header", "back",
+         "The Project Gutenberg EBook of Test, by Someone Title: Test "
+         "*** START OF THIS PROJECT GUTENBERG EBOOK TEST ***\n\nProduced by Kind Volunteers"),
+        ("The Project Gutenberg licence", "back",
+         "End of the Project Gutenberg EBook of Test, by Someone "
+         "*** END OF THIS PROJECT GUTENBERG EBOOK TEST ***"),
+        ("Licence", "back", "Licence\n\nThe terms."),
+    ]  # fmt: skip
+    # The contents list the body in order, then the back matter.
+    assert [(e.title, e.chapter_index) for e in book.toc] == [
+        ("The Project Gutenberg EBook of Test", 0), ("Chapter I", 1), ("Chapter II", 2),
+        ("Project Gutenberg header", 3), ("The Project Gutenberg licence", 4), ("Licence", 5),
+    ]  # fmt: skip
+
+
+def test_a_start_line_quoted_in_a_book_without_it_at_the_head_changes_nothing(tmp_path: Path) -> None:
+    chapters = {
+        "a.xhtml": xhtml("<h1>One</h1><p>He wrote: End of the Project Gutenberg EBook, and smiled.</p>"),
+        "b.xhtml": xhtml("<h1>Two</h1><p>More.</p>"),
+    }
+    book = read(make_epub(tmp_path / "plain.epub", chapters))
+    assert [(c.title, c.kind) for c in book.chapters] == [("One", "body"), ("Two", "body")]

@@ -496,6 +496,21 @@ def test_an_outdated_edition_is_shown_as_such_and_rebuilt_with_its_options(signe
     assert stale.button.get_text(strip=True) == f"Rebuild Braille (BRF) (job {outdated})"
     assert by_job[f"/staff/jobs/{current}"].strong is None and by_job[f"/staff/jobs/{current}"].form is None
 
+    # The job list says it too, and lists the editions to make again on their own.
+    rows = {
+        row.th.a["href"]: row.find("td", attrs={"data-field": "status_text"})
+        for row in soup(signed_in.get("/staff/jobs")).find("table").tbody.find_all("tr")
+    }
+    assert rows[f"/staff/jobs/{outdated}"].strong.get_text(strip=True).startswith("outdated")
+    assert rows[f"/staff/jobs/{current}"].strong is None
+    only = soup(signed_in.get("/staff/jobs?status=outdated"))
+    assert only.h1.get_text(strip=True) == "Edition jobs: Outdated"
+    assert [row.th.a["href"] for row in only.find("table").tbody.find_all("tr")] == [
+        f"/staff/jobs/{outdated}"
+    ]
+    job_page = soup(signed_in.get(f"/staff/jobs/{outdated}"))
+    assert job_page.find("dd", attrs={"data-field": "status_text"}).strong is not None
+
     form = stale.form
     data = {field["name"]: field["value"] for field in form.find_all("input")}
     response = signed_in.post(form["action"], data=data, follow_redirects=False)

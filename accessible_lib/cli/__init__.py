@@ -95,21 +95,36 @@ def import_command(paths: tuple[Path, ...], as_json: bool, rights: str | None, s
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: the host setting).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default: the port setting).")
-def serve(host: str | None, port: int | None) -> None:
-    """Serve the library over HTTP."""
+@click.option(
+    "--processes", default=None, type=int, help="Web processes (default: the web_processes setting)."
+)
+def serve(host: str | None, port: int | None, processes: int | None) -> None:
+    """Serve the library over HTTP, with one web process per core unless told otherwise."""
     import uvicorn
 
     from ..app import create_app
+    from ..auth import secret_key_for
+    from ..db import open_database
 
     settings = Settings.from_env()
+    count = web_process_count(processes if processes is not None else settings.web_processes)
     # uvicorn's own proxy handling (on by default, trusting 127.0.0.1) is off: the app trusts exactly the
     # proxies in ACCESSIBLE_LIB_TRUSTED_PROXIES, and sees their forwarded scheme and client address.
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=False,
-    )
+    options = {"host": host or settings.host, "port": port or settings.port, "proxy_headers": False}
+    if count == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Several processes share the catalogue (SQLite in WAL mode: readers never wait for the writer) and the
+    # signing key. Both are made here, once, before the processes start: two processes migrating one
+    # database at the same moment would both try to create the same tables. Each process then builds its
+    # app from the same environment (the factory); uvicorn's supervisor replaces one that dies.
+    open_database(settings.database_path).close()
+    secret_key_for(settings)
+    uvicorn.run("accessible_lib.app:create_app", factory=True, workers=count, **options)
+
+
+def web_process_count(setting: int) -> int:
+    return setting if setting > 0 else os.cpu_count() or 1
 
 
 @main.command("settings")

@@ -65,6 +65,9 @@ class LocalStorage:
         if workspace.parent.resolve() != self.root.resolve() or not workspace.name.startswith(WORK_PREFIX):
             raise ValueError(f"{workspace} is not a workspace of this storage")
         _sync_tree(workspace)
+        # mkdtemp made it 0700; published files are world-readable (0644) so that a front server running as
+        # its own user (nginx's www-data, README "Serving behind nginx") can send them itself
+        os.chmod(workspace, 0o755)
         published = self.root / PUBLISHED_DIR
         published.mkdir(exist_ok=True)
         target = published / f"{key}.{secrets.token_hex(8)}"

@@ -151,11 +151,17 @@ def editions_for_book(db: Database, book_id: int, *, status: str | None = None) 
     return editions
 
 
-def list_jobs(db: Database, *, status: str | None = None, limit: int = 200) -> list[dict]:
-    """Newest first; running and queued work before finished work."""
+def list_jobs(
+    db: Database, *, status: str | None = None, outdated: bool = False, limit: int = 200
+) -> list[dict]:
+    """Newest first; running and queued work before finished work. `outdated`: only finished editions made
+    before their book's chapters were rebuilt, the ones staff have to make again."""
     sql = f"SELECT {_EDITION_COLUMNS} FROM editions e JOIN books b ON b.id = e.book_id"
     params: list = []
-    if status:
+    if outdated:
+        sql += " WHERE e.status = ? AND e.outdated_at IS NOT NULL"
+        params.append(DONE)
+    elif status:
         sql += " WHERE e.status = ?"
         params.append(status)
     sql += (

@@ -24,6 +24,8 @@ from .sanitize import ID_PREFIX, plain_text
 
 # Project Gutenberg's ebookmaker wraps its header and licence in these; they are not the book.
 BOILERPLATE_IDS = ("pg-header", "pg-footer")
+# What to call them where no heading inside does (older EPUBs), as plain-text books do.
+BOILERPLATE_TITLES = ("Project Gutenberg header", "The Project Gutenberg licence")
 BODY = "body"
 BACK = "back"
 _SOURCE = "data-source-document"  # which document an id came from, while cutting
@@ -66,6 +68,7 @@ class _Point:
     kind: str = BODY
     lead: bool = False
     entries: list[TocEntry] = field(default_factory=list)  # every entry that starts here
+    title: str | None = None  # for a Gutenberg section without a heading
 
 
 def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list[Chapter], list[TocEntry]]:
@@ -115,7 +118,7 @@ def build_chapters(documents: list[Document], toc: list[TocEntry]) -> tuple[list
             _merge_front(pieces[0], pre)  # only anchors: they go where the text starts
         for point, piece in zip(points, pieces, strict=True):
             entry = point.entry
-            title = entry.title if entry else _first_heading(piece) or document.fallback_title
+            title = entry.title if entry else _first_heading(piece) or point.title or document.fallback_title
             level = entry.level if entry else 1
             part = _Part(piece, document.lang, title, level, point.kind, point.lead and not entry)
             parts.append(part)
@@ -203,14 +206,19 @@ def _points(root: etree._Element, entries: list[TocEntry]) -> list[_Point]:
     Only documents an entry points inside are cut; one the contents name only as a whole stays whole.
     """
     ids = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-    boilerplate = [ids[ID_PREFIX + name] for name in BOILERPLATE_IDS if ID_PREFIX + name in ids]
+    named = [
+        (ids[ID_PREFIX + name], title)
+        for name, title in zip(BOILERPLATE_IDS, BOILERPLATE_TITLES, strict=True)
+        if ID_PREFIX + name in ids
+    ]
+    boilerplate = [section for section, _title in named]
     if not boilerplate and not any(entry.fragment and entry.fragment in ids for entry in entries):
         return []
     points: dict[etree._Element | None, _Point] = {}
     book_start = None  # where the book starts when a Gutenberg header opens the document
-    for section in boilerplate:
+    for section, title in named:
         node = _lift(section, root)
-        points[node] = _Point(node, None, BACK)
+        points[node] = _Point(node, None, BACK, title=title)
         after = section.getnext()
         while after is not None and not _has_content(after):
             after = after.getnext()

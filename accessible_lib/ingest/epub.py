@@ -23,6 +23,7 @@ from lxml import html as lxml_html
 
 from ..settings import Settings
 from . import sanitize, toc
+from .boilerplate import mark_boilerplate
 from .chapters import BOILERPLATE_IDS, Document, build_chapters
 from .errors import N_, IngestError
 from .language import chinese_script, detect_language, normalise_language_tag
@@ -128,7 +129,7 @@ def _read_book(archive: CheckedArchive, *, checksum: str, source_name: str) -> I
         )
         fallback = document.heading or document.title or str(index + 1)
         sanitised.append(Document(markup, lang, fallback, document.title))
-    book.chapters, contents = build_chapters(sanitised, contents)
+    book.chapters, contents = build_chapters(mark_boilerplate(sanitised), contents)
     # Each chapter comes with its document's own language; _set_languages keeps it where it differs.
     raw_langs = [chapter.lang for chapter in book.chapters]
     for chapter in book.chapters:

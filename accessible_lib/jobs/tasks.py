@@ -9,6 +9,7 @@ exception's message (never a traceback) for staff to act on.
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -41,8 +42,17 @@ def retry_delay(settings: Settings, attempt: int) -> float:
     return settings.retry_backoff_seconds * 2 ** (attempt - 1)
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
 def failure_message(exc: BaseException) -> str:
-    """What staff read: the converter's own words, one line; never a traceback."""
+    """What staff read: the converter's own words, one line; never a traceback. A full disk is said in
+    words staff can act on, not as "[Errno 28]" and a path inside a workspace that no longer exists."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return gettext(
+            "The disk is full: the edition could not be written, and nothing of it was kept. "
+            "Free some space on the server, then make the edition again."
+        )
     message = " ".join(str(exc).split())
     if isinstance(exc, KeyError) and message:
         message = gettext("Missing or unknown: %(name)s", name=message)

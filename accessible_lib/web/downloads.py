@@ -2,8 +2,8 @@
 
 Range requests matter here more than anywhere: audio streams and resumes over poor connections, and a DAISY
 player downloading a 300 MB book must be able to pick up where it stopped. Starlette's FileResponse does the
-ranges (single, multiple, invalid), ETag and Last-Modified; this module decides what may be served and how it
-is named.
+ranges (single, multiple, invalid), ETag and Last-Modified, or nginx does when it is in front
+(web/accel_redirect.py); this module decides what may be served and how it is named.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .. import access, shelf
 from ..editions import store
 from ..editions.storage import storage_for
 from . import basic_auth
+from .accel_redirect import accel_response
 from .helpers import db_for, not_found
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
@@ -77,6 +78,10 @@ def download(request: Request):
     personal = _personal_copy(request, edition, record, path, headers)
     if personal is not None:
         return personal
+    # nginx in front: it sends the bytes (ranges, validators, 304) from its internal location
+    handed_on = accel_response(request.state.settings, path, record["media_type"], headers)
+    if handed_on is not None:
+        return handed_on
     response = FileResponse(path, media_type=record["media_type"], headers=headers, stat_result=path.stat())
     if _not_modified(request, response):
         headers = {

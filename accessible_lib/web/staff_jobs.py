@@ -25,12 +25,14 @@ from .render import render
 from .staff_session import StaffContext, staff_page
 
 STATUS_TEXT = store.STATUS_TEXT
-FILTERS = (store.RUNNING, store.QUEUED, store.FAILED, store.DONE)
+OUTDATED = "outdated"  # not a status: finished editions made from chapters since rebuilt
+FILTERS = (store.RUNNING, store.QUEUED, store.FAILED, store.DONE, OUTDATED)
 FILTER_TEXT = {
     store.QUEUED: N_("Waiting"),
     store.RUNNING: N_("Running"),
     store.DONE: N_("Finished"),
     store.FAILED: N_("Failed"),
+    OUTDATED: N_("Outdated"),
 }
 
 
@@ -96,6 +98,7 @@ def describe_job(edition: dict, locale: str) -> dict:
         "format_label": gettext(fmt.label) if fmt else edition["format"],
         "status": edition["status"],
         "status_text": status_text(edition),
+        "outdated": edition["status"] == store.DONE and bool(edition.get("outdated_at")),
         "progress": progress,
         "progress_text": format_percent(progress / 100, locale=locale),
         "milestone": milestone(progress),
@@ -124,7 +127,12 @@ def job_list(request: Request, staff: StaffContext) -> Response:
     locale = request.scope.get("locale", "en")
     wanted = request.query_params.get("status")
     status = wanted if wanted in FILTERS else None
-    jobs = [describe_job(edition, locale) for edition in store.list_jobs(db_for(request), status=status)]
+    jobs = [
+        describe_job(edition, locale)
+        for edition in store.list_jobs(
+            db_for(request), status=status if status != OUTDATED else None, outdated=status == OUTDATED
+        )
+    ]
     filters = [{"status": None, "label": gettext("All"), "current": status is None}] + [
         {"status": name, "label": gettext(FILTER_TEXT[name]), "current": status == name} for name in FILTERS
     ]
