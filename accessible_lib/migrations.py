@@ -550,8 +550,11 @@ def m016_oai(db: Database) -> None:
     # fire each other (sqlite-utils turns recursive triggers on), stop.
     touch = f"UPDATE books SET modified_at = {now} WHERE id = {{row}}.book_id AND modified_at IS NOT {now};"
     statements = [
-        f"""CREATE TRIGGER oai_book_added AFTER INSERT ON books BEGIN
-              UPDATE books SET modified_at = {now} WHERE id = NEW.id AND NEW.modified_at IS NULL;
+        f"""CREATE TRIGGER oai_book_added AFTER INSERT ON books WHEN NEW.modified_at IS NULL BEGIN
+              UPDATE books SET modified_at = {now} WHERE id = NEW.id;
+            END""",
+        """CREATE TRIGGER oai_book_id_reused AFTER INSERT ON books
+              WHEN EXISTS (SELECT 1 FROM oai_tombstones WHERE book_id = NEW.id) BEGIN
               DELETE FROM oai_tombstones WHERE book_id = NEW.id;
             END""",
         f"""CREATE TRIGGER oai_book_changed AFTER UPDATE ON books

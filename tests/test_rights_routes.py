@@ -78,8 +78,6 @@ LISTS = {
     # OPDS feeds for reading apps: records and acquisition links, never a book's text.
     "/opds": [{}],
     "/opds/new": [{}],
-    # OAI-PMH for other libraries (merged from the oai branch for the harvest tests): records, never text.
-    "/oai": [{"verb": "ListRecords", "metadataPrefix": "oai_dc"}, {"verb": "Identify"}],
     "/opds/search": [{"query": QUERY_WORDS[0]}, {"query": QUERY_WORDS[1]}, {"query": "wexmoor"}],
     "/opds/{facet}": [{}],
     "/opds/{facet}/{value:path}": [{}],
@@ -88,6 +86,13 @@ LISTS = {
     "/opds/v1.2/search": [{"q": QUERY_WORDS[0]}, {"q": QUERY_WORDS[1]}, {"q": "wexmoor"}],
     "/opds/v1.2/{facet}": [{}],
     "/opds/v1.2/{facet}/{value:path}": [{}],
+    # OAI-PMH for harvesting libraries: catalogue records (Dublin Core, MARCXML), never a book's text.
+    "/oai": [
+        {"verb": "ListRecords", "metadataPrefix": "oai_dc"},
+        {"verb": "ListRecords", "metadataPrefix": "marc21"},
+        {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"},
+        {"verb": "ListSets"},
+    ],
 }
 # Routes that name no book and show nothing of any: why.
 NO_BOOK_CONTENT = {

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
+from lxml import etree
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -608,12 +609,30 @@ def test_every_post_route_refuses_a_form_without_its_token(app, db, sample_libra
     signed = reader_sign_in(staff_client, "walker@example.org", READER_PASSWORD)
     assert signed.status_code == 303 and signed.headers["location"] == "/account", signed.text
     assert len(paths) >= 8 and f"/books/{book}/braille" in paths and "/staff/upload" in paths
+    read_only = {
+        route.path
+        for route in app.routes
+        if isinstance(route, Route) and getattr(route.endpoint, csrf.READ_ONLY_PROTOCOL, False)
+    }
+    assert read_only == {"/oai"}, "a new route marked read-only: check here that it changes nothing"
     for path in paths:
         if path.startswith("/internal/"):  # signed by workers, not a form: refused without a signature
             assert staff_client.post(path, content=b"{}").status_code == 401, path
             continue
-        if path == "/oai":  # OAI-PMH's POST is read-only (csrf.read_only_protocol, from the oai branch)
-            assert staff_client.post(path, data={"verb": "Identify"}).status_code == 200
+        if path in read_only:
+            # OAI-PMH's POST is its GET with the arguments in the body: no token, an answer in the
+            # protocol's XML, and nothing changed (the comparison at the end).
+            body, content_type = _multipart({"title": "Changed"})
+            for response, code in (
+                (staff_client.post(path, data={"title": "Changed"}), "badVerb"),
+                (
+                    staff_client.post(path, content=body, headers={"Content-Type": content_type}),
+                    "badArgument",
+                ),
+            ):
+                assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+                error = etree.fromstring(response.content).find("{http://www.openarchives.org/OAI/2.0/}error")
+                assert error is not None and error.get("code") == code, path
             continue
         for fields in ({"title": "Changed"}, {"title": "Changed", "csrf_token": "forged"}):
             body, content_type = _multipart(fields)

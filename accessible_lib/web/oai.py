@@ -47,6 +47,12 @@ RESUMABLE = {"ListSets", "ListIdentifiers", "ListRecords"}
 _PREFIX = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
 _DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
 _EMAIL = re.compile(r"^\S+@(\S+\.)+\S+$")
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# An identifier echoed in the response's request element must be a URI (the schema's anyURI): a scheme,
+# then URI characters or %-escapes; any other character beyond ASCII is allowed as in an IRI.
+_URI = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2}|[^\x00-\x7f])*$"
+)
 
 
 class OAIError(Exception):
@@ -104,8 +110,15 @@ async def _arguments(request: Request) -> list[tuple[str, str]]:
         raise OAIError("badArgument", gettext("The request's arguments could not be read.")) from exc
 
 
+def _xml_text(value: str) -> bool:
+    """Whether XML 1.0 can carry `value` (an attribute of the echoed request, or words of an error)."""
+    return not _NOT_XML.search(value)
+
+
 def _checked(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
     """The verb and its arguments, once they are exactly what the protocol allows."""
+    if any(not _xml_text(name) or not _xml_text(value) for name, value in pairs):
+        raise OAIError("badArgument", gettext("The request's arguments could not be read."))
     verbs = [value for name, value in pairs if name == "verb"]
     if len(verbs) != 1 or verbs[0] not in ARGUMENTS:
         if len(verbs) > 1:
@@ -246,7 +259,7 @@ def _records(parent, request, headers: list[oai.Header], prefix: str | None, rep
             _sub(record, "metadata").append(fmt.build(book, context))
 
 
-def _token_element(parent, token: str | None, total: int, sent: int) -> None:
+def _token_element(parent, token: str | None, total: int | None, sent: int) -> None:
     """The resumptionToken: the next page's, or an empty one on the last page of a list that had more."""
     if token is None and sent == 0:
         return
@@ -319,28 +332,28 @@ def _set_name(info: oai.SetInfo, locale: str) -> str:
 
 def list_sets(request: Request, root: etree._Element, args: dict[str, str]) -> None:
     secret = auth.secret_key_for(request.state.settings)
-    start = 0
+    query = oai.Query(prefix="")
     if "resumptionToken" in args:
         query = oai.read_token(secret, "ListSets", args["resumptionToken"])
-        if query is None:
+        if query is None or query.after is None:
             raise _bad_token()
-        start = query.sent
-    sets = oai.list_sets(db_for(request))
-    if not sets:
-        raise OAIError("noSetHierarchy", gettext("This repository has no sets yet: it holds no books."))
     size = request.state.settings.oai_page_size
-    page = sets[start : start + size]
-    if not page:
-        raise _bad_token()
+    sets, more = oai.list_sets(db_for(request), query.after[0] if query.after else None, size)
+    if not sets:
+        if query.after is not None:
+            raise _bad_token()
+        raise OAIError("noSetHierarchy", gettext("This repository has no sets yet: it holds no books."))
     element = _sub(root, "ListSets")
     locale = request.scope.get("locale") or "en"
-    for info in page:
+    for info in sets:
         entry = _sub(element, "set")
         _sub(entry, "setSpec", info.spec)
         _sub(entry, "setName", _set_name(info, locale))
-    more = start + size < len(sets)
-    token = oai.make_token(secret, "ListSets", oai.Query(prefix="", sent=start + size)) if more else None
-    _token_element(element, token, len(sets), start)
+    token = None
+    if more:
+        following = oai.Query(prefix="", after=(sets[-1].key, 0), sent=query.sent + len(sets))
+        token = oai.make_token(secret, "ListSets", following)
+    _token_element(element, token, None, query.sent)
 
 
 def _bad_token() -> OAIError:
@@ -367,8 +380,8 @@ def _list(request: Request, root: etree._Element, args: dict[str, str], verb: st
         if query is None or query.prefix not in FORMATS:
             raise _bad_token()
     else:
+        since, until = _dates(args)  # a bad date is badArgument, whatever else is wrong
         _format(args["metadataPrefix"])
-        since, until = _dates(args)
         query = oai.Query(prefix=args["metadataPrefix"], set_spec=args.get("set"), since=since, until=until)
     if query.set_spec is not None and oai.parse_set(query.set_spec) is None:
         raise OAIError(
@@ -393,6 +406,7 @@ def _list(request: Request, root: etree._Element, args: dict[str, str], verb: st
             until=query.until,
             after=(last.datestamp, last.book_id),
             sent=query.sent + len(headers),
+            total=total,
         )
         token = oai.make_token(secret, verb, following)
     _token_element(element, token, max(total, query.sent + len(headers)), query.sent)
@@ -413,7 +427,7 @@ def _answer(request: Request, pairs: list[tuple[str, str]]) -> Response:
         verb, args = _checked(pairs)
     except OAIError as error:
         return _error(request, None, error)  # badVerb, badArgument: the request is echoed without arguments
-    echo = {"verb": verb, **args}
+    echo = _echo(verb, args)
     root = _envelope(request, echo)
     try:
         VERBS[verb](request, root, args)
@@ -422,6 +436,22 @@ def _answer(request: Request, pairs: list[tuple[str, str]]) -> Response:
             return _error(request, None, error)
         return _error(request, echo, error)
     return _response(root)
+
+
+def _echo(verb: str, args: dict[str, str]) -> dict[str, str]:
+    """The request's arguments as the response's request element repeats them: each one only when it is
+    valid there (an identifier that is no URI is not ours, idDoesNotExist, and cannot be echoed)."""
+    echo = {"verb": verb}
+    for name, value in args.items():
+        valid = {
+            "identifier": lambda v: bool(_URI.match(v)),
+            "from": lambda v: oai.parse_date(v, end=False) is not None,
+            "until": lambda v: oai.parse_date(v, end=True) is not None,
+            "set": oai.valid_set_spec,
+        }.get(name, lambda v: True)
+        if valid(value):
+            echo[name] = value
+    return echo
 
 
 def _error(request: Request, echo: dict[str, str] | None, error: OAIError) -> Response:
