@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from accessible_lib import access, auth, create_app, rights
 from accessible_lib.cli import main
 from accessible_lib.db import open_database
-from accessible_lib.harvest import HarvestError, harvest
+from accessible_lib.harvest import HarvestError, harvest, store
 from accessible_lib.settings import Settings
 
 from .live_server import live_server
@@ -660,7 +660,9 @@ def _token(page: BeautifulSoup) -> str:
     return page.find("input", attrs={"name": "csrf_token"})["value"]
 
 
-def test_staff_add_a_library_see_its_harvests_and_their_errors(staff: TestClient, feeds: FeedServer) -> None:
+def test_staff_add_a_library_see_its_harvests_and_their_errors(
+    staff: TestClient, feeds: FeedServer, hostile_settings: Settings
+) -> None:
     repository = OaiRepository(list(FOUR_RECORDS))
     feeds.routes["/oai"] = repository
     page = BeautifulSoup(staff.get("/staff/sources").text, "html.parser")
@@ -692,6 +694,20 @@ def test_staff_add_a_library_see_its_harvests_and_their_errors(staff: TestClient
     }
     assert facts["Records held here"] == "4" and facts["Last harvest"].endswith(": Finished")
     assert "Last error" not in facts
+
+    # A harvest still running (here: marked so, as the button does) is not started a second time.
+    db = open_database(hostile_settings.database_path)
+    store.mark_running(db, 1)
+    twice = staff.post("/staff/sources/1/harvest", data={"csrf_token": _token(page)}, follow_redirects=False)
+    assert twice.headers["location"] == "/staff/sources?running=1#source-1"
+    notice = BeautifulSoup(staff.get(twice.headers["location"]).text, "html.parser").select_one(
+        "[role=status]"
+    )
+    assert notice.get_text(strip=True).startswith("A harvest of this library is running already")
+    assert db.execute("SELECT count(*) FROM harvest_runs").fetchone()[0] == 1
+    with db.conn:
+        db.execute("UPDATE harvest_sources SET last_status = 'ok'")
+    db.close()
 
     # The library breaks; "Harvest now" shows why, and the records stay.
     feeds.routes["/oai"] = send(BILLION_LAUGHS)

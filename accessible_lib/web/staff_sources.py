@@ -49,6 +49,7 @@ def _page(request: Request, staff: StaffContext, *, errors=None, values=None, st
         errors=errors or [],
         values=values or {"url": "", "name": ""},
         started=request.query_params.get("started"),
+        running=request.query_params.get("running"),
     )
     return render(request, "staff_sources.html", context, status=status)
 
@@ -78,12 +79,12 @@ def harvest_now(request: Request, staff: StaffContext) -> Response:
 def _start(request: Request, source: dict) -> Response:
     """Back to the list at once; the harvest runs after the answer is sent, unless one is running already."""
     settings = request.state.settings
-    response = RedirectResponse(
-        f"/staff/sources?started={source['id']}#source-{source['id']}", status_code=303
-    )
-    if not _running(source, settings):
-        store.mark_running(db_for(request), source["id"])
-        response.background = BackgroundTask(_harvest_in_background, settings, source["id"])
+    anchor = f"#source-{source['id']}"
+    if _running(source, settings):
+        return RedirectResponse(f"/staff/sources?running={source['id']}{anchor}", status_code=303)
+    response = RedirectResponse(f"/staff/sources?started={source['id']}{anchor}", status_code=303)
+    store.mark_running(db_for(request), source["id"])
+    response.background = BackgroundTask(_harvest_in_background, settings, source["id"])
     return response
 
 
