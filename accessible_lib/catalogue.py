@@ -217,7 +217,9 @@ def _authors_for(db: Database, book_ids: list[int]) -> dict[int, list[str]]:
     return found
 
 
-_SUMMARY_COLUMNS = "id, title, subtitle, language, chapter_count, word_count, added_at, source_format"
+_SUMMARY_COLUMNS = (
+    "id, title, subtitle, language, chapter_count, word_count, added_at, source_format, source_id"
+)
 
 
 def _summaries(db: Database, sql: str, params: list) -> list[dict]:
@@ -225,19 +227,37 @@ def _summaries(db: Database, sql: str, params: list) -> list[dict]:
     columns = [c[0] for c in cursor.description]
     books = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     authors = _authors_for(db, [b["id"] for b in books])
+    holders = holders_for(db, [b["source_id"] for b in books if b.get("source_id")])
     for book in books:
         book["authors"] = authors.get(book["id"], [])
+        book["held_by"] = holders.get(book.get("source_id"))
     return books
+
+
+def holders_for(db: Database, source_ids: list[int]) -> dict[int, dict]:
+    """The libraries that hold harvested records (issue 12, part 5), by source id: name and home page."""
+    source_ids = sorted(set(source_ids))
+    if not source_ids:
+        return {}
+    marks = ",".join("?" * len(source_ids))
+    rows = db.execute(f"SELECT id, name, home_url FROM harvest_sources WHERE id IN ({marks})", source_ids)
+    return {r[0]: {"name": r[1], "home_url": r[2]} for r in rows}
 
 
 # Readers' lists never show a withdrawn book (access.HIDDEN_STATUSES); staff's lists pass `staff=True`.
 # The statuses are the module's own constants, so they are written into the SQL, not bound.
 _VISIBLE = "rights_status NOT IN ({})".format(", ".join(f"'{s}'" for s in access.HIDDEN_STATUSES))
 _VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {_VISIBLE})"
+# Our own books, not records harvested from other libraries: what new arrivals and the book count are
+# about, and all that our own OPDS and OAI-PMH feeds may list (`local=True`), so that two libraries that
+# harvest each other do not send each other's records back and forth.
+LOCAL = "source_id IS NULL"
+_LOCAL_VISIBLE = f"{_VISIBLE} AND {LOCAL}"
+_LOCAL_VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {_LOCAL_VISIBLE})"
 
 
 def recent_books(db: Database, limit: int = 10, *, staff: bool = False) -> list[dict]:
-    where = "1" if staff else _VISIBLE
+    where = LOCAL if staff else _LOCAL_VISIBLE
     return _summaries(
         db,
         f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY added_at DESC, id DESC LIMIT ?",
@@ -249,7 +269,7 @@ def recent_page(db: Database, page: int, size: int) -> Page:
     """New arrivals a page at a time, newest first: the home page's list for feeds that page through it."""
     books = _summaries(
         db,
-        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {_VISIBLE} "
+        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {_LOCAL_VISIBLE} "
         "ORDER BY added_at DESC, id DESC LIMIT ? OFFSET ?",
         [size, (page - 1) * size],
     )
@@ -269,7 +289,8 @@ def summaries_for(db: Database, book_ids: list[int]) -> list[dict]:
 
 
 def book_count(db: Database, *, staff: bool = False) -> int:
-    return db.execute(f"SELECT count(*) FROM books WHERE {'1' if staff else _VISIBLE}").fetchone()[0]
+    """Our own books (harvested records are counted on /staff/sources)."""
+    return db.execute(f"SELECT count(*) FROM books WHERE {LOCAL if staff else _LOCAL_VISIBLE}").fetchone()[0]
 
 
 def get_book(db: Database, book_id: int) -> dict | None:
@@ -370,9 +391,13 @@ _FACET_BOOKS = {
 }
 
 
-def facet_values(db: Database, facet: str, page: int, size: int) -> Page:
-    """The values of one browse facet with their book counts, most books first."""
-    base = _FACET_VALUES[facet].format(visible=_VISIBLE, visible_book_id=_VISIBLE_BOOK_ID)
+def facet_values(db: Database, facet: str, page: int, size: int, *, local: bool = False) -> Page:
+    """The values of one browse facet with their book counts, most books first; `local`: of our own
+    books only, without records harvested from other libraries."""
+    if local:
+        base = _FACET_VALUES[facet].format(visible=_LOCAL_VISIBLE, visible_book_id=_LOCAL_VISIBLE_BOOK_ID)
+    else:
+        base = _FACET_VALUES[facet].format(visible=_VISIBLE, visible_book_id=_VISIBLE_BOOK_ID)
     total = db.execute(f"SELECT count(*) FROM ({base})").fetchone()[0]
     rows = db.execute(
         f"SELECT value, n FROM ({base}) ORDER BY n DESC, value LIMIT ? OFFSET ?",
@@ -381,8 +406,10 @@ def facet_values(db: Database, facet: str, page: int, size: int) -> Page:
     return Page([{"value": r[0], "count": r[1]} for r in rows], total, page, size)
 
 
-def books_for_facet(db: Database, facet: str, value: str, page: int, size: int) -> Page:
-    where = f"{_FACET_BOOKS[facet]} AND {_VISIBLE}"
+def books_for_facet(
+    db: Database, facet: str, value: str, page: int, size: int, *, local: bool = False
+) -> Page:
+    where = f"{_FACET_BOOKS[facet]} AND {_LOCAL_VISIBLE if local else _VISIBLE}"
     params = [value, value] if facet == "formats" else [value]
     total = db.execute(f"SELECT count(*) FROM books WHERE {where}", params).fetchone()[0]
     books = _summaries(

@@ -597,6 +597,77 @@ def m016_oai(db: Database) -> None:
 
 
 @migrations()
+def m017_harvest(db: Database) -> None:
+    """The union catalogue (issue 12, part 5): other libraries' records, harvested over OAI-PMH or OPDS 2.0.
+
+    A harvested record is a row of `books` like any other, so search, browse and the book page find it with
+    no code of their own; `source_id` says which library holds it (NULL: our own book), `remote_id` is its
+    identifier there (OAI identifier, OPDS metadata.identifier) and `remote_url` the record's page there.
+    Such a book has no chapters, files or editions here: it is metadata that links out, and it is left out of
+    our own OPDS and OAI-PMH feeds (re-exporting other libraries' records would send them round in circles).
+    A record the source deletes is withdrawn (`harvest_deleted_at` set), not deleted, so shelves and links
+    that point at it keep a row; it comes back if the source brings it back.
+
+    A run stages what it fetched in `harvest_staging` and applies it to `books` only once every page has
+    been fetched and parsed, so a run stopped by a broken or hostile feed changes nothing; `harvest_sources`
+    keeps where the next run starts (`last_datestamp`, advanced only by a run that completed) and
+    `harvest_runs` what each run did or why it failed, for staff."""
+    db["harvest_sources"].create(
+        {
+            "id": int,
+            "name": str,  # the library as readers see it: "Held by <name>"
+            "base_url": str,  # what `accessible-lib harvest URL` was given, normalised
+            "protocol": str,  # "oai" or "opds"
+            "home_url": str,  # the library's own site, for the "Held by" link
+            "added_at": str,
+            "last_datestamp": str,  # OAI-PMH: `from` of the next run (responseDate of the last complete one)
+            "last_run_at": str,
+            "last_success_at": str,
+            "last_status": str,  # "ok", "failed" or "running"
+            "last_error": str,
+            "record_count": int,  # records it holds here, withdrawn ones not counted
+        },
+        pk="id",
+        not_null={"name", "base_url", "protocol", "added_at"},
+        defaults={"record_count": 0},
+    )
+    db["harvest_sources"].create_index(["base_url"], unique=True)
+    db["harvest_runs"].create(
+        {
+            "id": int,
+            "source_id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,  # "running", "ok" or "failed"
+            "incremental_from": str,  # the `from` it asked for, None for a full harvest
+            "pages": int,
+            "added": int,
+            "updated": int,
+            "deleted": int,
+            "error": str,  # the translated message staff and the command line saw
+        },
+        pk="id",
+        not_null={"source_id", "started_at", "status"},
+        defaults={"pages": 0, "added": 0, "updated": 0, "deleted": 0},
+        foreign_keys=[("source_id", "harvest_sources", "id")],
+    )
+    db["harvest_runs"].create_index(["source_id", "id"])
+    db["harvest_staging"].create(
+        {"run_id": int, "seq": int, "remote_id": str, "deleted": int, "record": str},  # record: JSON
+        pk=("run_id", "seq"),
+    )
+    books = db["books"]
+    books.add_column("source_id", int)
+    books.add_column("remote_id", str)
+    books.add_column("remote_url", str)
+    books.add_column("harvest_deleted_at", str)
+    books.add_column(
+        "harvest_hash", str
+    )  # of the record as last harvested: an unchanged one is not rewritten
+    books.create_index(["source_id", "remote_id"], unique=True)
+
+
+@migrations()
 def m018_reading_prefs(db: Database) -> None:
     """Reading preferences kept in the reader's account (issue 13, part 4): text size, theme, spacing, line
     length and font, in the compact form of `reading_prefs.encode` ("text_size:200.theme:contrast"). A column,

@@ -304,12 +304,14 @@ def search(
     time_limit_ms: int | None = None,
     hidden: tuple[str, ...] = (),
     text_hidden: tuple[str, ...] = (),
+    local_only: bool = False,
 ) -> SearchResults:
     """One page of books matching `query`, best first, with facet counts for the whole result.
 
     Rights (access.py): books whose rights status is in `hidden` are not found at all; those in
     `text_hidden` are found by their catalogue record only, never by a word of their chapters, and no
     snippet of their text is shown. Staff and the command line pass neither and search everything.
+    `local_only` leaves out records harvested from other libraries (our own OPDS feeds pass it).
 
     `prefix_fallback`: when the words as typed find nothing, search again with the last one as a beginning
     (`whal` finds whale); only then, because a prefix of a common word expands to thousands of terms.
@@ -318,7 +320,7 @@ def search(
     `search_time_limit_ms` setting's default).
     """
     options = dict(language=language, subject=subject, format=format, page=page, per_page=per_page)
-    rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden)
+    rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden, local_only=local_only)
     results = _search(db, query, prefix_last=prefix_last, **options, **rights)
     if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
         beginnings = _search(db, query, prefix_last=True, **options, **rights)
@@ -362,6 +364,7 @@ def _search(
     time_limit_ms: int | None,
     hidden: tuple[str, ...],
     text_hidden: tuple[str, ...],
+    local_only: bool,
 ) -> SearchResults:
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
@@ -380,6 +383,7 @@ def _search(
             pinyin=search_chinese.pinyin_alternative(query[:MAX_QUERY_CHARS]),
             hidden=hidden,
             text_hidden=text_hidden,
+            local_only=local_only,
         )
         total, facets = _summary(db, prepared)
         offset = (page - 1) * per_page
@@ -431,6 +435,7 @@ class _Query:
         pinyin: str | None = None,
         hidden: tuple[str, ...] = (),
         text_hidden: tuple[str, ...] = (),
+        local_only: bool = False,
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
@@ -443,6 +448,8 @@ class _Query:
             self.params["any"] = f"{self.params['any']} OR {self.params['pinyin']}"
             alternative = " UNION SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin"
         filters = ["1"]
+        if local_only:
+            filters.append("b.source_id IS NULL")
         if hidden:
             filters.append(f"b.rights_status NOT IN ({self._bind('hidden', hidden)})")
         # Chapters of books whose text this reader may not read are left out of every chapter match, so

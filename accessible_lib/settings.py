@@ -155,6 +155,28 @@ SETTINGS: list[Setting] = [
         "Records (or identifiers, or sets) in one OAI-PMH list response at /oai; a resumption token brings "
         "the next page.",
     ),
+    Setting(
+        "harvest_max_response_bytes",
+        20 * 1024 * 1024,
+        "Largest single response `accessible-lib harvest` accepts from another library (one OAI-PMH or OPDS "
+        "page), in bytes; a bigger one stops the harvest and changes nothing.",
+    ),
+    Setting(
+        "harvest_request_timeout_seconds",
+        30,
+        "Longest a harvest waits for one page from another library, from asking to the last byte.",
+    ),
+    Setting(
+        "harvest_time_limit_seconds",
+        6 * 3600,
+        "Longest one harvest of one library may take; past it the harvest stops and changes nothing.",
+    ),
+    Setting(
+        "harvest_max_pages",
+        100_000,
+        "Most pages (OAI-PMH resumption tokens, OPDS next links) one harvest follows; more is taken for an "
+        "endless loop.",
+    ),
 ]
 
 
@@ -240,6 +262,10 @@ class Settings:
     log_format: str = "text"
     metrics_token: str = ""
     oai_page_size: int = 100
+    harvest_max_response_bytes: int = 20 * 1024 * 1024
+    harvest_request_timeout_seconds: int = 30
+    harvest_time_limit_seconds: int = 6 * 3600
+    harvest_max_pages: int = 100_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

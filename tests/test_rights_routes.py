@@ -110,6 +110,8 @@ NO_BOOK_CONTENT = {
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
+    "/staff/sources": "other libraries harvested into the catalogue: their names, feeds and errors",
+    "/staff/sources/{source_id:int}/harvest": "starts a harvest of another library; answers with a redirect",
     "/staff/accounts": "administrators manage staff accounts: usernames and roles only",
     "/staff/accounts/{account_id:int}/remove": "asks, then removes a staff account; no book in either",
     "/staff/accounts/{account_id:int}/admin": "grants or revokes administrator; answers with a redirect",
@@ -280,6 +282,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "passkey_id": [1],
         "application_id": [1],
         "account_id": [1],  # a staff account: no book in it
+        "source_id": [1],  # another library harvested: none of our books in it
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

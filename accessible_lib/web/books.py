@@ -67,7 +67,10 @@ def book_page(request: Request):
             index, format="#,##0.##", locale=request.scope.get("locale", "en")
         ),
         "csrf_token": csrf.token(request),  # the braille form is a POST
+        "held_by": held_by(db, book),
     }
+    if context["held_by"]:  # another library's record: nothing to read here, a link to the book there
+        return render(request, "book.html", context)
     if not access.may_read(request, book):
         context["refusal"] = access.refusal(request, book)
         return render(request, "book.html", context)
@@ -82,6 +85,16 @@ def book_page(request: Request):
         braille_tables=table_choices(book["language"], default_table(book["language"])),
     )
     return render(request, "book.html", context)
+
+
+def held_by(db, book: dict) -> dict | None:
+    """For a record harvested from another library (issue 12, part 5): that library's name and site, and
+    the record's own page there; None for our own books."""
+    source_id = book.get("source_id")
+    if not source_id:
+        return None
+    holder = catalogue.holders_for(db, [source_id]).get(source_id) or {"name": "", "home_url": None}
+    return {**holder, "remote_url": book.get("remote_url") or holder["home_url"]}
 
 
 def _permanent(request: Request, book: dict) -> dict | None:

@@ -33,7 +33,7 @@ from ..i18n import gettext, ngettext
 from ..ingest.errors import N_
 from ..throttle import Limiter
 from . import csrf
-from .helpers import book_and_chapter, db_for
+from .helpers import book_and_chapter, db_for, not_found
 from .render import render, render_error
 from .staff_session import StaffContext, staff_page
 
@@ -277,5 +277,7 @@ async def request_download(request: Request) -> Response:
     book = await run_in_threadpool(catalogue.get_book, db_for(request), book_id)
     # Nothing is queued for a book the requester may not read: the edition would be theirs to download.
     access.require_read(request, book)
+    if not book["chapters"]:  # a record without text (metadata-only, or another library's): nothing to emboss
+        raise not_found()
     format_name, options = _offered_options(book, form)
     return await run_in_threadpool(_request_edition, request, book, format_name, options)

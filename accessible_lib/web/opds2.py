@@ -112,7 +112,7 @@ def root(request: Request):
         _link(base, "/opds/new", "http://opds-spec.org/sort/new", title=gettext("New arrivals")),
     ]
     for facet, title in oc.FACET_TITLES.items():
-        count = catalogue.facet_values(db, facet, 1, 1).total
+        count = catalogue.facet_values(db, facet, 1, 1, local=True).total
         navigation.append(
             _link(
                 base,
@@ -148,7 +148,7 @@ def _format_facets(request: Request, db) -> list[dict]:
     """Formats as a facet of any book list: a reader who needs braille or audio goes straight to them."""
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
-    values = catalogue.facet_values(db, "formats", 1, 100).items
+    values = catalogue.facet_values(db, "formats", 1, 100, local=True).items
     if not values:
         return []
     links = [
@@ -170,7 +170,9 @@ def facet_values(request: Request):
     db = db_for(request)
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
-    page = catalogue.facet_values(db, facet, page_number(request), request.state.settings.page_size)
+    page = catalogue.facet_values(
+        db, facet, page_number(request), request.state.settings.page_size, local=True
+    )
     path = f"/opds/{facet}"
     navigation = [
         _link(
@@ -197,7 +199,9 @@ def facet_books(request: Request):
     if facet not in oc.FACET_TITLES:
         raise not_found()
     db = db_for(request)
-    page = catalogue.books_for_facet(db, facet, value, page_number(request), request.state.settings.page_size)
+    page = catalogue.books_for_facet(
+        db, facet, value, page_number(request), request.state.settings.page_size, local=True
+    )
     if page.total == 0:
         raise not_found()
     title = oc.facet_title(facet, value, request.scope.get("locale", "en"))

@@ -73,7 +73,7 @@ class Entry:
 
 def search_books(request: Request, db: Database, query: str, page: int, **filters) -> tuple:
     """(results, their summaries in rank order) for both feeds' searches, with the site search's rights:
-    withdrawn books are not found, nor restricted ones by their text."""
+    withdrawn books are not found, nor restricted ones by their text, nor other libraries' records."""
     settings = request.state.settings
     results = search.search(
         db,
@@ -84,6 +84,7 @@ def search_books(request: Request, db: Database, query: str, page: int, **filter
         time_limit_ms=settings.search_time_limit_ms,
         hidden=access.HIDDEN_STATUSES,
         text_hidden=access.text_hidden_statuses(request),
+        local_only=True,
         **filters,
     )
     return results, catalogue.summaries_for(db, [hit.book_id for hit in results.hits])
@@ -108,13 +109,20 @@ def value_path(value: str) -> str:
 
 
 def _statuses(db: Database, book_ids: list[int]) -> dict[int, str]:
-    """Each book's rights status; a catalogue from before the rights column has only public-domain books."""
+    """Each book's rights status; a catalogue from before the rights column has only public-domain books.
+    A record harvested from another library counts as withdrawn here: our feeds never list it."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(books)").fetchall()}
     if "rights_status" not in columns or not book_ids:
         return {}
     marks = ",".join("?" * len(book_ids))
-    rows = db.execute(f"SELECT id, rights_status FROM books WHERE id IN ({marks})", book_ids).fetchall()
-    return {book_id: access.rights_status({"rights_status": status}) for book_id, status in rows}
+    harvested = "source_id IS NOT NULL" if "source_id" in columns else "0"
+    rows = db.execute(
+        f"SELECT id, rights_status, {harvested} FROM books WHERE id IN ({marks})", book_ids
+    ).fetchall()
+    return {
+        book_id: access.WITHDRAWN if other else access.rights_status({"rights_status": status})
+        for book_id, status, other in rows
+    }
 
 
 def entries(request: Request, db: Database, books: list[dict]) -> list[Entry]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .. import access, search, search_suggest
+from .. import access, catalogue, search, search_suggest
 from .helpers import db_for, page_number
 from .render import render
 
@@ -66,12 +66,21 @@ def search_page(request: Request):
 
 
 def _with_chapter_counts(db, hits: list) -> list[dict]:
-    """Each hit as the book list shows it, with its chapter count, in one query for the whole page."""
+    """Each hit as the book list shows it, with its chapter count, or the library that holds it for a
+    harvested record, in one query for the whole page."""
     ids = [hit.book_id for hit in hits]
-    counts = {}
+    counts, sources = {}, {}
     if ids:
         marks = ",".join("?" * len(ids))
-        counts = dict(
-            db.execute(f"SELECT id, chapter_count FROM books WHERE id IN ({marks})", ids).fetchall()
-        )
-    return [{**vars(hit), "chapter_count": counts.get(hit.book_id, 0)} for hit in hits]
+        rows = db.execute(f"SELECT id, chapter_count, source_id FROM books WHERE id IN ({marks})", ids)
+        for book_id, count, source_id in rows.fetchall():
+            counts[book_id], sources[book_id] = count, source_id
+    holders = catalogue.holders_for(db, [s for s in sources.values() if s])
+    return [
+        {
+            **vars(hit),
+            "chapter_count": counts.get(hit.book_id, 0),
+            "held_by": holders.get(sources.get(hit.book_id)),
+        }
+        for hit in hits
+    ]

@@ -41,6 +41,7 @@ def staff_routes() -> list[Route]:
         staff_jobs,
         staff_login,
         staff_rights,
+        staff_sources,
         staff_upload,
     )
 
@@ -70,6 +71,13 @@ def staff_routes() -> list[Route]:
         ),
         Route("/staff/jobs", staff_jobs.job_list_page, name="staff_jobs"),
         Route("/staff/downloads", staff_downloads.lookup_page, name="staff_downloads"),
+        Route("/staff/sources", staff_sources.sources_page, methods=["GET", "POST"], name="staff_sources"),
+        Route(
+            "/staff/sources/{source_id:int}/harvest",
+            staff_sources.harvest_now_page,
+            methods=["POST"],
+            name="staff_harvest_now",
+        ),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),
         Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),
         Route("/staff/jobs/{edition_id:int}", staff_jobs.job_status_page, name="staff_job"),

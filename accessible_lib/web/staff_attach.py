@@ -68,6 +68,8 @@ async def attach_file(request: Request, staff: StaffContext) -> Response:
         elif parser.files[0].refused is not None:
             msgid, values = parser.files[0].refused
             reason = gettext(msgid, **values)
+        elif book.get("source_id"):  # a harvested record: the file belongs to the library that holds it
+            reason = gettext("This record is another library's; it links to the book there.")
         elif parser.files[0].path is not None:
             upload = parser.files[0]
             result = await run_in_threadpool(
