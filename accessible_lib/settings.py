@@ -136,6 +136,19 @@ SETTINGS: list[Setting] = [
         "download with X-Accel-Redirect and nginx sends the file (ranges, ETag, 304). Empty: the app sends "
         "files itself.",
     ),
+    Setting(
+        "shared_editions",
+        False,
+        "For a worker with a report URL: true when its editions directory is the web app's own (a shared "
+        "mount), so it publishes there; false: it uploads each edition's files to the web app over signed, "
+        "checksummed, resumable HTTP and the web app publishes them.",
+    ),
+    Setting(
+        "upload_chunk_bytes",
+        8 * 1024 * 1024,
+        "Bytes a worker uploading an edition sends in one signed request (at most 32 MiB): a failure costs "
+        "at most this much again.",
+    ),
 ]
 
 
@@ -218,6 +231,8 @@ class Settings:
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
     accel_redirect: str = ""
+    shared_editions: bool = False
+    upload_chunk_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
