@@ -28,6 +28,7 @@ from accessible_lib.editions.storage import PUBLISHED_DIR, storage_for
 from accessible_lib.jobs import signing
 from accessible_lib.jobs.queue import EditionQueue, request_and_enqueue
 from accessible_lib.jobs.reporters import HttpReporter
+from accessible_lib.jobs.uploader import UploadStorage
 from accessible_lib.settings import Settings
 
 from . import jobs_plugin  # noqa: F401 - the test formats, test-big among them, as the workers load them
@@ -329,3 +330,42 @@ def test_a_chunk_over_the_limit_is_refused_before_it_is_read(web):
     refused.value.close()
     assert refused.value.code == 413
     assert list(settings.editions_dir.glob(UPLOAD_PREFIX + "*")) == []
+
+
+def test_an_interrupted_upload_goes_on_from_what_arrived(tmp_path, web):
+    """The worker asks how much of each file the web app has and sends only the rest, in signed chunks."""
+    live, settings, books = web
+    edition_id, token = claimed(live, settings, books["en"])
+    workspace = tmp_path / "built"
+    workspace.mkdir()
+    content = bytes(range(256)) * 160  # 40 KiB, ten chunks of 4 KiB
+    (workspace / "book.txt").write_bytes(content)
+    record = {
+        "name": "book.txt",
+        "media_type": "text/plain; charset=utf-8",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    # The first six chunks arrived before the connection dropped.
+    base = f"/internal/editions/{edition_id}/uploads/{token}/files/book.txt"
+    arrived = 6 * 4096
+    assert (
+        send(live, "PUT", base, content[:arrived], covered=f"bytes 0-{arrived - 1}/{len(content)}")[0] == 200
+    )
+
+    def signed_requests() -> int:
+        db = open_database(settings.database_path, migrate=False)
+        try:
+            return db.execute("SELECT count(*) FROM worker_nonces").fetchone()[0]
+        finally:
+            db.close()
+
+    before = signed_requests()
+    worker = Settings.from_env(
+        {}, data_dir=tmp_path / "worker", report_url=live.url, secret_key=SECRET, upload_chunk_bytes=4096
+    )
+    uploader = UploadStorage(worker)
+    uploader.upload(workspace, edition_id, token, [record])
+    assert signed_requests() - before == 1 + 4, "one question, then only the four chunks that were missing"
+    assert uploader.commit(edition_id, token, storage_key=str(edition_id), files=[record])
+    assert downloaded(f"{live.url}/editions/{edition_id}/files/book.txt") == content

@@ -114,9 +114,15 @@ def build(
             else:
                 storage.publish(workspace, key)
                 published = True
-        # Another machine's worker has the web app publish what it uploaded, as it records the edition done.
-        finish = storage.commit if uploading else reporter.complete
-        if finish(edition_id, claim.token, storage_key=key, files=files):
+        if uploading:
+            # The web app checks and publishes what was uploaded, and records the edition done, in one step.
+            try:
+                if storage.commit(edition_id, claim.token, storage_key=key, files=files):
+                    return DONE
+            except (UploadRefused, Transient) as exc:
+                log.exception("edition %s attempt %s: commit refused", edition_id, claim.attempt)
+                return _failed(settings, reporter, edition_id, claim.token, claim.attempt, exc, reschedule)
+        elif reporter.complete(edition_id, claim.token, storage_key=key, files=files):
             return DONE
         # Only if this process stalled for a whole lease between the check and here; the newer attempt
         # publishes whole files again over these, and only its record counts.
