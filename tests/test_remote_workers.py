@@ -176,8 +176,10 @@ def test_two_remote_workers_upload_editions_and_a_killed_upload_is_built_again(t
             wait_for(lambda: big in store.expired_leases(db), timeout=WAIT, what="the lease to expire")
         finally:
             db.close()
+        # (The survivor's own check may have come first, at a minute's turn: then this finds nothing to do.)
         recovered = HttpReporter(live.url, SECRET).recover()
-        assert big in recovered["requeued"]
+        again = edition(settings, big)
+        assert big in recovered["requeued"] or again["status"] == store.QUEUED or again["attempts"] == 2
         done = wait_for(
             lambda: (r := edition(settings, big))["status"] == store.DONE and r,
             timeout=WAIT,
