@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
+import socket
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -370,4 +372,78 @@ def test_an_interrupted_upload_goes_on_from_what_arrived(tmp_path, web):
     uploader.upload(workspace, edition_id, token, [record])
     assert signed_requests() - before == 1 + 4, "one question, then only the four chunks that were missing"
     assert uploader.commit(edition_id, token, storage_key=str(edition_id), files=[record])
+    assert downloaded(f"{live.url}/editions/{edition_id}/files/book.txt") == content
+
+
+class CuttingProxy:
+    """A TCP relay in front of the web app that cuts one connection in the middle of its request, as a
+    dropped network would: real sockets, so the worker meets a real broken connection."""
+
+    def __init__(self, upstream_port: int, cut: int):
+        self.upstream_port = upstream_port
+        self.cut = cut  # the number of the connection to cut (1 is the first)
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            limit = 3000 if self.connections == self.cut else None
+            threading.Thread(target=self._pipe, args=(client, upstream, limit), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := source.recv(65536):
+                if limit is not None and sent + len(data) > limit:
+                    target.sendall(data[: limit - sent])
+                    break
+                target.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for end in (source, target):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_dropped_mid_chunk_is_sent_again_and_the_edition_is_whole(tmp_path, web):
+    live, settings, books = web
+    edition_id, token = claimed(live, settings, books["zh"])
+    workspace = tmp_path / "built"
+    workspace.mkdir()
+    content = hashlib.sha256(b"seed").digest() * 2048  # 64 KiB, sixteen chunks of 4 KiB
+    (workspace / "book.txt").write_bytes(content)
+    record = {
+        "name": "book.txt",
+        "media_type": "text/plain; charset=utf-8",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    proxy = CuttingProxy(int(live.url.rsplit(":", 1)[1]), cut=4)  # the third chunk's connection
+    try:
+        worker = Settings.from_env(
+            {}, data_dir=tmp_path / "worker", report_url=proxy.url, secret_key=SECRET, upload_chunk_bytes=4096
+        )
+        uploader = UploadStorage(worker)
+        uploader.upload(workspace, edition_id, token, [record])
+        assert uploader.commit(edition_id, token, storage_key=str(edition_id), files=[record])
+    finally:
+        proxy.close()
+    assert proxy.connections == 1 + 16 + 1 + 1, "the question, sixteen chunks, one sent again, the commit"
     assert downloaded(f"{live.url}/editions/{edition_id}/files/book.txt") == content

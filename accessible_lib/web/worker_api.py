@@ -20,7 +20,7 @@ import sqlite3
 import time
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -57,11 +57,14 @@ async def _limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         if int(declared) > limit:
             raise Refused(413, f"the body is larger than {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # a worker's connection dropped mid-chunk: nothing was taken, it sends again
+        raise Refused(400, "the body was cut off") from None
     return b"".join(chunks)
 
 
