@@ -78,8 +78,6 @@ def _write(request: Request, edition_id: int, token: str, name: str, start: int,
     area = _area(request, edition_id, token)
     try:
         return {"size": staging.write_chunk(area, name, start, body)}
-    except staging.GapError:
-        raise
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise Refused(507, "the library's disk is full") from None
