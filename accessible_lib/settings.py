@@ -177,6 +177,19 @@ SETTINGS: list[Setting] = [
         "Most pages (OAI-PMH resumption tokens, OPDS next links) one harvest follows; more is taken for an "
         "endless loop.",
     ),
+    Setting(
+        "shared_editions",
+        False,
+        "For a worker with a report URL: true when its editions directory is the web app's own (a shared "
+        "mount), so it publishes there; false: it uploads each edition's files to the web app over signed, "
+        "checksummed, resumable HTTP and the web app publishes them.",
+    ),
+    Setting(
+        "upload_chunk_bytes",
+        8 * 1024 * 1024,
+        "Bytes a worker uploading an edition sends in one signed request (at most 32 MiB): a failure costs "
+        "at most this much again.",
+    ),
 ]
 
 
@@ -266,6 +279,8 @@ class Settings:
     harvest_request_timeout_seconds: int = 30
     harvest_time_limit_seconds: int = 6 * 3600
     harvest_max_pages: int = 100_000
+    shared_editions: bool = False
+    upload_chunk_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,4 +1,5 @@
-"""Edition formats for the job tests: a slow one (to be killed mid-way) and a flaky one (to be retried).
+"""Edition formats for the job tests: a slow one (to be killed mid-way), a flaky one (to be retried) and a big
+one (to be killed mid-upload).
 
 Workers load this module through ACCESSIBLE_LIB_PLUGINS=tests.jobs_plugin, exactly as a real plugin format
 would be loaded; the test process imports it too, so that requests can name these formats. The converters
@@ -7,6 +8,7 @@ write real files through runner.OutputFile and report real progress, like the bu
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -38,7 +40,16 @@ FLAKY = EditionFormat(
     ),
     converter="tests.jobs_plugin:convert_flaky",
 )
-TEST_FORMATS = (SLOW, FLAKY)
+BIG = EditionFormat(
+    name="test-big",
+    label="Big file (tests)",
+    purpose="for tests that stop a worker while it uploads",
+    media_type="application/octet-stream",
+    extension=".bin",
+    options=(Option("kilobytes", "int", 1024, "Size of the file, in KiB.", minimum=1),),
+    converter="tests.jobs_plugin:convert_big",
+)
+TEST_FORMATS = (SLOW, FLAKY, BIG)
 for _fmt in TEST_FORMATS:
     formats.register(_fmt)
 
@@ -68,4 +79,22 @@ def convert_flaky(book: dict, options: dict, workspace: Path, progress: Progress
         raise FlakyFailure(f"The test converter refused attempt {attempt}: the source was unreadable.")
     with OutputFile(workspace, "flaky.txt", FLAKY.media_type) as output:
         output.write(f"{book['title']} after {attempt} attempts\n".encode())
+    return [output.record()]
+
+
+def convert_big(book: dict, options: dict, workspace: Path, progress: Progress) -> list[dict]:
+    """Bytes that differ all the way through (a run of equal bytes would hide a chunk written at the wrong
+    offset), the same for the same book, so every attempt makes the same file."""
+    seed = hashlib.sha256(book["title"].encode()).digest()
+    left = options["kilobytes"] * 1024
+    counter = 0
+    with OutputFile(workspace, "big.bin", BIG.media_type) as output:
+        while left > 0:
+            block = b"".join(
+                hashlib.sha256(seed + (counter + i).to_bytes(8, "big")).digest() for i in range(1024)
+            )
+            counter += 1024
+            output.write(block[:left])
+            left -= len(block)
+        progress(1.0, "Written")
     return [output.record()]

@@ -62,3 +62,17 @@ def test_the_stamping_section_runs_on_a_tiny_book(tmp_path: Path) -> None:
         text,
     )
     assert "matched the bytes received in 2 of 2" in text
+
+
+def test_the_remote_section_runs_on_a_tiny_slice(tmp_path: Path) -> None:
+    """Redis, the web app and a worker with their own data directories, the first chapter end to end, then
+    the upload alone: every figure docs/scaling.md uses is in the table."""
+    from accessible_lib.bench.remote import section
+
+    lines = section(tmp_path, {"BENCH_REMOTE_CHARS": "2000"})
+    text = "\n".join(lines)
+    assert lines[0] == "## Remote conversion: one machine's throughput and the cost of its upload"
+    assert re.search(
+        r"\| [\d.]+ s \| [\d.]+ h \| \d+x \| [\d.]+ MB \(\d+ files\) \| [\d.]+ s \| [\d.]+ s \|", text
+    )
+    assert re.search(r"\| per hour of audio \([\d.]+ MB\) \| [\d.]+ s \| [\d.]+ s \| \| [\d.]+ s \|", text)

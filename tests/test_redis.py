@@ -95,7 +95,14 @@ def test_remote_worker_over_redis_builds_an_edition_without_the_catalogue(tmp_pa
     worker_dir.mkdir()
     settings.editions_dir.mkdir(parents=True, exist_ok=True)
     (worker_dir / "editions").symlink_to(settings.editions_dir, target_is_directory=True)
-    env = worker_env(worker_dir, redis_url=redis_url, report_url=live.url, secret_key=SECRET, lease_seconds=6)
+    env = worker_env(
+        worker_dir,
+        redis_url=redis_url,
+        report_url=live.url,
+        secret_key=SECRET,
+        lease_seconds=6,
+        shared_editions=True,  # a shared mount: it publishes there (test_remote_workers.py uploads instead)
+    )
     log_path = tmp_path / "worker.log"
 
     db = open_database(settings.database_path, migrate=False)

@@ -361,8 +361,18 @@ def test_no_byte_of_a_restricted_book_reaches_a_reader_who_may_not_read_it(libra
     for path in CONTENT_ROUTES:
         assert statuses[path] and set(statuses[path]) == {403}, path
     assert set(statuses["/books/{book_id:int}"]) == {200}, "anyone may see the catalogue record"
+    # Machine routes naming an edition: the worker API's signature check refuses them before anything else.
+    for path in WORKER_ROUTES:
+        assert statuses[path] and set(statuses[path]) == {401}, path
 
 
+# Remote workers' reports and uploads (web/worker_api.py, web/worker_uploads.py): signed JSON, never a page;
+# an upload is written only into its attempt's unpublished staging area.
+WORKER_ROUTES = (
+    "/internal/editions/{edition_id:int}/{action}",
+    "/internal/editions/{edition_id:int}/uploads/{token}/files/{name}",
+    "/internal/editions/{edition_id:int}/uploads/{token}/commit",
+)
 CONTENT_ROUTES = (
     "/books/{book_id:int}/read/{position:int}",
     "/books/{book_id:int}/read/{position:int}/braille",

@@ -216,8 +216,13 @@ def renew(
 
 
 def complete(db: Database, edition_id: int, token: str, *, storage_key: str, files: list[dict]) -> bool:
-    """Record the published files; `files` are dicts with name, media_type, size, sha256."""
+    """Record the published files; `files` are dicts with name, media_type, size, sha256.
+
+    One explicit transaction: sqlite-utils commits each write statement made outside one at once, so under
+    `with db.conn` alone a reader could see the edition done before its files were listed."""
     with db.conn:
+        if not db.conn.in_transaction:
+            db.conn.execute("BEGIN IMMEDIATE")
         cursor = db.execute(
             "UPDATE editions SET status = ?, progress = 100, step = NULL, eta_seconds = 0, error = NULL, "
             "lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?, storage_key = ?, "

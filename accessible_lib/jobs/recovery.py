@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from ..db import open_database
-from ..editions import store
+from ..editions import staging, store
 from ..editions.storage import storage_for
 from ..settings import Settings
 from .queue import EditionQueue
@@ -33,6 +33,11 @@ def recover(settings: Settings, queue: EditionQueue | None = None) -> dict[str, 
             if edition_id not in waiting:
                 queue.enqueue(edition_id, db=db)
                 enqueued.append(edition_id)
+        # What remote workers were uploading for attempts that are over (killed, superseded): gone now.
+        try:
+            staging.sweep_dead(db, settings.editions_dir)
+        except Exception:
+            log.exception("could not sweep the uploads of finished attempts")
     finally:
         db.close()
     # Workspaces and superseded publications left by killed workers, once they are a day old.

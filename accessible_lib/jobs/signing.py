@@ -40,19 +40,28 @@ class Signed:
         return self.sent_at + MAX_SKEW_SECONDS + 1
 
 
-def signature(secret: str, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> str:
-    message = b"\n".join([timestamp.encode(), nonce.encode(), method.upper().encode(), path.encode(), body])
+def signature(
+    secret: str, timestamp: str, nonce: str, method: str, path: str, body: bytes, covered: str = ""
+) -> str:
+    """`covered`: a header whose value the signature must also bind (an upload's Content-Range, so that a
+    signed chunk cannot be moved to another offset); empty for the reports, whose message is unchanged."""
+    parts = [timestamp.encode(), nonce.encode(), method.upper().encode(), path.encode()]
+    if covered:
+        parts.append(covered.encode())
+    message = b"\n".join([*parts, body])
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, method: str, path: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+def sign(
+    secret: str, method: str, path: str, body: bytes, *, now: float | None = None, covered: str = ""
+) -> dict[str, str]:
     """Headers to send with a report; each call makes a new nonce, so a retry is a new request."""
     timestamp = str(int(time.time() if now is None else now))
     nonce = secrets.token_hex(16)
     return {
         TIMESTAMP_HEADER: timestamp,
         NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: signature(secret, timestamp, nonce, method, path, body),
+        SIGNATURE_HEADER: signature(secret, timestamp, nonce, method, path, body, covered),
     }
 
 
@@ -64,6 +73,7 @@ def verify(
     body: bytes,
     *,
     now: float | None = None,
+    covered: str = "",
 ) -> Signed | None:
     """The signed request when the headers carry a fresh, well-formed signature of it made with `secret`;
     None for anything else (missing, malformed, stale or wrong)."""
@@ -78,6 +88,6 @@ def verify(
     now = time.time() if now is None else now
     if abs(now - sent_at) > MAX_SKEW_SECONDS:
         return None
-    if not hmac.compare_digest(given, signature(secret, timestamp, nonce, method, path, body)):
+    if not hmac.compare_digest(given, signature(secret, timestamp, nonce, method, path, body, covered)):
         return None
     return Signed(nonce, sent_at)

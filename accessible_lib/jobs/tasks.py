@@ -1,10 +1,11 @@
 """The Huey tasks: build one edition, and the periodic check that brings lost work back.
 
 A build claims the edition (a lease), converts into a private workspace while a thread renews the lease and
-reports progress, publishes the workspace by atomic rename, then marks the edition done. If the worker dies
-at any point before the rename, nothing is visible and the lease expires; if it dies after, the next attempt
-publishes again over it. A failure is retried with exponential backoff, then the edition is `failed` with the
-exception's message (never a traceback) for staff to act on.
+reports progress, publishes the workspace by atomic rename, then marks the edition done. A worker on another
+machine uploads the workspace instead, and the web app publishes it as it marks the edition done
+(jobs/uploader.py). If the worker dies at any point before the rename, nothing is visible and the lease
+expires; if it dies after, the next attempt publishes again over it. A failure is retried with exponential
+backoff, then the edition is `failed` with the exception's message (never a traceback) for staff to act on.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from huey.api import TaskWrapper
 
 from ..caches import use_data_dir
 from ..editions.runner import Stop, run_conversion
-from ..editions.storage import Storage, storage_for
+from ..editions.storage import Storage
 from ..i18n import gettext
 from ..settings import Settings
 from .lease import LeaseKeeper
 from .reporters import Reporter, reporter_for
+from .uploader import Transient, UploadRefused, UploadStorage, worker_storage
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ def build(
     payload: dict,
     *,
     reporter: Reporter,
-    storage: Storage,
+    storage: Storage | UploadStorage,
     reschedule: Callable[[float], None],
 ) -> str:
     """One attempt at one edition; returns what became of it (SKIPPED, DONE, LOST, RETRY or FAILED)."""
@@ -76,6 +78,7 @@ def build(
     if claim is None:
         return SKIPPED  # done already, running elsewhere, or a duplicate task for a retry not yet due
     key = payload.get("storage_key") or str(edition_id)
+    uploading = isinstance(storage, UploadStorage)
     workspace = storage.new_workspace()
     published = False
     try:
@@ -95,9 +98,31 @@ def build(
                     "edition %s attempt %s finished after losing its lease", edition_id, claim.attempt
                 )
                 return LOST
-            storage.publish(workspace, key)
-            published = True
-        if reporter.complete(edition_id, claim.token, storage_key=key, files=files):
+            if uploading:
+                try:
+                    storage.upload(workspace, edition_id, claim.token, files, lease.progress)
+                except Stop:
+                    log.warning(
+                        "edition %s attempt %s: lease lost while uploading", edition_id, claim.attempt
+                    )
+                    return LOST
+                except (UploadRefused, Transient) as exc:
+                    log.exception("edition %s attempt %s: upload refused", edition_id, claim.attempt)
+                    return _failed(
+                        settings, reporter, edition_id, claim.token, claim.attempt, exc, reschedule
+                    )
+            else:
+                storage.publish(workspace, key)
+                published = True
+        if uploading:
+            # The web app checks and publishes what was uploaded, and records the edition done, in one step.
+            try:
+                if storage.commit(edition_id, claim.token, storage_key=key, files=files):
+                    return DONE
+            except (UploadRefused, Transient) as exc:
+                log.exception("edition %s attempt %s: commit refused", edition_id, claim.attempt)
+                return _failed(settings, reporter, edition_id, claim.token, claim.attempt, exc, reschedule)
+        elif reporter.complete(edition_id, claim.token, storage_key=key, files=files):
             return DONE
         # Only if this process stalled for a whole lease between the check and here; the newer attempt
         # publishes whole files again over these, and only its record counts.
@@ -139,7 +164,7 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
             edition_id,
             payload,
             reporter=reporter_for(settings),
-            storage=storage_for(settings),
+            storage=worker_storage(settings),
             reschedule=lambda delay: build_edition.schedule((edition_id, payload), delay=delay),
         )
 
@@ -149,6 +174,9 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
         result = reporter_for(settings).recover()
         if result.get("requeued") or result.get("enqueued"):
             log.info("recovery: %s", result)
+        storage = worker_storage(settings)
+        if isinstance(storage, UploadStorage):  # the web app sweeps its own disk; this worker's is here
+            storage.sweep()
         return result
 
     return EditionTasks(build_edition, check_leases)

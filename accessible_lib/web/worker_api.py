@@ -20,7 +20,7 @@ import sqlite3
 import time
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -49,19 +49,22 @@ class Refused(Exception):
         self.error = error
 
 
-async def _limited_body(request: Request) -> bytes:
+async def _limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit() or len(declared) > 12:
             raise Refused(400, "bad Content-Length")
-        if int(declared) > MAX_BODY_BYTES:
-            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        if int(declared) > limit:
+            raise Refused(413, f"the body is larger than {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # a worker's connection dropped mid-chunk: nothing was taken, it sends again
+        raise Refused(400, "the body was cut off") from None
     return b"".join(chunks)
 
 
@@ -80,14 +83,23 @@ def _first_time(request: Request, signed: signing.Signed) -> bool:
     return True
 
 
-async def _verified_body(request: Request) -> dict:
-    body = await _limited_body(request)
+async def verified_bytes(request: Request, *, limit: int = MAX_BODY_BYTES, covered: str = "") -> bytes:
+    """The body, once its size, signature and nonce have passed; `covered`, a header value the signature
+    binds too (web/worker_uploads.py: an upload chunk's Content-Range)."""
+    body = await _limited_body(request, limit)
     secret = request.state.settings.secret_key
-    signed = signing.verify(secret, request.headers, request.method, request.url.path, body)
+    # The decoded path as the router matched it (request.url.path re-quotes some characters).
+    path = request.scope["path"]
+    signed = signing.verify(secret, request.headers, request.method, path, body, covered=covered)
     if signed is None:
         raise Refused(401, "bad or missing signature")
     if not await run_in_threadpool(_first_time, request, signed):
         raise Refused(409, "this signed request was already received")
+    return body
+
+
+async def verified_json(request: Request) -> dict:
+    body = await verified_bytes(request)
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -120,7 +132,7 @@ def _optional_int(payload: dict, name: str) -> int | None:
     return value
 
 
-def _files(payload: dict) -> list[dict]:
+def files_of_report(payload: dict) -> list[dict]:
     files = payload.get("files")
     if not isinstance(files, list):
         raise BadReport("files must be a list")
@@ -173,7 +185,9 @@ def _act(request: Request, action: str, edition_id: int, payload: dict) -> dict:
             key = check_key(payload.get("storage_key"))
         except ValueError as exc:
             raise BadReport(str(exc)) from None
-        done = store.complete(db, edition_id, _token(payload), storage_key=key, files=_files(payload))
+        done = store.complete(
+            db, edition_id, _token(payload), storage_key=key, files=files_of_report(payload)
+        )
         return {"ok": done}
     if action == "fail":
         error = payload.get("error")
@@ -193,10 +207,10 @@ async def edition_report(request: Request) -> JSONResponse:
     if action not in ("claim", "renew", "complete", "fail"):
         return JSONResponse({"error": "unknown action"}, status_code=404)
     try:
-        payload = await _verified_body(request)
+        payload = await verified_json(request)
         answer = await run_in_threadpool(_act, request, action, request.path_params["edition_id"], payload)
     except Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     except BadReport as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse(answer)
@@ -207,9 +221,9 @@ async def recover_report(request: Request) -> JSONResponse:
     from ..jobs.recovery import recover
 
     try:
-        await _verified_body(request)
+        await verified_json(request)
     except Refused as exc:
-        return _refused(exc)
+        return refused(exc)
     except BadReport as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     settings = request.state.settings
@@ -217,13 +231,16 @@ async def recover_report(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(recover, settings, queue))
 
 
-def _refused(exc: Refused) -> JSONResponse:
+def refused(exc: Refused) -> JSONResponse:
     headers = {"WWW-Authenticate": 'HMAC realm="accessible-lib workers"'} if exc.status == 401 else None
     return JSONResponse({"error": exc.error}, status_code=exc.status, headers=headers)
 
 
 def routes() -> list[Route]:
+    from .worker_uploads import upload_routes
+
     return [
+        *upload_routes(),
         Route(
             "/internal/editions/{edition_id:int}/{action}",
             edition_report,
