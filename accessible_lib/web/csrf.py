@@ -94,9 +94,11 @@ def refused() -> UserError:
     )
 
 
-async def checked_form(request: Request, *, max_fields: int = 50) -> FormData:
+async def checked_form(
+    request: Request, *, max_fields: int = 50, max_part_size: int = 1024 * 1024
+) -> FormData:
     """The POSTed form (no files), once its token matched; else the 403 page, and nothing is changed."""
-    form = await request.form(max_files=0, max_fields=max_fields)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=max_part_size)
     if not matches(request, form.get(FIELD)):
         raise refused()
     return form
