@@ -115,7 +115,7 @@ async def _apply(request: Request, account: readers.ReaderAccount) -> Response:
             max_file_bytes=settings.max_evidence_bytes,
             check_csrf=lambda given: csrf.matches(request, given),
             csrf_field=csrf.FIELD,
-            new_path=lambda: folder / stored_name,
+            new_path=lambda _name: folder / stored_name,
         )
     except form_upload.CsrfRefused:
         raise csrf.refused() from None
