@@ -83,7 +83,7 @@ def matches(request: Request, given: object) -> bool:
 
 
 def refused() -> UserError:
-    """The translated 403 page for a form without its token; the same words as the staff pages'."""
+    """The translated 403 page for a form without its token, on every page of the site (staff pages too)."""
     return UserError(
         gettext(
             "This form had expired or did not come from this site, so nothing was changed. "
