@@ -7,10 +7,9 @@ cookie cannot be taken back before it expires; a row can be deleted.
 - The token is 32 random bytes; the table keeps its sha256 (a fast hash is enough for a random secret of
   that length), so a copy of the database signs no one in.
 - A session is made only when someone signs in, and every sign-in makes a new one (session fixation: a
-  token planted before signing in is never promoted). Visitors who have not signed in have no row; their
-  forms are protected by `anonymous_csrf` instead.
-- The CSRF token of a session is an HMAC of its token under the secret key: nothing more to store, and it
-  changes whenever the session does.
+  token planted before signing in is never promoted). Visitors who have not signed in have no row.
+- Forms are protected by the site's one CSRF mechanism (web/csrf.py), whose token is rotated whenever a
+  reader signs in or out.
 - "Keep me signed in" sessions last `PERSISTENT_SECONDS` from sign-in; others end after `IDLE_SECONDS`
   without a request (the expiry slides, written at most every `TOUCH_SECONDS` to spare the database).
 """
@@ -18,7 +17,6 @@ cookie cannot be taken back before it expires; a row can be deleted.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,23 +115,3 @@ def count(db: Database, kind: str, account_id: int) -> int:
     return db.execute(
         "SELECT count(*) FROM sessions WHERE kind = ? AND account_id = ?", [kind, account_id]
     ).fetchone()[0]
-
-
-# --- CSRF tokens ---
-
-
-def csrf_token(secret: str, token: str) -> str:
-    """The CSRF token for the forms of a session (or of an anonymous visitor's `anonymous_csrf` cookie)."""
-    return hmac.new(secret.encode(), b"csrf\0" + token.encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_matches(secret: str, token: str | None, given: object) -> bool:
-    if not token or not isinstance(given, str) or not given:
-        return False
-    return hmac.compare_digest(csrf_token(secret, token).encode(), given.encode("utf-8", "surrogatepass"))
-
-
-def new_anonymous_token() -> str:
-    """For a visitor who has not signed in: a random value in a cookie, its HMAC in the forms. A site that
-    cannot set cookies here cannot forge the pair, which is what stops login CSRF."""
-    return secrets.token_urlsafe(24)

@@ -19,6 +19,8 @@ Usage:
            type:TEXT   type TEXT with xdotool type
            sleep:SECS  just wait
            nowait:KEY  press KEY and go on without waiting for Orca to finish
+  --cookie NAME=VALUE (repeatable) opens a loopback page with that cookie
+           set, e.g. a session cookie, so a signed-in page can be heard.
 Output: a transcript on stdout ("[key] utterance" lines), and --json FILE
 with everything (startup utterances, per-key utterances, timings).
 From Python: `read_page(url, keys, **options)` returns that JSON as a dict, `spoken(step)` its texts.
@@ -115,6 +117,27 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class CookieHandler(http.server.BaseHTTPRequestHandler):
+    """Sets the --cookie cookies and redirects to the page, so Chromium opens it as a signed-in visitor.
+
+    Cookies belong to a host, not to a port: this server on the page's own loopback host, another port,
+    sets cookies that Chromium then sends to the page. No profile files or DevTools needed."""
+
+    cookies = ()
+    target = ""
+
+    def do_GET(self):
+        self.send_response(302)
+        for cookie in self.cookies:
+            self.send_header("Set-Cookie", f"{cookie}; Path=/; HttpOnly; SameSite=Lax")
+        self.send_header("Location", self.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, fmt, *args):
+        pass
+
+
 class OrcaSession:
     def __init__(self, args):
         self.a = args
@@ -124,6 +147,7 @@ class OrcaSession:
         os.makedirs(self.R, exist_ok=True)
         self.procs = []  # (name, Popen), start order
         self.httpd = None
+        self.cookie_httpd = None
         self.t = {}  # timings
         self.debug_log = os.path.join(self.R, "orca-debug.log")
         self.env = None
@@ -434,6 +458,8 @@ class OrcaSession:
             threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
             url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
         self.url = url
+        if self.a.cookie:
+            url = self.cookie_server(url)
 
         # ---- Chromium
         mark = self.log_size()
@@ -479,6 +505,16 @@ class OrcaSession:
         self.startup_utterances = parse_utterances(self.read_log(0))
         self.mark = self.log_size()
 
+    def cookie_server(self, url):
+        """The address of a one-redirect server that sets the cookies for `url`'s loopback host."""
+        host = re.match(r"^https?://([^/:]+)", url)
+        if not host or host.group(1) not in ("127.0.0.1", "localhost"):
+            raise RuntimeError(f"--cookie needs a page on 127.0.0.1 or localhost, not {url}")
+        handler = type("Cookies", (CookieHandler,), {"cookies": tuple(self.a.cookie), "target": url})
+        self.cookie_httpd = http.server.ThreadingHTTPServer((host.group(1), 0), handler)
+        threading.Thread(target=self.cookie_httpd.serve_forever, daemon=True).start()
+        return f"http://{host.group(1)}:{self.cookie_httpd.server_address[1]}/"
+
     # ---------------------------------------------------------------- keys
     def press(self, key):
         start = self.log_size()
@@ -508,9 +544,10 @@ class OrcaSession:
 
     # ---------------------------------------------------------------- stop
     def stop(self):
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        for server in (self.httpd, self.cookie_httpd):
+            if server:
+                server.shutdown()
+                server.server_close()
         for name, p in reversed(self.procs):
             self.log(f"stopping {name}")
             if p.poll() is None:
@@ -556,7 +593,11 @@ class OrcaSession:
 
 def read_page(url, keys=(), **options):
     """Library use: returns the result dict (see --json). Options are the
-    long command-line options with '_' for '-', e.g. quiet=0.3, key_echo=True."""
+    long command-line options with '_' for '-', e.g. quiet=0.3, key_echo=True;
+    cookies={"name": "value"} opens the page with those cookies (a signed-in session)."""
+    cookies = options.pop("cookies", None) or {}
+    if cookies:
+        options["cookie"] = [*options.get("cookie", ()), *(f"{k}={v}" for k, v in cookies.items())]
     fd, path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     argv = [url] + list(keys) + ["--json", path]
@@ -616,6 +657,12 @@ def main(argv=None):
     ap.add_argument("--chromium-arg", action="append", default=[])
     ap.add_argument(
         "--orca-setting", action="append", default=[], help="NAME=JSONVALUE, extra Orca general setting"
+    )
+    ap.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        help="NAME=VALUE, a cookie Chromium has for the page's loopback host when it opens it (a session)",
     )
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for all children")
     ap.add_argument("--unset-env", action="append", default=[], help="drop NAME from the children's env")

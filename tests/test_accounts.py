@@ -18,6 +18,7 @@ from accessible_lib import readers, sessions
 from accessible_lib.cli import main
 from accessible_lib.db import open_database
 from accessible_lib.settings import Settings
+from accessible_lib.web import csrf
 from accessible_lib.web.account_session import COOKIE
 
 from .mail_server import body_of, links_in
@@ -297,6 +298,31 @@ def test_signing_in_always_starts_a_new_session(client, db):
     assert sessions.count(db, sessions.READER, reader_id) == 1
     stored = db.execute("SELECT token_hash FROM sessions").fetchone()[0]
     assert stored != second and stored == sessions.token_hash(second)  # only a hash is kept
+
+
+def test_the_form_token_of_a_visitor_works_and_signing_in_or_out_replaces_it(client, db):
+    """The account forms use the site's one CSRF mechanism (web/csrf.py): a visitor's token signs in, and
+    signing in or out rotates it, so a token planted in the browser before (login CSRF, session fixation)
+    is worthless after."""
+    add_verified(db)
+    before = csrf_of(client.get("/account/sign-in"))
+    assert csrf_of(client.get("/account/sign-up")) == before  # one token per browser, not per form
+    signed_in = client.post(
+        "/account/sign-in",
+        data={"csrf_token": before, "email": EMAIL, "password": PASSWORD, "next": ""},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    assert any(h.startswith(f"{csrf.COOKIE}=") for h in set_cookie_headers(signed_in)), "rotated"
+    home = client.get("/account")
+    after = csrf_of(home)
+    assert after != before
+    assert client.post("/account/sign-out", data={"csrf_token": before}).status_code == 403
+    assert client.get("/account").status_code == 200  # the old token signed no one out
+    signed_out = client.post("/account/sign-out", data={"csrf_token": after}, follow_redirects=False)
+    assert signed_out.status_code == 303 and client.cookies.get(COOKIE) is None
+    again = csrf_of(client.get("/account/sign-in"))
+    assert again not in (before, after)
 
 
 def test_forms_without_their_csrf_token_are_refused_and_change_nothing(client, db):

@@ -21,9 +21,10 @@ from starlette.testclient import TestClient
 from accessible_lib import auth, catalogue, create_app, search
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
+from accessible_lib.ingest.model import IngestedBook
 from accessible_lib.settings import Settings
 from accessible_lib.web.staff_session import COOKIE
-from accessible_lib.web.staff_upload import body_limit
+from accessible_lib.web.staff_upload import MAX_FILES, body_limit
 
 from .conftest import CORPUS
 
@@ -340,6 +341,39 @@ def test_an_upload_too_large_as_a_whole_is_refused_before_anything_is_kept(
     assert catalogue.book_count(staff_db) == 0
     uploads = staff_settings.data_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+def test_files_past_the_most_one_upload_takes_are_refused_unread(signed_in, staff_db, staff_settings):
+    files = [
+        (f"note-{n:02}.txt", f"Note number {n}.\n\nIt says {n} things.\n".encode()) for n in range(MAX_FILES)
+    ]
+    files.append(("one-too-many.txt", b"Past the limit.\n"))
+    results = _results(_upload(signed_in, files, token=token_for(signed_in)))
+    assert list(results) == [name for name, _ in files]
+    assert all(status == "imported" for status, _ in list(results.values())[:MAX_FILES])
+    status, reason = results["one-too-many.txt"]
+    assert status == "rejected" and f"at most {MAX_FILES}" in reason
+    assert catalogue.book_count(staff_db) == MAX_FILES
+    assert list((staff_settings.data_dir / "uploads").iterdir()) == [], "temporary copies are removed"
+
+
+def test_attaching_two_files_to_a_record_without_text_takes_neither(signed_in, staff_db, staff_settings):
+    record = IngestedBook("A record without text", "txt", "0" * 64, "lost.txt")
+    book_id = catalogue.add_book(staff_db, record)
+    edit = soup(signed_in.get(f"/staff/books/{book_id}/edit"))
+    token = edit.find("form", action=f"/staff/books/{book_id}/file").find(
+        "input", attrs={"name": "csrf_token"}
+    )
+    parts = [("books", (path.name, path.read_bytes(), "text/plain")) for path in (SMALL_TEXT, CHINESE_TEXT)]
+    response = signed_in.post(
+        f"/staff/books/{book_id}/file", data={"csrf_token": token["value"]}, files=parts
+    )
+    assert response.status_code == 400
+    summary = soup(response).select_one("#error-summary a")
+    assert summary["href"] == "#books"
+    assert summary.get_text() == "The file was not attached: Choose one EPUB or text file."
+    assert catalogue.get_book(staff_db, book_id)["chapter_count"] == 0
+    assert list((staff_settings.data_dir / "uploads").iterdir()) == [], "temporary copies are removed"
 
 
 def test_an_upload_without_the_token_writes_nothing(signed_in, staff_db, staff_settings):

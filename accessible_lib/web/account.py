@@ -17,9 +17,9 @@ from starlette.routing import Route
 
 from .. import passkeys, readers
 from ..i18n import gettext
-from . import account_mail
+from . import account_mail, csrf
 from .account_limits import limits_for
-from .account_session import CSRF_FIELD, check_csrf, client_address, render_form, session_token
+from .account_session import client_address, render_form, session_token
 from .account_sign_up import field_errors, link_expired, too_many_mails
 from .helpers import db_for
 
@@ -94,8 +94,7 @@ async def password_page(request: Request) -> Response:
         return _sign_in_first(request)
     if request.method == "GET":
         return render_form(request, "account_password.html", {"errors": []})
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     current = str(form.get("current_password") or "")
     new = str(form.get("new_password") or "")
     errors, _ = field_errors(lambda: readers.check_password(new, field="new_password"))
@@ -117,8 +116,7 @@ async def email_page(request: Request) -> Response:
         return _sign_in_first(request)
     if request.method == "GET":
         return render_form(request, "account_email.html", {"email": "", "errors": []})
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     typed = str(form.get("email") or "").strip()
     current = str(form.get("current_password") or "")
     errors, (email,) = field_errors(lambda: readers.check_email(typed))

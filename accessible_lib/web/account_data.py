@@ -15,8 +15,9 @@ from starlette.responses import Response
 
 from .. import personal_data, readers
 from ..i18n import gettext
+from . import csrf
 from .account_eligibility import sign_in_first, signed_in_account
-from .account_session import CSRF_FIELD, check_csrf, clear_session_cookie, render_form
+from .account_session import clear_session_cookie, render_form
 from .helpers import db_for
 from .render import render
 
@@ -44,8 +45,7 @@ async def delete_page(request: Request) -> Response:
         return sign_in_first(request)
     if request.method == "GET":
         return render_form(request, "account_delete.html", {"errors": []})
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     password = str(form.get("password") or "")
     db = db_for(request)
     message = ""

@@ -15,14 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from .. import eligibility, evidence, readers, sessions
+from .. import eligibility, evidence, readers
 from ..errors import UserError
 from ..i18n import gettext
 from ..settings import Settings
-from . import form_upload
-from .account_session import CSRF_FIELD, render_form, secret, session_token
+from . import csrf, form_upload
+from .account_session import render_form
 from .helpers import db_for, not_found
-from .staff_session import csrf_refused
 from .staff_upload import size_text
 
 STATEMENT_FIELD = "statement"
@@ -89,11 +88,6 @@ async def eligibility_page(request: Request) -> Response:
     return await run_in_threadpool(_page, request, account)
 
 
-def _csrf_ok(request: Request, given: str) -> bool:
-    token = session_token(request)
-    return bool(token) and sessions.csrf_matches(secret(request), token, given)
-
-
 def _file_error(request: Request, upload: form_upload.UploadedFile | None) -> str | None:
     if upload is not None and upload.too_large:
         return gettext(
@@ -119,12 +113,12 @@ async def _apply(request: Request, account: readers.ReaderAccount) -> Response:
             request,
             file_field=STATEMENT_FIELD,
             max_file_bytes=settings.max_evidence_bytes,
-            check_csrf=lambda given: _csrf_ok(request, given),
-            csrf_field=CSRF_FIELD,
-            new_path=lambda: folder / stored_name,
+            check_csrf=lambda given: csrf.matches(request, given),
+            csrf_field=csrf.FIELD,
+            new_path=lambda _name: folder / stored_name,
         )
     except form_upload.CsrfRefused:
-        raise csrf_refused() from None
+        raise csrf.refused() from None
     except form_upload.BodyTooLarge:
         errors = [{"field_id": STATEMENT_FIELD, "message": _file_error(request, _too_large())}]
         return await run_in_threadpool(_page, request, account, errors=errors, status=413)

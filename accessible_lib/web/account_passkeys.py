@@ -18,18 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import passkeys, readers
-from ..errors import UserError
 from ..i18n import gettext
+from . import csrf
 from .account_limits import limits_for
 from .account_mail import base_url
-from .account_session import (
-    CSRF_FIELD,
-    FORM_COOKIE,
-    check_csrf,
-    client_address,
-    session_token,
-    set_session_cookie,
-)
+from .account_session import client_address, session_token, set_session_cookie
 from .account_sign_in import start_session
 from .helpers import db_for
 from .preferences import adopt_at_sign_in
@@ -49,8 +42,9 @@ def _challenges(request: Request) -> passkeys.Challenges:
 
 
 def _browser(request: Request) -> str:
-    """Whose challenge: the session, or the anonymous form cookie (the sign-in page always sets one)."""
-    token = session_token(request) or request.cookies.get(FORM_COOKIE) or ""
+    """Whose challenge: the session, or the visitor's CSRF token (the sign-in page always has one, and every
+    ceremony's request has matched it before this is asked)."""
+    token = session_token(request) or csrf.token(request)
     return hashlib.sha256(token.encode()).hexdigest() if token else ""
 
 
@@ -87,11 +81,7 @@ def _refused() -> JSONResponse:
 
 
 def _csrf_ok(request: Request) -> bool:
-    try:
-        check_csrf(request, request.headers.get("x-csrf-token"))
-    except UserError:
-        return False
-    return True
+    return csrf.matches(request, request.headers.get("x-csrf-token"))
 
 
 # --- Adding a passkey (signed in) ---
@@ -140,10 +130,9 @@ async def register(request: Request) -> Response:
 
 async def remove(request: Request) -> Response:
     reader = request.state.reader
-    form = await request.form(max_files=0, max_fields=20)
+    await csrf.checked_form(request, max_fields=20)  # first, as every POST
     if reader is None:
         return RedirectResponse("/account/sign-in?next=%2Faccount", status_code=303)
-    check_csrf(request, form.get(CSRF_FIELD))
     passkey_id = request.path_params["passkey_id"]
     await run_in_threadpool(passkeys.delete_passkey, db_for(request), reader.id, passkey_id)
     return RedirectResponse("/account?done=passkey-removed", status_code=303)

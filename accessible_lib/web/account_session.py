@@ -1,14 +1,15 @@
-"""The reader's session on a request: the middleware that sets `request.state.reader`, cookies, CSRF.
+"""The reader's session on a request: the middleware that sets `request.state.reader`, and its cookie.
 
 Why a middleware: every page, and every check of `access.may_read`, needs to know who is asking, so the
 question is answered once per request before any route runs (one indexed read of the sessions table, only
 for requests that carry the cookie; static files are skipped).
 
-Two cookies, both HttpOnly, SameSite=Lax, and Secure when the request came over https:
-- `reader_session`: the random token of a server-side session (`sessions.py`). "Keep me signed in" makes it
-  a dated cookie for 30 days; otherwise it is a browser-session cookie.
-- `form_token`: for visitors who have not signed in, a random value whose HMAC is the CSRF token of their
-  forms (sign in, sign up, reset). Signed-in readers' forms carry the HMAC of the session token instead.
+The cookie, `reader_session`, is HttpOnly, SameSite=Lax, and Secure when the request came over https: the
+random token of a server-side session (`sessions.py`). "Keep me signed in" makes it a dated cookie for 30
+days; otherwise it is a browser-session cookie.
+
+The account forms' CSRF tokens are the site's one mechanism (csrf.py), for visitors and signed-in readers
+alike; signing in and out rotates the token (`csrf.rotate`), so one planted before is worthless after.
 """
 
 from __future__ import annotations
@@ -20,14 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import auth, readers, sessions
-from . import basic_auth
+from .. import readers, sessions
+from . import basic_auth, csrf
 from .render import render
-from .staff_session import csrf_refused
 
 COOKIE = "reader_session"
-FORM_COOKIE = "form_token"
-CSRF_FIELD = "csrf_token"
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -85,10 +83,6 @@ class ReaderSessionMiddleware:
         await self.app(scope, receive, send)
 
 
-def secret(request: Request) -> str:
-    return auth.secret_key_for(request.state.settings)
-
-
 def session_token(request: Request) -> str | None:
     return getattr(request.state, "reader_token", None)
 
@@ -107,49 +101,19 @@ def set_session_cookie(request: Request, response: Response, token: str, *, pers
         samesite="lax",
         secure=_secure(request),
     )
+    csrf.rotate(request, response)  # signed in: a form token from before (perhaps planted) stops working
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
-
-
-def csrf_for_page(request: Request) -> tuple[str, str | None]:
-    """(the CSRF token for this page's forms, a new `form_token` cookie value to set, or None)."""
-    token = session_token(request)
-    if token:
-        return sessions.csrf_token(secret(request), token), None
-    anonymous = request.cookies.get(FORM_COOKIE)
-    new = None
-    if not anonymous or len(anonymous) > 100:
-        anonymous = new = sessions.new_anonymous_token()
-    return sessions.csrf_token(secret(request), anonymous), new
-
-
-def header_csrf(request: Request) -> str:
-    """The token of the sign-out button in every page's header (only shown to a signed-in reader)."""
-    token = session_token(request)
-    return sessions.csrf_token(secret(request), token) if token else ""
-
-
-def check_csrf(request: Request, given: object) -> None:
-    """Refuse (403, nothing changed) a POST whose token matches neither the session nor the anonymous
-    cookie."""
-    key = secret(request)
-    for token in (session_token(request), request.cookies.get(FORM_COOKIE)):
-        if token and sessions.csrf_matches(key, token, given):
-            return
-    raise csrf_refused()
+    csrf.rotate(request, response)
 
 
 def render_form(request: Request, template: str, context: dict, *, status: int = 200) -> Response:
-    """A page with a form: its CSRF token filled in, the anonymous cookie set when it is new."""
-    token, new_cookie = csrf_for_page(request)
-    response = render(request, template, {"csrf_token": token, **context}, status=status)
+    """A page with a form: its CSRF token filled in (csrf.py's middleware sets the cookie when it is new),
+    kept out of caches."""
+    response = render(request, template, {"csrf_token": csrf.token(request), **context}, status=status)
     response.headers["Cache-Control"] = "no-store"
-    if new_cookie:
-        response.set_cookie(
-            FORM_COOKIE, new_cookie, path="/", httponly=True, samesite="lax", secure=_secure(request)
-        )
     return response
 
 

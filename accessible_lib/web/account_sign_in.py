@@ -13,12 +13,10 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import i18n, readers, sessions
 from ..i18n import gettext
-from . import account_mail
+from . import account_mail, csrf
 from .account_limits import limits_for
 from .account_session import (
     COOKIE,
-    CSRF_FIELD,
-    check_csrf,
     clear_session_cookie,
     client_address,
     render_form,
@@ -61,8 +59,7 @@ async def sign_in_page(request: Request) -> Response:
         if request.state.reader is not None and not request.query_params.get("done"):
             return RedirectResponse(safe_next(request.query_params.get("next"), "/account"), status_code=303)
         return _form(request)
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
     keep = form.get("keep") == "yes"
@@ -140,8 +137,7 @@ async def _unverified(
 
 
 async def sign_out(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))  # first, as every POST: a forged form learns nothing
+    await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     token = session_token(request)
     if token is None:
         return RedirectResponse("/account/sign-in", status_code=303)

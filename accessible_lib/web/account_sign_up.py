@@ -19,9 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from .. import i18n, readers
 from ..errors import UserError
 from ..i18n import gettext
-from . import account_mail
+from . import account_mail, csrf
 from .account_limits import limits_for
-from .account_session import CSRF_FIELD, check_csrf, client_address, render_form
+from .account_session import client_address, render_form
 from .helpers import db_for
 from .render import render
 
@@ -54,8 +54,7 @@ def too_many_mails(wait: float) -> str:
 async def sign_up_page(request: Request) -> Response:
     if request.method == "GET":
         return _form(request)
-    form = await request.form(max_files=0, max_fields=20)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20)  # first: a forged form learns nothing
     values = {"name": str(form.get("name") or "").strip(), "email": str(form.get("email") or "").strip()}
     password = str(form.get("password") or "")
     errors, (name, email, _) = field_errors(

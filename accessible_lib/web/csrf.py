@@ -83,7 +83,7 @@ def matches(request: Request, given: object) -> bool:
 
 
 def refused() -> UserError:
-    """The translated 403 page for a form without its token; the same words as the staff pages'."""
+    """The translated 403 page for a form without its token, on every page of the site (staff pages too)."""
     return UserError(
         gettext(
             "This form had expired or did not come from this site, so nothing was changed. "
@@ -94,9 +94,11 @@ def refused() -> UserError:
     )
 
 
-async def checked_form(request: Request, *, max_fields: int = 50) -> FormData:
+async def checked_form(
+    request: Request, *, max_fields: int = 50, max_part_size: int = 1024 * 1024
+) -> FormData:
     """The POSTed form (no files), once its token matched; else the 403 page, and nothing is changed."""
-    form = await request.form(max_files=0, max_fields=max_fields)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=max_part_size)
     if not matches(request, form.get(FIELD)):
         raise refused()
     return form

@@ -1,4 +1,5 @@
-"""A form with one file, read as it streams in, within a size limit: for readers' evidence and members' CSV.
+"""A form with its files, read as it streams in, within size limits: every upload of the site goes through
+here (readers' evidence, members' CSV, staff's books and a metadata-only record's file).
 
 Why not `request.form()`: Starlette would spool the whole file to the system's temporary directory first,
 whatever its size, and only then could its size be checked. Here the body is refused before it is read
@@ -35,11 +36,17 @@ class Malformed(Exception):
     """Not a multipart form, or one cut off or broken."""
 
 
+class NotMultipart(Malformed):
+    """Not sent as a file form at all (no multipart body with a boundary)."""
+
+
 @dataclass
 class UploadedFile:
+    name: str = ""  # as the sender's computer named it: untrusted, for messages only
     size: int = 0
     head: bytes = b""
     too_large: bool = False
+    too_many: bool = False  # past the form's number of files: counted, never kept
     path: Path | None = None  # written to disk (when a directory was given)
     data: bytearray | None = None  # kept in memory (otherwise)
 
@@ -53,7 +60,12 @@ class UploadedFile:
 @dataclass
 class StreamedForm:
     fields: dict[str, str] = field(default_factory=dict)
-    file: UploadedFile | None = None
+    files: list[UploadedFile] = field(default_factory=list)
+
+    @property
+    def file(self) -> UploadedFile | None:
+        """The first file: a form with one file input."""
+        return self.files[0] if self.files else None
 
 
 @dataclass
@@ -62,7 +74,8 @@ class _Parser:
     max_file_bytes: int
     csrf_field: str
     check_csrf: Callable[[str], bool]
-    new_path: Callable[[], Path] | None
+    new_path: Callable[[str], Path] | None
+    max_files: int = 1
     form: StreamedForm = field(default_factory=StreamedForm)
     csrf_ok: bool = False
     _header_name: bytes = b""
@@ -70,7 +83,7 @@ class _Parser:
     _disposition: bytes = b""
     _field: str | None = None
     _field_data: bytearray = field(default_factory=bytearray)
-    _receiving: bool = False
+    _current: UploadedFile | None = None
     _handle: object = None
 
     def callbacks(self) -> dict:
@@ -94,7 +107,7 @@ class _Parser:
         self._disposition = b""
         self._field = None
         self._field_data = bytearray()
-        self._receiving = False
+        self._current = None
 
     def on_header_end(self) -> None:
         if self._header_name.strip().lower() == b"content-disposition":
@@ -109,17 +122,19 @@ class _Parser:
                 raise FormParserError("too many fields")
             self._field = name
             return
-        if name != self.file_field or not options[b"filename"] or self.form.file is not None:
-            return  # an empty file input, another file, or a second one: skipped
+        if name != self.file_field or not options[b"filename"]:
+            return  # an empty file input, or a file we do not take: skipped
         if not self.csrf_ok:
-            raise CsrfRefused  # our forms send the token before the file
-        self.form.file = UploadedFile()
-        self._receiving = True
-        if self.new_path is not None:
-            self.form.file.path = self.new_path()
-            self._handle = self.form.file.path.open("xb")
+            raise CsrfRefused  # our forms send the token before the files
+        upload = self._current = UploadedFile(name=options[b"filename"].decode("utf-8", "replace"))
+        self.form.files.append(upload)
+        if len(self.form.files) > self.max_files:
+            upload.too_many = True
+        elif self.new_path is not None:
+            upload.path = self.new_path(upload.name)
+            self._handle = upload.path.open("xb")
         else:
-            self.form.file.data = bytearray()
+            upload.data = bytearray()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._field is not None:
@@ -127,11 +142,13 @@ class _Parser:
                 raise FormParserError("form field too long")
             self._field_data += data[start:end]
             return
-        upload = self.form.file
-        if not self._receiving or upload is None or upload.too_large:
+        upload = self._current
+        if upload is None:
+            return
+        upload.size += end - start
+        if upload.too_large or upload.too_many:
             return
         chunk = data[start:end]
-        upload.size += len(chunk)
         if len(upload.head) < HEAD_BYTES:
             upload.head = (upload.head + chunk)[:HEAD_BYTES]
         if upload.size > self.max_file_bytes:
@@ -152,10 +169,10 @@ class _Parser:
                 if not self.check_csrf(value):
                     raise CsrfRefused
                 self.csrf_ok = True
-        elif self._receiving:
+        elif self._current is not None:
             self._close()
         self._field = None
-        self._receiving = False
+        self._current = None
 
     def _close(self) -> None:
         if self._handle is not None:
@@ -163,8 +180,9 @@ class _Parser:
             self._handle = None
 
 
-def body_limit(max_file_bytes: int) -> int:
-    return max_file_bytes + FORM_ROOM
+def body_limit(max_file_bytes: int, max_files: int = 1) -> int:
+    """The most a whole form may send: every file at the size limit, plus room for the fields."""
+    return max_files * max_file_bytes + FORM_ROOM
 
 
 async def read_form(
@@ -174,20 +192,22 @@ async def read_form(
     max_file_bytes: int,
     check_csrf: Callable[[str], bool],
     csrf_field: str = "csrf_token",
-    new_path: Callable[[], Path] | None = None,
+    new_path: Callable[[str], Path] | None = None,
+    max_files: int = 1,
 ) -> StreamedForm:
-    """The form's fields and its one file. The file is written to `new_path()` when given, else kept in
-    memory; over `max_file_bytes` it is dropped at once and marked `too_large`. Raises BodyTooLarge,
-    CsrfRefused or Malformed, with nothing kept."""
+    """The form's fields and its files (at most `max_files` kept; more are marked `too_many`). Each file is
+    written to `new_path(name the browser sent)` when given, else kept in memory; over `max_file_bytes`
+    it is dropped at once and marked `too_large`. Raises BodyTooLarge, CsrfRefused or Malformed
+    (NotMultipart), with nothing kept; a caller that writes to disk removes the files it was given."""
     content_type = request.headers.get("content-type", "")
     _, params = parse_options_header(content_type)
     if not content_type.startswith("multipart/form-data") or b"boundary" not in params:
-        raise Malformed
-    limit = body_limit(max_file_bytes)
+        raise NotMultipart
+    limit = body_limit(max_file_bytes, max_files)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise BodyTooLarge
-    parser = _Parser(file_field, max_file_bytes, csrf_field, check_csrf, new_path)
+    parser = _Parser(file_field, max_file_bytes, csrf_field, check_csrf, new_path, max_files)
     multipart = MultipartParser(params[b"boundary"], parser.callbacks())
     received = 0
     try:
@@ -210,5 +230,5 @@ async def read_form(
 
 def _drop(parser: _Parser) -> None:
     parser._close()
-    if parser.form.file is not None:
-        parser.form.file.discard()
+    for upload in parser.form.files:
+        upload.discard()

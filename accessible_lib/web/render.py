@@ -18,8 +18,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import auth, i18n, reading_prefs, sessions
+from .. import i18n, reading_prefs
 from ..settings import Settings
+from . import csrf
 from .staff_session import signed_in
 
 # The owner keeps page templates at the top of the checkout, beside the code that fills them.
@@ -108,11 +109,7 @@ def page_context(request: Request) -> dict:
         "staff_signed_in": signed_in(request),
         # The header's "Your account" and sign-out button (its CSRF token is the session's).
         "reader": reader,
-        "reader_csrf_token": (
-            sessions.csrf_token(auth.secret_key_for(request.state.settings), reader_token)
-            if reader is not None and reader_token
-            else ""
-        ),
+        "reader_csrf_token": csrf.token(request) if reader is not None and reader_token else "",
         "page_url": lambda number: url_with(page=None if number == 1 else number),
         "locale": locale,
         "page_lang": i18n.BY_CODE[locale].lang,

@@ -18,8 +18,8 @@ from starlette.routing import Route
 from .. import access, catalogue, shelf
 from ..errors import UserError
 from ..i18n import gettext
-from . import paragraphs
-from .account_session import CSRF_FIELD, check_csrf, render_form
+from . import csrf, paragraphs
+from .account_session import render_form
 from .chapter_html import prepare_chapter_html
 from .helpers import db_for, not_found
 from .listen import clock
@@ -33,8 +33,7 @@ def _sign_in_first(request: Request, back: str | None = None) -> RedirectRespons
 
 
 async def _posted(request: Request) -> FormData:
-    form = await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
-    check_csrf(request, form.get(CSRF_FIELD))
+    form = await csrf.checked_form(request, max_fields=20, max_part_size=16 * 1024)
     return form
 
 

@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import access, catalogue, sessions, shelf
+from .. import access, catalogue, shelf
 from ..editions import store
-from .account_session import secret, session_token
+from . import csrf
 from .helpers import db_for
 
 MAX_BODY = 4096
@@ -47,7 +47,7 @@ async def _report(request: Request) -> tuple[int, dict]:
         raise _Refused(400, "not JSON") from None
     if not isinstance(data, dict):
         raise _Refused(400, "not an object")
-    if not sessions.csrf_matches(secret(request), session_token(request), data.get("csrf_token")):
+    if not csrf.matches(request, data.get(csrf.FIELD)):
         raise _Refused(403, "bad token")
     return reader.id, data
 

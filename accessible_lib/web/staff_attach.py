@@ -7,20 +7,17 @@ ingest as the upload page, into that book: its id stays, and so does the record 
 
 from __future__ import annotations
 
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import auth, catalogue
-from ..errors import UserError
+from .. import catalogue
 from ..i18n import gettext
 from ..importer import REBUILT, replace_file
 from .helpers import db_for, not_found
 from .staff_books import _edit_page, _form_values
-from .staff_session import StaffContext, csrf_refused, staff_stream_page
-from .staff_upload import FILE_FIELD, CsrfRefused, UploadParser, too_large
+from .staff_session import StaffContext, staff_stream_page
+from .staff_upload import FILE_FIELD, received_books, refusal
 
 ATTACH_FIELD = FILE_FIELD  # the edit page's file input has this id, for the error summary's link
 
@@ -32,53 +29,21 @@ async def attach_file(request: Request, staff: StaffContext) -> Response:
     book = await run_in_threadpool(catalogue.get_book, db, book_id)
     if book is None:
         raise not_found()
-    limit = settings.max_file_bytes + 1024 * 1024
-    content_type = request.headers.get("content-type", "")
-    _, params = parse_options_header(content_type)
-    if not content_type.startswith("multipart/form-data") or b"boundary" not in params:
-        raise UserError(gettext("The upload was not sent as a file form."), status=400)
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise too_large(limit)
-    root = settings.data_dir / "uploads"
-    root.mkdir(parents=True, exist_ok=True)
-    parser = UploadParser(
-        root, settings.max_file_bytes, lambda token: auth.csrf_matches(staff.session, token)
-    )
-    try:
-        multipart = MultipartParser(params[b"boundary"], parser.callbacks())
-        received = 0
-        try:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise too_large(limit)
-                multipart.write(chunk)
-            multipart.finalize()
-        except CsrfRefused:
-            raise csrf_refused() from None
-        except FormParserError:
-            message = gettext("The upload was cut off or malformed; nothing was imported.")
-            raise UserError(message, status=400) from None
-        if not parser.csrf_ok:
-            raise csrf_refused()
+    async with received_books(request, staff, max_files=1) as form:
         reason = None
-        if len(parser.files) != 1:
+        if len(form.files) != 1:
             reason = gettext("Choose one EPUB or text file.")
-        elif parser.files[0].refused is not None:
-            msgid, values = parser.files[0].refused
-            reason = gettext(msgid, **values)
+        elif refusal(form.files[0], settings):
+            reason = refusal(form.files[0], settings)
         elif book.get("source_id"):  # a harvested record: the file belongs to the library that holds it
             reason = gettext("This record is another library's; it links to the book there.")
-        elif parser.files[0].path is not None:
-            upload = parser.files[0]
+        elif form.files[0].path is not None:
+            upload = form.files[0]
             result = await run_in_threadpool(
-                replace_file, db, settings, book_id, upload.path, shown=upload.name
+                replace_file, db, settings, book_id, upload.path, shown=upload.path.name
             )
             if result.status != REBUILT:
                 reason = result.reason
-    finally:
-        parser.cleanup()
     if reason:
         errors = {ATTACH_FIELD: gettext("The file was not attached: %(reason)s", reason=reason)}
         return _edit_page(request, staff, book, _form_values(book), errors, status=400)

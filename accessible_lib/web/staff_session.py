@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .. import auth
-from ..errors import UserError
-from ..i18n import gettext
+from .csrf import refused as csrf_refused  # one 403 page for a form without its token, staff's or not
 from .helpers import db_for
 
 COOKIE = "staff_session"
@@ -99,17 +98,6 @@ def login_redirect(request: Request) -> RedirectResponse:
     else:
         here = "/staff"
     return RedirectResponse(f"/staff/login?next={quote(here, safe='')}", status_code=303)
-
-
-def csrf_refused() -> UserError:
-    return UserError(
-        gettext(
-            "This form had expired or did not come from this site, so nothing was changed. "
-            "Go back, reload the page and try again."
-        ),
-        title=gettext("The form could not be accepted"),
-        status=403,
-    )
 
 
 StaffHandler = Callable[[Request, StaffContext], Response]
