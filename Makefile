@@ -17,7 +17,8 @@ run: setup
 test: setup
 	$(PY) -m pytest -q
 
-# BENCH_ONLY=audio,braille runs only those sections (import, search, audio, braille, worker);
+# BENCH_ONLY=audio,braille runs only those sections (import, search, audio, braille, worker, stamping, remote,
+# load: 200 clients for 60 s on the reader pages, BENCH_LOAD_SECONDS and BENCH_LOAD_CONNECTIONS to change it);
 # BENCH_AUDIO_CHARS=0 reads all of War and Peace aloud (about 30 minutes) instead of its first 320,000
 # characters; BENCH_AUDIO_ENGINES=pyttsx3,libespeak measures only those speech engines. The worker section
 # builds every format of the whole book through the queue and a real worker (about 20 minutes);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the product and the whole test suite need.
 PACKAGES="liblouis20 liblouis-data liblouis-bin python3-louis brailleutils espeak-ng lame sox default-jre-headless
 chromium fonts-wqy-zenhei orca xvfb xdotool speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core
-dbus dbus-x11 libglib2.0-bin redis-server nginx systemd"
+dbus dbus-x11 libglib2.0-bin redis-server nginx systemd wrk"
 
 missing=""
 for p in $PACKAGES; do

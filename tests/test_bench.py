@@ -76,3 +76,14 @@ def test_the_remote_section_runs_on_a_tiny_slice(tmp_path: Path) -> None:
         r"\| [\d.]+ s \| [\d.]+ h \| \d+x \| [\d.]+ MB \(\d+ files\) \| [\d.]+ s \| [\d.]+ s \|", text
     )
     assert re.search(r"\| per hour of audio \([\d.]+ MB\) \| [\d.]+ s \| [\d.]+ s \| \| [\d.]+ s \|", text)
+
+
+def test_the_load_section_runs_wrk_against_the_served_default_library(tmp_path: Path) -> None:
+    from accessible_lib.bench.load import section
+
+    lines = section(tmp_path, {"BENCH_LOAD_SECONDS": "2", "BENCH_LOAD_CONNECTIONS": "10"})
+    row = next(line for line in lines if re.match(r"\| [\d,]+ \|", line))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert int(cells[0].replace(",", "")) > 0  # requests were answered
+    assert cells[6] == "0/0/0/0" and cells[7] == "0"  # a few clients on the default library: no errors
+    assert lines[-2] == "Target: no errors with 10 clients for 2 s: **met**."
