@@ -136,6 +136,31 @@ SETTINGS: list[Setting] = [
         "download with X-Accel-Redirect and nginx sends the file (ranges, ETag, 304). Empty: the app sends "
         "files itself.",
     ),
+    Setting(
+        "library_name",
+        "",
+        "How this library is named in the statistics, and at its parent library (e.g. Hangzhou City "
+        'Library). Empty: the host name of the public address, or "this library".',
+    ),
+    Setting(
+        "parent_url",
+        "",
+        "The parent library's address (e.g. https://province.example.org): once a day this library sends "
+        "it its daily statistics, its members' included, signed with parent_key. Empty: none is sent.",
+    ),
+    Setting(
+        "parent_key",
+        "",
+        "The key shared with the parent library, which signs what is sent to it.",
+        secret=True,
+    ),
+    Setting(
+        "member_keys",
+        "",
+        "Member libraries whose statistics this library takes (POST /internal/rollup): comma-separated "
+        "name=key pairs, each the member's library_name and its parent_key. Empty: none is taken.",
+        secret=True,
+    ),
 ]
 
 
@@ -218,6 +243,10 @@ class Settings:
     default_rights: str = "public-domain"
     max_evidence_bytes: int = 10 * 1024 * 1024
     accel_redirect: str = ""
+    library_name: str = ""
+    parent_url: str = ""
+    parent_key: str = ""
+    member_keys: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -18,6 +18,7 @@ def routes() -> list[Route]:
         opds2,
         reader,
         resolver,
+        rollup_api,
         search,
         worker_api,
     )
@@ -71,4 +72,6 @@ def routes() -> list[Route]:
         *staff_routes(),
         # Workers on other machines report here, authenticated by an HMAC of the body (jobs/signing.py).
         *worker_api.routes(),
+        # Member libraries send their daily statistics here, signed with the key each shares (rollup.py).
+        *rollup_api.routes(),
     ]

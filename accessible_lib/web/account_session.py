@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import auth, readers, sessions
+from .. import auth, readers, sessions, stats
 from . import basic_auth
 from .render import render
 from .staff_session import csrf_refused
@@ -50,6 +50,7 @@ def _lookup(state: dict, token: str):
     account = readers.get_reader(db, session.account_id)
     if account is None or not account.verified:
         return None
+    stats.reader_seen(db, account.id)  # counted once a day, without keeping who (stats.py)
     return readers.as_reader(account)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .. import access, search
+from .. import access, search, stats
 from .helpers import db_for, page_number
 from .render import render
 
@@ -40,6 +40,8 @@ def search_page(request: Request):
             text_hidden=access.text_hidden_statuses(request),
             **filters,
         )
+        if results.page.number == 1 and not any(filters.values()):  # a search, not a look at its page 2
+            stats.record_search(db, query, results.total)
         hits = _with_chapter_counts(db, results.hits)
         facets = [
             {"name": "language", "options": results.facets.languages},

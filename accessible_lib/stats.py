@@ -1,0 +1,434 @@
+"""Statistics for staff as daily counts, never as a log of who did what.
+
+Every figure is a row (day, metric, key, count) in `stats_daily`, added to by one UPSERT per event: a search
+adds one to "searches" and one to "search_query" under its normalised text, a download one to "downloads"
+under its format. Nothing names a reader, a session or an address, so the table can be shown, exported and
+sent to a parent library as it is; a figure that cannot be counted without knowing who (active readers) is
+counted as follows.
+
+Active readers: the first request of a signed-in reader on a day adds one to "active_readers". To know
+that it is the first without keeping who it was, the reader's id is hashed with a random salt made for
+that day (`stats_salts`) and the digest goes into `stats_seen`. Both are deleted as soon as the day is over
+(the next count after midnight UTC, and the daily roll-up task), so afterwards not even someone holding
+the database and the secret key can tell whether a given reader came that day: only the number is left.
+During the day the set says no more than the sessions table already does.
+
+Search queries are kept only as keys of daily counts, folded (case, width, spaces) and cut to
+`MAX_QUERY_CHARS`, so that "Moby Dick" and "moby  dick" are one line of the report. The queries that found
+nothing are a metric of their own: they are the collection's gaps.
+
+Some figures are not counted as they happen but read at report time from the tables that already hold
+them (editions: made, failed, hours of audio, braille pages, queue depth and wait; eligibility
+applications and decisions; see `derived`). Days are UTC days. Counting never breaks a page: a failure to
+count is logged and the page goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .ingest.errors import N_
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 100
+
+# Counted as they happen.
+SEARCHES = "searches"
+SEARCH_QUERY = "search_query"  # key: the normalised query
+SEARCH_EMPTY = "search_empty"  # key: a normalised query that found nothing
+READS = "reads"  # chapter pages read online
+LISTEN_EDITION = "listen_edition"  # a chapter of an audio edition started in the player (or its link)
+LISTEN_INSTANT = "listen_instant"  # reserved for instant (synthesised on request) listening
+DOWNLOADS = "downloads"  # key: the edition format
+NEW_READERS = "new_readers"  # accounts whose address was confirmed
+SIGN_INS = "sign_ins"
+ACTIVE_READERS = "active_readers"  # distinct signed-in readers on the day (see the module docstring)
+# Read at report time from the tables that hold them.
+ELIGIBILITY_APPLICATIONS = "eligibility_applications"
+ELIGIBILITY_DECISIONS = "eligibility_decisions"  # key: approved or denied
+EDITIONS_MADE = "editions_made"  # key: format
+EDITION_FAILURES = "edition_failures"  # key: format
+AUDIO_SECONDS = "audio_seconds"
+BRAILLE_PAGES = "braille_pages"
+QUEUE_DEPTH = "queue_depth"  # editions waiting at the end of the day
+EDITIONS_STARTED = "editions_started"
+QUEUE_WAIT_SECONDS = "queue_wait_seconds"  # summed over the editions started that day
+
+LABELS = {
+    SEARCHES: N_("Searches"),
+    SEARCH_EMPTY: N_("Searches that found nothing"),
+    READS: N_("Chapters read"),
+    LISTEN_EDITION: N_("Chapters listened to (audio editions)"),
+    LISTEN_INSTANT: N_("Chapters listened to (instant speech)"),
+    DOWNLOADS: N_("Downloads"),
+    NEW_READERS: N_("New readers"),
+    ACTIVE_READERS: N_("Active readers"),
+    SIGN_INS: N_("Sign-ins"),
+    ELIGIBILITY_APPLICATIONS: N_("Eligibility applications"),
+    ELIGIBILITY_DECISIONS: N_("Eligibility decisions"),
+    EDITIONS_MADE: N_("Editions made"),
+    EDITION_FAILURES: N_("Editions failed"),
+    AUDIO_SECONDS: N_("Hours of audio made"),
+    BRAILLE_PAGES: N_("Braille pages made"),
+    QUEUE_DEPTH: N_("Editions waiting at the end of the day"),
+    EDITIONS_STARTED: N_("Editions started"),
+    QUEUE_WAIT_SECONDS: N_("Average wait in the queue, in minutes"),
+}
+# The order of the summary table; the searched and empty queries are listed apart, by key.
+SUMMARY = (
+    SEARCHES,
+    SEARCH_EMPTY,
+    READS,
+    LISTEN_EDITION,
+    LISTEN_INSTANT,
+    DOWNLOADS,
+    NEW_READERS,
+    ACTIVE_READERS,
+    SIGN_INS,
+    ELIGIBILITY_APPLICATIONS,
+    ELIGIBILITY_DECISIONS,
+    EDITIONS_MADE,
+    EDITION_FAILURES,
+    AUDIO_SECONDS,
+    BRAILLE_PAGES,
+    QUEUE_DEPTH,
+    QUEUE_WAIT_SECONDS,
+)
+# Figures of one moment rather than of a day's events: a range shows the last day's, not a sum.
+LEVELS = {QUEUE_DEPTH}
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _day(day: date | str | None) -> str:
+    if day is None:
+        return today().isoformat()
+    return day if isinstance(day, str) else day.isoformat()
+
+
+def count(db: Database, metric: str, key: str = "", n: int = 1, day: date | str | None = None) -> None:
+    """Add `n` to the day's figure; logged, never raised, when the catalogue cannot take it."""
+    try:
+        with db.conn:
+            db.execute(
+                "INSERT INTO stats_daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
+                [_day(day), metric, key or "", int(n)],
+            )
+    except Exception:
+        log.exception("could not count %s", metric)
+
+
+def normalise_query(query: str) -> str:
+    """The key a query is counted under: width and case folded, spaces collapsed, cut to a length."""
+    folded = unicodedata.normalize("NFKC", query).casefold()
+    return " ".join(folded.split())[:MAX_QUERY_CHARS].strip()
+
+
+def record_search(db: Database, query: str, total: int) -> None:
+    key = normalise_query(query)
+    if not key:
+        return
+    count(db, SEARCHES)
+    count(db, SEARCH_QUERY, key)
+    if total == 0:
+        count(db, SEARCH_EMPTY, key)
+
+
+class _SeenToday:
+    """This process's memory of the digests already counted today, so that a reader's second request
+    does not write at all; forgotten with the day, like the table."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.day = ""
+        self.digests: set[str] = set()
+
+    def first(self, day: str, digest: str) -> bool:
+        with self.lock:
+            if day != self.day:
+                self.day, self.digests = day, set()
+            if digest in self.digests:
+                return False
+            self.digests.add(digest)
+            return True
+
+
+_seen = _SeenToday()
+
+
+def _salt(db: Database, day: str) -> bytes:
+    db.execute("INSERT OR IGNORE INTO stats_salts (day, salt) VALUES (?, ?)", [day, secrets.token_hex(32)])
+    return bytes.fromhex(db.execute("SELECT salt FROM stats_salts WHERE day = ?", [day]).fetchone()[0])
+
+
+def forget_past_days(db: Database, before: date | None = None) -> None:
+    """Delete the salts and digests of every day before `before` (today): only their counts stay."""
+    cutoff = _day(before)
+    with db.conn:
+        db.execute("DELETE FROM stats_seen WHERE day < ?", [cutoff])
+        db.execute("DELETE FROM stats_salts WHERE day < ?", [cutoff])
+
+
+def reader_seen(db: Database, reader_id: int, day: date | str | None = None) -> None:
+    """Count a signed-in reader once a day as active, without keeping who (see the module docstring)."""
+    day = _day(day)
+    try:
+        with db.conn:
+            db.execute("DELETE FROM stats_seen WHERE day < ?", [day])
+            db.execute("DELETE FROM stats_salts WHERE day < ?", [day])
+            salt = _salt(db, day)
+        digest = hmac.new(salt, str(reader_id).encode(), hashlib.sha256).hexdigest()
+        if not _seen.first(day, digest):
+            return
+        with db.conn:
+            cursor = db.execute("INSERT OR IGNORE INTO stats_seen (day, digest) VALUES (?, ?)", [day, digest])
+        if cursor.rowcount == 1:
+            count(db, ACTIVE_READERS, day=day)
+    except Exception:
+        log.exception("could not count an active reader")
+
+
+# --- Reading the figures back ---
+
+Figures = dict[tuple[str, str, str], float]  # (day, metric, key) -> value
+
+
+def days_between(start: date, end: date) -> list[str]:
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def counted(db: Database, start: date, end: date) -> Figures:
+    rows = db.execute(
+        "SELECT day, metric, key, count FROM stats_daily WHERE day BETWEEN ? AND ?",
+        [start.isoformat(), end.isoformat()],
+    )
+    return {(day, metric, key): value for day, metric, key, value in rows}
+
+
+def derived(db: Database, start: date, end: date, editions_dir: Path | None = None) -> Figures:
+    """The figures other tables already hold, per day: editions and eligibility."""
+    first, last = start.isoformat(), end.isoformat()
+    figures: Figures = defaultdict(float)
+    for day, fmt, status, number in db.execute(
+        "SELECT substr(finished_at, 1, 10) AS day, format, status, count(*) FROM editions "
+        "WHERE status IN ('done', 'failed') AND day BETWEEN ? AND ? GROUP BY day, format, status",
+        [first, last],
+    ):
+        figures[(day, EDITIONS_MADE if status == "done" else EDITION_FAILURES, fmt)] += number
+    for day, seconds in db.execute(
+        "SELECT substr(e.finished_at, 1, 10) AS day, sum(f.seconds) FROM editions e "
+        "JOIN edition_files f ON f.edition_id = e.id WHERE e.status = 'done' AND f.seconds IS NOT NULL "
+        "AND day BETWEEN ? AND ? GROUP BY day",
+        [first, last],
+    ):
+        figures[(day, AUDIO_SECONDS, "")] += round(seconds or 0)
+    if editions_dir is not None:
+        for day, pages in _braille_pages(db, first, last, editions_dir):
+            figures[(day, BRAILLE_PAGES, "")] += pages
+    _queue(db, start, end, figures)
+    for day, number in db.execute(
+        "SELECT substr(submitted_at, 1, 10) AS day, count(*) FROM eligibility_applications "
+        "WHERE day BETWEEN ? AND ? GROUP BY day",
+        [first, last],
+    ):
+        figures[(day, ELIGIBILITY_APPLICATIONS, "")] += number
+    for day, status, number in db.execute(
+        "SELECT substr(decided_at, 1, 10) AS day, status, count(*) FROM eligibility_applications "
+        "WHERE decided_at IS NOT NULL AND day BETWEEN ? AND ? GROUP BY day, status",
+        [first, last],
+    ):
+        figures[(day, ELIGIBILITY_DECISIONS, status)] += number
+    return dict(figures)
+
+
+def _queue(db: Database, start: date, end: date, figures: Figures) -> None:
+    """Waiting at the end of each day (queued by then, not yet started), and the wait of those started."""
+    first, last = start.isoformat(), end.isoformat()
+    for queued_at, started_at in db.execute(
+        "SELECT queued_at, started_at FROM editions WHERE queued_at IS NOT NULL AND substr(queued_at, 1, 10) "
+        "<= ? AND (started_at IS NULL OR substr(started_at, 1, 10) >= ?)",
+        [last, first],
+    ):
+        queued_day = queued_at[:10]
+        started_day = started_at[:10] if started_at else None
+        for day in days_between(max(start, date.fromisoformat(queued_day)), end):
+            if started_day is not None and day >= started_day:
+                break
+            figures[(day, QUEUE_DEPTH, "")] += 1
+        if started_day is not None and first <= started_day <= last:
+            try:
+                wait = datetime.fromisoformat(started_at) - datetime.fromisoformat(queued_at)
+            except ValueError:
+                continue
+            figures[(started_day, EDITIONS_STARTED, "")] += 1
+            figures[(started_day, QUEUE_WAIT_SECONDS, "")] += max(0, round(wait.total_seconds()))
+
+
+_pages_cache: dict[tuple[int, str], int] = {}
+
+
+def _braille_pages(db: Database, first: str, last: str, editions_dir: Path):
+    """Pages of the BRF editions finished in the range: a BRF page ends with a form feed. Read from the
+    published file once per edition and remembered (an edition made again has a new finished_at)."""
+    for edition_id, finished_at, storage_key, name in db.execute(
+        "SELECT e.id, e.finished_at, e.storage_key, f.name FROM editions e JOIN edition_files f "
+        "ON f.edition_id = e.id WHERE e.status = 'done' AND e.format = 'brf' AND f.name LIKE '%.brf' "
+        "AND substr(e.finished_at, 1, 10) BETWEEN ? AND ?",
+        [first, last],
+    ):
+        cache_key = (edition_id, finished_at)
+        if cache_key not in _pages_cache:
+            try:
+                data = (editions_dir / storage_key / name).read_bytes()
+            except (OSError, TypeError):
+                continue
+            _pages_cache[cache_key] = data.count(b"\f") + (0 if data.endswith(b"\f") or not data else 1)
+        yield finished_at[:10], _pages_cache[cache_key]
+
+
+def members_figures(db: Database, start: date, end: date) -> dict[str, Figures]:
+    """What member libraries sent (rollup.py), by member name."""
+    members: dict[str, Figures] = defaultdict(dict)
+    for member, day, metric, key, value in db.execute(
+        "SELECT member, day, metric, key, value FROM stats_members WHERE day BETWEEN ? AND ?",
+        [start.isoformat(), end.isoformat()],
+    ):
+        members[member][(day, metric, key)] = value
+    return dict(members)
+
+
+def own_figures(db: Database, start: date, end: date, editions_dir: Path | None = None) -> Figures:
+    figures = dict(counted(db, start, end))
+    for index, value in derived(db, start, end, editions_dir).items():
+        figures[index] = figures.get(index, 0) + value
+    return figures
+
+
+def add(*many: Figures) -> Figures:
+    total: Figures = defaultdict(float)
+    for figures in many:
+        for index, value in figures.items():
+            total[index] += value
+    return dict(total)
+
+
+@dataclass
+class Report:
+    """The figures of a date range: this library's, each member's, and their total."""
+
+    start: date
+    end: date
+    library: str
+    own: Figures
+    members: dict[str, Figures] = field(default_factory=dict)
+
+    @property
+    def days(self) -> list[str]:
+        return days_between(self.start, self.end)
+
+    @property
+    def total(self) -> Figures:
+        return add(self.own, *self.members.values())
+
+    def columns(self, own_name: str, total_name: str) -> list[tuple[str, Figures]]:
+        """(name, figures) side by side: this library, each member, and (with members) the total."""
+        own = (self.library or own_name, self.own)
+        if not self.members:
+            return [own]
+        return [own, *sorted(self.members.items()), (total_name, self.total)]
+
+
+def build_report(db: Database, start: date, end: date, *, library: str, editions_dir: Path | None) -> Report:
+    return Report(
+        start, end, library, own_figures(db, start, end, editions_dir), members_figures(db, start, end)
+    )
+
+
+def _sum(figures: Figures, metric: str, days: list[str]) -> float:
+    chosen = set(days)
+    return sum(v for (d, m, _), v in figures.items() if m == metric and d in chosen)
+
+
+def metric_total(figures: Figures, metric: str, days: list[str]) -> float:
+    """The range's figure: the sum of its days; the last day's for a level (queue depth); the average wait
+    in minutes for the queue wait."""
+    if metric in LEVELS:
+        return _sum(figures, metric, days[-1:])
+    if metric == QUEUE_WAIT_SECONDS:
+        started = _sum(figures, EDITIONS_STARTED, days)
+        return round(_sum(figures, QUEUE_WAIT_SECONDS, days) / started / 60, 1) if started else 0
+    return _sum(figures, metric, days)
+
+
+def daily_series(figures: Figures, metric: str, days: list[str]) -> list[float]:
+    """One value a day, as the charts draw them (hours of audio in hours, the wait as an average)."""
+    by_day: dict[str, float] = defaultdict(float)
+    for (day, m, _), value in figures.items():
+        if m == metric:
+            by_day[day] += value
+    if metric == QUEUE_WAIT_SECONDS:
+        started: dict[str, float] = defaultdict(float)
+        for (day, m, _), value in figures.items():
+            if m == EDITIONS_STARTED:
+                started[day] += value
+        return [round(by_day[d] / started[d] / 60, 1) if started[d] else 0 for d in days]
+    if metric == AUDIO_SECONDS:
+        return [round(by_day[d] / 3600, 2) for d in days]
+    return [by_day[d] for d in days]
+
+
+def shown_total(figures: Figures, metric: str, days: list[str]) -> float:
+    """The summary table's figure for `metric` over `days` (hours for audio)."""
+    value = metric_total(figures, metric, days)
+    if metric == AUDIO_SECONDS:
+        return round(value / 3600, 2)
+    return value
+
+
+def by_key(figures: Figures, metric: str, limit: int | None = None) -> list[tuple[str, float]]:
+    """Keys of a metric (queries, formats) with their totals over the figures' days, largest first."""
+    totals: dict[str, float] = defaultdict(float)
+    for (_, m, key), value in figures.items():
+        if m == metric:
+            totals[key] += value
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return ranked[:limit] if limit else ranked
+
+
+def number(value: float) -> str:
+    """A figure as people read it: whole numbers without ".0"."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+CSV_COLUMNS = ("library", "day", "metric", "key", "value")
+
+
+def _cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: a query typed as "=HYPERLINK(...)" must not become a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def write_csv(report: Report, out) -> None:
+    """One line per library, day, metric and key: this library's figures, then each member's."""
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for name, figures in [(report.library, report.own), *sorted(report.members.items())]:
+        for (day, metric, key), value in sorted(figures.items()):
+            writer.writerow([_cell(name), day, metric, _cell(key), number(value)])
