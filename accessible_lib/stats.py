@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -149,28 +148,6 @@ def record_search(db: Database, query: str, total: int) -> None:
         count(db, SEARCH_EMPTY, key)
 
 
-class _SeenToday:
-    """This process's memory of the digests already counted today, so that a reader's second request
-    does not write at all; forgotten with the day, like the table."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.day = ""
-        self.digests: set[str] = set()
-
-    def first(self, day: str, digest: str) -> bool:
-        with self.lock:
-            if day != self.day:
-                self.day, self.digests = day, set()
-            if digest in self.digests:
-                return False
-            self.digests.add(digest)
-            return True
-
-
-_seen = _SeenToday()
-
-
 def _salt(db: Database, day: str) -> bytes:
     db.execute("INSERT OR IGNORE INTO stats_salts (day, salt) VALUES (?, ?)", [day, secrets.token_hex(32)])
     return bytes.fromhex(db.execute("SELECT salt FROM stats_salts WHERE day = ?", [day]).fetchone()[0])
@@ -184,17 +161,28 @@ def forget_past_days(db: Database, before: date | None = None) -> None:
         db.execute("DELETE FROM stats_salts WHERE day < ?", [cutoff])
 
 
+def _today_on(db: Database, day: str) -> tuple[str, bytes, set[str]]:
+    """The day's salt and the digests this connection has already counted, kept on the connection's object
+    (one per thread) so that a reader's later requests that day touch the catalogue not at all; a new day
+    first deletes the past days' sets and salts."""
+    today_on = getattr(db, "_stats_today", None)
+    if today_on is None or today_on[0] != day:
+        forget_past_days(db, date.fromisoformat(day))
+        with db.conn:
+            salt = _salt(db, day)
+        today_on = (day, salt, set())
+        db._stats_today = today_on  # type: ignore[attr-defined]
+    return today_on
+
+
 def reader_seen(db: Database, reader_id: int, day: date | str | None = None) -> None:
     """Count a signed-in reader once a day as active, without keeping who (see the module docstring)."""
-    day = _day(day)
     try:
-        with db.conn:
-            db.execute("DELETE FROM stats_seen WHERE day < ?", [day])
-            db.execute("DELETE FROM stats_salts WHERE day < ?", [day])
-            salt = _salt(db, day)
+        day, salt, counted_here = _today_on(db, _day(day))
         digest = hmac.new(salt, str(reader_id).encode(), hashlib.sha256).hexdigest()
-        if not _seen.first(day, digest):
+        if digest in counted_here:
             return
+        counted_here.add(digest)
         with db.conn:
             cursor = db.execute("INSERT OR IGNORE INTO stats_seen (day, digest) VALUES (?, ?)", [day, digest])
         if cursor.rowcount == 1:

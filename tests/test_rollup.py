@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -20,6 +20,8 @@ from starlette.testclient import TestClient
 from accessible_lib import auth, create_app, rollup, stats
 from accessible_lib.db import open_database
 from accessible_lib.jobs import signing
+from accessible_lib.jobs.queue import EditionQueue
+from accessible_lib.jobs.stats_tasks import daily_statistics
 from accessible_lib.settings import Settings
 
 from .live_server import start_server
@@ -187,3 +189,25 @@ def test_a_refused_send_is_retried_after_a_wait_until_accepted(three_libraries) 
     retried = _send(city, now=now + rollup.FIRST_BACKOFF + 1)  # the key is put right; the next run sends
     assert retried.sent and retried.accepted_through == yesterday.isoformat()
     assert _members(province) == {"Hangzhou": {"reads": 2}}
+
+
+def test_the_worker_sends_once_an_hour_until_accepted(three_libraries) -> None:
+    _, province, city, _ = three_libraries
+    queue = EditionQueue(city)
+    due = {
+        minute: {task.name for task in queue.huey.read_periodic(datetime(2030, 1, 1, 3, minute))}
+        for minute in (0, 7, 30)
+    }
+    assert due == {0: {"check_leases"}, 7: {"check_leases", "daily_statistics"}, 30: {"check_leases"}}
+    yesterday = stats.today() - timedelta(days=1)
+    db = open_database(city.database_path)
+    stats.count(db, stats.SIGN_INS, n=3, day=yesterday)
+    db.close()
+    assert daily_statistics(city) == {
+        "sent": True,
+        "accepted_through": yesterday.isoformat(),
+        "error": None,
+    }
+    assert _members(province) == {"Hangzhou": {"sign_ins": 3}}
+    assert daily_statistics(city)["sent"] is False  # nothing new until the day is over
+    assert daily_statistics(province)["sent"] is True  # the province passes it on, without being asked

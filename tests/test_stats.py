@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from accessible_lib import auth, create_app, readers, stats
+from accessible_lib import auth, create_app, eligibility, readers, stats
 from accessible_lib.cli import main
 from accessible_lib.editions import store
 from accessible_lib.editions.export import export_book
@@ -91,14 +91,22 @@ def test_a_reader_is_counted_active_once_a_day_and_who_is_forgotten(client, db, 
     for _ in range(3):
         assert client.get(f"/books/{sample_library['en']}").status_code == 200
     assert figures(db) == {("sign_ins", ""): 1, ("active_readers", ""): 1}
+    readers.add_reader(db, "second@example.org", "Bo Wu", READER_PASSWORD)
+    with TestClient(client.app) as second:
+        token = csrf_of(second.get("/account/sign-in"))
+        fields = {"csrf_token": token, "email": "second@example.org", "password": READER_PASSWORD, "next": ""}
+        assert second.post("/account/sign-in", data=fields, follow_redirects=False).status_code == 303
+        assert second.get("/account").status_code == 200
+    assert client.get("/account").status_code == 200
+    assert figures(db) == {("sign_ins", ""): 2, ("active_readers", ""): 2}
     # Today's set holds a salted digest, never the reader's id or address...
-    (digest,) = db.execute("SELECT digest FROM stats_seen").fetchone()
+    digest = db.execute("SELECT digest FROM stats_seen ORDER BY digest").fetchone()[0]
     assert str(reader_id) != digest and READER_EMAIL not in digest and len(digest) == 64
     # ...and once the day is over, only the count is left.
     stats.forget_past_days(db, stats.today() + timedelta(days=1))
     assert db.execute("SELECT count(*) FROM stats_seen").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM stats_salts").fetchone()[0] == 0
-    assert figures(db)[("active_readers", "")] == 1
+    assert figures(db)[("active_readers", "")] == 2
 
 
 def test_no_statistics_table_can_name_a_reader(db) -> None:
@@ -135,6 +143,13 @@ def test_editions_and_eligibility_figures_come_from_their_tables(db, settings, s
     failed, _ = store.request_edition(db, book, "html", {})
     store.fail(db, failed, store.claim(db, failed, lease_seconds=60), error="broken", retry_at=None)
     waiting, _ = store.request_edition(db, sample_library["zh"], "txt", {})
+    for number, decide in enumerate(("approve", "deny", None)):
+        reader = readers.add_reader(db, f"applicant{number}@example.org", "Applicant", READER_PASSWORD)
+        application = eligibility.submit(db, reader, "blind", kind=eligibility.STATEMENT)
+        if decide == "approve":
+            eligibility.approve(db, application, by=STAFF)
+        elif decide == "deny":
+            eligibility.deny(db, application, by=STAFF, reason="The statement is not signed.")
     today = stats.today()
     report = stats.build_report(db, today, today, library="here", editions_dir=settings.editions_dir)
     days = report.days
@@ -145,6 +160,23 @@ def test_editions_and_eligibility_figures_come_from_their_tables(db, settings, s
     assert stats.metric_total(report.own, stats.QUEUE_DEPTH, days) == 1  # the one still waiting
     assert stats.metric_total(report.own, stats.EDITIONS_STARTED, days) == 3
     assert waiting
+    assert stats.metric_total(report.own, stats.ELIGIBILITY_APPLICATIONS, days) == 3
+    assert stats.by_key(report.own, stats.ELIGIBILITY_DECISIONS) == [("approved", 1), ("denied", 1)]
+
+
+def test_a_chapter_played_is_a_listen_and_its_ranges_are_not(client, db, settings, sample_library) -> None:
+    edition_id, _ = finished_edition(db, settings, sample_library["en"], "mp3", {"engine": "espeak"})
+    listen = [f for f in store.get_edition(db, edition_id)["files"] if f.get("role") == "listen"]
+    assert listen and all(f["seconds"] > 0 for f in listen)
+    url = f"/editions/{edition_id}/files/{listen[0]['name']}"
+    assert client.get(url).status_code == 200
+    assert client.get(url, headers={"Range": "bytes=0-"}).status_code == 206  # the player starts it again
+    assert client.get(url, headers={"Range": "bytes=500-"}).status_code == 206  # and skips ahead: not again
+    assert figures(db) == {("listen_edition", ""): 2}
+    today = stats.today()
+    report = stats.build_report(db, today, today, library="", editions_dir=settings.editions_dir)
+    seconds = sum(f["seconds"] for f in listen)
+    assert stats.metric_total(report.own, stats.AUDIO_SECONDS, report.days) == round(seconds)
 
 
 def test_the_staff_page_draws_charts_and_tables_of_the_same_figures(staff, db, sample_library) -> None:
