@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from . import stats
+from .i18n import gettext
 from .jobs import signing
 from .settings import Settings
 
@@ -42,6 +43,8 @@ FIRST_BACKOFF = 60.0
 MAX_BACKOFF = 6 * 3600.0
 MAX_NAME_CHARS = 200
 MAX_ROWS = 200_000
+MAX_KEYS_PER_DAY = 2000  # of one metric (queries): the rarest beyond this are left out of what is sent
+BODY_BYTES = 1_000_000  # a request body; more days go in more requests
 
 
 class BadRollup(ValueError):
@@ -115,10 +118,39 @@ def payload(db: Database, settings: Settings, start: date, end: date) -> dict:
     own = stats.own_figures(db, start, end, settings.editions_dir)
     total = stats.add(own, *stats.members_figures(db, start, end).values())
     days: dict[str, list] = {day: [] for day in stats.days_between(start, end)}
-    for (day, metric, key), value in sorted(total.items()):
-        if day in days and value:
+    keys: dict[tuple[str, str], int] = {}
+    # Largest first within each day and metric, so that a day with more queries than are sent loses the
+    # rarest ones (a search made once), never the figures without a key.
+    for (day, metric, key), value in sorted(
+        total.items(), key=lambda item: (item[0][0], item[0][1], -item[1])
+    ):
+        if day not in days or not value:
+            continue
+        keys[(day, metric)] = keys.get((day, metric), 0) + 1
+        if keys[(day, metric)] <= MAX_KEYS_PER_DAY:
             days[day].append([metric, key, value])
     return {"library": library_name(settings), "days": days}
+
+
+def batches(data: dict, limit: int) -> list[tuple[str, bytes]]:
+    """The payload cut into request bodies of whole days, each under `limit` bytes where a day allows:
+    (the last day in it, the body). A parent takes a body of at most 2 MB."""
+    out, current, size = [], {}, 0
+    for day, figures in data["days"].items():
+        day_size = len(json.dumps(figures, ensure_ascii=False).encode()) + 20
+        if current and size + day_size > limit:
+            out.append(_body(data, current))
+            current, size = {}, 0
+        current[day] = figures
+        size += day_size
+    if current:
+        out.append(_body(data, current))
+    return out
+
+
+def _body(data: dict, days: dict) -> tuple[str, bytes]:
+    body = json.dumps({"library": data["library"], "days": days}, ensure_ascii=False, sort_keys=True)
+    return max(days), body.encode()
 
 
 @dataclass(frozen=True)
@@ -137,10 +169,15 @@ def send(
     force: bool = False,
     now: float | None = None,
     timeout: float = 30.0,
+    body_bytes: int = BODY_BYTES,
 ) -> SendResult:
     """Send the days after the last accepted one; `force` ignores the wait after a failure (on demand)."""
     if not settings.parent_url or not settings.parent_key:
-        return SendResult(False, None, "no parent library is set (parent_url and parent_key)")
+        return SendResult(
+            False,
+            None,
+            gettext("No parent library is set: set ACCESSIBLE_LIB_PARENT_URL and ACCESSIBLE_LIB_PARENT_KEY."),
+        )
     now = time.time() if now is None else now
     state = _state(db)
     if not force and state["next_attempt_at"] and now < state["next_attempt_at"]:
@@ -154,27 +191,25 @@ def send(
     start = max(start, end - timedelta(days=MAX_DAYS - 1))
     if start > end:
         return SendResult(False, state["accepted_through"])
-    body = json.dumps(payload(db, settings, start, end), ensure_ascii=False, sort_keys=True).encode()
-    error = _post(settings, body, timeout)
     sent_at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+    accepted, error, days = state["accepted_through"], None, 0
+    for last_day, body in batches(payload(db, settings, start, end), body_bytes):
+        error = _post(settings, body, timeout)
+        if error is not None:
+            break
+        days += len(json.loads(body)["days"])
+        # A partial today is sent, but never counted as accepted: tomorrow it goes again, whole.
+        through = min(last_day, (today - timedelta(days=1)).isoformat())
+        accepted = max(accepted or through, through)
+        _save_state(db, accepted_through=accepted, last_sent_at=sent_at)
     if error is None:
-        accepted = min(end, today - timedelta(days=1)).isoformat()
-        if state["accepted_through"] and accepted < state["accepted_through"]:
-            accepted = state["accepted_through"]
-        _save_state(
-            db,
-            accepted_through=accepted,
-            failures=0,
-            next_attempt_at=None,
-            last_error=None,
-            last_sent_at=sent_at,
-        )
-        return SendResult(True, accepted, None, (end - start).days + 1)
+        _save_state(db, failures=0, next_attempt_at=None, last_error=None, last_sent_at=sent_at)
+        return SendResult(True, accepted, None, days)
     failures = (state["failures"] or 0) + 1
     wait = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (failures - 1))
     _save_state(db, failures=failures, next_attempt_at=now + wait, last_error=error, last_sent_at=sent_at)
     log.warning("statistics not accepted by the parent library (attempt %s): %s", failures, error)
-    return SendResult(False, state["accepted_through"], error)
+    return SendResult(False, accepted, error, days)
 
 
 def _post(settings: Settings, body: bytes, timeout: float) -> str | None:
@@ -188,10 +223,10 @@ def _post(settings: Settings, body: bytes, timeout: float) -> str | None:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        return f"the parent answered {exc.code}"
+        return gettext("the parent answered %(status)s", status=exc.code)
     except (OSError, ValueError) as exc:
-        return f"the parent could not be reached: {exc}"
-    return None if answer.get("ok") else "the parent did not say it accepted the figures"
+        return gettext("the parent could not be reached: %(reason)s", reason=str(exc))
+    return None if answer.get("ok") else gettext("the parent did not say it accepted the figures")
 
 
 # --- The receiving side ---

@@ -142,10 +142,19 @@ def test_a_city_reports_to_its_province_and_the_province_to_the_nation(three_lib
     assert [national_page[c]["Chapters read"] for c in national_page] == ["11", "12", "23"]
     assert national_page["Total"]["Searches that found nothing"] == "3"
 
-    # Sending the same days again replaces them: nothing is counted twice.
+    # Sending the same days again replaces them: nothing is counted twice. Today is sent again as it
+    # stands; and a library that lost its record of what was accepted sends every day again.
     before = (_members(province), _members(national))
     assert _send(city, include_today=True, force=True).sent
     assert _send(province, include_today=True, force=True).sent
+    assert (_members(province), _members(national)) == before
+    for settings in (city, province):
+        db = open_database(settings.database_path)
+        with db.conn:
+            db.execute("DELETE FROM rollup_state")
+        db.close()
+    assert _send(city, include_today=True).days == 2
+    assert _send(province, include_today=True).days == 2
     assert (_members(province), _members(national)) == before
     # Up to yesterday, the parent has everything: the daily run has nothing to send.
     assert not _send(city).sent
@@ -211,3 +220,21 @@ def test_the_worker_sends_once_an_hour_until_accepted(three_libraries) -> None:
     assert _members(province) == {"Hangzhou": {"sign_ins": 3}}
     assert daily_statistics(city)["sent"] is False  # nothing new until the day is over
     assert daily_statistics(province)["sent"] is True  # the province passes it on, without being asked
+
+
+def test_many_days_go_in_several_requests_each_accepted_in_turn(three_libraries) -> None:
+    _, province, city, _ = three_libraries
+    today = stats.today()
+    db = open_database(city.database_path)
+    for back in range(1, 6):
+        stats.count(db, stats.DOWNLOADS, "mp3", n=back, day=today - timedelta(days=back))
+    data = rollup.payload(db, city, today - timedelta(days=5), today - timedelta(days=1))
+    bodies = rollup.batches(data, 60)
+    db.close()
+    assert len(bodies) == 5  # one day each: a day is never cut in two
+    assert [json.loads(body)["days"] for _, body in bodies] == [
+        {day: data["days"][day]} for day in data["days"]
+    ]
+    sent = _send(city, body_bytes=60)
+    assert sent.sent and sent.days == 5 and sent.accepted_through == (today - timedelta(days=1)).isoformat()
+    assert _members(province) == {"Hangzhou": {"downloads": 15}}
