@@ -247,11 +247,16 @@ def derived(db: Database, start: date, end: date, editions_dir: Path | None = No
 def _queue(db: Database, start: date, end: date, figures: Figures) -> None:
     """Waiting at the end of each day (queued by then, not yet started), and the wait of those started."""
     first, last = start.isoformat(), end.isoformat()
-    for queued_at, started_at in db.execute(
-        "SELECT queued_at, started_at FROM editions WHERE queued_at IS NOT NULL AND substr(queued_at, 1, 10) "
-        "<= ? AND (started_at IS NULL OR substr(started_at, 1, 10) >= ?)",
+    for queued_at, started_at, status in db.execute(
+        "SELECT queued_at, started_at, status FROM editions WHERE queued_at IS NOT NULL "
+        "AND substr(queued_at, 1, 10) <= ? AND (started_at IS NULL OR substr(started_at, 1, 10) >= ? "
+        "OR started_at < queued_at)",
         [last, first],
     ):
+        if started_at and started_at < queued_at:
+            started_at = None  # asked for again after an earlier attempt: waiting since queued_at
+        if started_at is None and status != "queued":
+            continue  # made before editions recorded when they started: nothing to tell
         queued_day = queued_at[:10]
         started_day = started_at[:10] if started_at else None
         for day in days_between(max(start, date.fromisoformat(queued_day)), end):

@@ -109,6 +109,13 @@ def test_a_reader_is_counted_active_once_a_day_and_who_is_forgotten(client, db, 
     assert figures(db)[("active_readers", "")] == 2
 
 
+def test_a_reading_app_signed_in_with_basic_auth_counts_its_reader_active(client, db) -> None:
+    readers.add_reader(db, READER_EMAIL, "Ann Lee", READER_PASSWORD)
+    for _ in range(2):
+        assert client.get("https://testserver/opds", auth=(READER_EMAIL, READER_PASSWORD)).status_code == 200
+    assert figures(db) == {("active_readers", ""): 1}
+
+
 def test_no_statistics_table_can_name_a_reader(db) -> None:
     allowed = {
         "stats_daily": {"day", "metric", "key", "count"},

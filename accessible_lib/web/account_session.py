@@ -54,6 +54,10 @@ def _lookup(state: dict, token: str):
     return readers.as_reader(account)
 
 
+def _seen(state: dict, reader_id: int) -> None:
+    stats.reader_seen(state["connections"].get(), reader_id)
+
+
 class ReaderSessionMiddleware:
     """Sets `request.state.reader` (an `access.Reader` or None) and `request.state.reader_token`; a reading
     app without the cookie may sign in with HTTP Basic on its own paths (basic_auth.py)."""
@@ -83,6 +87,7 @@ class ReaderSessionMiddleware:
                         await signed_in(scope, receive, send)
                         return
                     state["reader"] = signed_in  # this request only: no session, no cookie
+                    await run_in_threadpool(_seen, state, signed_in.id)  # a reading app's reader is active
         await self.app(scope, receive, send)
 
 
