@@ -96,6 +96,21 @@ def _save_state(db: Database, **values: object) -> None:
         )
 
 
+def status(db: Database, settings: Settings) -> dict | None:
+    """What staff need to know of the sending, or None without a parent: the last day the parent accepted
+    and, after a failure, why and when the next try is (UTC)."""
+    if not settings.parent_url:
+        return None
+    state = _state(db)
+    next_at = state["next_attempt_at"]
+    return {
+        "parent": settings.parent_url,
+        "accepted_through": state["accepted_through"],
+        "error": state["last_error"] if state["failures"] else None,
+        "next_attempt": datetime.fromtimestamp(next_at, UTC).strftime("%Y-%m-%d %H:%M") if next_at else None,
+    }
+
+
 def _first_day(db: Database) -> date | None:
     """The earliest day anything happened: where a library that never sent starts."""
     candidates = [

@@ -57,10 +57,11 @@ def _send(settings: Settings, **options) -> rollup.SendResult:
         db.close()
 
 
-def _summary(settings: Settings) -> dict[str, dict[str, str]]:
-    """The parent's staff page, as staff see it: {column: {figure: value}} of the summary table."""
+def _page(settings: Settings) -> BeautifulSoup:
+    """The statistics page as a librarian of that library sees it."""
     db = open_database(settings.database_path)
-    auth.create_staff(db, STAFF, STAFF_PASSWORD)
+    if not db.execute("SELECT count(*) FROM staff_users").fetchone()[0]:
+        auth.create_staff(db, STAFF, STAFF_PASSWORD)
     db.close()
     with TestClient(create_app(settings)) as client:
         login = BeautifulSoup(client.get("/staff/login").text, "html.parser")
@@ -69,7 +70,12 @@ def _summary(settings: Settings) -> dict[str, dict[str, str]]:
         assert client.post("/staff/login", data=fields, follow_redirects=False).status_code == 303
         page = client.get("/staff/stats")
     assert page.status_code == 200
-    table = BeautifulSoup(page.text, "html.parser").find("table", id="summary")
+    return BeautifulSoup(page.text, "html.parser")
+
+
+def _summary(settings: Settings) -> dict[str, dict[str, str]]:
+    """The parent's staff page: {column: {figure: value}} of its summary table."""
+    table = _page(settings).find("table", id="summary")
     columns = [th.get_text() for th in table.thead.find_all("th")][1:]
     result: dict[str, dict[str, str]] = {column: {} for column in columns}
     for row in table.tbody.find_all("tr"):
@@ -184,7 +190,8 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(three_libraries) -> No
 
 
 def test_a_refused_send_is_retried_after_a_wait_until_accepted(three_libraries) -> None:
-    _, province, city, _ = three_libraries
+    _, province, city, servers = three_libraries
+    province_url = servers[1].url
     yesterday = stats.today() - timedelta(days=1)
     db = open_database(city.database_path)
     stats.count(db, stats.READS, n=2, day=yesterday)
@@ -195,9 +202,13 @@ def test_a_refused_send_is_retried_after_a_wait_until_accepted(three_libraries) 
     assert not failed.sent and failed.error == "the parent answered 401" and failed.accepted_through is None
     assert not _send(city, now=now + 30).sent  # within the wait: not even tried
     assert _members(province) == {}
+    said = _page(city).find(id="rollup-heading").find_next("p").get_text(" ", strip=True)
+    assert "has no figures from this library yet" in said and "the parent answered 401" in said, said
     retried = _send(city, now=now + rollup.FIRST_BACKOFF + 1)  # the key is put right; the next run sends
     assert retried.sent and retried.accepted_through == yesterday.isoformat()
     assert _members(province) == {"Hangzhou": {"reads": 2}}
+    said = _page(city).find(id="rollup-heading").find_next("p").get_text(" ", strip=True)
+    assert said == f"{province_url} has this library’s figures up to {yesterday}.", said
 
 
 def test_the_worker_sends_once_an_hour_until_accepted(three_libraries) -> None:

@@ -173,6 +173,7 @@ def stats_view(request: Request, staff: StaffContext) -> Response:
     if errors:
         return render(request, "staff_stats.html", context, status=400)
     context.update(_context(report_for(request, start, end)))
+    context["rollup"] = rollup.status(db_for(request), request.state.settings)
     context.update(
         start=start.isoformat(), end=end.isoformat(), csv_href=f"/staff/stats.csv?from={start}&to={end}"
     )
