@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from . import stats
+from . import stats, stats_report
 from .i18n import gettext
 from .jobs import signing
 from .settings import Settings
@@ -130,9 +130,9 @@ def _first_day(db: Database) -> date | None:
 
 def payload(db: Database, settings: Settings, start: date, end: date) -> dict:
     """This library's figures and its members', added together, for each day from `start` to `end`."""
-    own = stats.own_figures(db, start, end, settings.editions_dir)
-    total = stats.add(own, *stats.members_figures(db, start, end).values())
-    days: dict[str, list] = {day: [] for day in stats.days_between(start, end)}
+    own = stats_report.own_figures(db, start, end, settings.editions_dir)
+    total = stats_report.add(own, *stats_report.members_figures(db, start, end).values())
+    days: dict[str, list] = {day: [] for day in stats_report.days_between(start, end)}
     keys: dict[tuple[str, str], int] = {}
     # Largest first within each day and metric, so that a day with more queries than are sent loses the
     # rarest ones (a search made once), never the figures without a key.

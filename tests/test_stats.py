@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from accessible_lib import auth, create_app, eligibility, readers, stats
+from accessible_lib import auth, create_app, eligibility, readers, stats, stats_report
 from accessible_lib.cli import main
 from accessible_lib.editions import store
 from accessible_lib.editions.export import export_book
@@ -158,17 +158,17 @@ def test_editions_and_eligibility_figures_come_from_their_tables(db, settings, s
         elif decide == "deny":
             eligibility.deny(db, application, by=STAFF, reason="The statement is not signed.")
     today = stats.today()
-    report = stats.build_report(db, today, today, library="here", editions_dir=settings.editions_dir)
+    report = stats_report.build_report(db, today, today, library="here", editions_dir=settings.editions_dir)
     days = report.days
-    assert stats.by_key(report.own, stats.EDITIONS_MADE) == [("brf", 1), ("txt", 1)]
-    assert stats.by_key(report.own, stats.EDITION_FAILURES) == [("html", 1)]
+    assert stats_report.by_key(report.own, stats.EDITIONS_MADE) == [("brf", 1), ("txt", 1)]
+    assert stats_report.by_key(report.own, stats.EDITION_FAILURES) == [("html", 1)]
     pages = brf.count(b"\f") + (0 if brf.endswith(b"\f") else 1)
-    assert pages >= 1 and stats.metric_total(report.own, stats.BRAILLE_PAGES, days) == pages
-    assert stats.metric_total(report.own, stats.QUEUE_DEPTH, days) == 1  # the one still waiting
-    assert stats.metric_total(report.own, stats.EDITIONS_STARTED, days) == 3
+    assert pages >= 1 and stats_report.metric_total(report.own, stats.BRAILLE_PAGES, days) == pages
+    assert stats_report.metric_total(report.own, stats.QUEUE_DEPTH, days) == 1  # the one still waiting
+    assert stats_report.metric_total(report.own, stats.EDITIONS_STARTED, days) == 3
     assert waiting
-    assert stats.metric_total(report.own, stats.ELIGIBILITY_APPLICATIONS, days) == 3
-    assert stats.by_key(report.own, stats.ELIGIBILITY_DECISIONS) == [("approved", 1), ("denied", 1)]
+    assert stats_report.metric_total(report.own, stats.ELIGIBILITY_APPLICATIONS, days) == 3
+    assert stats_report.by_key(report.own, stats.ELIGIBILITY_DECISIONS) == [("approved", 1), ("denied", 1)]
 
 
 def test_a_chapter_played_is_a_listen_and_its_ranges_are_not(client, db, settings, sample_library) -> None:
@@ -181,9 +181,9 @@ def test_a_chapter_played_is_a_listen_and_its_ranges_are_not(client, db, setting
     assert client.get(url, headers={"Range": "bytes=500-"}).status_code == 206  # and skips ahead: not again
     assert figures(db) == {("listen_edition", ""): 2}
     today = stats.today()
-    report = stats.build_report(db, today, today, library="", editions_dir=settings.editions_dir)
+    report = stats_report.build_report(db, today, today, library="", editions_dir=settings.editions_dir)
     seconds = sum(f["seconds"] for f in listen)
-    assert stats.metric_total(report.own, stats.AUDIO_SECONDS, report.days) == round(seconds)
+    assert stats_report.metric_total(report.own, stats.AUDIO_SECONDS, report.days) == round(seconds)
 
 
 def test_the_staff_page_draws_charts_and_tables_of_the_same_figures(staff, db, sample_library) -> None:

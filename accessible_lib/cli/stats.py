@@ -9,7 +9,7 @@ import sys
 import click
 
 from .. import db as database
-from .. import rollup, stats
+from .. import rollup, stats, stats_report
 from ..i18n import gettext
 from ..settings import Settings
 from ..web.staff_stats import parse_range
@@ -35,7 +35,7 @@ def stats_group(context: click.Context, first: str, last: str, as_csv: bool) -> 
     settings = Settings.from_env()
     catalogue_db = database.open_database(settings.database_path)
     try:
-        report = stats.build_report(
+        report = stats_report.build_report(
             catalogue_db,
             start,
             end,
@@ -45,12 +45,12 @@ def stats_group(context: click.Context, first: str, last: str, as_csv: bool) -> 
     finally:
         catalogue_db.close()
     if as_csv:
-        stats.write_csv(report, sys.stdout)
+        stats_report.write_csv(report, sys.stdout)
         return
     _print(report)
 
 
-def _print(report: stats.Report) -> None:
+def _print(report: stats_report.Report) -> None:
     days = report.days
     columns = report.columns(gettext("This library"), gettext("Total"))
     click.echo(gettext("From %(first)s to %(last)s", first=days[0], last=days[-1]))
@@ -60,7 +60,7 @@ def _print(report: stats.Report) -> None:
     click.echo(" " * width + "  " + "  ".join(names))
     for metric, label in zip(stats.SUMMARY, labels, strict=True):
         values = [
-            stats.number(stats.shown_total(figures, metric, days)).rjust(len(n))
+            stats_report.number(stats_report.shown_total(figures, metric, days)).rjust(len(n))
             for n, (_, figures) in zip(names, columns, strict=True)
         ]
         click.echo(label.ljust(width) + "  " + "  ".join(values))
@@ -69,12 +69,12 @@ def _print(report: stats.Report) -> None:
         (stats.SEARCH_QUERY, gettext("Most searched for")),
         (stats.SEARCH_EMPTY, gettext("Searches that found nothing: what the collection lacks")),
     ):
-        ranked = stats.by_key(total, metric, 20)
+        ranked = stats_report.by_key(total, metric, 20)
         if ranked:
             click.echo("")
             click.echo(heading)
             for key, value in ranked:
-                click.echo(f"{stats.number(value):>6}  {key}")
+                click.echo(f"{stats_report.number(value):>6}  {key}")
 
 
 @stats_group.command("send")

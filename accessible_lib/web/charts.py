@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from ..i18n import gettext
-from ..stats import number
+from ..stats_report import number
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 36

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import rollup, stats
+from .. import rollup, stats, stats_report
 from ..editions import formats
 from ..i18n import gettext
 from .charts import bar_chart
@@ -100,9 +100,9 @@ def _decision_label(status: str) -> str:
     return {"approved": gettext("Approved"), "denied": gettext("Refused")}.get(status, status)
 
 
-def report_for(request: Request, start: date, end: date) -> stats.Report:
+def report_for(request: Request, start: date, end: date) -> stats_report.Report:
     settings = request.state.settings
-    return stats.build_report(
+    return stats_report.build_report(
         db_for(request),
         start,
         end,
@@ -111,7 +111,7 @@ def report_for(request: Request, start: date, end: date) -> stats.Report:
     )
 
 
-def _context(report: stats.Report) -> dict:
+def _context(report: stats_report.Report) -> dict:
     days = report.days
     total = report.total
     columns = [
@@ -121,7 +121,9 @@ def _context(report: stats.Report) -> dict:
     summary = [
         {
             "label": _label(metric),
-            "values": [stats.number(stats.shown_total(c["figures"], metric, days)) for c in columns],
+            "values": [
+                stats_report.number(stats_report.shown_total(c["figures"], metric, days)) for c in columns
+            ],
         }
         for metric in stats.SUMMARY
     ]
@@ -131,24 +133,24 @@ def _context(report: stats.Report) -> dict:
             _label(metric),
             _label(metric),
             days,
-            stats.daily_series(total, metric, days),
+            stats_report.daily_series(total, metric, days),
         )
         for metric in CHARTED
     ]
 
     def keyed(metric: str, label, limit: int | None = None) -> list[dict]:
         return [
-            {"key": label(key), "lang": None, "value": stats.number(v)}
-            for key, v in stats.by_key(total, metric, limit)
+            {"key": label(key), "lang": None, "value": stats_report.number(v)}
+            for key, v in stats_report.by_key(total, metric, limit)
         ]
 
     queries = [
-        {"key": key, "lang": query_lang(key), "value": stats.number(value)}
-        for key, value in stats.by_key(total, stats.SEARCH_QUERY, TOP_QUERIES)
+        {"key": key, "lang": query_lang(key), "value": stats_report.number(value)}
+        for key, value in stats_report.by_key(total, stats.SEARCH_QUERY, TOP_QUERIES)
     ]
     empty = [
-        {"key": key, "lang": query_lang(key), "value": stats.number(value)}
-        for key, value in stats.by_key(total, stats.SEARCH_EMPTY, TOP_QUERIES)
+        {"key": key, "lang": query_lang(key), "value": stats_report.number(value)}
+        for key, value in stats_report.by_key(total, stats.SEARCH_EMPTY, TOP_QUERIES)
     ]
     return {
         "columns": columns,
@@ -192,7 +194,7 @@ def stats_csv(request: Request, staff: StaffContext) -> Response:
             media_type="text/plain; charset=utf-8",
         )
     out = io.StringIO()
-    stats.write_csv(report_for(request, start, end), out)
+    stats_report.write_csv(report_for(request, start, end), out)
     return Response(
         out.getvalue().encode("utf-8-sig"),  # the byte order mark tells Excel the file is UTF-8 (Chinese)
         media_type="text/csv; charset=utf-8",
