@@ -253,12 +253,13 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def write_csv(report: Report, out) -> None:
-    """One line per library, day, metric and key: this library's figures, then each member's."""
+def write_csv(report: Report, out, own_name: str) -> None:
+    """One line per library, day, metric and key: this library's figures (under `own_name` when it has no
+    name of its own), then each member's."""
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for name, figures in [(report.library, report.own), *sorted(report.members.items())]:
+    for name, figures in [(report.library or own_name, report.own), *sorted(report.members.items())]:
         for (day, metric, key), value in sorted(figures.items()):
             writer.writerow([_cell(name), day, metric, _cell(key), number(value)])

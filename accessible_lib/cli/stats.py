@@ -45,7 +45,7 @@ def stats_group(context: click.Context, first: str, last: str, as_csv: bool) -> 
     finally:
         catalogue_db.close()
     if as_csv:
-        stats_report.write_csv(report, sys.stdout)
+        stats_report.write_csv(report, sys.stdout, gettext("This library"))
         return
     _print(report)
 

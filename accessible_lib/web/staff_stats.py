@@ -194,7 +194,7 @@ def stats_csv(request: Request, staff: StaffContext) -> Response:
             media_type="text/plain; charset=utf-8",
         )
     out = io.StringIO()
-    stats_report.write_csv(report_for(request, start, end), out)
+    stats_report.write_csv(report_for(request, start, end), out, gettext("This library"))
     return Response(
         out.getvalue().encode("utf-8-sig"),  # the byte order mark tells Excel the file is UTF-8 (Chinese)
         media_type="text/csv; charset=utf-8",
