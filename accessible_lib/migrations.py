@@ -674,3 +674,40 @@ def m018_reading_prefs(db: Database) -> None:
     not a table: one short value per reader, read at sign-in, exported and deleted with the account.
     NULL: never saved (the browser's cookie is kept at sign-in); "": saved as the defaults."""
     db["readers"].add_column("reading_prefs", str)
+
+
+@migrations()
+def m020_stats(db: Database) -> None:
+    """Statistics (issue 14, parts 1 and 2), as daily counts only: no column names a reader (see stats.py).
+
+    `stats_daily`: this library's figures, one row per day, metric and key (a query, a format), added to by
+    an UPSERT. `stats_salts` and `stats_seen`: today's salt and the salted digests of the readers already
+    counted as active today, deleted once the day is over. `stats_members`: the daily figures member
+    libraries sent (rollup.py), replaced whole for each day they send again. `rollup_state`: how far this
+    library's own sending to its parent has got, and when to try again after a failure."""
+    db["stats_daily"].create(
+        {"day": str, "metric": str, "key": str, "count": int},
+        pk=("day", "metric", "key"),
+        not_null={"day", "metric", "key", "count"},
+        defaults={"key": "", "count": 0},
+    )
+    db["stats_daily"].create_index(["metric", "day"])
+    db["stats_salts"].create({"day": str, "salt": str}, pk="day", not_null={"salt"})
+    db["stats_seen"].create({"day": str, "digest": str}, pk=("day", "digest"))
+    db["stats_members"].create(
+        {"member": str, "day": str, "metric": str, "key": str, "value": float, "received_at": str},
+        pk=("member", "day", "metric", "key"),
+        not_null={"value", "received_at"},
+    )
+    db["stats_members"].create_index(["day"])
+    db["rollup_state"].create(
+        {
+            "id": int,  # always 1: one parent
+            "accepted_through": str,  # the last day the parent accepted; everything after it is sent again
+            "failures": int,  # failed attempts in a row, for the backoff
+            "next_attempt_at": float,  # unix time; none before it after a failure
+            "last_error": str,
+            "last_sent_at": str,
+        },
+        pk="id",
+    )

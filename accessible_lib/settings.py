@@ -190,6 +190,31 @@ SETTINGS: list[Setting] = [
         "Bytes a worker uploading an edition sends in one signed request (at most 32 MiB): a failure costs "
         "at most this much again.",
     ),
+    Setting(
+        "library_name",
+        "",
+        "How this library is named in the statistics, and at its parent library (e.g. Hangzhou City "
+        'Library). Empty: the host name of the public address, or "this library".',
+    ),
+    Setting(
+        "parent_url",
+        "",
+        "The parent library's address (e.g. https://province.example.org): once a day this library sends "
+        "it its daily statistics, its members' included, signed with parent_key. Empty: none is sent.",
+    ),
+    Setting(
+        "parent_key",
+        "",
+        "The key shared with the parent library, which signs what is sent to it.",
+        secret=True,
+    ),
+    Setting(
+        "member_keys",
+        "",
+        "Member libraries whose statistics this library takes (POST /internal/rollup): comma-separated "
+        "name=key pairs, each the member's library_name and its parent_key. Empty: none is taken.",
+        secret=True,
+    ),
 ]
 
 
@@ -281,6 +306,10 @@ class Settings:
     harvest_max_pages: int = 100_000
     shared_editions: bool = False
     upload_chunk_bytes: int = 8 * 1024 * 1024
+    library_name: str = ""
+    parent_url: str = ""
+    parent_key: str = ""
+    member_keys: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from accessible_lib import auth, staff_accounts
+from accessible_lib import auth, staff_accounts, stats
 from accessible_lib.db import open_database
 from accessible_lib.editions import store
 
@@ -90,13 +90,23 @@ def make_jobs(server: LiveServer, book_id: int) -> list[int]:
     return [running, waiting, failed]
 
 
+def count_some(server: LiveServer) -> None:
+    """Figures for the statistics page's charts and tables: searches, a Chinese one among them."""
+    db = catalogue_db(server)
+    try:
+        for query, total in (("whale", 2), ("长恨歌", 1), ("no such book", 0)):
+            stats.record_search(db, query, total)
+    finally:
+        db.close()
+
+
 def staff_links(page: Page, server: LiveServer) -> list[str]:
     links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
     found = []
     for link in links:
         parts = urlsplit(link)
         if f"{parts.scheme}://{parts.netloc}" == server.url and parts.path.startswith("/staff"):
-            if not parts.path.endswith(".json"):
+            if not parts.path.endswith((".json", ".csv")):  # files to save, not pages
                 found.append(link.split("#")[0])
     return found
 
@@ -106,6 +116,7 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
     server, books = staff_live
     book_id = books[FILES[0]]
     jobs = make_jobs(server, book_id)
+    count_some(server)
     crawl = Crawl(locale)
     axe = Axe()
     context = new_context(chromium, server, locale, color_scheme="light")
@@ -150,6 +161,9 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         page.locator("form[action='/staff/upload'] button[type=submit]").click()
         page.wait_for_selector(".upload-results")
         crawl.problems.extend(axe_problems(axe, page, "upload results", AXE_OPTIONS))
+        page.goto(server.url + "/staff/stats?from=2026-02-30")  # a day that does not exist
+        page.wait_for_selector("[role=alert]")
+        crawl.problems.extend(axe_problems(axe, page, "statistics (errors)", AXE_OPTIONS))
         page.goto(server.url + "/staff/downloads?id=12")  # a download id that cannot be one
         page.wait_for_selector("[role=alert]")
         page.wait_for_function("() => document.activeElement?.id === 'error-summary'")  # its script ran
@@ -166,6 +180,7 @@ def test_every_staff_page_passes_axe(chromium, staff_live, locale):  # noqa: F81
         "/staff/jobs?status=failed",
         f"/staff/jobs/{jobs[0]}",
         "/staff/downloads",
+        "/staff/stats",
     ]:
         assert wanted in paths, f"the crawl did not reach {wanted}"
     titles: dict[str, list[str]] = {}

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from accessible_lib.db import open_database
-from accessible_lib.editions import store
+from accessible_lib.editions import formats, store
 from accessible_lib.editions.staging import UPLOAD_PREFIX
 from accessible_lib.editions.storage import PUBLISHED_DIR, storage_for
 from accessible_lib.jobs import signing
@@ -33,7 +33,7 @@ from accessible_lib.jobs.reporters import HttpReporter
 from accessible_lib.jobs.uploader import UploadStorage
 from accessible_lib.settings import Settings
 
-from . import jobs_plugin  # noqa: F401 - the test formats, test-big among them, as the workers load them
+from . import jobs_plugin  # the test formats, test-big among them, as the workers load them
 from .jobs_helpers import (
     WAIT,
     add_books,
@@ -52,6 +52,17 @@ SECRET = "a key the web app and its remote workers share"
 LEASE = 3  # seconds: the killed worker's lease runs out soon
 CHUNK = 8192  # small chunks, so an upload of a few MB takes long enough to be caught in the middle
 BIG_KB = 6144
+
+
+@pytest.fixture(scope="module", autouse=True)
+def plugin_formats():
+    """The test plugin's formats registered in this process for this module: test_jobs.py, which runs
+    earlier, removes them when it ends, and importing the plugin again registers nothing."""
+    for fmt in jobs_plugin.TEST_FORMATS:
+        formats.register(fmt)
+    yield
+    for fmt in jobs_plugin.TEST_FORMATS:
+        formats.FORMATS.pop(fmt.name, None)
 
 
 @pytest.fixture

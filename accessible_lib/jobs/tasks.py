@@ -179,4 +179,7 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
             storage.sweep()
         return result
 
+    from .stats_tasks import register_stats_task
+
+    register_stats_task(huey, settings)  # statistics: forget the past days' digests, send to the parent
     return EditionTasks(build_edition, check_leases)

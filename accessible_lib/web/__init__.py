@@ -20,6 +20,7 @@ def routes() -> list[Route]:
         opds2,
         reader,
         resolver,
+        rollup_api,
         search,
         worker_api,
     )
@@ -79,4 +80,6 @@ def routes() -> list[Route]:
         *worker_api.routes(),
         # For the machines that run the library: a load balancer, systemd, Prometheus (web/health.py).
         *health.routes(),
+        # Member libraries send their daily statistics here, signed with the key each shares (rollup.py).
+        *rollup_api.routes(),
     ]

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import readers, sessions
+from .. import readers, sessions, stats
 from . import basic_auth, csrf
 from .render import render
 
@@ -48,7 +48,12 @@ def _lookup(state: dict, token: str):
     account = readers.get_reader(db, session.account_id)
     if account is None or not account.verified:
         return None
+    stats.reader_seen(db, account.id)  # counted once a day, without keeping who (stats.py)
     return readers.as_reader(account)
+
+
+def _seen(state: dict, reader_id: int) -> None:
+    stats.reader_seen(state["connections"].get(), reader_id)
 
 
 class ReaderSessionMiddleware:
@@ -80,6 +85,7 @@ class ReaderSessionMiddleware:
                         await signed_in(scope, receive, send)
                         return
                     state["reader"] = signed_in  # this request only: no session, no cookie
+                    await run_in_threadpool(_seen, state, signed_in.id)  # a reading app's reader is active
         await self.app(scope, receive, send)
 
 

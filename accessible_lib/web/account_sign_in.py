@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import i18n, readers, sessions
+from .. import i18n, readers, sessions, stats
 from ..i18n import gettext
 from . import account_mail, csrf
 from .account_limits import limits_for
@@ -110,6 +110,7 @@ async def start_session(request: Request, account: readers.ReaderAccount, keep: 
         if old:
             sessions.end(db, old)
         readers.record_sign_in(db, account.id, locale if locale in i18n.BY_CODE else None)
+        stats.count(db, stats.SIGN_INS)
         return sessions.start(db, sessions.READER, account.id, persistent=keep)
 
     return await run_in_threadpool(start)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import i18n, readers
+from .. import i18n, readers, stats
 from ..errors import UserError
 from ..i18n import gettext
 from . import account_mail, csrf
@@ -123,6 +123,7 @@ async def verify(request: Request) -> Response:
         redeemed = readers.redeem_token(db, token, readers.VERIFY)
         if redeemed is not None:
             readers.mark_verified(db, redeemed.reader_id)
+            stats.count(db, stats.NEW_READERS)
             return "verified"
         if readers.token_was_used(db, token, readers.VERIFY):
             return "already-verified"  # opened twice, or first by a mail scanner: nothing is wrong

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from .. import access, shelf
+from .. import access, shelf, stats
 from ..editions import store
 from ..editions.storage import storage_for
 from . import basic_auth
@@ -64,6 +64,7 @@ def download(request: Request):
     # ?download=1, the page's "save" link, asks for it as a file named after the book and the chapter.
     inline = record.get("role") == "listen" and request.query_params.get("download") != "1"
     _remember(request, edition, record, inline)
+    _count(request, edition, inline)
     if record.get("chapter"):
         title = f"{title} {record['chapter']:03d} {record.get('title') or ''}".strip()
         fallback = f"{fallback}-{record['chapter']:03d}"
@@ -104,6 +105,19 @@ def _remember(request: Request, edition: dict, record: dict, inline: bool) -> No
     shelf.record_download(
         db_for(request), reader.id, edition["book_id"], edition["id"], edition["format"], record["name"]
     )
+
+
+def _count(request: Request, edition: dict, inline: bool) -> None:
+    """The statistics: a chapter the player starts is a listen, any other file asked for from its start a
+    download; the ranges that go on with either, and re-checks, are neither."""
+    range_header = request.headers.get("range", "").replace(" ", "")
+    conditional = "if-none-match" in request.headers or "if-modified-since" in request.headers
+    if request.method != "GET" or conditional or (range_header and not range_header.startswith("bytes=0-")):
+        return
+    if inline:
+        stats.count(db_for(request), stats.LISTEN_EDITION)
+    else:
+        stats.count(db_for(request), stats.DOWNLOADS, edition["format"])
 
 
 def _personal_copy(request: Request, edition: dict, record: dict, path: Path, headers: dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import access, catalogue
+from .. import access, catalogue, stats
 from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
 from .render import render
@@ -23,6 +23,7 @@ def chapter_page(request: Request):
     count = len(book["chapters"])
     content = prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"])
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
+    stats.count(db, stats.READS)
     context = {
         "book": book,
         "chapter": chapter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .. import access, catalogue, search, search_suggest
+from .. import access, catalogue, search, search_suggest, stats
 from .helpers import db_for, page_number
 from .render import render
 
@@ -39,6 +39,8 @@ def search_page(request: Request):
             **filters,
         )
         results = search.search(db, query, page=page_number(request), **options)
+        if results.page.number == 1 and not any(filters.values()):  # a search, not a look at its page 2
+            stats.record_search(db, query, results.total)
         hits = _with_chapter_counts(db, results.hits)
         suggestion = search_suggest.suggest(db, query, results, **options)
         if suggestion and not results.total:  # nothing as typed: show what the correction finds, too

@@ -42,6 +42,7 @@ def staff_routes() -> list[Route]:
         staff_login,
         staff_rights,
         staff_sources,
+        staff_stats,
         staff_upload,
     )
 
@@ -78,6 +79,8 @@ def staff_routes() -> list[Route]:
             methods=["POST"],
             name="staff_harvest_now",
         ),
+        Route("/staff/stats", staff_stats.stats_page, name="staff_stats"),
+        Route("/staff/stats.csv", staff_stats.stats_csv_page, name="staff_stats_csv"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),
         Route("/staff/jobs/{edition_id:int}.json", staff_jobs.job_json_page, name="staff_job_json"),
         Route("/staff/jobs/{edition_id:int}", staff_jobs.job_status_page, name="staff_job"),
