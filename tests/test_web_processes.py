@@ -8,11 +8,13 @@ request fails.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -115,13 +117,40 @@ def test_two_web_processes_share_the_catalogue_and_one_killed_is_replaced(tmp_pa
             assert status == 200
             assert BeautifulSoup(html, "html.parser").h1.get_text(strip=True) == "Two Processes"
 
-        killed = min(web)
-        os.kill(killed, signal.SIGKILL)
-        replaced = wait_for(
-            lambda: len(now := children(server.pid)) == 2 and killed not in now and now, "a new web process"
-        )
+        # Under load: readers keep asking for the home page while a process is killed. Requests the
+        # killed process held may fail; none that starts once its replacement is running may.
+        answers: list[tuple[float, int | str]] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    answer: int | str = get(base + "/")[0]
+                except (OSError, urllib.error.URLError, http.client.HTTPException) as error:
+                    answer = type(error).__name__
+                answers.append((started, answer))
+
+        readers = [threading.Thread(target=reader) for _ in range(4)]
+        for thread in readers:
+            thread.start()
+        try:
+            time.sleep(0.5)
+            killed = min(web)
+            os.kill(killed, signal.SIGKILL)
+            replaced = wait_for(
+                lambda: len(now := children(server.pid)) == 2 and killed not in now and now,
+                "a new web process",
+            )
+            replaced_at = time.monotonic()
+            time.sleep(1.5)
+        finally:
+            stop.set()
+            for thread in readers:
+                thread.join(timeout=60)
         assert len(replaced & web) == 1  # the other one kept running
-        wait_for(lambda: get(base + "/")[0] == 200, "the home page after the kill")
+        after = [answer for started, answer in answers if started > replaced_at]
+        assert after and after == [200] * len(after), after
         statuses = [get(f"{base}/books/{book_id}")[0] for _ in range(40)]
         assert statuses == [200] * 40
         # Whichever process answers the scrape counts every process's requests, the killed one's included.
