@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from .browser_conftest import chromium, new_context  # noqa: F401 (fixtures)
 from .live_server import LiveServer, live_server
+from .test_browser_axe import AXE_OPTIONS, axe_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,6 +51,7 @@ def test_the_listen_control_plays_the_chapter_by_keyboard(
     try:
         page = context.new_page()
         page.goto(f"{server.url}/books/{books[corpus]}/read/1")
+        assert axe_problems(Axe(), page, page.url, AXE_OPTIONS) == []
         audio = page.locator("[data-listen-audio]")
         assert audio.get_attribute("src") == f"/books/{books[corpus]}/read/1/audio"
         audio.focus()
