@@ -115,7 +115,7 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
-SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping")
+SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping", "listen")
 
 
 def _kept_sections(path: Path) -> dict[str, list[str]]:
@@ -137,6 +137,7 @@ def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
     from . import audio as bench_audio
     from . import braille as bench_braille
+    from . import listen as bench_listen
     from . import stamping as bench_stamping
     from . import worker as bench_worker
 
@@ -158,6 +159,7 @@ def main() -> None:
         "braille": lambda: bench_braille.section(),
         "worker": lambda: bench_worker.section(data_dir),
         "stamping": lambda: bench_stamping.section(data_dir),
+        "listen": lambda: bench_listen.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)
