@@ -195,3 +195,21 @@ def test_past_capacity_a_listener_is_told_to_come_back_later(tmp_path: Path) -> 
                 time.sleep(0.5)
     finally:
         live.stop()
+
+
+def test_a_chapter_of_a_built_mp3_edition_is_heard_without_speaking_again(client, sample_library, db) -> None:
+    """The MP3 edition's builder writes the sentence cache with the keys the listening route reads: after
+    the edition, listening to any of its chapters speaks nothing (and the editions read what it spoke)."""
+    from accessible_lib.editions.audio import convert_mp3
+    from accessible_lib.editions.export import export_book
+
+    book = sample_library["zh"]
+    workspace = Path(client.app_state["settings"].data_dir) / "build"
+    workspace.mkdir()
+    convert_mp3(export_book(db, book), {"rate": 175}, workspace, lambda fraction, step: None)
+    service = service_of(client)
+    for position in (1, 2):
+        response = client.get(audio_url(book, position))
+        assert response.status_code == 200 and mp3_seconds(response.content) > 1.0
+    assert service.stats["sentences_spoken"] == 0
+    assert service.stats["sentences_cached"] >= 4  # two chapters, each its title and text
