@@ -213,3 +213,13 @@ def test_a_chapter_of_a_built_mp3_edition_is_heard_without_speaking_again(client
         assert response.status_code == 200 and mp3_seconds(response.content) > 1.0
     assert service.stats["sentences_spoken"] == 0
     assert service.stats["sentences_cached"] >= 4  # two chapters, each its title and text
+
+
+def test_a_head_request_speaks_nothing_and_holds_no_place(client, sample_library) -> None:
+    response = client.head(audio_url(sample_library["en"]))
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"
+    service = service_of(client)
+    assert service.stats["streams"] == 0 and service.stats["sentences_spoken"] == 0
+    assert service.streaming == 0
+    client.get(audio_url(sample_library["en"]))
+    assert service.stats["streams"] == 1 and service.streaming == 0  # given back when the stream ended

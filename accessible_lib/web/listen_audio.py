@@ -37,6 +37,8 @@ def chapter_audio(request: Request) -> Response:
     finished = service.finished(plan)
     if finished is not None:
         return FileResponse(finished, media_type=MEDIA_TYPE, headers=_HEADERS, stat_result=finished.stat())
+    if request.method == "HEAD":  # what a player asks before it plays: nothing is spoken for it
+        return Response(media_type=MEDIA_TYPE, headers={**_HEADERS, "Cache-Control": "private, no-store"})
     if not service.admit():
         message = gettext(
             "The library is busy reading other chapters aloud. Please try again in %(seconds)d seconds.",
@@ -44,14 +46,40 @@ def chapter_audio(request: Request) -> Response:
         )
         headers = {"Retry-After": str(RETRY_SECONDS)}
         return _refuse(request, 503, gettext("Busy: try again soon"), message, headers)
-    headers = {**_HEADERS, "Cache-Control": "private, no-store"}  # a partial stream is not worth keeping
-    return StreamingResponse(_body(service, plan), media_type=MEDIA_TYPE, headers=headers)
+    return _Stream(service, plan)
 
 
-async def _body(service: ListenService, plan: Plan):
+class _Stream(StreamingResponse):
+    """The admission slot is given back however the response ends: the stream finished, the listener
+    left mid-way, or gone before the first byte (when the body never starts, so its own `finally` never
+    runs)."""
+
+    def __init__(self, service: ListenService, plan: Plan) -> None:
+        self._release = _Once(service.release)
+        headers = {**_HEADERS, "Cache-Control": "private, no-store"}  # a partial stream is not worth keeping
+        super().__init__(_body(service, plan, self._release), media_type=MEDIA_TYPE, headers=headers)
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+class _Once:
+    def __init__(self, action) -> None:
+        self._action = action
+        self._done = False
+
+    def __call__(self) -> None:
+        if not self._done:
+            self._done = True
+            self._action()
+
+
+async def _body(service: ListenService, plan: Plan, release: _Once):
     """The stream's bytes, each sentence spoken and encoded in a worker thread (the event loop never
-    waits for speech); the admission slot is given back however the stream ends, a listener leaving early
-    included."""
+    waits for speech)."""
     chunks = service.stream(plan)
     try:
         while True:
@@ -63,7 +91,7 @@ async def _body(service: ListenService, plan: Plan):
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(chunks.close)
-        service.release()
+        release()
 
 
 def _bad_option(bad: BadOption) -> str:
