@@ -64,3 +64,28 @@ def test_the_listen_control_plays_the_chapter_by_keyboard(
         assert stopped["status"] == f"{paused}{whole // 60}:{whole % 60:02d}"  # where it paused
     finally:
         context.close()
+
+
+def test_a_busy_library_is_announced_with_when_to_try_again(
+    chromium: Browser,  # noqa: F811
+    small_library: tuple[LiveServer, dict[str, int]],
+) -> None:
+    server, books = small_library
+    service = server.server.lifespan.state["listening"]
+    context = new_context(chromium, server, "en")
+    taken = []
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/books/{books[FILES[1]]}/read/2")
+        while service.admit():  # every place taken, as by other listeners' streams
+            taken.append(True)
+        page.locator("[data-listen-audio]").focus()
+        page.keyboard.press("Space")
+        said = wait_for(page, "s.status.startsWith('The library is busy')")
+        assert said["status"] == (
+            "The library is busy reading other chapters aloud. Please try again in 10 seconds."
+        )
+    finally:
+        for _ in taken:
+            service.release()
+        context.close()

@@ -223,3 +223,24 @@ def test_a_head_request_speaks_nothing_and_holds_no_place(client, sample_library
     assert service.streaming == 0
     client.get(audio_url(sample_library["en"]))
     assert service.stats["streams"] == 1 and service.streaming == 0  # given back when the stream ended
+
+
+def test_a_head_request_says_when_the_library_is_busy(tmp_path: Path) -> None:
+    """What the chapter page's script asks after its player failed, to tell the listener why."""
+    from starlette.testclient import TestClient
+
+    from accessible_lib import create_app
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", listen_capacity=1)
+    with TestClient(create_app(settings)) as busy:
+        db = open_database(settings.database_path)
+        book = catalogue.add_book(db, make_book("Short", [("One", "A short chapter.")], language="en"))
+        db.close()
+        service = service_of(busy)
+        assert service.admit()  # the one place, taken as a stream takes it
+        refused = busy.head(audio_url(book))
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "10"
+        assert busy.get(audio_url(book)).status_code == 503
+        service.release()
+        assert busy.head(audio_url(book)).status_code == 200
+        assert service.stats["sentences_spoken"] == 0

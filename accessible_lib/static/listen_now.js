@@ -48,6 +48,19 @@
     }
   });
   audio.addEventListener("ended", function () { announce(text("ended")); });
-  audio.addEventListener("error", function () { announce(text("error")); });
+  audio.addEventListener("error", function () {
+    // The element says only that it failed; a HEAD request (nothing is spoken for it) says whether the
+    // library is busy, and for how long.
+    if (!window.fetch) {
+      announce(text("error"));
+      return;
+    }
+    window.fetch(audio.currentSrc || audio.src, { method: "HEAD", credentials: "same-origin" })
+      .then(function (response) {
+        var wait = parseInt(response.headers.get("Retry-After") || "", 10);
+        announce(response.status === 503 && wait > 0 ? text("busy", { seconds: wait }) : text("error"));
+      })
+      .catch(function () { announce(text("error")); });
+  });
   root.setAttribute("data-enhanced", "");
 })();

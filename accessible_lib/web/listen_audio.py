@@ -37,15 +37,14 @@ def chapter_audio(request: Request) -> Response:
     finished = service.finished(plan)
     if finished is not None:
         return FileResponse(finished, media_type=MEDIA_TYPE, headers=_HEADERS, stat_result=finished.stat())
-    if request.method == "HEAD":  # what a player asks before it plays: nothing is spoken for it
+    if request.method == "HEAD":
+        # Nothing is spoken for a HEAD: it says whether a GET would be served now (the chapter page's
+        # script asks, after its player failed, to say why).
+        if service.streaming >= service.capacity:
+            return _busy(request)
         return Response(media_type=MEDIA_TYPE, headers={**_HEADERS, "Cache-Control": "private, no-store"})
     if not service.admit():
-        message = gettext(
-            "The library is busy reading other chapters aloud. Please try again in %(seconds)d seconds.",
-            seconds=RETRY_SECONDS,
-        )
-        headers = {"Retry-After": str(RETRY_SECONDS)}
-        return _refuse(request, 503, gettext("Busy: try again soon"), message, headers)
+        return _busy(request)
     return _Stream(service, plan)
 
 
@@ -92,6 +91,15 @@ async def _body(service: ListenService, plan: Plan, release: _Once):
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(chunks.close)
         release()
+
+
+def _busy(request: Request) -> Response:
+    message = gettext(
+        "The library is busy reading other chapters aloud. Please try again in %(seconds)d seconds.",
+        seconds=RETRY_SECONDS,
+    )
+    headers = {"Retry-After": str(RETRY_SECONDS)}
+    return _refuse(request, 503, gettext("Busy: try again soon"), message, headers)
 
 
 def _bad_option(bad: BadOption) -> str:
