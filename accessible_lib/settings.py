@@ -166,7 +166,7 @@ SETTINGS: list[Setting] = [
         "listen_capacity",
         0,
         "Chapters streamed at once by instant listening (/books/ID/read/N/audio); a listener past it is "
-        "told the server is busy and when to try again. 0: ten per CPU core.",
+        "told the server is busy and when to try again. 0: 25 per CPU core.",
     ),
     Setting(
         "listen_engines",

@@ -287,8 +287,11 @@ class Reader:
         *,
         engine: SpeechEngine | None = None,
         cache: SentenceCache | None = None,
-        lexicon_version: str = "",
+        lexicon_version: str | Callable[[str, str], str] = "",
     ):
+        """`lexicon_version`: the pronunciation dictionary's version for the cache key, one string for every
+        sentence or `(speech, lang) -> str`, so that a changed entry changes only the keys of the sentences
+        it occurs in."""
         self.rate = check_rate(int(options.get("rate") or 175))
         self._owned = engine is None
         self.engine: SpeechEngine = engine or engine_by_name(
@@ -304,7 +307,9 @@ class Reader:
             raise
 
     def key(self, speech: str, lang: str) -> str:
-        return sentence_key(speech, lang, self.voice, self.rate, self.engine.name, self.lexicon_version)
+        version = self.lexicon_version
+        version = version(speech, lang) if callable(version) else version
+        return sentence_key(speech, lang, self.voice, self.rate, self.engine.name, version)
 
     def speak(self, speech: str, lang: str) -> Audio:
         key = self.key(speech, lang) if self.cache else ""
@@ -341,14 +346,14 @@ def audio_book(book: dict, settings: Settings | None = None) -> dict:
     return {**book, "chapters": chapters} if chapters else book
 
 
-def _fallback_title(index: int) -> str:
+def fallback_title(index: int) -> str:
     return gettext("Chapter %(number)d", number=index + 1)
 
 
 def _chapters(book: dict) -> Iterator[tuple[int, dict, str, str]]:
     language = book.get("language") or "en"
     for index, chapter in enumerate(book["chapters"]):
-        title = " ".join((chapter.get("title") or "").split()) or _fallback_title(index)
+        title = " ".join((chapter.get("title") or "").split()) or fallback_title(index)
         yield index, chapter, title, chapter.get("lang") or language
 
 

@@ -24,8 +24,9 @@ import os
 import queue
 import tempfile
 import threading
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,12 @@ from voices.sentence_cache import SentenceCache
 
 from ..caches import sentence_cache
 from ..settings import Settings
-from .audio import PARAGRAPH_PAUSE, SAMPLE_RATE, Line, Reader, chapter_lines, sentence_key
+from .audio import PARAGRAPH_PAUSE, SAMPLE_RATE, Line, Reader, chapter_lines, fallback_title, sentence_key
 
 BITRATE = 64  # kbit/s, as the audio editions (voices.mp3, voices.lame_pipe)
 QUALITY = 7
 MP3 = ".mp3"
+LOOKAHEAD = 2  # sentences spoken ahead of the one being sent
 RETRY_SECONDS = 10  # what a listener past capacity is told to wait: about one short chapter's speech
 
 
@@ -70,7 +72,7 @@ class ListenService:
 
     def __init__(self, settings: Settings) -> None:
         cores = os.cpu_count() or 1
-        self.capacity = settings.listen_capacity or 10 * cores
+        self.capacity = settings.listen_capacity or 25 * cores
         self.engine_count = settings.listen_engines or cores
         self.cache: SentenceCache | None = sentence_cache(settings)
         self.stats: Counter[str] = Counter()  # streams, sentences_spoken, sentences_cached, chapters_cached
@@ -80,6 +82,10 @@ class ListenService:
         self._lock = threading.Lock()
         self._streams = 0
         self._voices: list | None = None
+        # Threads that wait for engines on the streams' behalf (speech itself runs in the engines).
+        self._pool = ThreadPoolExecutor(LOOKAHEAD * self.capacity, thread_name_prefix="listen")
+        # The pronunciation dictionary's hook (see audio.Reader): `(speech, lang) -> version` for the key.
+        self.lexicon_version: Callable[[str, str], str] | None = None
 
     # --- engines -----------------------------------------------------------------------------------------
 
@@ -113,6 +119,7 @@ class ListenService:
         return self._voices
 
     def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             engines, self._engines = self._engines, []
         for engine in engines:
@@ -161,10 +168,15 @@ class ListenService:
     def plan(self, book: dict, chapter: dict, voice: str | None, rate: int) -> Plan:
         """The chapter's lines as an edition reads them, and every key, before anything is spoken."""
         lang = chapter.get("lang") or book.get("language") or "en"
-        title = " ".join((chapter.get("title") or "").split()) or str(chapter.get("position") or "")
+        position = int(chapter.get("position") or 1)
+        title = " ".join((chapter.get("title") or "").split()) or fallback_title(position - 1)  # as editions
         lines = chapter_lines(chapter, title, lang)
         engine = DEFAULT_ENGINE  # LibespeakEngine.name: the editions' default engine, so keys are shared
-        keys = [sentence_key(line.sentence.speech, lang, voice, rate, engine) for line in lines]
+        version = self.lexicon_version or (lambda speech, lang: "")
+        keys = [
+            sentence_key(line.sentence.speech, lang, voice, rate, engine, version(line.sentence.speech, lang))
+            for line in lines
+        ]
         whole = hashlib.sha256(f"chapter-mp3\x1f{BITRATE}\x1f{QUALITY}\x1f{PARAGRAPH_PAUSE}".encode())
         for line, key in zip(lines, keys, strict=True):
             whole.update(f"\x1f{key}:{line.paragraph}".encode())
@@ -188,9 +200,22 @@ class ListenService:
             part, out = Path(name), os.fdopen(fd, "wb")
         samples = 0
         complete = False
+        # The next sentences are spoken while this one is sent: a listener who started on a short title
+        # must not wait for the next sentence's turn at an engine.
+        ahead: deque[Future[bytes]] = deque()
+        following = 0
+
+        def read_ahead() -> None:
+            nonlocal following
+            while following < len(plan.lines) and len(ahead) < LOOKAHEAD:
+                ahead.append(self._pool.submit(self._sentence, plan, following))
+                following += 1
+
         try:
+            read_ahead()
             for number, line in enumerate(plan.lines):
-                pcm = self._sentence(plan, number)
+                pcm = ahead.popleft().result()
+                read_ahead()
                 last = number + 1 == len(plan.lines) or plan.lines[number + 1].paragraph != line.paragraph
                 if last:
                     pcm += bytes(2 * round(PARAGRAPH_PAUSE * SAMPLE_RATE))
@@ -207,6 +232,8 @@ class ListenService:
             self.last_seconds = samples / SAMPLE_RATE
             yield tail
         finally:
+            for pending in ahead:  # a listener who left: nothing more is spoken for them
+                pending.cancel()
             if out:
                 out.close()
             if part is not None:
