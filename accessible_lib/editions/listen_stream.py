@@ -20,8 +20,9 @@ that stalls.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import os
-import queue
 import tempfile
 import threading
 from collections import Counter, deque
@@ -77,7 +78,10 @@ class ListenService:
         self.cache: SentenceCache | None = sentence_cache(settings)
         self.stats: Counter[str] = Counter()  # streams, sentences_spoken, sentences_cached, chapters_cached
         self.last_seconds = 0.0  # the length of the last stream that finished, for tests and the bench
-        self._idle: queue.SimpleQueue[SpeechEngine] = queue.SimpleQueue()
+        self._idle: list[SpeechEngine] = []
+        self._engines_free = threading.Condition(threading.Lock())
+        self._waiting: list[tuple[int, int]] = []  # a heap of (priority, arrival) tickets
+        self._tickets = itertools.count()
         self._engines: list[SpeechEngine] = []
         self._lock = threading.Lock()
         self._streams = 0
@@ -90,23 +94,29 @@ class ListenService:
     # --- engines -----------------------------------------------------------------------------------------
 
     @contextmanager
-    def engine(self) -> Iterator[SpeechEngine]:
+    def engine(self, priority: int = 0) -> Iterator[SpeechEngine]:
         """An engine for one sentence: an idle one, a new one while fewer than `engine_count` exist, or
-        the next one another stream gives back."""
-        engine = None
-        try:
-            engine = self._idle.get_nowait()
-        except queue.Empty:
-            with self._lock:
-                if len(self._engines) < self.engine_count:
-                    engine = engine_by_name(DEFAULT_ENGINE)
-                    self._engines.append(engine)
-            if engine is None:
-                engine = self._idle.get()
+        the next one given back. Waiters are served lowest `priority` first (a stream's sentence number),
+        so a listener who has just started, with the least audio in hand, is not kept behind the
+        read-ahead of streams far ahead of their players."""
+        with self._engines_free:
+            ticket = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, ticket)
+            while self._waiting[0] != ticket or not (self._idle or len(self._engines) < self.engine_count):
+                self._engines_free.wait()
+            heapq.heappop(self._waiting)
+            if self._idle:
+                engine = self._idle.pop()
+            else:  # cheap: the engine's process starts with its first sentence
+                engine = engine_by_name(DEFAULT_ENGINE)
+                self._engines.append(engine)
+            self._engines_free.notify_all()  # the next waiter may find another engine free
         try:
             yield engine
         finally:
-            self._idle.put(engine)
+            with self._engines_free:
+                self._idle.append(engine)
+                self._engines_free.notify_all()
 
     def warm(self) -> None:
         """Start one engine and learn the voices, so the first listener does not wait for either."""
@@ -120,7 +130,7 @@ class ListenService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
+        with self._engines_free:
             engines, self._engines = self._engines, []
         for engine in engines:
             engine.close()
@@ -250,7 +260,7 @@ class ListenService:
                 self.stats["sentences_cached"] += 1
                 return pcm
         line = plan.lines[number]
-        with self.engine() as engine:
+        with self.engine(priority=number) as engine:
             reader = Reader({"voice": plan.voice or "", "rate": plan.rate}, None, engine=engine)
             audio = reader.synthesize(line.sentence.speech, plan.lang)
         if audio.sample_rate != SAMPLE_RATE:
