@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from . import i18n
 from .caches import use_data_dir
 from .db import open_database
+from .editions.listen_stream import ListenService
 from .errors import UserError
 from .jobs.queue import EditionQueue
 from .metrics import Metrics, RequestMetrics
@@ -76,15 +77,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
-        yield {
-            "settings": settings,
-            "connections": Connections(settings.database_path),
-            "catalogues": i18n.load_catalogues(),
-            "templates": templates_for(settings),
-            # The web process only enqueues; conversions run in workers (`accessible-lib worker`).
-            "queue": EditionQueue(settings),
-            "metrics": metrics,
-        }
+        # Instant listening speaks in this process's own engines (children), stopped when it ends.
+        listening = ListenService(settings)
+        try:
+            yield {
+                "settings": settings,
+                "connections": Connections(settings.database_path),
+                "catalogues": i18n.load_catalogues(),
+                "templates": templates_for(settings),
+                # The web process only enqueues; conversions run in workers (`accessible-lib worker`).
+                "queue": EditionQueue(settings),
+                "metrics": metrics,
+                "listening": listening,
+            }
+        finally:
+            listening.close()
 
     async def user_error(request: Request, exc: Exception) -> object:
         assert isinstance(exc, UserError)

@@ -3,7 +3,8 @@
 What is kept: the catalogue (books, readers, staff, editions, shelves: everything in catalogue.db), the files
 it names (each finished edition's files, readers' evidence, the kept originals of imported books) and the
 session key. What is not: the job queue (the catalogue's edition rows are the truth about work, and a
-restored library queues what is due again), jieba's cache and uploads still arriving.
+restored library queues what is due again), jieba's cache, the spoken-sentence cache (made again as
+chapters are heard or built) and uploads still arriving.
 
 Why the catalogue first, then the files. SQLite's online backup copies the catalogue as one snapshot (one
 read transaction; in WAL mode writers go on meanwhile). Everything the snapshot names existed when it was

@@ -215,6 +215,25 @@ SETTINGS: list[Setting] = [
         "name=key pairs, each the member's library_name and its parent_key. Empty: none is taken.",
         secret=True,
     ),
+    Setting(
+        "sentence_cache_mb",
+        2048,
+        "Largest size of the spoken-sentence cache (DATA_DIR/sentence-cache/), in MB: sentences spoken for "
+        "instant listening or an audio edition are kept (the least recently used go first) so none is "
+        "spoken twice with the same voice and rate. 0: no cache.",
+    ),
+    Setting(
+        "listen_capacity",
+        0,
+        "Chapters streamed at once by instant listening (/books/ID/read/N/audio); a listener past it is "
+        "told the server is busy and when to try again. 0: 25 per CPU core.",
+    ),
+    Setting(
+        "listen_engines",
+        0,
+        "Speech engines that instant listening shares between its streams (each a process): at most this "
+        "many sentences are spoken at once. 0: one per CPU core.",
+    ),
 ]
 
 
@@ -310,6 +329,9 @@ class Settings:
     parent_url: str = ""
     parent_key: str = ""
     member_keys: str = ""
+    sentence_cache_mb: int = 2048
+    listen_capacity: int = 0
+    listen_engines: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -323,6 +345,10 @@ class Settings:
         for name in ("data_dir", "content_dir"):
             values[name] = Path(str(values[name]))
         return cls(**values)
+
+    @property
+    def sentence_cache_dir(self) -> Path:
+        return self.data_dir / "sentence-cache"
 
     @property
     def database_path(self) -> Path:

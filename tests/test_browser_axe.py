@@ -104,6 +104,8 @@ def budget_key(url: str, origin: str) -> str | None:
     segments = path.strip("/").split("/")
     if len(segments) == 4 and segments[0] == "books" and segments[2] == "read":
         return f"chapter:{segments[1]}"
+    if len(segments) == 5 and segments[0] == "books" and segments[4] == "audio":
+        return None  # a chapter's audio (instant listening), not a page, like the edition files above
     if len(segments) == 5 and segments[0] == "books" and segments[4] == "braille":
         return f"braille:{segments[1]}"
     if len(segments) >= 3 and segments[0] == "browse":

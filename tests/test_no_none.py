@@ -86,6 +86,8 @@ def crawl(client, starts: list[str], prefix: str) -> tuple[list[str], list[str]]
                 continue
             if parts.path.startswith(("/language/", "/editions/", "/staff/logout")):
                 continue
+            if parts.path.endswith("/audio"):  # a chapter's audio, spoken at once: not a page
+                continue
             seen.add(target)
             queue.append(target)
     return sorted(seen), problems

@@ -52,9 +52,17 @@ def _section(client, book_id: int):
     return soup, soup.find("section", id="listen")
 
 
-def test_no_listen_section_without_an_mp3_edition(client, sample_library) -> None:
-    _, section = _section(client, sample_library["en"])
-    assert section is None
+def test_without_an_mp3_edition_the_player_plays_every_chapter_spoken_at_once(client, sample_library) -> None:
+    book = sample_library["en"]
+    _, section = _section(client, book)
+    links = section.select("ol.listen-chapters a[data-chapter]")
+    assert [a["href"] for a in links] == [f"/books/{book}/read/{n}/audio" for n in (1, 2, 3)]
+    assert [a.get_text(strip=True) for a in links] == ["Loomings", "The Carpet-Bag", "The Spouter-Inn"]
+    assert section.find("audio")["src"] == f"/books/{book}/read/1/audio"
+    assert not section.has_attr("data-edition")  # the place kept is the book's, not an edition's
+    assert section.select(".duration") == []  # lengths are not known before the chapters are spoken
+    assert "as you listen: 3 chapters" in section.get_text(" ", strip=True)
+    assert client.get(links[1]["href"]).headers["content-type"] == "audio/mpeg"
 
 
 def test_listen_section_lists_every_chapter_with_a_playable_link(client, listened, tmp_path: Path) -> None:

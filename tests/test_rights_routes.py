@@ -379,6 +379,7 @@ WORKER_ROUTES = (
 CONTENT_ROUTES = (
     "/books/{book_id:int}/read/{position:int}",
     "/books/{book_id:int}/read/{position:int}/braille",
+    "/books/{book_id:int}/read/{position:int}/audio",
     "/books/{book_id:int}/resources/{name}",
     "/books/{book_id:int}/braille",
     "/books/{book_id:int}/braille/{edition_id:int}",
@@ -399,6 +400,7 @@ def _assert_served(library: dict, problems: list[str], statuses: dict[str, list[
     ):
         assert any(p.startswith(start) for p in leaks), start
     assert 200 in statuses["/books/{book_id:int}/read/{position:int}/braille"]
+    assert 200 in statuses["/books/{book_id:int}/read/{position:int}/audio"]  # spoken at once
     assert 200 in statuses["/books/{book_id:int}/resources/{name}"]
     assert 303 in statuses["/books/{book_id:int}/braille"]  # to the edition or its status page
     assert 200 in statuses["/books/{book_id:int}/braille/{edition_id:int}"]

@@ -50,7 +50,7 @@ def test_book_page_shows_metadata_and_contents(client, sample_library):
     contents = soup.find("h2", id="contents").find_next("ol")
     links = [a["href"] for a in contents.find_all("a")]
     assert links == [f"/books/{sample_library['en']}/read/{n}" for n in (1, 2, 3)]
-    facts = soup.find("dl")
+    facts = soup.find("dl", class_="facts")
     assert "Whaling" in facts.get_text()
     assert "Herman Melville" in soup.find(class_="byline").get_text()
 

@@ -115,7 +115,7 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
-SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping", "remote", "load")
+SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen")
 
 
 def _kept_sections(path: Path) -> dict[str, list[str]]:
@@ -137,6 +137,7 @@ def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
     from . import audio as bench_audio
     from . import braille as bench_braille
+    from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
     from . import stamping as bench_stamping
@@ -162,6 +163,7 @@ def main() -> None:
         "stamping": lambda: bench_stamping.section(data_dir),
         "remote": lambda: bench_remote.section(data_dir),
         "load": lambda: bench_load.section(data_dir),
+        "listen": lambda: bench_listen.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)

@@ -37,8 +37,10 @@ from voices.engine import (
 )
 from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder, listen_name
 from voices.runs import synthesize_speech
+from voices.sentence_cache import SentenceCache, cache_key
 from voices.text import Sentence, image_words, prepare_sentences, split_for_synthesis
 
+from ..caches import sentence_cache
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
 from ..settings import Settings
@@ -262,20 +264,66 @@ def spoken_book(book: dict, sample_rate: int) -> SpokenBook:
     )
 
 
-class _Reader:
-    """Speaks sentences with the edition's engine, voice and rate; one engine for the whole book."""
+def sentence_key(
+    speech: str, lang: str, voice: str | None, rate: int, engine: str, lexicon_version: str = ""
+) -> str:
+    """A sentence's key in the sentence cache, the same for an edition and the listening route: with no
+    chosen voice the language chooses it (voices.runs), so the language stands for it."""
+    return cache_key(speech, voice or f"lang:{lang}", rate, lexicon_version, engine=engine)
 
-    def __init__(self, options: dict, workdir: Path):
+
+class Reader:
+    """Speaks sentences with the edition's engine, voice and rate; one engine for the whole book.
+
+    With a sentence cache (voices.sentence_cache) a sentence already spoken with the same engine, voice,
+    rate and pronunciations, by an edition or by the instant listening route, is read back, not spoken.
+    `engine` may be one lent by a pool (the listening route's); then its owner closes it, not this reader.
+    """
+
+    def __init__(
+        self,
+        options: dict,
+        workdir: Path | None,
+        *,
+        engine: SpeechEngine | None = None,
+        cache: SentenceCache | None = None,
+        lexicon_version: str | Callable[[str, str], str] = "",
+    ):
+        """`lexicon_version`: the pronunciation dictionary's version for the cache key, one string for every
+        sentence or `(speech, lang) -> str`, so that a changed entry changes only the keys of the sentences
+        it occurs in."""
         self.rate = check_rate(int(options.get("rate") or 175))
-        self.engine: SpeechEngine = engine_by_name(options.get("engine") or DEFAULT_ENGINE, workdir=workdir)
+        self._owned = engine is None
+        self.engine: SpeechEngine = engine or engine_by_name(
+            options.get("engine") or DEFAULT_ENGINE, workdir=workdir
+        )
+        self.cache = cache
+        self.lexicon_version = lexicon_version
         try:
             wanted = (options.get("voice") or "").strip()
             self.voice = resolve_voice(wanted, self.engine.voices()) if wanted else None
         except BaseException:
-            self.engine.close()
+            self.close()
             raise
 
+    def key(self, speech: str, lang: str) -> str:
+        version = self.lexicon_version
+        version = version(speech, lang) if callable(version) else version
+        return sentence_key(speech, lang, self.voice, self.rate, self.engine.name, version)
+
     def speak(self, speech: str, lang: str) -> Audio:
+        key = self.key(speech, lang) if self.cache else ""
+        if self.cache:
+            pcm = self.cache.get(key)
+            if pcm is not None:
+                return Audio(pcm, SAMPLE_RATE)
+        audio = self.synthesize(speech, lang)
+        if self.cache and audio.sample_rate == SAMPLE_RATE:
+            self.cache.put(key, audio.pcm)
+        return audio
+
+    def synthesize(self, speech: str, lang: str) -> Audio:
+        """Speak, never reading the cache."""
         pieces = split_for_synthesis(speech) or [speech]
         clips = [
             synthesize_speech(self.engine, piece, lang=lang, rate=self.rate, voice=self.voice)
@@ -284,7 +332,8 @@ class _Reader:
         return clips[0] if len(clips) == 1 else join_audio(clips)
 
     def close(self) -> None:
-        self.engine.close()
+        if self._owned:
+            self.engine.close()
 
 
 def audio_book(book: dict, settings: Settings | None = None) -> dict:
@@ -297,20 +346,20 @@ def audio_book(book: dict, settings: Settings | None = None) -> dict:
     return {**book, "chapters": chapters} if chapters else book
 
 
-def _fallback_title(index: int) -> str:
+def fallback_title(index: int) -> str:
     return gettext("Chapter %(number)d", number=index + 1)
 
 
 def _chapters(book: dict) -> Iterator[tuple[int, dict, str, str]]:
     language = book.get("language") or "en"
     for index, chapter in enumerate(book["chapters"]):
-        title = " ".join((chapter.get("title") or "").split()) or _fallback_title(index)
+        title = " ".join((chapter.get("title") or "").split()) or fallback_title(index)
         yield index, chapter, title, chapter.get("lang") or language
 
 
 def _speak_chapter(
     encoder: ChapterEncoder,
-    reader: _Reader,
+    reader: Reader,
     lines: list[Line],
     lang: str,
     prefix: str,
@@ -352,8 +401,9 @@ def _convert(
     # The engines' own scratch files (pyttsx3 speaks to a WAV file) stay in the workspace, which is in the
     # data directory, and go when the conversion ends.
     scratch = Path(tempfile.mkdtemp(prefix=".speech-", dir=workspace))
+    cache = sentence_cache()
     try:
-        reader = _Reader(options, scratch)
+        reader = Reader(options, scratch, cache=cache)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -413,13 +463,13 @@ def _convert(
                     weight = weights[first + number]
                     yield ChapterJob(first + number, chapter, lines, lang, f"c{index + 1}", path, weight)
 
-            def speak(encoder: ChapterEncoder, stream: _Reader, job: ChapterJob, ticker) -> None:
+            def speak(encoder: ChapterEncoder, stream: Reader, job: ChapterJob, ticker) -> None:
                 _speak_chapter(encoder, stream, job.lines, job.lang, job.prefix, ticker)
 
             spoken_chapters = speak_in_order(
                 prepared(),
                 speak=speak,
-                new_reader=lambda: _Reader(options, scratch),
+                new_reader=lambda: Reader(options, scratch, cache=cache),
                 sample_rate=SAMPLE_RATE,
                 on_tick=tick,
                 streams=min(default_streams(), max(len(jobs), 1)),

@@ -15,6 +15,7 @@ def routes() -> list[Route]:
         health,
         home,
         language,
+        listen_audio,
         oai,
         opds1,
         opds2,
@@ -38,6 +39,9 @@ def routes() -> list[Route]:
         Route("/browse/{facet}/{value:path}", browse.facet_books, name="browse_books"),
         Route("/books/{book_id:int}", books.book_page, name="book"),
         Route("/books/{book_id:int}/read/{position:int}", reader.chapter_page, name="chapter"),
+        Route(
+            "/books/{book_id:int}/read/{position:int}/audio", listen_audio.chapter_audio, name="chapter_audio"
+        ),
         Route("/books/{book_id:int}/resources/{name}", reader.resource, name="resource"),
         Route(
             "/books/{book_id:int}/read/{position:int}/braille", braille.chapter_page, name="braille_chapter"

@@ -76,7 +76,7 @@ def book_page(request: Request):
         return render(request, "book.html", context)
     locale = request.scope.get("locale", "en")
     editions = store.editions_for_book(db, book["id"], status=store.DONE)
-    listen = listening(editions)
+    listen = listening(editions, book)
     context.update(
         toc=nest_toc(book),
         downloads=[_download_entry(edition, locale) for edition in editions],

@@ -58,8 +58,10 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def listening(editions: list[dict]) -> dict | None:
-    """The player's chapters from the newest finished MP3 edition that has them, or None."""
+def listening(editions: list[dict], book: dict | None = None) -> dict | None:
+    """The player's chapters from the newest finished MP3 edition that has them; else, for `book`, every
+    chapter spoken at once by instant listening (web/listen_audio.py), whose lengths are not known yet;
+    else None."""
     for edition in sorted(editions, key=lambda e: e["id"], reverse=True):
         if edition["format"] != "mp3" or edition["status"] != store.DONE:
             continue
@@ -79,8 +81,28 @@ def listening(editions: list[dict]) -> dict | None:
         total = sum(chapter["seconds"] for chapter in chapters)
         return {
             "edition_id": edition["id"],
+            "instant": False,
             "chapters": chapters,
             "total": clock(total),
+            "speeds": SPEEDS,
+            "controls": CONTROLS,
+        }
+    if book and book.get("chapters"):
+        chapters = [
+            {
+                "number": chapter["position"],
+                "title": chapter.get("title") or str(chapter["position"]),
+                "href": f"/books/{book['id']}/read/{chapter['position']}/audio",
+                "seconds": 0,
+                "duration": "",
+            }
+            for chapter in book["chapters"]
+        ]
+        return {
+            "edition_id": None,
+            "instant": True,
+            "chapters": chapters,
+            "total": "",
             "speeds": SPEEDS,
             "controls": CONTROLS,
         }
