@@ -101,6 +101,9 @@ def wrap(braille: str, width: int, first: int = 0, rest: int = 0) -> list[str]:
 
 
 _BLANKS = re.compile(BLANK + "{2,}")
+# Body pages are kept in memory up to this size, then in a file: a long novel (War and Peace: 8.8 MB of
+# PEF) never touches the disk twice, and a book of any size never fills the memory.
+SPOOL_IN_MEMORY = 64 * 1024 * 1024
 
 
 @functools.lru_cache(maxsize=128)
@@ -276,7 +279,7 @@ class BookLayout:
         self.cells, self.lines = cells, lines
         self._render = render or _page_record
         self.rendered_early = render is not None
-        self._spool = tempfile.TemporaryFile("w+b", dir=spool_dir)
+        self._spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, "w+b", dir=spool_dir)
         self._sizes: list[int] = []
         self._body = _Pager(cells, lines, print_pages=print_pages)
         self.contents: list[ContentsEntry] = []

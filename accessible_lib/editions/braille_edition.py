@@ -10,6 +10,7 @@ Characters no table has are counted and said in the edition's last step, which t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -254,6 +255,10 @@ def _layout(
     processes = min(os.cpu_count() or 1, total) if size >= PARALLEL_CHARACTERS else 1
     plans = (_Plan(chapter, lang, braille) for chapter in chapters)
     front = _Front(book, braille, lang)
+    # The book (tens of thousands of dicts and lists) is here for the whole layout; the collector's full
+    # passes walked all of it again and again while the layout made its short-lived rows (3% of this
+    # process's instructions on War and Peace). Frozen, it is left out of those passes until the end.
+    gc.freeze()
     try:
         with closing(_translated(front, plans, processes, segment)) as translated:  # the children end with it
             for index, (blocks, placeholders) in enumerate(translated):
@@ -266,6 +271,8 @@ def _layout(
     except BaseException:
         layout.close()
         raise
+    finally:
+        gc.unfreeze()
     return layout, braille, front.title_lines, front.contents
 
 
