@@ -243,6 +243,14 @@ def entries(db: Database, *, lang: str = "", book_id: int | None = None) -> list
     return list(db.query(sql + " ORDER BY lang, written, IFNULL(book_id, 0)", params))
 
 
+def form_values(row: dict) -> dict[str, str]:
+    """An entry as the text fields of a form or a CSV row show it."""
+    values = {name: "" if row.get(name) is None else str(row[name]) for name in CSV_COLUMNS}
+    values["whole_word"] = "yes" if row["whole_word"] else "no"
+    values["case_sensitive"] = "yes" if row["case_sensitive"] else "no"
+    return values
+
+
 def _entry(row: dict) -> Entry:
     return Entry(
         row["lang"],

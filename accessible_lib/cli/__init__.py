@@ -149,6 +149,6 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore.
-from . import backup, calibre, downloads, editions, jobs, readers, rebuild, staff  # noqa: E402,F401
+# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore; pronounce.
+from . import backup, calibre, downloads, editions, jobs, pronounce, readers, rebuild, staff  # noqa: E402,F401
 from . import rights as rights_commands  # noqa: E402,F401

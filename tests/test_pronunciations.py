@@ -1,0 +1,169 @@
+"""The pronunciation dictionary through the real catalogue, espeak-ng, liblouis and command line: entries are
+checked, imported and exported as CSV, change what espeak-ng says and how Chinese braille reads a polyphone,
+and change the lexicon key of only the sentences that contain them."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from accessible_lib import catalogue, pronunciations
+from accessible_lib.cli import main
+from accessible_lib.settings import Settings
+from braille import chinese as braille_chinese
+from braille.translate import translate
+from voices import lexicon
+from voices.espeak_engine import phonemes
+from voices.runs import speech_runs
+
+from .conftest import make_book
+
+TOMATO = {"lang": "en", "written": "tomato", "reading": "t@m'A:toU", "kind": "phonemes"}
+
+
+def test_the_starter_entries_come_from_the_old_table(db) -> None:
+    rows = {row["written"]: row["reading"] for row in pronunciations.entries(db, lang="zh")}
+    assert rows["何曾"] == "he2 ceng2" and rows["两只"] == "liang3 zhi1"
+    assert pronunciations.lexicon_for(db, None).chinese_readings() == lexicon.active().chinese_readings()
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"lang": "zh", "written": "何曾", "reading": "he2", "kind": "pinyin"}, "reading"),
+        ({"lang": "zh", "written": "何曾", "reading": "he2 ceng9", "kind": "pinyin"}, "reading"),
+        ({"lang": "zh", "written": "何曾", "reading": "he2 qqq2", "kind": "pinyin"}, "reading"),
+        ({"lang": "en", "written": "tomato", "reading": "ZZ9}{", "kind": "phonemes"}, "reading"),
+        ({"lang": "en", "written": "tomato", "reading": "tuh", "kind": "pinyin"}, "kind"),
+        ({"lang": "", "written": "tomato", "reading": "tuh", "kind": "respelling"}, "lang"),
+        ({"lang": "en", "written": "", "reading": "tuh", "kind": "respelling"}, "written"),
+        (
+            {"lang": "en", "written": "tomato", "reading": "tuh", "kind": "respelling", "book_id": "77"},
+            "book_id",
+        ),
+    ],
+)
+def test_wrong_entries_are_refused_and_change_nothing(db, values, field) -> None:
+    before = pronunciations.export_csv(db)
+    entry_id, errors = pronunciations.save(db, values, by="tester")
+    assert entry_id is None and field in errors and errors[field]
+    assert pronunciations.export_csv(db) == before
+
+
+def test_an_entry_changes_what_espeak_ng_says(db) -> None:
+    sentence = "She grew a tomato."
+
+    def said() -> str:
+        with lexicon.use(pronunciations.lexicon_for(db, None)):
+            (run,) = speech_runs(sentence, latin_voice="en-us")
+        return phonemes(run.text, run.voice)
+
+    before = said()
+    entry_id, errors = pronunciations.save(db, TOMATO, by="tester")
+    assert errors == {}
+    after = said()
+    assert "t@m'eIt#oU" in before and "t@m'A:t#oU" in after and before != after
+    pronunciations.remove(db, entry_id)
+    assert said() == before
+
+
+def test_a_chinese_entry_changes_what_the_mandarin_voice_says(db) -> None:
+    def said() -> str:
+        with lexicon.use(pronunciations.lexicon_for(db, None)):
+            (run,) = speech_runs("他去银行了。", latin_voice="en-us")
+        return phonemes(run.text, run.voice)
+
+    before = said()
+    assert pronunciations.save(db, {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin"},
+                               by="tester")[1] == {}  # fmt: skip
+    assert said() != before
+
+
+def test_a_chinese_entry_changes_the_braille_of_a_polyphone(db) -> None:
+    text = "他去银行了。"
+    try:
+        braille_chinese.set_readings(pronunciations.braille_readings(db, None))
+        before = translate(text, "zhcn-cbs").braille
+        values = {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin"}
+        assert pronunciations.save(db, values, by="tester")[1] == {}
+        braille_chinese.set_readings(pronunciations.braille_readings(db, None))
+        after = translate(text, "zhcn-cbs").braille
+    finally:
+        braille_chinese.set_readings({})
+    assert before != after
+    assert translate(text, "zhcn-cbs").braille == before
+
+
+def test_the_lexicon_key_changes_only_for_sentences_containing_the_entry(db) -> None:
+    sentences = ["他何曾来过。", "今天下雨。", "两只手。", "I ate a tomato.", "Tomatoes are red."]
+    before = [pronunciations.sentence_lexicon_key(db, s, "zh", None) for s in sentences]
+    assert before[1] == "" and before[0] and before[2]
+    row = next(r for r in pronunciations.entries(db) if r["written"] == "何曾")
+    values = pronunciations.form_values(row) | {"reading": "he2 zeng1"}
+    assert pronunciations.save(db, values, by="tester", entry_id=row["id"])[1] == {}
+    pronunciations.save(db, TOMATO, by="tester")
+    after = [pronunciations.sentence_lexicon_key(db, s, "zh", None) for s in sentences]
+    changed = [s for s, b, a in zip(sentences, before, after, strict=True) if b != a]
+    assert changed == ["他何曾来过。", "I ate a tomato."]  # "Tomatoes": the entry is for the whole word
+
+
+def test_a_book_entry_applies_to_its_book_only_and_marks_its_editions_outdated(db) -> None:
+    book = catalogue.add_book(db, make_book("Garden", [("One", "She grew a tomato.")], language="en"))
+    other = catalogue.add_book(db, make_book("Sea", [("One", "She grew a tomato too.")], language="en"))
+    now = "2026-01-01T00:00:00+00:00"
+    for book_id in (book, other):
+        for fmt in ("mp3", "html"):
+            db["editions"].insert({"book_id": book_id, "format": fmt, "status": "done", "options_key": fmt,
+                                   "queued_at": now, "updated_at": now})  # fmt: skip
+    assert pronunciations.save(db, TOMATO | {"book_id": str(book)}, by="tester")[1] == {}
+    outdated = {
+        (r["book_id"], r["format"]) for r in db.query("SELECT * FROM editions WHERE outdated_at IS NOT NULL")
+    }
+    assert outdated == {(book, "mp3")}
+    assert pronunciations.lexicon_for(db, book).matching("a tomato") != []
+    assert pronunciations.lexicon_for(db, other).matching("a tomato") == []
+
+
+def test_csv_round_trip_and_a_bad_csv_changes_nothing(db, tmp_path) -> None:
+    pronunciations.save(db, TOMATO | {"note": 'as in Britain, with a comma, and "quotes"'}, by="tester")
+    exported = pronunciations.export_csv(db)
+    db.execute("DELETE FROM pronunciations")
+    count, errors = pronunciations.import_csv(db, exported.encode(), by="tester")
+    assert errors == [] and count == len(exported.splitlines()) - 1
+    assert pronunciations.export_csv(db) == exported
+    bad = "lang,written,reading,kind\nen,potato,puh-TAY-toh,respelling\nzh,何曾,he2,pinyin\n"
+    count, errors = pronunciations.import_csv(db, bad.encode(), by="tester")
+    assert count == 0 and [e.row for e in errors] == [3]
+    assert pronunciations.export_csv(db) == exported
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {"ACCESSIBLE_LIB_DATA_DIR": str(settings.data_dir)}
+
+
+def test_the_command_line(env, db, tmp_path) -> None:
+    run = CliRunner().invoke
+    added = run(main, ["pronounce", "add", "en", "Tomato", "tuh-MAH-toh"], env=env)
+    assert added.exit_code == 0, added.output
+    listed = run(main, ["pronounce", "list", "--lang", "en"], env=env)
+    assert (
+        listed.exit_code == 0
+        and "\ttomato\t" not in listed.output
+        and "\tTomato\ttuh-MAH-toh\trespelling" in listed.output
+    )
+    wrong = run(main, ["pronounce", "add", "zh", "何曾", "he9"], env=env)
+    assert wrong.exit_code == 1 and "tone number" in wrong.output
+    exported = run(main, ["pronounce", "export"], env=env)
+    assert exported.exit_code == 0 and exported.output.startswith("lang,written,reading,kind")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lang,written,reading,kind\nen,potato,[[x]],respelling\n", encoding="utf-8")
+    refused = run(main, ["pronounce", "import", str(bad)], env=env)
+    assert refused.exit_code == 1 and refused.output.startswith("Nothing was changed, because:\nRow 2:")
+    good = tmp_path / "good.csv"
+    good.write_text(exported.output, encoding="utf-8")
+    assert run(main, ["pronounce", "import", str(good)], env=env).exit_code == 0
+    entry_id = next(r["id"] for r in pronunciations.entries(db) if r["written"] == "Tomato")
+    assert run(main, ["pronounce", "remove", str(entry_id)], env=env).exit_code == 0
+    assert run(main, ["pronounce", "remove", str(entry_id)], env=env).exit_code == 1
+    assert all(r["written"] != "Tomato" for r in pronunciations.entries(db))
