@@ -74,8 +74,8 @@ def test_a_chinese_entry_changes_what_the_mandarin_voice_says(db) -> None:
         return phonemes(run.text, run.voice)
 
     before = said()
-    assert pronunciations.save(db, {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin"},
-                               by="tester")[1] == {}  # fmt: skip
+    values = {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin"}
+    assert pronunciations.save(db, values, by="tester")[1] == {}
     assert said() != before
 
 
