@@ -401,3 +401,44 @@ def export_csv(db: Database, *, lang: str = "", book_id: int | None = None) -> s
              int(row["case_sensitive"]), row["book_id"] or "", row["note"]]
         )  # fmt: skip
     return out.getvalue()
+
+
+def sample_sentence(lang: str, written: str) -> str:
+    """What the Listen button says: the word in a short sentence, so its sound is heard in context."""
+    if is_chinese(lang):
+        return f"这里读作：{written}。"
+    return f"Here it is: {written}."
+
+
+def listen(
+    db: Database, values: dict[str, str | None], *, sample: str = ""
+) -> tuple[bytes | None, dict[str, str]]:
+    """A WAV of a sample sentence spoken at once with the default engine and this entry (checked, not
+    saved) on top of the others of its scope: (the WAV, {}) or (None, errors by field)."""
+    import wave
+
+    from voices import lexicon
+    from voices.engine import engine_by_name
+    from voices.runs import synthesize_speech
+    from voices.text import speech_text
+
+    entry, book_id, _note, errors = check(values)
+    if entry is None:
+        return None, errors
+    others = [
+        e for e in lexicon_for(db, book_id).entries if (e.lang, e.written) != (entry.lang, entry.written)
+    ]
+    text = speech_text((sample.strip() or sample_sentence(entry.lang, entry.written))[:300], entry.lang)
+    engine = engine_by_name()
+    try:
+        with lexicon.use([*others, entry]):
+            audio = synthesize_speech(engine, text, lang=entry.lang, rate=175)
+    finally:
+        engine.close()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(audio.sample_rate)
+        wav.writeframes(audio.pcm)
+    return out.getvalue(), {}

@@ -5,9 +5,10 @@ and change the lexicon key of only the sentences that contain them."""
 from __future__ import annotations
 
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from accessible_lib import catalogue, pronunciations
+from accessible_lib import auth, catalogue, pronunciations
 from accessible_lib.cli import main
 from accessible_lib.settings import Settings
 from braille import chinese as braille_chinese
@@ -17,6 +18,7 @@ from voices.espeak_engine import phonemes
 from voices.runs import speech_runs
 
 from .conftest import make_book
+from .test_staff import PASSWORD, USERNAME, sign_in, token_for
 
 TOMATO = {"lang": "en", "written": "tomato", "reading": "t@m'A:toU", "kind": "phonemes"}
 
@@ -167,3 +169,95 @@ def test_the_command_line(env, db, tmp_path) -> None:
     assert run(main, ["pronounce", "remove", str(entry_id)], env=env).exit_code == 0
     assert run(main, ["pronounce", "remove", str(entry_id)], env=env).exit_code == 1
     assert all(r["written"] != "Tomato" for r in pronunciations.entries(db))
+
+
+# --- The staff pages ---
+
+
+@pytest.fixture
+def staff(db, client):
+    auth.create_staff(db, USERNAME, PASSWORD)
+    assert sign_in(client, USERNAME, PASSWORD).status_code == 303
+    return client
+
+
+def _form(client, **values) -> dict:
+    return {"csrf_token": token_for(client), "whole_word": "yes", **values}
+
+
+def test_staff_add_edit_listen_and_remove_an_entry(staff, db) -> None:
+    page = BeautifulSoup(staff.get("/staff/pronunciations?lang=zh").text, "html.parser")
+    assert page.find("th", string=None, attrs={"lang": "zh"}) is not None
+    assert "何曾" in [a.get_text() for a in page.select("tbody th a")]
+    added = staff.post(
+        "/staff/pronunciations/new",
+        data=_form(staff, lang="en", written="tomato", reading="tuh-MAH-toh", kind="respelling", note="UK"),
+        follow_redirects=False,
+    )
+    assert added.status_code == 303 and added.headers["location"] == "/staff/pronunciations?done=added"
+    row = next(r for r in pronunciations.entries(db) if r["written"] == "tomato")
+    assert (row["reading"], row["whole_word"], row["created_by"]) == ("tuh-MAH-toh", 1, USERNAME)
+    edit = BeautifulSoup(staff.get(f"/staff/pronunciations/{row['id']}").text, "html.parser")
+    assert edit.find("input", id="reading")["value"] == "tuh-MAH-toh"
+    saved = staff.post(
+        f"/staff/pronunciations/{row['id']}",
+        data=_form(staff, lang="en", written="tomato", reading="tuh-MAY-toh", kind="respelling"),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303 and pronunciations.get(db, row["id"])["reading"] == "tuh-MAY-toh"
+    heard = staff.get(f"/staff/pronunciations/{row['id']}/listen")
+    assert heard.status_code == 200 and heard.headers["content-type"] == "audio/wav"
+    assert heard.content[:4] == b"RIFF" and len(heard.content) > 10_000
+    preview = staff.post(
+        "/staff/pronunciations/listen",
+        data=_form(staff, lang="zh", written="何曾", reading="he2 zeng1", kind="pinyin"),
+    )
+    assert preview.status_code == 200 and preview.content[:4] == b"RIFF"
+    removed = staff.post(
+        f"/staff/pronunciations/{row['id']}/remove", data=_form(staff), follow_redirects=False
+    )
+    assert removed.status_code == 303 and pronunciations.get(db, row["id"]) is None
+
+
+def test_staff_form_errors_are_summarised_and_linked_to_the_fields(staff, db) -> None:
+    before = pronunciations.export_csv(db)
+    response = staff.post(
+        "/staff/pronunciations/new",
+        data=_form(staff, lang="zh", written="何曾", reading="he9", kind="pinyin"),
+    )
+    assert response.status_code == 400
+    page = BeautifulSoup(response.text, "html.parser")
+    summary = page.find(id="error-summary")
+    assert summary["role"] == "alert" and [a["href"] for a in summary.find_all("a")] == ["#reading"]
+    reading = page.find("input", id="reading")
+    assert "reading-error" in reading["aria-describedby"] and reading["aria-invalid"] == "true"
+    assert reading["value"] == "he9"
+    assert pronunciations.export_csv(db) == before
+    refused = staff.post("/staff/pronunciations/new", data={"lang": "en", "written": "x", "reading": "y"})
+    assert refused.status_code == 403 and pronunciations.export_csv(db) == before
+
+
+def test_staff_csv_export_and_import(staff, db) -> None:
+    exported = staff.get("/staff/pronunciations/export.csv?lang=zh")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    text = exported.content.decode("utf-8-sig")
+    assert text.startswith("lang,written,reading,kind") and "何曾" in text
+    bad = "lang,written,reading,kind\nen,potato,puh-TAY-toh,respelling\nen,leek,,respelling\n"
+    refused = staff.post(
+        "/staff/pronunciations/import",
+        data={"csrf_token": token_for(staff)},
+        files={"csv_file": ("bad.csv", bad.encode(), "text/csv")},
+    )
+    assert refused.status_code == 400
+    summary = BeautifulSoup(refused.text, "html.parser").find(id="error-summary")
+    assert [li.get_text(strip=True) for li in summary.find_all("li")] == ["Row 3: Give the reading."]
+    assert all(r["written"] != "potato" for r in pronunciations.entries(db))
+    good = bad.replace("en,leek,,respelling\n", "")
+    accepted = staff.post(
+        "/staff/pronunciations/import",
+        data={"csrf_token": token_for(staff)},
+        files={"csv_file": ("good.csv", good.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303 and accepted.headers["location"].endswith("imported=1")
+    assert any(r["written"] == "potato" for r in pronunciations.entries(db))
