@@ -203,6 +203,11 @@ def set_readings(readings: dict[str, str]) -> None:
     rewritten.cache_clear()
 
 
+def readings() -> dict[str, str]:
+    """The readings set_readings was given, to hand on to a child process (braille.pool)."""
+    return {word: " ".join(syllables) for word, syllables in _READINGS.items()}
+
+
 def _syllables(word: str) -> list[str]:
     """pypinyin's reading of a word, except where the readings given to set_readings say otherwise."""
     from pypinyin import Style, lazy_pinyin

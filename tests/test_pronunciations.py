@@ -10,8 +10,11 @@ from click.testing import CliRunner
 
 from accessible_lib import auth, catalogue, pronunciations
 from accessible_lib.cli import main
+from accessible_lib.editions.export import export_book
+from accessible_lib.editions.runner import book_lexicon
 from accessible_lib.settings import Settings
 from braille import chinese as braille_chinese
+from braille.pool import TranslationPool
 from braille.translate import translate
 from voices import lexicon
 from voices.espeak_engine import phonemes
@@ -261,3 +264,26 @@ def test_staff_csv_export_and_import(staff, db) -> None:
     )
     assert accepted.status_code == 303 and accepted.headers["location"].endswith("imported=1")
     assert any(r["written"] == "potato" for r in pronunciations.entries(db))
+
+
+# --- Editions: the entries travel with the book to the converters ---
+
+
+def test_the_exported_book_carries_its_entries_to_speech_and_braille(db) -> None:
+    book_id = catalogue.add_book(db, make_book("银行", [("一", "他去银行了。")], language="zh"))
+    values = {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin"}
+    values["book_id"] = str(book_id)
+    assert pronunciations.save(db, values, by="tester")[1] == {}
+    book = export_book(db, book_id)
+    assert {"lang": "zh", "written": "银行", "reading": "yin2 xing2", "kind": "pinyin", "whole_word": True,
+            "case_sensitive": False} in book["pronunciations"]  # fmt: skip
+    plain = translate("他去银行了。", "zhcn-cbs").braille
+    with book_lexicon(book):
+        (run,) = speech_runs("他去银行了。", latin_voice="en-us")
+        assert run.text.startswith("ta1 qu4 yin2 xing2")
+        assert translate("他去银行了。", "zhcn-cbs").braille != plain
+        with TranslationPool(2) as pool:  # the children translate with the book's readings too
+            (pooled,) = next(pool.map([[("他去银行了。", "zhcn-cbs")]]))
+        assert pooled.braille != plain
+    assert translate("他去银行了。", "zhcn-cbs").braille == plain
+    assert speech_runs("他去银行了。", latin_voice="en-us")[0].text.startswith("ta1 qu4 yin2 hang2")
