@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from accessible_lib import auth, catalogue, pronunciations
 from accessible_lib.cli import main
 from accessible_lib.editions.export import export_book
-from accessible_lib.editions.runner import book_lexicon
+from accessible_lib.editions.runner import book_lexicon, run_conversion
 from accessible_lib.settings import Settings
 from braille import chinese as braille_chinese
 from braille.pool import TranslationPool
@@ -287,3 +287,25 @@ def test_the_exported_book_carries_its_entries_to_speech_and_braille(db) -> None
         assert pooled.braille != plain
     assert translate("他去银行了。", "zhcn-cbs").braille == plain
     assert speech_runs("他去银行了。", latin_voice="en-us")[0].text.startswith("ta1 qu4 yin2 hang2")
+
+
+def test_an_entry_changes_the_audio_edition_spoken_on_several_threads(db, tmp_path, monkeypatch) -> None:
+    from accessible_lib.editions import audio
+
+    monkeypatch.setattr(audio, "default_streams", lambda: 2)  # chapters on pool threads, as on a big machine
+    chapters = [("One", "She grew a tomato."), ("Two", "A tomato is red.")]
+    book_id = catalogue.add_book(db, make_book("Garden", chapters, language="en"))
+
+    def listen_files(name: str) -> list[str]:
+        workspace = tmp_path / name
+        workspace.mkdir()
+        files = run_conversion(
+            export_book(db, book_id), "mp3", {"engine": "espeak"}, workspace, lambda *_: None
+        )
+        return [f["sha256"] for f in files if f.get("role") == "listen"]
+
+    before = listen_files("before")
+    assert pronunciations.save(db, TOMATO, by="tester")[1] == {}
+    after = listen_files("after")
+    assert len(before) == len(after) == 2
+    assert before[0] != after[0] and before[1] != after[1]
