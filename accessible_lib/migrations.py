@@ -711,3 +711,42 @@ def m020_stats(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations()
+def m023_pronunciations(db: Database) -> None:
+    """The pronunciation dictionary (issue 13, part 3): readings that every speech engine and Chinese braille
+    use instead of their own guesses. book_id NULL: every book. Seeded with the table voices/chinese.py held
+    before (何曾, 落下, 只 after a number), so speech does not change the day the dictionary arrives."""
+    # A copy of voices.chinese.READINGS as it was, not an import: a released migration never changes.
+    numbers = {"一": "yi4", "两": "liang3", "三": "san1", "四": "si4", "五": "wu3", "六": "liu4", "七": "qi1",
+               "八": "ba1", "九": "jiu3", "十": "shi2", "几": "ji3", "半": "ban4", "每": "mei3"}  # fmt: skip
+    starter = {"何曾": "he2 ceng2", "落下": "luo4 xia4"} | {n + "只": f"{p} zhi1" for n, p in numbers.items()}
+    db.execute(
+        """CREATE TABLE pronunciations (
+            id INTEGER PRIMARY KEY,
+            lang TEXT NOT NULL,
+            written TEXT NOT NULL,
+            reading TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pinyin', 'respelling', 'phonemes')),
+            whole_word INTEGER NOT NULL DEFAULT 1,
+            case_sensitive INTEGER NOT NULL DEFAULT 0,
+            book_id INTEGER REFERENCES books(id) ON DELETE CASCADE,
+            note TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX pronunciations_unique ON pronunciations (lang, written, IFNULL(book_id, 0))"
+    )
+    now = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+    for written, reading in starter.items():
+        db.execute(
+            f"""INSERT INTO pronunciations (lang, written, reading, kind, note, created_by, created_at,
+                updated_by, updated_at) VALUES ('zh', ?, ?, 'pinyin', 'starter', 'migration', {now},
+                'migration', {now})""",
+            [written, reading],
+        )

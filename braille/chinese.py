@@ -189,14 +189,48 @@ def _readable(cells: str, word: str, syllables: list[str], table_file: str) -> b
     return len(cells) in reachable
 
 
+_READINGS: dict[str, list[str]] = {}
+_READINGS_RE: list[re.Pattern[str]] = []
+
+
+def set_readings(readings: dict[str, str]) -> None:
+    """Use these readings (written form -> tone-numbered pinyin, from the pronunciation dictionary) for
+    polyphones instead of pypinyin's, in this process. braille/ never reads the catalogue: the caller passes
+    the entries in; an empty dict goes back to pypinyin alone."""
+    _READINGS.clear()
+    _READINGS.update({word: reading.split() for word, reading in readings.items() if word})
+    _READINGS_RE[:] = [re.compile("|".join(map(re.escape, sorted(_READINGS, key=len, reverse=True))))]
+    rewritten.cache_clear()
+
+
+def readings() -> dict[str, str]:
+    """The readings set_readings was given, to hand on to a child process (braille.pool)."""
+    return {word: " ".join(syllables) for word, syllables in _READINGS.items()}
+
+
+def _syllables(word: str) -> list[str]:
+    """pypinyin's reading of a word, except where the readings given to set_readings say otherwise."""
+    from pypinyin import Style, lazy_pinyin
+
+    def plain(part: str) -> list[str]:
+        return lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True) if part else []
+
+    if not _READINGS:
+        return plain(word)
+    syllables: list[str] = []
+    start = 0
+    for match in _READINGS_RE[0].finditer(word):
+        syllables += plain(word[start : match.start()]) + _READINGS[match.group()]
+        start = match.end()
+    return syllables + plain(word[start:])
+
+
 @functools.lru_cache(maxsize=65536)
 def rewritten(word: str, cells: str, table_file: str) -> str | None:
     """The word's cells from pypinyin's reading when the table's `cells` contradict it; None otherwise."""
     if not any(char in _polyphones() for char in word):
         return None
-    from pypinyin import Style, lazy_pinyin
-
-    syllables = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
+    syllables = _syllables(word)
     if len(syllables) != len(word) or _readable(cells, word, syllables, table_file):
         return None
     best = spellings(table_file)[1]

@@ -45,6 +45,7 @@ from .translate import Translation
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 Batch = list[tuple[str, str]]  # (text, table) pairs
 IN_FLIGHT = 2  # batches written to a child and not yet answered: the one in hand and the next
+READINGS_ENV = "ACCESSIBLE_BRAILLE_ZH_READINGS"  # chinese.set_readings in each child, as JSON
 
 
 class PoolError(RuntimeError):
@@ -61,6 +62,7 @@ class TranslationPool:
         self._threads: list[threading.Thread] = []
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        env[READINGS_ENV] = json.dumps(chinese.readings(), ensure_ascii=False)  # the pronunciation dictionary
         try:
             for _ in range(max(1, processes)):
                 child = subprocess.Popen(
@@ -234,6 +236,7 @@ def worker_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C to the worker's group: the worker decides
     if len(sys.argv) > 1:
         chinese.set_cache_dir(sys.argv[1])
+    chinese.set_readings(json.loads(os.environ.get(READINGS_ENV) or "{}"))
     replies = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

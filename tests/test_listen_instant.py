@@ -258,3 +258,18 @@ def test_a_head_request_says_when_the_library_is_busy(tmp_path: Path) -> None:
         service.release()
         assert busy.head(audio_url(book)).status_code == 200
         assert service.stats["sentences_spoken"] == 0
+
+
+def test_a_book_entry_changes_the_cache_key_of_the_sentences_it_occurs_in_only(tmp_path: Path) -> None:
+    from voices import lexicon
+
+    reader = Reader({"rate": 175}, tmp_path, cache=SentenceCache(tmp_path / "cache", 1024 * 1024))
+    try:
+        plain = [reader.key(text, "en") for text in ("Call me Ishmael.", "The whale sang.")]
+        entry = lexicon.Entry("en", "Ishmael", "ISH-mail", "respelling")
+        with lexicon.use([*lexicon.starter_entries(), entry]):
+            with_entry = [reader.key(text, "en") for text in ("Call me Ishmael.", "The whale sang.")]
+    finally:
+        reader.close()
+    assert with_entry[0] != plain[0]  # spoken with the entry: never the cached audio without it
+    assert with_entry[1] == plain[1]  # a sentence without the word keeps its audio

@@ -110,6 +110,14 @@ NO_BOOK_CONTENT = {
     "/staff/jobs": "the edition job list, for staff",
     "/staff/braille": "translating text that staff paste",
     "/staff/rights": "setting rights from a CSV file",
+    "/staff/pronunciations": "the pronunciation dictionary, for staff: words and their readings",
+    "/staff/pronunciations/new": "adds a pronunciation entry",
+    "/staff/pronunciations/export.csv": "the pronunciation entries as CSV, for staff",
+    "/staff/pronunciations/import": "imports pronunciation entries from a CSV file",
+    "/staff/pronunciations/listen": "speaks a staff-typed sample sentence, for staff",
+    "/staff/pronunciations/{entry_id:int}": "edits one pronunciation entry",
+    "/staff/pronunciations/{entry_id:int}/remove": "removes one pronunciation entry and redirects",
+    "/staff/pronunciations/{entry_id:int}/listen": "speaks one entry in a sample sentence, for staff",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
     "/staff/sources": "other libraries harvested into the catalogue: their names, feeds and errors",
     "/staff/sources/{source_id:int}/harvest": "starts a harvest of another library; answers with a redirect",
@@ -286,6 +294,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "application_id": [1],
         "account_id": [1],  # a staff account: no book in it
         "source_id": [1],  # another library harvested: none of our books in it
+        "entry_id": [1],  # a pronunciation entry: a word and its reading, no book text
     }
     names = _PARAM.findall(path)
     unknown = [name for name in names if name not in values]

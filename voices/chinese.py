@@ -43,22 +43,27 @@ def ascii_punctuation(text: str) -> str:
 # which the braille library in the same process also reads.
 _NUMBERS = {"一": "yi4", "两": "liang3", "三": "san1", "四": "si4", "五": "wu3", "六": "liu4", "七": "qi1",
             "八": "ba1", "九": "jiu3", "十": "shi2", "几": "ji3", "半": "ban4", "每": "mei3"}  # fmt: skip
+# The starter pronunciation dictionary (voices/lexicon.py): the catalogue's first entries, and the
+# active lexicon, not this table, is what `_pinyin` reads.
 READINGS = {"何曾": "he2 ceng2", "落下": "luo4 xia4"} | {n + "只": f"{p} zhi1" for n, p in _NUMBERS.items()}
-_READING = re.compile("|".join(sorted(map(re.escape, READINGS), key=len, reverse=True)))
 
 
 def _pinyin(text: str, errors) -> list[str]:
-    """pypinyin word by word, except the words in READINGS."""
+    """pypinyin word by word, except the written forms of the active lexicon's Chinese entries."""
+    from voices.lexicon import active
+
+    lexicon = active()
+    pattern, readings = lexicon.chinese_pattern(), lexicon.chinese_readings()
     items: list[str] = []
     start = 0
-    for match in [*_READING.finditer(text), None]:
+    for match in [*(pattern.finditer(text) if pattern else ()), None]:
         end = match.start() if match else len(text)
         if end > start:
             part = text[start:end]
             items += lazy_pinyin(part, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True,
                                  errors=errors)  # fmt: skip
         if match:
-            items += READINGS[match.group()].split()
+            items += readings[match.group()].split()
             start = match.end()
     return items
 

@@ -100,3 +100,31 @@ def read_wav(data: bytes) -> Audio:
             return Audio(wav.readframes(2**31 - 1), wav.getframerate())
     except (wave.Error, EOFError) as error:
         raise SpeechError(f"espeak-ng wrote no readable WAV: {error}") from error
+
+
+def phonemes(text: str, voice: str, program: str = ESPEAK) -> str:
+    """What espeak-ng would say for `text`, as its phoneme mnemonics (`-q -x`): how a pronunciation entry is
+    checked and heard to make a difference without producing audio."""
+    done = subprocess.run(
+        [program, "-q", "-x", "-v", voice, "--stdin"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        env=silent_env(),
+    )
+    return " ".join(done.stdout.split())
+
+
+def known_phonemes(reading: str, voice: str, program: str = ESPEAK) -> bool:
+    """True when espeak-ng reads every character of `reading` as phoneme input for this voice.
+
+    espeak-ng drops mnemonics it does not know without a word ("[[ZZ9}{]]" says "ZZ"), and adds only
+    syllable marks ('#', stress, '_'), so the reading must survive as a subsequence of what it echoes.
+    """
+    wanted = "".join(reading.split())
+    if not wanted or "]]" in wanted or "[[" in wanted:
+        return False
+    said = iter(phonemes(f"[[{reading}]]", voice, program).replace(" ", ""))
+    return all(char in said for char in wanted)

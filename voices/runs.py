@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from voices.chinese import CHINESE_VOICE, HAN_RUN, ascii_punctuation, pinyin_text
 from voices.engine import Audio, SpeechEngine, join_audio
+from voices.lexicon import active
 from voices.text import is_chinese
 
 DEFAULT_LATIN_VOICE = "en-us"
@@ -54,7 +55,7 @@ def speech_runs(speech: str, *, latin_voice: str, chinese_voice: str = CHINESE_V
 
 
 def _add_other(runs: list[Run], text: str, voice: str) -> None:
-    text = ascii_punctuation(text)
+    text = active().apply_latin(ascii_punctuation(text), voice)
     if not text:
         return
     if not _WORD.search(text) and runs:

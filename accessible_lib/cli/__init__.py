@@ -151,7 +151,18 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore; harvest; stats.
-from . import backup, calibre, downloads, editions, harvest, jobs, readers, rebuild, staff  # noqa: E402,F401
+# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore; harvest; stats; pronounce.
+from . import (  # noqa: E402,F401
+    backup,
+    calibre,
+    downloads,
+    editions,
+    harvest,
+    jobs,
+    pronounce,
+    readers,
+    rebuild,
+    staff,
+)
 from . import rights as rights_commands  # noqa: E402,F401
 from . import stats as stats_commands  # noqa: E402,F401

@@ -25,6 +25,7 @@ from pathlib import Path
 from lxml import etree
 from lxml import html as lxml_html
 
+from voices import lexicon
 from voices.book import SpokenBook, SpokenChapter
 from voices.engine import (
     DEFAULT_ENGINE,
@@ -272,6 +273,10 @@ def sentence_key(
     return cache_key(speech, voice or f"lang:{lang}", rate, lexicon_version, engine=engine)
 
 
+def _active_entries(speech: str, lang: str) -> str:
+    return lexicon.active().sentence_key(speech)
+
+
 class Reader:
     """Speaks sentences with the edition's engine, voice and rate; one engine for the whole book.
 
@@ -287,18 +292,20 @@ class Reader:
         *,
         engine: SpeechEngine | None = None,
         cache: SentenceCache | None = None,
-        lexicon_version: str | Callable[[str, str], str] = "",
+        lexicon_version: str | Callable[[str, str], str] | None = None,
     ):
         """`lexicon_version`: the pronunciation dictionary's version for the cache key, one string for every
         sentence or `(speech, lang) -> str`, so that a changed entry changes only the keys of the sentences
-        it occurs in."""
+        it occurs in. None: the entries this sentence is spoken with (voices.lexicon.active(): the book's,
+        while run_conversion converts it), so a sentence heard with other readings is never taken from
+        the cache."""
         self.rate = check_rate(int(options.get("rate") or 175))
         self._owned = engine is None
         self.engine: SpeechEngine = engine or engine_by_name(
             options.get("engine") or DEFAULT_ENGINE, workdir=workdir
         )
         self.cache = cache
-        self.lexicon_version = lexicon_version
+        self.lexicon_version = lexicon_version if lexicon_version is not None else _active_entries
         try:
             wanted = (options.get("voice") or "").strip()
             self.voice = resolve_voice(wanted, self.engine.voices()) if wanted else None

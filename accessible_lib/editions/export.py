@@ -13,17 +13,20 @@ Shape (version 1):
         Gutenberg's header and licence) last; in `html`, `chapter:N#id` links name the 0-based index into
         this list and `resource:NAME` image sources name a resource,
     toc [{title, level, chapter_index (0-based), fragment}],
-    resources [{name, media_type, data (base64)}].
+    resources [{name, media_type, data (base64)}],
+    pronunciations [{lang, written, reading, kind, whole_word, case_sensitive}]: the dictionary entries that
+        apply to this book (accessible_lib/pronunciations.py); absent: the starter readings only.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 
 from sqlite_utils import Database
 
-from .. import catalogue, identifiers
+from .. import catalogue, identifiers, pronunciations
 from ..ingest.model import IngestedBook
 
 EXPORT_VERSION = 1
@@ -72,6 +75,7 @@ def export_book(db: Database, book_id: int) -> dict:
             for entry in book["toc"]
         ],
         "resources": resources,
+        "pronunciations": [dataclasses.asdict(e) for e in pronunciations.lexicon_for(db, book_id).entries],
     }
 
 

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from voices import lexicon
 from voices.engine import DEFAULT_ENGINE, MAX_RATE, MIN_RATE, SpeechEngine, engine_by_name, resolve_voice
 from voices.pcm import lame_encoder
 from voices.sentence_cache import SentenceCache
@@ -182,7 +183,9 @@ class ListenService:
         title = " ".join((chapter.get("title") or "").split()) or fallback_title(position - 1)  # as editions
         lines = chapter_lines(chapter, title, lang)
         engine = DEFAULT_ENGINE  # LibespeakEngine.name: the editions' default engine, so keys are shared
-        version = self.lexicon_version or (lambda speech, lang: "")
+        # The engines speak with the starter readings of voices.lexicon (they have no book's entries), so
+        # the keys name those: never the same as an edition's key for a sentence a book's entry changes.
+        version = self.lexicon_version or (lambda speech, lang: lexicon.active().sentence_key(speech))
         keys = [
             sentence_key(line.sentence.speech, lang, voice, rate, engine, version(line.sentence.speech, lang))
             for line in lines

@@ -9,11 +9,16 @@ may raise `Stop` from it to abandon the work; nothing here knows about queues or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from braille import chinese as braille_chinese
+from voices import lexicon
+from voices.lexicon import Entry
 
 from ..identifiers import edition_identifier
 from .export import book_identifier
@@ -39,7 +44,8 @@ def run_conversion(book: dict, format: str, options: dict, workspace: Path, prog
     if not book.get("edition_identifier"):  # a payload queued before identifiers, or `accessible-lib convert`
         book = {**book, "edition_identifier": edition_identifier(book_identifier(book), fmt.name, options)}
     workspace = Path(workspace)
-    files = converter(book, options, workspace, _Forward(progress))
+    with book_lexicon(book):
+        files = converter(book, options, workspace, _Forward(progress))
     for record in files:
         path = workspace / record["name"]
         if path.parent != workspace or not path.is_file() or path.stat().st_size != record["size"]:
@@ -47,6 +53,23 @@ def run_conversion(book: dict, format: str, options: dict, workspace: Path, prog
                 f"converter {fmt.converter} reported a file it did not write: {record['name']}"
             )
     return files
+
+
+@contextlib.contextmanager
+def book_lexicon(book: dict) -> Iterator[None]:
+    """The book's pronunciation entries (export's `pronunciations`) for speech and Chinese braille while it
+    converts; a payload without them keeps the starter readings."""
+    if book.get("pronunciations") is None:
+        yield
+        return
+    entries = [Entry(**entry) for entry in book["pronunciations"]]
+    before = braille_chinese.readings()
+    with lexicon.use(entries) as active:
+        braille_chinese.set_readings(active.chinese_readings())
+        try:
+            yield
+        finally:
+            braille_chinese.set_readings(before)
 
 
 def load_converter(fmt: EditionFormat) -> Converter:

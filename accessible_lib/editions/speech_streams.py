@@ -15,6 +15,7 @@ are in flight, so memory holds a few chapters' clips whatever the length of the 
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import threading
@@ -118,13 +119,15 @@ def speak_in_order(
                 return
             on_tick(job, done, of)
 
+    # Each chapter runs in a copy of this thread's context: the book's pronunciation entries
+    # (voices.lexicon.use, set by runner.book_lexicon) are a context variable, not inherited by pool threads.
     pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="speech")
     pending: deque[tuple[ChapterJob, Future]] = deque()
     upcoming = iter(jobs)
     window = 2 * streams
     try:
         for job in upcoming:
-            pending.append((job, pool.submit(work, job)))
+            pending.append((job, pool.submit(contextvars.copy_context().run, work, job)))
             if len(pending) >= window:
                 break
         while pending:
@@ -139,7 +142,7 @@ def speak_in_order(
             pending.popleft()
             following = next(upcoming, None)
             if following is not None:
-                pending.append((following, pool.submit(work, following)))
+                pending.append((following, pool.submit(contextvars.copy_context().run, work, following)))
             yield job, chapter
     finally:
         stop.set()

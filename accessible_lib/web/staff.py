@@ -31,6 +31,34 @@ def dashboard(request: Request, staff: StaffContext) -> Response:
 dashboard_page = staff_page(dashboard)
 
 
+def _pronunciation_routes(pages) -> list[Route]:
+    base = "/staff/pronunciations"
+    return [
+        Route(base, pages.staff_list_page, name="staff_pronunciations"),
+        Route(f"{base}/new", pages.staff_new_page, methods=["GET", "POST"], name="staff_pronunciation_new"),
+        Route(f"{base}/export.csv", pages.staff_export_page, name="staff_pronunciations_export"),
+        Route(
+            f"{base}/import", pages.staff_import_page, methods=["POST"], name="staff_pronunciations_import"
+        ),
+        Route(f"{base}/listen", pages.staff_listen_page, methods=["POST"], name="staff_pronunciation_listen"),
+        Route(
+            f"{base}/{{entry_id:int}}",
+            pages.staff_edit_page,
+            methods=["GET", "POST"],
+            name="staff_pronunciation",
+        ),
+        Route(
+            f"{base}/{{entry_id:int}}/remove",
+            pages.staff_remove_page,
+            methods=["POST"],
+            name="staff_pronunciation_remove",
+        ),  # fmt: skip
+        Route(
+            f"{base}/{{entry_id:int}}/listen", pages.staff_listen_entry_page, name="staff_pronunciation_play"
+        ),
+    ]
+
+
 def staff_routes() -> list[Route]:
     from . import (
         braille,
@@ -40,6 +68,7 @@ def staff_routes() -> list[Route]:
         staff_downloads,
         staff_jobs,
         staff_login,
+        staff_pronunciations,
         staff_rights,
         staff_sources,
         staff_stats,
@@ -64,6 +93,7 @@ def staff_routes() -> list[Route]:
             name="staff_request_edition",
         ),
         Route("/staff/rights", staff_rights.staff_rights_page, methods=["GET", "POST"], name="staff_rights"),
+        *_pronunciation_routes(staff_pronunciations),
         Route(
             "/staff/books/{book_id:int}/file",
             staff_attach.attach_file_page,

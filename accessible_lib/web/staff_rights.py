@@ -54,11 +54,14 @@ async def rights_page(request: Request, staff: StaffContext) -> Response:
     return RedirectResponse(f"/staff/rights?done={changed}", status_code=303)
 
 
-async def _read_upload(request: Request) -> tuple[bytes | None, str | None]:
-    """The uploaded file's bytes (None when no file was chosen) and the form's CSRF token."""
-    limit = rights.MAX_CSV_BYTES + BODY_SLACK
+async def _read_upload(
+    request: Request, max_bytes: int = rights.MAX_CSV_BYTES
+) -> tuple[bytes | None, str | None]:
+    """The uploaded file's bytes (None when no file was chosen) and the form's CSRF token; the pronunciation
+    dictionary's import reads its CSV the same way."""
+    limit = max_bytes + BODY_SLACK
     too_large = UserError(
-        gettext("The file is larger than %(limit)d MB.", limit=rights.MAX_CSV_BYTES // (1024 * 1024)),
+        gettext("The file is larger than %(limit)d MB.", limit=max(1, max_bytes // (1024 * 1024))),
         title=gettext("The file is too large"),
         status=413,
     )
@@ -82,7 +85,7 @@ async def _read_upload(request: Request) -> tuple[bytes | None, str | None]:
     upload = form.get(FIELD)
     if upload is None or isinstance(upload, str):
         return None, token if isinstance(token, str) else None
-    data = await upload.read(rights.MAX_CSV_BYTES + 1)
+    data = await upload.read(max_bytes + 1)
     await form.close()
     return (data or None), token if isinstance(token, str) else None
 
