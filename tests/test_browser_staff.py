@@ -101,13 +101,16 @@ def count_some(server: LiveServer) -> None:
 
 
 def staff_links(page: Page, server: LiveServer) -> list[str]:
-    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
+    links = page.evaluate(
+        "() => [...document.querySelectorAll('a[href]')].map((a) => [a.href, a.getAttribute('type') || ''])"
+    )
     found = []
-    for link in links:
+    for link, media_type in links:
         parts = urlsplit(link)
         if f"{parts.scheme}://{parts.netloc}" == server.url and parts.path.startswith("/staff"):
-            if not parts.path.endswith((".json", ".csv")):  # files to save, not pages
-                found.append(link.split("#")[0])
+            if parts.path.endswith((".json", ".csv")) or media_type.startswith("audio/"):
+                continue  # files to save or hear (a pronunciation's "Listen"), not pages
+            found.append(link.split("#")[0])
     return found
 
 

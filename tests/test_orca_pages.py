@@ -333,9 +333,13 @@ def test_staff_accounts_table_and_form(library):
     url = library.live.url + "/staff/accounts"
     page = served(url, library.staff_cookies)
     stops = tab_stops(page, page.find("h1"))
-    moves = ["alt+shift+Right"] * 3 + ["alt+shift+Down"] + ["alt+shift+Left"] * 3
-    moves += ["alt+shift+Down"] + ["alt+shift+Right"] * 2
-    cells = [(0, 0), (0, 1), (0, 2), (0, 3), (1, 3), (1, 2), (1, 1), (1, 0), (2, 0), (2, 1), (2, 2)]
+    # Every cell, the button cells last: from a cell whose button Chromium focuses, a move left lands on
+    # the focusable scroll region around the table and Orca says "Not in a table" (Orca 43, sometimes;
+    # a move right or up from there, or reaching the button, does not lose the table).
+    moves = ["alt+shift+Right"] * 3 + ["alt+shift+Left"] * 3 + ["alt+shift+Down"] + ["alt+shift+Right"] * 2
+    moves += ["alt+shift+Down"] + ["alt+shift+Left"] * 2 + ["alt+shift+Right"] * 3 + ["alt+shift+Up"]
+    cells = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 2), (0, 1), (0, 0), (1, 0), (1, 1), (1, 2), (2, 2), (2, 1)]
+    cells += [(2, 0), (2, 1), (2, 2), (2, 3), (1, 3)]
     keys = ["ctrl+Home", "h", *["Tab"] * len(stops), "ctrl+Home", "t", *moves]
     result = hear(url, keys, library.staff_cookies)
     steps = result["steps"]
@@ -345,7 +349,8 @@ def test_staff_accounts_table_and_form(library):
     assert len(rows) == 3, "the admin and the clerk"
     for step, (row, column) in zip(steps[3 + len(stops) :], cells, strict=True):
         heard = said(step)
-        assert words(text_of(rows[row][column])) in words(heard), ((row, column), heard)
+        for part in rows[row][column].stripped_strings:  # each control's words; Orca names its role between
+            assert words(part) in words(heard), ((row, column), heard)
         if step["key"] != "t":  # T enters the table at its first cell; a move names where it went
             assert f"Row {row + 1}, column {column + 1}." in spoken(step), heard
 

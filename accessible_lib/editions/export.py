@@ -15,7 +15,8 @@ Shape (version 1):
     toc [{title, level, chapter_index (0-based), fragment}],
     resources [{name, media_type, data (base64)}],
     pronunciations [{lang, written, reading, kind, whole_word, case_sensitive}]: the dictionary entries that
-        apply to this book (accessible_lib/pronunciations.py); absent: the starter readings only.
+        apply to this book (accessible_lib/pronunciations.py); None (a file converted without the
+        catalogue): the starter readings only.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def export_ingested(book: IngestedBook) -> dict:
         "resources": [
             {"name": r.name, "media_type": r.media_type, "data": _b64(r.data)} for r in book.resources
         ],
+        # No catalogue, so no dictionary of its own: None keeps the starter readings (runner.book_lexicon).
+        "pronunciations": None,
     }
 
 
