@@ -21,7 +21,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,18 +32,13 @@ from ..db import open_database
 from ..importer import IMPORTED, import_paths
 from ..settings import CHECKOUT, Settings
 from .audio import WAR_AND_PEACE
+from .server import free_port
 
 LISTENERS = 20
 LISTEN_SECONDS = 120  # of audio each concurrent listener reads (or its chapter's end)
 BYTES_PER_SECOND = 64000 / 8
 TARGET_FIRST_BYTE = 1.0
 TARGET_SPEED = 3.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(data_dir: Path, port: int) -> dict[str, str]:
@@ -152,7 +146,7 @@ def section(data_dir: Path) -> list[str]:
     chapters = _chapters(settings)
     limit = int(os.environ.get("BENCH_LISTEN_CHAPTERS", "0")) or None
     asked = chapters[:limit]
-    port = _free_port()
+    port = free_port()
     env = _env(settings.data_dir, port)
     command = [str(Path(sys.executable).parent / "accessible-lib")]
     server = subprocess.Popen([*command, "serve"], env=env, start_new_session=True)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from ..db import open_database
 from ..settings import CHECKOUT
-from .stamping import start_server, stop_server
+from .server import start_server, stop_server
 
 SECONDS = 60
 CONNECTIONS = 200

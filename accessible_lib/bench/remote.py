@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from pathlib import Path
 
 from ..settings import CHECKOUT, Settings
 from .audio import WAR_AND_PEACE, _descendants
+from .server import free_port
 from .worker import _slice
 
 SECRET = "bench-remote-worker-shared-key"
 TIMEOUT = 1800
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -102,7 +96,7 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
     root.mkdir(parents=True)
     source = _slice(WAR_AND_PEACE, limit, root) if limit else WAR_AND_PEACE
     base = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSIBLE_LIB_")}
-    redis_port, web_port = _free_port(), _free_port()
+    redis_port, web_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     web_url = f"http://127.0.0.1:{web_port}"
     web_env = {

@@ -20,33 +20,21 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 from ..settings import CHECKOUT, Settings
 from .audio import WAR_AND_PEACE
+from .server import start_server, stop_server
+from .worker import _slice
 
 TARGET = 0.8
 SLICE = 200_000
 PASSWORD = "bench reader passphrase"
 EMAIL = "bench.reader@example.org"
 NAME = "Bench Reader"
-
-
-def _slice(path: Path, characters: int, work: Path) -> Path:
-    text = path.read_text(encoding="utf-8")
-    cut = text.find("\nCHAPTER ", characters)
-    if cut < 0:
-        return path
-    sliced = work / f"{path.stem}-first-{characters}.txt"
-    sliced.write_text(text[:cut], encoding="utf-8")
-    return sliced
 
 
 def build(root: Path, source: Path, engine: str) -> dict:
@@ -119,53 +107,6 @@ def build(root: Path, source: Path, engine: str) -> dict:
         "characters": characters,
         "build_seconds": build_seconds,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    with log.open("ab") as out:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "accessible-lib"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            cwd=CHECKOUT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server stopped; see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server, port
-        except OSError:
-            time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError(f"the server did not start; see {log}")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 class Client:
