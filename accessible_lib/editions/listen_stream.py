@@ -67,6 +67,7 @@ class Plan:
     rate: int
     keys: list[str]
     key: str  # of the whole chapter's MP3
+    start: int = 0  # the chapter's sentence that `lines[0]` is (read-along starts anywhere)
 
 
 class ListenService:
@@ -176,12 +177,16 @@ class ListenService:
             raise BadOption("rate", rate)
         return resolved, words
 
-    def plan(self, book: dict, chapter: dict, voice: str | None, rate: int) -> Plan:
-        """The chapter's lines as an edition reads them, and every key, before anything is spoken."""
+    def plan(self, book: dict, chapter: dict, voice: str | None, rate: int, start: int = 0) -> Plan:
+        """The chapter's lines as an edition reads them, from sentence `start` (0: the title), and every
+        key, before anything is spoken; BadOption("from") for a sentence the chapter does not have."""
         lang = chapter.get("lang") or book.get("language") or "en"
         position = int(chapter.get("position") or 1)
         title = " ".join((chapter.get("title") or "").split()) or fallback_title(position - 1)  # as editions
         lines = chapter_lines(chapter, title, lang)
+        if not 0 <= start < max(len(lines), 1):
+            raise BadOption("from", str(start))
+        lines = lines[start:]
         engine = DEFAULT_ENGINE  # LibespeakEngine.name: the editions' default engine, so keys are shared
         # The engines speak with the starter readings of voices.lexicon (they have no book's entries), so
         # the keys name those: never the same as an edition's key for a sentence a book's entry changes.
@@ -191,9 +196,31 @@ class ListenService:
             for line in lines
         ]
         whole = hashlib.sha256(f"chapter-mp3\x1f{BITRATE}\x1f{QUALITY}\x1f{PARAGRAPH_PAUSE}".encode())
+        if start:  # the whole chapter keeps its old key; a read-along stream from sentence K is another file
+            whole.update(f"\x1ffrom:{start}".encode())
         for line, key in zip(lines, keys, strict=True):
             whole.update(f"\x1f{key}:{line.paragraph}".encode())
-        return Plan(lines, lang, voice, rate, keys, whole.hexdigest())
+        return Plan(lines, lang, voice, rate, keys, whole.hexdigest(), start)
+
+    def timings(self, plan: Plan) -> tuple[list[tuple[int, float, float]], bool]:
+        """When each sentence of the plan's stream starts and ends, in seconds from the stream's start, as
+        far as the sentence cache already holds them, and whether that is every sentence. Nothing is
+        spoken: read-along asks again as the stream speaks ahead. A sentence's length is its PCM's, and a
+        paragraph's pause follows its last sentence, exactly as `stream` joins them."""
+        found: list[tuple[int, float, float]] = []
+        if self.cache is None:
+            return found, False
+        pause = round(PARAGRAPH_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+        clock = 0.0
+        for number, (line, key) in enumerate(zip(plan.lines, plan.keys, strict=True)):
+            try:
+                seconds = self.cache.path(key).stat().st_size / 2 / SAMPLE_RATE
+            except OSError:
+                return found, False
+            found.append((plan.start + number, round(clock, 3), round(clock + seconds, 3)))
+            last = number + 1 == len(plan.lines) or plan.lines[number + 1].paragraph != line.paragraph
+            clock += seconds + (pause if last else 0.0)
+        return found, True
 
     def finished(self, plan: Plan) -> Path | None:
         """The chapter's whole MP3, when a stream with the same voice and rate has already finished."""
