@@ -11,6 +11,7 @@ The same rights check as the chapter page and its audio, before anything; errors
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,17 +19,58 @@ from starlette.responses import JSONResponse, Response
 from ..editions.listen_stream import BadOption, ListenService
 from ..errors import UserError
 from ..i18n import gettext
+from ..ingest.errors import N_
 from .helpers import book_and_chapter, db_for
+from .listen import Control
 from .listen_audio import bad_option, plan_for
+from .sentence_marks import mark_sentences
 
 _HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+
+# The read-along buttons and their Alt+Shift shortcuts: keys that Orca leaves alone (see listen.Control).
+# The first is the toggle that starts and pauses; the others appear once reading has started.
+CONTROLS = (
+    Control("play", N_("Read aloud"), "KeyS", "S", "S", help=N_("Read aloud, pause, or go on")),
+    Control("previous", N_("Previous sentence"), "Comma", ",", ","),
+    Control("next", N_("Next sentence"), "Period", ".", "."),
+    Control("slower", N_("Slower"), "Minus", "-", "-"),
+    Control("faster", N_("Faster"), "Equal", "=", "="),
+    Control(
+        "here",
+        N_("Read from the selection"),
+        "KeyJ",
+        "J",
+        "J",
+        help=N_("Read from the sentence you selected, or where the text cursor is (caret browsing, F7)"),
+    ),
+)
+SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+def read_along(book: dict, chapter: dict, content: Markup, lang: str) -> tuple[Markup, Markup, dict]:
+    """The chapter page's content and title with their sentences marked, and what the read-along
+    controls need: where the audio and timings are, how many sentences, the buttons."""
+    content, title, count = mark_sentences(content, chapter, lang)
+    base = f"/books/{book['id']}/read/{chapter['position']}"
+    return (
+        content,
+        title,
+        {
+            "audio": f"{base}/audio",
+            "timings": f"{base}/timings",
+            "count": count,
+            "controls": CONTROLS,
+            "speeds": SPEEDS,
+        },
+    )
 
 
 def chapter_timings(request: Request) -> Response:
     try:
         book, chapter = book_and_chapter(request, db_for(request))
     except UserError as refused:  # 403 (may not read) or 404 (no such chapter), with the page's words
-        return _error(refused.status, refused.message)
+        links = [{"href": link["href"], "text": link["text"]} for link in refused.links]
+        return _error(refused.status, refused.message, title=refused.title, links=links)
     except HTTPException as missing:
         return _error(missing.status_code, gettext("There is no such book."))
     service: ListenService = request.state.listening
@@ -46,5 +88,7 @@ def chapter_timings(request: Request) -> Response:
     return JSONResponse(body, headers=_HEADERS)
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status, headers=_HEADERS)
+def _error(status: int, message: str, **more: object) -> Response:
+    """`{"error": ...}`, and for a refusal the error page's title and links (how to become eligible)."""
+    body = {"error": message, **{name: value for name, value in more.items() if value}}
+    return JSONResponse(body, status_code=status, headers=_HEADERS)
