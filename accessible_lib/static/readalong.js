@@ -213,9 +213,13 @@
   });
 
   // While reading, a click or tap on a sentence reads from there; links, controls and a selection made
-  // with the mouse keep their own meaning.
-  main.addEventListener("click", function (event) {
-    if (!started || event.defaultPrevented || event.button !== 0 || root.contains(event.target)) {
+  // with the mouse keep their own meaning. The listener is on the document, not on the text, so the text
+  // itself carries no handler for a browser to report to assistive technology as "clickable".
+  document.addEventListener("click", function (event) {
+    if (!started || event.defaultPrevented || event.button !== 0 || !(event.target instanceof Element)) {
+      return;
+    }
+    if (root.contains(event.target) || !main.contains(event.target)) {
       return;
     }
     if (event.target.closest("a, button, input, select, textarea, summary, label")) {
