@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from pathlib import Path
 
 import mutagen.mp3
 import pytest
@@ -16,6 +17,7 @@ from bs4 import BeautifulSoup
 from accessible_lib import access, catalogue, i18n
 from accessible_lib.editions.audio import chapter_lines
 from accessible_lib.rights import Rights, set_rights
+from accessible_lib.web.readalong import CONTROLS
 
 from .conftest import make_book
 
@@ -165,3 +167,12 @@ def test_the_chapter_page_offers_read_along_only_to_the_script(client, books) ->
     assert all(b["aria-keyshortcuts"].startswith("Alt+Shift+") for b in buttons)
     assert page.select_one("script[src='/static/readalong.js']") is not None
     assert not page.select("[data-readalong] [aria-live]")
+
+
+def test_the_readme_tells_a_reader_how_to_follow_along() -> None:
+    """The README's section names every shortcut the page offers, and says the focus is never moved."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Follow along as a chapter is read", 1)[1].split("\n## ", 1)[0]
+    for control in CONTROLS:
+        assert f"Alt+Shift+{control.shown}" in section, control
+    assert "Read aloud" in section and "never moves" in section
