@@ -17,7 +17,9 @@ from bs4 import BeautifulSoup
 from accessible_lib import access, catalogue, i18n
 from accessible_lib.editions.audio import chapter_lines
 from accessible_lib.rights import Rights, set_rights
+from accessible_lib.web.chapter_html import prepare_chapter_html
 from accessible_lib.web.readalong import CONTROLS
+from accessible_lib.web.sentence_marks import mark_sentences
 
 from .conftest import make_book
 
@@ -176,3 +178,20 @@ def test_the_readme_tells_a_reader_how_to_follow_along() -> None:
     for control in CONTROLS:
         assert f"Alt+Shift+{control.shown}" in section, control
     assert "Read aloud" in section and "never moves" in section
+
+
+def test_a_title_heading_the_page_drops_after_a_cover_leaves_the_rest_marked_in_step() -> None:
+    """The page's fitting drops a heading that repeats the title after a cover image; the speech reads it.
+    The blocks are aligned by their text: everything shown is still marked with its spoken number."""
+    source = '<img src="resource:cover.png" alt="Cover"><h1>Night</h1><p>The lamp was lit. He slept.</p>'
+    chapter = {"html": source, "title": "Night", "position": 1}
+    content = prepare_chapter_html(source, book_id=1, title="Night")
+    html, title, count = mark_sentences(content, chapter, "en")
+    sentences = [line.sentence.display for line in chapter_lines(chapter, "Night", "en")]
+    assert sentences == ["Night", "Image: Cover", "Night", "The lamp was lit.", "He slept."] and count == 5
+    page = BeautifulSoup(f"<h1>{title}</h1>{html}", "html.parser")
+    assert page.select_one("h1 span")["data-s"] == "0" and page.select_one("img")["data-s"] == "1"
+    assert [(s["data-s"], s.get_text()) for s in page.select("p span")] == [
+        ("3", "The lamp was lit."),
+        ("4", "He slept."),
+    ]

@@ -11,9 +11,9 @@ spoken goes with its neighbour.
 
 A sentence that crosses inline markup (`<em>`, a note reference) becomes several spans with one number;
 spans carry no role or attribute a screen reader exposes, so what it reads is unchanged. An image that is
-described aloud carries the numbers of its sentences itself. When the page's blocks do not match the spoken
-ones (a chapter the fitting changed beyond the walker's view), nothing is marked: the page still reads, and
-read-along plays without a highlight rather than a wrong one.
+described aloud carries the numbers of its sentences itself. When the page's blocks are not the spoken ones
+one for one (the fitting dropped a title heading the speech keeps), they are aligned by their text and a
+block without its match is left unmarked: read-along plays it without a highlight rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..editions.audio import (
     chapter_lines,
     fallback_title,
     reading_order,
+    spoken_blocks,
 )
 
 ATTRIBUTE = "data-s"
@@ -96,17 +97,42 @@ def _marked(content: str, source: str, raw_title: str, position: int, lang: str)
     walker = _RecordingWalker(lang)
     walker.visit(root)
     walker.flush()
-    body = walker.blocks
-    if body and body[0].heading and same_text(body[0].text, title):
-        body = body[1:]
-    blocks = reading_order(body, walker.notes)
-    spoken = [by_paragraph.get(number, []) for number in range(1, len(blocks) + 1)]
-    if len(blocks) == max(by_paragraph, default=0) and all(spoken):
-        for block, sentences in zip(blocks, spoken, strict=True):
+    shown = _in_reading_order(walker.blocks, walker.notes, title)
+    heard = _in_reading_order(*spoken_blocks(source, lang), title)  # paragraph N of the lines is heard[N-1]
+    for number, block in _pairs(shown, heard):
+        sentences = by_paragraph.get(number + 1)
+        if sentences:
             _mark_block(walker, block, sentences)
     parts = [str(escape(root.text))] if root.text else []
     parts += [etree.tostring(child, encoding="unicode", method="html") for child in root]
     return "".join(parts), title_html, len(lines)
+
+
+def _in_reading_order(body: list[Block], notes: list[Block], title: str) -> list[Block]:
+    """The blocks as chapter_lines numbers them: without a first heading that repeats the title."""
+    if body and body[0].heading and same_text(body[0].text, title):
+        body = body[1:]
+    return reading_order(body, notes)
+
+
+def _pairs(shown: list[Block], heard: list[Block]) -> list[tuple[int, Block]]:
+    """(index in `heard`, shown block) for each block the page shows that is also spoken. Usually the two
+    lists match one for one; when the fitting for the page dropped or changed a block (a title heading
+    after a cover image), the blocks are aligned by their text and only matching ones are paired."""
+    if len(shown) == len(heard):
+        return [(number, block) for number, block in enumerate(shown)]
+    matcher = difflib.SequenceMatcher(
+        None, [_bare(b.text) for b in shown], [_bare(b.text) for b in heard], autojunk=False
+    )
+    pairs = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            pairs += [(j1 + k, shown[i1 + k]) for k in range(i2 - i1)]
+    return pairs
+
+
+def _bare(text: str) -> str:
+    return "".join(text.split())
 
 
 def _marked_title(raw_title: str, sentences: list[tuple[int, Line]]) -> str:
