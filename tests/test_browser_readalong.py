@@ -1,7 +1,8 @@
 """Read-along in a real Chromium: "Read aloud" plays a short chapter spoken by the real espeak-ng, and at
 several moments the highlighted sentence is the one whose time span holds the audio's position (the
 timings route's spans, checked against the MP3 itself in test_readalong.py); the focus never leaves the
-button; pause, next and previous sentence work by their shortcuts, a click on a sentence reads from it;
+button; pause, next and previous sentence, faster, and reading from a selected sentence work by their
+shortcuts, a click on a sentence reads from it;
 axe finds nothing with read-along active; forced colours still show the highlight."""
 
 from __future__ import annotations
@@ -121,16 +122,18 @@ def test_read_along_highlights_the_sentence_heard_and_never_moves_the_focus(
             time.sleep(0.8)
         assert len(seen) >= 2, seen  # the highlight moved on with the audio
 
-        # axe with read-along active: the controls shown, a sentence highlighted.
-        assert axe_problems(Axe(), page, page.url, AXE_OPTIONS) == []
-
         # Pause (the shortcut), then next and previous sentence.
         page.keyboard.press("Alt+Shift+S")
-        page.wait_for_function(f"() => ({STATE})().paused")
+        page.wait_for_function(
+            f"() => {{ const s = ({STATE})(); return s.paused && s.pressed === 'false'; }}"
+        )
         paused = state(page)
         assert paused["pressed"] == "false" and paused["focus"] == "play"
         time.sleep(0.5)
         assert state(page)["time"] == paused["time"]  # it stays where it paused
+        # axe with read-along active: the controls shown, a sentence highlighted (paused: a short chapter
+        # must not end while axe looks).
+        assert axe_problems(Axe(), page, page.url, AXE_OPTIONS) == []
         before = int(paused["now"][0])
         page.keyboard.press("Alt+Shift+Period")
         page.wait_for_function(f"() => {{ const s = ({STATE})(); return !s.paused && s.time > 0; }}")
@@ -155,6 +158,19 @@ def test_read_along_highlights_the_sentence_heard_and_never_moves_the_focus(
         )
         assert colours["now"] != colours["other"], colours
         page.emulate_media(forced_colors="none")
+
+        # Faster: the audio's own rate, said on the page (not in a live region).
+        page.keyboard.press("Alt+Shift+Equal")
+        assert page.evaluate("document.querySelector('[data-readalong-audio]').playbackRate") == 1.25
+        assert "1.25" in page.locator("[data-readalong-speed]").inner_text()
+        # The keyboard's way to start at a chosen place: select a sentence (or put the caret in it).
+        page.evaluate("getSelection().selectAllChildren(document.querySelector(\"article [data-s='3']\"))")
+        page.keyboard.press("Alt+Shift+J")
+        page.wait_for_function(f"() => {{ const s = ({STATE})(); return s.now[0] === '3' && !s.paused; }}")
+        time.sleep(0.3)
+        assert assert_in_step(page, book)["focus"] == "play"
+        assert page.evaluate("document.querySelector('[data-readalong-audio]').playbackRate") == 1.25
+        page.evaluate("getSelection().removeAllRanges()")
 
         # A click on a sentence reads from it (a mouse or touch user's way; it is not a focus stop).
         page.locator("article [data-s='5']").first.click()

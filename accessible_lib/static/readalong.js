@@ -185,6 +185,7 @@
         play();
       } else {
         audio.pause();
+        toggle.setAttribute("aria-pressed", "false"); // at once, not when the "pause" event comes
       }
     },
     previous: function () { jump((current >= 0 ? current : streamFrom) - 1); },
