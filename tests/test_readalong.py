@@ -13,10 +13,13 @@ from pathlib import Path
 import mutagen.mp3
 import pytest
 from bs4 import BeautifulSoup
+from starlette.testclient import TestClient
 
-from accessible_lib import access, catalogue, i18n
+from accessible_lib import access, catalogue, create_app, i18n
+from accessible_lib.db import open_database
 from accessible_lib.editions.audio import chapter_lines
 from accessible_lib.rights import Rights, set_rights
+from accessible_lib.settings import Settings
 from accessible_lib.web.chapter_html import prepare_chapter_html
 from accessible_lib.web.readalong import CONTROLS
 from accessible_lib.web.sentence_marks import mark_sentences
@@ -195,3 +198,16 @@ def test_a_title_heading_the_page_drops_after_a_cover_leaves_the_rest_marked_in_
         ("3", "The lamp was lit."),
         ("4", "He slept."),
     ]
+
+
+def test_without_a_sentence_cache_the_timings_say_at_once_that_none_will_come(tmp_path) -> None:
+    """Nothing is kept, so nothing can be timed: `complete` with no sentences, and the page stops asking
+    (it plays without a highlight) instead of asking forever."""
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", sentence_cache_mb=0)
+    with TestClient(create_app(settings)) as client:
+        db = open_database(settings.database_path)
+        book = catalogue.add_book(db, make_book("Short", [("One", "One sentence.")], language="en"))
+        db.close()
+        assert client.get(f"/books/{book}/read/1/audio").status_code == 200
+        answer = client.get(f"/books/{book}/read/1/timings").json()
+    assert answer == {"from": 0, "count": 2, "complete": True, "sentences": []}

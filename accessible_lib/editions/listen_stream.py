@@ -25,7 +25,8 @@ import itertools
 import os
 import tempfile
 import threading
-from collections import Counter, deque
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ QUALITY = 7
 MP3 = ".mp3"
 LOOKAHEAD = 2  # sentences spoken ahead of the one being sent
 RETRY_SECONDS = 10  # what a listener past capacity is told to wait: about one short chapter's speech
+PLAN_SECONDS = 300  # how long read-along's timings reuse a chapter's plan (making one: up to ~50 ms)
+PLANS_KEPT = 64
 
 
 class BadOption(ValueError):
@@ -88,6 +91,7 @@ class ListenService:
         self._lock = threading.Lock()
         self._streams = 0
         self._voices: list | None = None
+        self._plans: OrderedDict[tuple, tuple[float, Plan]] = OrderedDict()  # for timings, see recent_plan
         # Threads that wait for engines on the streams' behalf (speech itself runs in the engines).
         self._pool = ThreadPoolExecutor(LOOKAHEAD * self.capacity, thread_name_prefix="listen")
         # The pronunciation dictionary's hook (see audio.Reader): `(speech, lang) -> version` for the key.
@@ -202,14 +206,38 @@ class ListenService:
             whole.update(f"\x1f{key}:{line.paragraph}".encode())
         return Plan(lines, lang, voice, rate, keys, whole.hexdigest(), start)
 
+    def recent_plan(self, book: dict, chapter: dict, voice: str | None, rate: int, start: int = 0) -> Plan:
+        """`plan`, reused for a few minutes: read-along asks for timings every few seconds while it plays,
+        and a long chapter's plan (its HTML walked, every sentence keyed) costs tens of milliseconds. The
+        key holds the chapter's text, so an edited chapter is planned again at once; a changed
+        pronunciation entry is seen within PLAN_SECONDS."""
+        html = chapter.get("html") or ""
+        key = (
+            book.get("id"), book.get("language"), chapter.get("position"), chapter.get("lang"),
+            chapter.get("title"), hashlib.sha256(html.encode()).hexdigest(), voice, rate, start,
+        )  # fmt: skip
+        now = time.monotonic()
+        with self._lock:
+            kept = self._plans.get(key)
+            if kept is not None and now - kept[0] < PLAN_SECONDS:
+                self._plans.move_to_end(key)
+                return kept[1]
+        plan = self.plan(book, chapter, voice, rate, start)
+        with self._lock:
+            self._plans[key] = (now, plan)
+            while len(self._plans) > PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return plan
+
     def timings(self, plan: Plan) -> tuple[list[tuple[int, float, float]], bool]:
         """When each sentence of the plan's stream starts and ends, in seconds from the stream's start, as
-        far as the sentence cache already holds them, and whether that is every sentence. Nothing is
+        far as the sentence cache already holds them, and whether that is all there will be (every
+        sentence, or none when there is no cache: read-along then plays without a highlight). Nothing is
         spoken: read-along asks again as the stream speaks ahead. A sentence's length is its PCM's, and a
         paragraph's pause follows its last sentence, exactly as `stream` joins them."""
         found: list[tuple[int, float, float]] = []
-        if self.cache is None:
-            return found, False
+        if self.cache is None:  # nothing is kept, so nothing will be known: no need to ask again
+            return found, True
         pause = round(PARAGRAPH_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
         clock = 0.0
         for number, (line, key) in enumerate(zip(plan.lines, plan.keys, strict=True)):

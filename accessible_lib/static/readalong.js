@@ -95,7 +95,10 @@
         complete = answer.complete;
         update();
         if (!complete) {
-          window.setTimeout(function () { askTimings(mine); }, 700);
+          // Asked again soon while little is known ahead of what plays, rarely once much is.
+          var known = timings.length ? timings[timings.length - 1][2] : 0;
+          var ahead = (known - audio.currentTime) / (audio.playbackRate || 1);
+          window.setTimeout(function () { askTimings(mine); }, ahead > 30 ? 5000 : ahead > 10 ? 2000 : 700);
         }
       })
       .catch(function () {

@@ -50,13 +50,17 @@ def chapter_audio(request: Request) -> Response:
     return _Stream(service, plan)
 
 
-def plan_for(request: Request, service: ListenService, book: dict, chapter: dict) -> Plan:
-    """The plan the query asks for (`voice`, `rate`, `from`), or BadOption."""
+def plan_for(
+    request: Request, service: ListenService, book: dict, chapter: dict, *, recent: bool = False
+) -> Plan:
+    """The plan the query asks for (`voice`, `rate`, `from`), or BadOption; `recent`: one made in the last
+    minutes will do (ListenService.recent_plan)."""
     voice, rate = service.options(request.query_params.get("voice", ""), request.query_params.get("rate", ""))
     start = request.query_params.get("from", "").strip() or "0"
     if not start.isascii() or not start.isdigit() or len(start) > 9:
         raise BadOption("from", start)
-    return service.plan(book, chapter, voice, rate, int(start))
+    make = service.recent_plan if recent else service.plan
+    return make(book, chapter, voice, rate, int(start))
 
 
 def _count(request: Request, db, plan: Plan) -> None:

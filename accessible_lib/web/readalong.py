@@ -75,7 +75,7 @@ def chapter_timings(request: Request) -> Response:
         return _error(missing.status_code, gettext("There is no such book."))
     service: ListenService = request.state.listening
     try:
-        plan = plan_for(request, service, book, chapter)
+        plan = plan_for(request, service, book, chapter, recent=True)
     except BadOption as bad:
         return _error(400, bad_option(bad))
     sentences, complete = service.timings(plan)
