@@ -25,7 +25,8 @@ import itertools
 import os
 import tempfile
 import threading
-from collections import Counter, deque
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ QUALITY = 7
 MP3 = ".mp3"
 LOOKAHEAD = 2  # sentences spoken ahead of the one being sent
 RETRY_SECONDS = 10  # what a listener past capacity is told to wait: about one short chapter's speech
+PLAN_SECONDS = 300  # how long read-along's timings reuse a chapter's plan (making one: up to ~50 ms)
+PLANS_KEPT = 64
 
 
 class BadOption(ValueError):
@@ -67,6 +70,7 @@ class Plan:
     rate: int
     keys: list[str]
     key: str  # of the whole chapter's MP3
+    start: int = 0  # the chapter's sentence that `lines[0]` is (read-along starts anywhere)
 
 
 class ListenService:
@@ -87,6 +91,7 @@ class ListenService:
         self._lock = threading.Lock()
         self._streams = 0
         self._voices: list | None = None
+        self._plans: OrderedDict[tuple, tuple[float, Plan]] = OrderedDict()  # for timings, see recent_plan
         # Threads that wait for engines on the streams' behalf (speech itself runs in the engines).
         self._pool = ThreadPoolExecutor(LOOKAHEAD * self.capacity, thread_name_prefix="listen")
         # The pronunciation dictionary's hook (see audio.Reader): `(speech, lang) -> version` for the key.
@@ -176,12 +181,16 @@ class ListenService:
             raise BadOption("rate", rate)
         return resolved, words
 
-    def plan(self, book: dict, chapter: dict, voice: str | None, rate: int) -> Plan:
-        """The chapter's lines as an edition reads them, and every key, before anything is spoken."""
+    def plan(self, book: dict, chapter: dict, voice: str | None, rate: int, start: int = 0) -> Plan:
+        """The chapter's lines as an edition reads them, from sentence `start` (0: the title), and every
+        key, before anything is spoken; BadOption("from") for a sentence the chapter does not have."""
         lang = chapter.get("lang") or book.get("language") or "en"
         position = int(chapter.get("position") or 1)
         title = " ".join((chapter.get("title") or "").split()) or fallback_title(position - 1)  # as editions
         lines = chapter_lines(chapter, title, lang)
+        if not 0 <= start < max(len(lines), 1):
+            raise BadOption("from", str(start))
+        lines = lines[start:]
         engine = DEFAULT_ENGINE  # LibespeakEngine.name: the editions' default engine, so keys are shared
         # The engines speak with the starter readings of voices.lexicon (they have no book's entries), so
         # the keys name those: never the same as an edition's key for a sentence a book's entry changes.
@@ -191,9 +200,55 @@ class ListenService:
             for line in lines
         ]
         whole = hashlib.sha256(f"chapter-mp3\x1f{BITRATE}\x1f{QUALITY}\x1f{PARAGRAPH_PAUSE}".encode())
+        if start:  # the whole chapter keeps its old key; a read-along stream from sentence K is another file
+            whole.update(f"\x1ffrom:{start}".encode())
         for line, key in zip(lines, keys, strict=True):
             whole.update(f"\x1f{key}:{line.paragraph}".encode())
-        return Plan(lines, lang, voice, rate, keys, whole.hexdigest())
+        return Plan(lines, lang, voice, rate, keys, whole.hexdigest(), start)
+
+    def recent_plan(self, book: dict, chapter: dict, voice: str | None, rate: int, start: int = 0) -> Plan:
+        """`plan`, reused for a few minutes: read-along asks for timings every few seconds while it plays,
+        and a long chapter's plan (its HTML walked, every sentence keyed) costs tens of milliseconds. The
+        key holds the chapter's text, so an edited chapter is planned again at once; a changed
+        pronunciation entry is seen within PLAN_SECONDS."""
+        html = chapter.get("html") or ""
+        key = (
+            book.get("id"), book.get("language"), chapter.get("position"), chapter.get("lang"),
+            chapter.get("title"), hashlib.sha256(html.encode()).hexdigest(), voice, rate, start,
+        )  # fmt: skip
+        now = time.monotonic()
+        with self._lock:
+            kept = self._plans.get(key)
+            if kept is not None and now - kept[0] < PLAN_SECONDS:
+                self._plans.move_to_end(key)
+                return kept[1]
+        plan = self.plan(book, chapter, voice, rate, start)
+        with self._lock:
+            self._plans[key] = (now, plan)
+            while len(self._plans) > PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return plan
+
+    def timings(self, plan: Plan) -> tuple[list[tuple[int, float, float]], bool]:
+        """When each sentence of the plan's stream starts and ends, in seconds from the stream's start, as
+        far as the sentence cache already holds them, and whether that is all there will be (every
+        sentence, or none when there is no cache: read-along then plays without a highlight). Nothing is
+        spoken: read-along asks again as the stream speaks ahead. A sentence's length is its PCM's, and a
+        paragraph's pause follows its last sentence, exactly as `stream` joins them."""
+        found: list[tuple[int, float, float]] = []
+        if self.cache is None:  # nothing is kept, so nothing will be known: no need to ask again
+            return found, True
+        pause = round(PARAGRAPH_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+        clock = 0.0
+        for number, (line, key) in enumerate(zip(plan.lines, plan.keys, strict=True)):
+            try:
+                seconds = self.cache.path(key).stat().st_size / 2 / SAMPLE_RATE
+            except OSError:
+                return found, False
+            found.append((plan.start + number, round(clock, 3), round(clock + seconds, 3)))
+            last = number + 1 == len(plan.lines) or plan.lines[number + 1].paragraph != line.paragraph
+            clock += seconds + (pause if last else 0.0)
+        return found, True
 
     def finished(self, plan: Plan) -> Path | None:
         """The chapter's whole MP3, when a stream with the same voice and rate has already finished."""
