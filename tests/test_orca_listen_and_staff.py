@@ -5,9 +5,9 @@ The player: H twice reaches its heading, Tab the player and its Play button, Spa
 pauses ("Paused at 0:03"), and a library at capacity is heard saying when to try again. The staff pages: each
 field speaks its label and hint, a wrong address or a missing reading is announced with its message, a
 source's facts are heard with times as people say them, a dictionary row has no "blank" cell, and Listen to
-a sample sentence comes back to a player that names itself and the sentence. Expected words come from the
-served HTML, never from a transcript. The harness is tests/orca_harness.py (Xvfb, Orca, speech-dispatcher,
-xdotool, Chromium); a missing tool fails the test.
+a sample sentence comes back reading the sentence, with a player next that names itself. Expected words come
+from the served HTML, never from a transcript. The harness is tests/orca_harness.py (Xvfb, Orca,
+speech-dispatcher, xdotool, Chromium); a missing tool fails the test.
 """
 
 from __future__ import annotations
@@ -224,15 +224,17 @@ def test_add_form_announces_a_missing_reading_and_its_link_leads_to_the_field(li
     assert "entry" in in_field and messages[0] in in_field, in_field
 
 
-def test_listen_to_a_sample_sentence_comes_back_to_a_player_that_names_itself(library):
+def test_listen_to_a_sample_sentence_reads_the_sentence_then_a_player_names_itself(library):
     url = f"{library.live.url}/staff/pronunciations/{library.entry_id}"
     page = served(url, library.cookies)
     buttons = [text_of(button) for button in page.find("main").find_all("button")]
     listen = next(i for i, text in enumerate(buttons) if text == "Listen to a sample sentence")
     sample = pronunciations.sample_sentence("en", WORD)
     # B moves from button to button: the header's search, then the staff pages' sign-out, then the form's.
-    result = hear(url, ["ctrl+Home", *["b"] * (listen + 2), "Return"], library.cookies)
+    result = hear(url, ["ctrl+Home", *["b"] * (listen + 2), "Return", "Tab"], library.cookies)
     steps = result["steps"]
-    assert "Listen to a sample sentence push button" in said(steps[-2]), said(steps[-2])
-    back = said(steps[-1])
-    assert "Listen to the sample sentence audio" in back and sample in back, back
+    assert "Listen to a sample sentence push button" in said(steps[-3]), said(steps[-3])
+    back = said(steps[-2])  # the page again, the sentence read from its focused notice
+    assert sample in back and "not saved yet" in back and "Unable to play" not in back, back
+    player = said(steps[-1])
+    assert "Listen to the sample sentence audio" in player and sample in player, player

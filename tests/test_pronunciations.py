@@ -216,13 +216,15 @@ def test_staff_add_edit_listen_and_remove_an_entry(staff, db) -> None:
         "/staff/pronunciations/listen",
         data=_form(staff, lang="zh", written="何曾", reading="he2 zeng1", kind="pinyin"),
     )
-    # The form comes back, unsaved, with a focused player whose source speaks the same values.
+    # The form comes back, unsaved, with the sentence focused and a player whose source speaks the values.
     assert preview.status_code == 200 and pronunciations.export_csv(db) == unsaved
     page = BeautifulSoup(preview.text, "html.parser")
     assert page.find("input", id="reading")["value"] == "he2 zeng1"
-    assert page.find(id="sample-heading") is not None
+    notice = page.find(id="sample-notice")
+    assert notice.has_attr("autofocus") and notice["role"] == "status"
+    assert notice.find(id="sample-text").get_text() == pronunciations.sample_sentence("zh", "何曾")
     player = page.find("audio", attrs={"aria-labelledby": "sample-heading"})
-    assert player.has_attr("autofocus") and player["src"].startswith("/staff/pronunciations/listen?")
+    assert player["src"].startswith("/staff/pronunciations/listen?")
     sample = staff.get(player["src"])
     assert sample.status_code == 200 and sample.headers["content-type"] == "audio/wav"
     assert sample.content[:4] == b"RIFF" and len(sample.content) > 10_000
