@@ -40,7 +40,12 @@ def _pronunciation_routes(pages) -> list[Route]:
         Route(
             f"{base}/import", pages.staff_import_page, methods=["POST"], name="staff_pronunciations_import"
         ),
-        Route(f"{base}/listen", pages.staff_listen_page, methods=["POST"], name="staff_pronunciation_listen"),
+        Route(
+            f"{base}/listen",
+            pages.staff_listen_page,
+            methods=["GET", "POST"],
+            name="staff_pronunciation_listen",
+        ),
         Route(
             f"{base}/{{entry_id:int}}",
             pages.staff_edit_page,
