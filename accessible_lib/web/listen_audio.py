@@ -13,7 +13,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
-from .. import stats
+from .. import pronunciations, stats
 from ..editions.listen_stream import RETRY_SECONDS, BadOption, ListenService, Plan
 from ..i18n import gettext
 from .helpers import book_and_chapter, db_for
@@ -34,7 +34,8 @@ def chapter_audio(request: Request) -> Response:
         )
     except BadOption as bad:
         return _refuse(request, 400, gettext("This audio cannot be made"), _bad_option(bad))
-    plan = service.plan(book, chapter, voice, rate)
+    entries = pronunciations.lexicon_for(db, book["id"])  # as the book's editions read it
+    plan = service.plan(book, chapter, voice, rate, entries)
     finished = service.finished(plan)
     if finished is not None:
         _count(request, db)
