@@ -6,7 +6,9 @@ through the command line, once through the staff pages as a librarian does it.""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 
 import pytest
 from bs4 import BeautifulSoup
@@ -76,7 +78,10 @@ def _state(settings: Settings, book_id: int, row: dict) -> tuple[dict, list, set
         db.close()
     cache = SentenceCache(settings.sentence_cache_dir, settings.sentence_cache_mb << 20)
     sentences = sentence_audio(book, row["options"], cache, settings)
-    return _listen_files(settings, row), sentences, set(settings.sentence_cache_dir.glob("*/*.pcm"))
+    archive = storage_for(settings).path(row["storage_key"]).resolve() / "book.zip"
+    files = _listen_files(settings, row)
+    files["zip"] = (archive.read_bytes(), archive.stat().st_ino)
+    return files, sentences, set(settings.sentence_cache_dir.glob("*/*.pcm"))
 
 
 def _compare(before: tuple, after: tuple) -> None:
@@ -90,7 +95,15 @@ def _compare(before: tuple, after: tuple) -> None:
     assert changed == [AFFECTED] and len(same) == len(sentences_before) - 1
     # Only that one sentence was spoken again: one new PCM file in the cache.
     assert len(pcm_after - pcm_before) == 1
+    old_zip, new_zip = files_before.pop("zip"), files_after.pop("zip")
     assert sorted(files_before) == sorted(files_after) == [1, 2, 3]
+    # The archive is the previous one with chapter 2 and the playlist appended: its old bytes are unchanged
+    # (a download of the previous edition under way still gets all of it), and it reads as the new edition.
+    assert new_zip[1] == old_zip[1] and new_zip[0][: len(old_zip[0])] == old_zip[0]
+    with zipfile.ZipFile(io.BytesIO(new_zip[0])) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == ["c001.mp3", "c002.mp3", "c003.mp3", "playlist.m3u8"]
+        assert [archive.read(f"c00{n}.mp3") for n in (1, 2, 3)] == [files_after[n][0] for n in (1, 2, 3)]
     # Chapters 1 and 3 were not encoded again: the same file (inode), so the same bytes; chapter 2 is new.
     assert files_after[1] == files_before[1] and files_after[3] == files_before[3]
     assert files_after[2][0] != files_before[2][0] and files_after[2][1] != files_before[2][1]
@@ -182,3 +195,30 @@ def test_staff_change_an_entry_and_rebuild_on_the_book_page(library, tmp_path) -
         assert served.status_code == 200 and served.content == after[0][2][0]
         assert hashlib.sha256(served.content).hexdigest() == record["sha256"]
     db.close()
+
+
+def test_an_append_not_published_is_undone_and_a_wasteful_one_is_refused(tmp_path) -> None:
+    from voices import zip_append
+
+    root = tmp_path / "work"
+    root.mkdir()
+    names = [f"{letter}.mp3" for letter in "abcd"]
+    for name in names:
+        (root / name).write_bytes(name[0].encode() * 1000)
+    previous = tmp_path / "book.zip"
+    with zipfile.ZipFile(previous, "w") as archive:
+        for name in names:
+            archive.write(root / name, name)
+    original = previous.read_bytes()
+    (root / "b.mp3").write_bytes(b"B" * 1000)
+    assert zip_append.append_zip(previous, root / "book.zip", root, names)
+    with zipfile.ZipFile(previous) as grown:
+        assert [grown.read(name) for name in names] == [(root / name).read_bytes() for name in names]
+        assert grown.namelist() == names
+    zip_append.undo(root)  # the build was not published: the previous edition is as it was
+    assert previous.read_bytes() == original and not (root / zip_append.MARKER).exists()
+    (root / "book.zip").unlink()
+    for name in names:  # every member changed: writing the archive anew is cheaper
+        (root / name).write_bytes(name[0].upper().encode() * 1000)
+    assert not zip_append.append_zip(previous, root / "book.zip", root, names)
+    assert previous.read_bytes() == original and not (root / "book.zip").exists()

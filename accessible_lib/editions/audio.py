@@ -437,6 +437,8 @@ def _convert(
         kept: dict[int, str] = {}  # builder index -> audio key of every kept or reused chapter
         with builder_class(output, spoken, listen_dir=workspace if listen else None) as builder:
             builder.on_tagged = lambda index, path: keys.get(index) and reuse.keep_mp3(keys[index], path)
+            previous = Path(book.get("previous_files") or "") / name  # set by the worker: see jobs.tasks
+            builder.previous_zip = previous if book.get("previous_files") and previous.is_file() else None
             done = 0.0
             position = 0
 
