@@ -108,6 +108,46 @@ def _wait(db, store, edition_id: int, worker, started: float) -> dict:
         time.sleep(0.1)
 
 
+def _worker(env: dict, log_path: Path) -> subprocess.Popen:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "accessible-lib"), "worker", "--workers", "1"],
+            env=env,
+            cwd=CHECKOUT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def reference(root: Path, source: Path) -> float:
+    """A full build as the library is set up by default (a 2 GB sentence cache, which a whole long book
+    overflows), in a fresh data directory: what "a full rebuild" costs without this benchmark's big cache."""
+    from ..db import open_database
+    from ..editions import store
+    from ..importer import import_paths
+    from ..jobs.queue import EditionQueue, request_and_enqueue
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSIBLE_LIB_")}
+    env["ACCESSIBLE_LIB_DATA_DIR"] = str(root / "reference")
+    settings = Settings.from_env(env)
+    db = open_database(settings.database_path)
+    [result] = list(import_paths(db, settings, [source]))
+    queue = EditionQueue(settings)
+    with quiet(os.environ.get("BENCH_QUIET_FILE")):
+        worker = _worker(env, root / "reference.log")
+        try:
+            started = time.monotonic()
+            edition_id = request_and_enqueue(db, queue, result.book_id, "mp3", {}, requested_by="bench")
+            _wait(db, store, edition_id, worker, started)
+            seconds = time.monotonic() - started
+        finally:
+            _stop(worker)
+    db.close()
+    shutil.rmtree(root / "reference", ignore_errors=True)  # 1.5 GB of editions and 2 GB of cache
+    return seconds
+
+
 def section(data_dir: Path) -> list[str]:
     from voices.sentence_cache import SentenceCache
 
@@ -142,15 +182,9 @@ def section(data_dir: Path) -> list[str]:
     queue = EditionQueue(settings)
     rows = []
     log_path = root / "worker.log"
-    with quiet(os.environ.get("BENCH_QUIET_FILE")), log_path.open("ab") as log:
-        worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "accessible-lib"), "worker", "--workers", "1"],
-            env=env,
-            cwd=CHECKOUT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    default_full = reference(root, source)
+    with quiet(os.environ.get("BENCH_QUIET_FILE")):
+        worker = _worker(env, log_path)
         try:
             started = time.monotonic()
             edition_id = request_and_enqueue(db, queue, book_id, "mp3", {}, requested_by="bench")
@@ -185,27 +219,31 @@ def section(data_dir: Path) -> list[str]:
         "again. The entries are measured one after the other, each rebuild after the one before. How the "
         "words were chosen: see the module's docstring; the first by hand, the second by rule.",
         "",
-        f"Full build: **{full:.1f} s**.",
+        f"Full build: **{default_full:.1f} s** with the default sentence cache (2048 MB; a fresh data "
+        f"directory, its own QUIET window), **{full:.1f} s** with the {cache_mb} MB cache this benchmark "
+        "sets (it also writes the whole book's PCM, ~8 GB, to the cache). The verdict is against the "
+        "default build, the faster and so the stricter reference; the ratio to the other is shown too.",
         "",
-        "| entry | chosen | sentences with it | share | chapters re-encoded | rebuild | ratio to full | "
-        "target (< 5%) | unaffected sentences byte-identical | affected sentences changed | "
-        "unaffected chapter MP3s byte-identical |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| entry | chosen | sentences with it | share | chapters re-encoded | rebuild | ratio to the default "
+        "full build | target (< 5%) | ratio to the big-cache full build | unaffected sentences "
+        "byte-identical | affected sentences changed | unaffected chapter MP3s byte-identical |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for word, why, seconds, check in rows:
-        ratio = seconds / full
+        ratio = seconds / default_full
         lines.append(
             f"| {word} | {why} | {check['affected']:,} of {total:,} | {check['affected'] / total:.2%} | "
             f"{check['chapters_changed']} of {check['chapters']} | {seconds:.1f} s | {ratio:.1%} | "
-            f"{'met' if ratio < TARGET else 'missed'} | {check['same']:,} of {check['unaffected']:,} | "
+            f"{'met' if ratio < TARGET else 'missed'} | {seconds / full:.1%} | "
+            f"{check['same']:,} of {check['unaffected']:,} | "
             f"{check['changed']:,} of {check['affected']:,} | {check['reused']} of "
             f"{check['chapters'] - check['touched']} |"
         )
-    missed = [word for word, _, seconds, _ in rows if seconds / full >= TARGET]
+    missed = [word for word, _, seconds, _ in rows if seconds / default_full >= TARGET]
     broken = [word for word, _, _, check in rows if check["same"] != check["unaffected"]]
     lines += [
         "",
-        "Time target (under 5% of a full build): "
+        "Time target (under 5% of the default full build): "
         + ("met by every entry." if not missed else f"**missed** for {', '.join(missed)}."),
         "Byte identity of the unaffected sentences: "
         + ("held for every entry." if not broken else f"**broken** for {', '.join(broken)}."),
