@@ -178,9 +178,15 @@ def test_staff_change_an_entry_and_rebuild_on_the_book_page(library, tmp_path) -
             follow_redirects=False,
         )
         assert added.status_code == 303
-        page = BeautifulSoup(staff.get(f"/staff/books/{book_id}/edit").text, "html.parser")
-        (form,) = [f for f in page.find_all("form") if f.find("input", attrs={"name": "edition"})]
-        assert form.find("input", attrs={"name": "edition"})["value"] == str(edition_id)
+        forms = []
+        for url in (f"/staff/books/{book_id}/edit", f"/staff/jobs/{edition_id}"):  # the book's and the job's
+            page = BeautifulSoup(staff.get(url).text, "html.parser")
+            forms += [f for f in page.find_all("form") if f.find("input", attrs={"name": "edition"})]
+        assert len(forms) == 2
+        for form in forms:
+            assert form.find("input", attrs={"name": "edition"})["value"] == str(edition_id)
+            assert form["action"] == f"/staff/books/{book_id}/editions" and form.find("button").get_text()
+        form = forms[1]
         fields = {i["name"]: i.get("value", "") for i in form.find_all("input")}
         refused = staff.post(form["action"], data={**fields, "csrf_token": "wrong"}, follow_redirects=False)
         assert refused.status_code == 403 and edition(settings, edition_id)["outdated_at"]
@@ -222,3 +228,36 @@ def test_an_append_not_published_is_undone_and_a_wasteful_one_is_refused(tmp_pat
         (root / name).write_bytes(name[0].upper().encode() * 1000)
     assert not zip_append.append_zip(previous, root / "book.zip", root, names)
     assert previous.read_bytes() == original and not (root / "book.zip").exists()
+
+
+@pytest.mark.parametrize("format_name", ["daisy202", "epub3-mo"])
+def test_daisy_and_epub_editions_reuse_the_chapters_an_entry_is_not_in(
+    format_name, settings, db, tmp_path
+) -> None:
+    """The other speech formats keep and reuse chapter MP3s the same way: a rebuild adds one kept chapter
+    (the affected one) and every other chapter's audio in the archive is byte for byte the same."""
+    from accessible_lib.caches import use_data_dir
+    from accessible_lib.editions.runner import run_conversion
+
+    use_data_dir(settings)
+    book_id = catalogue.add_book(db, make_book("Garden", CHAPTERS, language="en"))
+
+    def build(name: str) -> dict[str, bytes]:
+        workspace = tmp_path / name
+        workspace.mkdir()
+        (record,) = run_conversion(export_book(db, book_id), format_name, {}, workspace, lambda *_: None)
+        with zipfile.ZipFile(workspace / record["name"]) as archive:
+            return {n: archive.read(n) for n in archive.namelist() if n.endswith(".mp3")}
+
+    def kept() -> set:
+        return set(settings.sentence_cache_dir.glob("*/*.chapter.mp3"))
+
+    before = build("before")
+    kept_before = kept()
+    assert len(kept_before) == 3  # the three chapters (DAISY's title section is not kept)
+    assert pronunciations.save(db, TOMATO, by="tester")[1] == {}
+    after = build("after")
+    assert len(kept() - kept_before) == 1
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert len(changed) == 1 and sorted(before) == sorted(after)
+    assert changed[0].endswith("c003.mp3" if format_name == "daisy202" else "c002.mp3")

@@ -207,6 +207,8 @@ def section(data_dir: Path) -> list[str]:
             _stop(worker)
     db.close()
     size = sum(f["size"] for f in row["files"] if f.get("role") == "listen")
+    strict = min(default_full, full)
+    reference_name = "the default cache's" if default_full <= full else "the big cache's"
     lines += [
         "Command: `BENCH_ONLY=rerender BENCH_QUIET_FILE=... make bench` (`accessible_lib.bench.rerender`).",
         f"Input: `tests/corpus/text/en/war-and-peace.txt`{_cut(limit)} ({len(sentences):,} sentences as the "
@@ -221,29 +223,32 @@ def section(data_dir: Path) -> list[str]:
         "",
         f"Full build: **{default_full:.1f} s** with the default sentence cache (2048 MB; a fresh data "
         f"directory, its own QUIET window), **{full:.1f} s** with the {cache_mb} MB cache this benchmark "
-        "sets (it also writes the whole book's PCM, ~8 GB, to the cache). The verdict is against the "
-        "default build, the faster and so the stricter reference; the ratio to the other is shown too.",
+        "sets (it also keeps the whole book's PCM, ~8 GB, where the default one evicts as it goes). The "
+        f"verdict is against the faster of the two ({reference_name}), the stricter reference; the ratio to "
+        "the other is shown too.",
         "",
-        "| entry | chosen | sentences with it | share | chapters re-encoded | rebuild | ratio to the default "
-        "full build | target (< 5%) | ratio to the big-cache full build | unaffected sentences "
-        "byte-identical | affected sentences changed | unaffected chapter MP3s byte-identical |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| entry | chosen | sentences with it | share | chapters re-encoded | rebuild | ratio to the faster "
+        "full build | target (< 5%) | ratio to the default full build | ratio to the big-cache full build | "
+        "unaffected sentences byte-identical | affected sentences changed | unaffected chapter MP3s "
+        "byte-identical |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for word, why, seconds, check in rows:
-        ratio = seconds / default_full
+        ratio = seconds / strict
         lines.append(
             f"| {word} | {why} | {check['affected']:,} of {total:,} | {check['affected'] / total:.2%} | "
             f"{check['chapters_changed']} of {check['chapters']} | {seconds:.1f} s | {ratio:.1%} | "
-            f"{'met' if ratio < TARGET else 'missed'} | {seconds / full:.1%} | "
+            f"{'met' if ratio < TARGET else 'missed'} | {seconds / default_full:.1%} | "
+            f"{seconds / full:.1%} | "
             f"{check['same']:,} of {check['unaffected']:,} | "
             f"{check['changed']:,} of {check['affected']:,} | {check['reused']} of "
             f"{check['chapters'] - check['touched']} |"
         )
-    missed = [word for word, _, seconds, _ in rows if seconds / default_full >= TARGET]
+    missed = [word for word, _, seconds, _ in rows if seconds / strict >= TARGET]
     broken = [word for word, _, _, check in rows if check["same"] != check["unaffected"]]
     lines += [
         "",
-        "Time target (under 5% of the default full build): "
+        "Time target (under 5% of the faster full build): "
         + ("met by every entry." if not missed else f"**missed** for {', '.join(missed)}."),
         "Byte identity of the unaffected sentences: "
         + ("held for every entry." if not broken else f"**broken** for {', '.join(broken)}."),
