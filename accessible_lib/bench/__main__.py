@@ -115,7 +115,9 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
-SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen")
+SECTIONS = (
+    "import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen", "rerender",
+)  # fmt: skip
 
 
 def _kept_sections(path: Path) -> dict[str, list[str]]:
@@ -140,6 +142,7 @@ def main() -> None:
     from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
+    from . import rerender as bench_rerender
     from . import stamping as bench_stamping
     from . import worker as bench_worker
 
@@ -164,6 +167,7 @@ def main() -> None:
         "remote": lambda: bench_remote.section(data_dir),
         "load": lambda: bench_load.section(data_dir),
         "listen": lambda: bench_listen.section(data_dir),
+        "rerender": lambda: bench_rerender.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)

@@ -85,7 +85,11 @@ def build(
         with LeaseKeeper(reporter, edition_id, claim.token, lease_seconds=settings.lease_seconds) as lease:
             try:
                 files = run_conversion(
-                    payload["book"], payload["format"], payload["options"], workspace, lease.progress
+                    _with_previous(payload["book"], storage, key),
+                    payload["format"],
+                    payload["options"],
+                    workspace,
+                    lease.progress,
                 )
             except Stop:
                 log.warning("edition %s attempt %s stopped: lease lost", edition_id, claim.attempt)
@@ -130,6 +134,14 @@ def build(
     finally:
         if not published:
             storage.discard(workspace)
+
+
+def _with_previous(book: dict, storage, key: str) -> dict:
+    """The book with the directory of this edition's current publication, when it is on this machine: an
+    audio edition's rebuild appends to its archive instead of writing it anew (voices.zip_append)."""
+    if isinstance(storage, UploadStorage) or not storage.exists(key):
+        return book
+    return {**book, "previous_files": str(storage.path(key).resolve())}
 
 
 def _failed(

@@ -15,7 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
-from .. import stats
+from .. import pronunciations, stats
 from ..editions.listen_stream import RETRY_SECONDS, BadOption, ListenService, Plan
 from ..i18n import gettext
 from .helpers import book_and_chapter, db_for
@@ -60,7 +60,8 @@ def plan_for(
     if not start.isascii() or not start.isdigit() or len(start) > 9:
         raise BadOption("from", start)
     make = service.recent_plan if recent else service.plan
-    return make(book, chapter, voice, rate, int(start))
+    entries = pronunciations.lexicon_for(db_for(request), book["id"])  # as the book's editions read it
+    return make(book, chapter, voice, rate, int(start), entries)
 
 
 def _count(request: Request, db, plan: Plan) -> None:
