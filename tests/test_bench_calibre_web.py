@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from accessible_lib.bench.__main__ import _section_name
 from accessible_lib.bench.calibre_web import TEMPLATE, author_sort, generate_library, title_sort
 from accessible_lib.calibre.library import read_library
 from accessible_lib.cli import main
@@ -86,3 +87,8 @@ def test_calibres_default_sorts() -> None:
     assert title_sort("The Raven") == "Raven, The" and title_sort("An Essay") == "Essay, An"
     assert title_sort("Theodora") == "Theodora" and title_sort("红楼梦") == "红楼梦"
     assert author_sort("Mary Shelley") == "Shelley, Mary" and author_sort("鲁迅") == "鲁迅"
+
+
+def test_a_partial_bench_run_keeps_the_calibre_web_section() -> None:
+    assert _section_name("## Calibre-Web side by side") == "calibreweb"
+    assert _section_name("## Under load: the reader pages") == "load"
