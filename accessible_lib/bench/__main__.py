@@ -117,6 +117,7 @@ def bench_import(data_dir: Path) -> list[str]:
 
 SECTIONS = (
     "import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen", "rerender",
+    "calibreweb",
 )  # fmt: skip
 
 
@@ -139,6 +140,7 @@ def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
     from . import audio as bench_audio
     from . import braille as bench_braille
+    from . import calibre_web as bench_calibre_web
     from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
@@ -168,6 +170,7 @@ def main() -> None:
         "load": lambda: bench_load.section(data_dir),
         "listen": lambda: bench_listen.section(data_dir),
         "rerender": lambda: bench_rerender.section(data_dir),
+        "calibreweb": lambda: bench_calibre_web.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)
@@ -196,7 +199,7 @@ def main() -> None:
 
 
 def _section_name(heading: str) -> str:
-    words = heading.lower()
+    words = heading.lower().replace("-", "")  # "## Calibre-Web side by side" is the calibreweb section
     for name in SECTIONS:
         if name in words:
             return name
