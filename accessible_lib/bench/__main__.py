@@ -115,7 +115,18 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
-SECTIONS = ("import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen")
+SECTIONS = (
+    "import",
+    "search",
+    "audio",
+    "braille",
+    "worker",
+    "stamping",
+    "remote",
+    "load",
+    "listen",
+    "harvest",
+)
 
 
 def _kept_sections(path: Path) -> dict[str, list[str]]:
@@ -137,6 +148,7 @@ def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
     from . import audio as bench_audio
     from . import braille as bench_braille
+    from . import harvest as bench_harvest
     from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
@@ -164,6 +176,7 @@ def main() -> None:
         "remote": lambda: bench_remote.section(data_dir),
         "load": lambda: bench_load.section(data_dir),
         "listen": lambda: bench_listen.section(data_dir),
+        "harvest": lambda: bench_harvest.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)
@@ -193,6 +206,8 @@ def main() -> None:
 
 def _section_name(heading: str) -> str:
     words = heading.lower()
+    if "union catalogue" in words:
+        return "harvest"
     for name in SECTIONS:
         if name in words:
             return name
