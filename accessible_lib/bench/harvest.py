@@ -28,6 +28,7 @@ import math
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -272,6 +273,15 @@ def harvest_all(settings: Settings, base: str, libraries: list[tuple[int, int]],
     try:
         for number, size in libraries:
             url = f"{base}/library{number}"
+            try:  # the feed's port changes from run to run: the library is the same one
+                with db.conn:
+                    db.execute(
+                        "UPDATE harvest_sources SET base_url = ? WHERE base_url LIKE ? AND base_url != ? "
+                        "AND last_status = 'ok'",
+                        [url, f"http://127.0.0.1:%/oai/library{number}", url],
+                    )
+            except sqlite3.IntegrityError:
+                pass
             known = store.source_by_url(db, url)
             if known and known["last_status"] == store.OK and (known["record_count"] or 0) >= size:
                 continue
@@ -447,7 +457,9 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
             rate = harvest_all(rate_settings, base, [(rate_library, rate_records)])
         # The full catalogue: filled once (outside the quiet window), then reused by later runs.
         settings = bench_settings(root / "data")
-        fill = harvest_all(settings, base, list(enumerate(sizes)))
+        fill = {"records": 0, "seconds": 0.0}
+        if environ.get("BENCH_HARVEST_FILL", "1") != "0":  # 0: measure what the catalogue holds already
+            fill = harvest_all(settings, base, list(enumerate(sizes)))
     shutil.rmtree(rate_root, ignore_errors=True)
     db = open_database(settings.database_path, migrate=False)
     try:
@@ -501,6 +513,17 @@ def report(records, held, local, sizes, rate, fill, db_bytes, timings, load, dis
         "`accessible-lib harvest`: fetch, oai_dc parser, staging, store).",
         f"Catalogue: {held:,} harvested records held and {local:,} local books; database "
         f"{db_bytes / 1e9:,.2f} GB (with its WAL); {fill_line}.",
+        *(
+            [
+                "",
+                f"**Short of the size asked for**: the catalogue holds {held:,} harvested records, not "
+                f"{records:,}. Filling it through the harvest over HTTP (at about the rate below, on a "
+                "shared machine, paused during other benchmarks' quiet windows) did not finish in the time "
+                f"there was, so the search figures below are for {held:,} records.",
+            ]
+            if held < records
+            else []
+        ),
         "",
         f"Harvest rate (timed in a quiet window): {rate_line}.",
         "",
