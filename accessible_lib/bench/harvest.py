@@ -476,12 +476,30 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
         db.close()
     with quiet_window(environ):
         load = run_wrk(root / "data", root, load_queries, seconds)
+    settings_used = " ".join(
+        f"{name}={environ[name]}"
+        for name in sorted(environ)
+        if name.startswith("BENCH_HARVEST_") and name != "BENCH_HARVEST_DIR"
+    )
     return report(
-        records, held, local, sizes, rate, fill, db_bytes, timings, load, len(load_queries), seconds
+        settings_used or f"BENCH_HARVEST_RECORDS={records}",
+        records,
+        held,
+        local,
+        sizes,
+        rate,
+        fill,
+        db_bytes,
+        timings,
+        load,
+        len(load_queries),
+        seconds,
     )
 
 
-def report(records, held, local, sizes, rate, fill, db_bytes, timings, load, distinct, seconds) -> list[str]:
+def report(
+    command, records, held, local, sizes, rate, fill, db_bytes, timings, load, distinct, seconds
+) -> list[str]:
     ms = [t for _, _, t in timings]
     p50, p95, worst = _pct(ms, 0.5), _pct(ms, 0.95), max(ms)
     slowest = sorted(timings, key=lambda t: -t[2])[:8]
@@ -504,8 +522,7 @@ def report(records, held, local, sizes, rate, fill, db_bytes, timings, load, dis
     lines = [
         "## Union catalogue at 1.5 million records",
         "",
-        f"Command: `BENCH_ONLY=harvest BENCH_HARVEST_RECORDS={records} make bench` "
-        "(`accessible_lib.bench.harvest`).",
+        f"Command: `BENCH_ONLY=harvest {command} make bench` (`accessible_lib.bench.harvest`).",
         f"Input: {records:,} synthetic oai_dc records (titles, creators, subjects, languages, dates, "
         "publishers, descriptions, identifiers cut from the real texts in `tests/corpus/text`) from "
         f"{len(sizes)} libraries of up to {PER_SOURCE:,} records, served by a local OAI-PMH server in pages "
