@@ -117,7 +117,7 @@ def bench_import(data_dir: Path) -> list[str]:
 
 SECTIONS = (
     "import", "search", "audio", "braille", "worker", "stamping", "remote", "load", "listen", "rerender",
-    "calibreweb",
+    "calibreweb", "harvest",
 )  # fmt: skip
 
 
@@ -141,6 +141,7 @@ def main() -> None:
     from . import audio as bench_audio
     from . import braille as bench_braille
     from . import calibre_web as bench_calibre_web
+    from . import harvest as bench_harvest
     from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
@@ -171,6 +172,7 @@ def main() -> None:
         "listen": lambda: bench_listen.section(data_dir),
         "rerender": lambda: bench_rerender.section(data_dir),
         "calibreweb": lambda: bench_calibre_web.section(data_dir),
+        "harvest": lambda: bench_harvest.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)
@@ -200,6 +202,8 @@ def main() -> None:
 
 def _section_name(heading: str) -> str:
     words = heading.lower().replace("-", "")  # "## Calibre-Web side by side" is the calibreweb section
+    if "union catalogue" in words:
+        return "harvest"
     for name in SECTIONS:
         if name in words:
             return name

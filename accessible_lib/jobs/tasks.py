@@ -37,6 +37,7 @@ SKIPPED, DONE, LOST, RETRY, FAILED = "skipped", "done", "lost", "retry", "failed
 class EditionTasks:
     build_edition: TaskWrapper
     check_leases: TaskWrapper
+    harvest_source: TaskWrapper | None = None
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:
@@ -194,4 +195,6 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
     from .stats_tasks import register_stats_task
 
     register_stats_task(huey, settings)  # statistics: forget the past days' digests, send to the parent
-    return EditionTasks(build_edition, check_leases)
+    from .harvest_tasks import register_harvest_task
+
+    return EditionTasks(build_edition, check_leases, register_harvest_task(huey, settings))
