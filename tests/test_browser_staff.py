@@ -413,7 +413,7 @@ def test_a_harvest_job_on_the_sources_page_is_announced_without_moving_focus(chr
         page.wait_for_function(f"() => window.__announced.includes({final!r})")
         page.wait_for_timeout(2500)  # one more poll interval: nothing else may be said
         assert page.evaluate("window.__announced") == [final]
-        assert status.inner_text() == "None: no harvest is waiting or running."
+        assert status.inner_text() == "No harvest is waiting or running."
         assert page.locator(f"#source-{source['id']} [data-field=record_count]").inner_text() == "4"
         assert page.locator("[data-refresh]").is_hidden()
         assert page.evaluate("document.activeElement === document.body"), "nothing takes the focus"

@@ -176,7 +176,7 @@ def test_harvest_now_is_a_job_a_worker_runs_announced_on_the_page(
         section = page.find("section", id="source-1")
         assert not section.select("[data-job-url]") and not page.find("script", src="/static/progress.js")
         facts = _facts(section)
-        assert facts["Harvest job"] == "None: no harvest is waiting or running."
+        assert facts["Harvest job"] == "No harvest is waiting or running."
         assert facts["Records held here"] == "4" and facts["Last harvest"].endswith(": Finished")
         assert _harvest_tasks(settings) == 0
 

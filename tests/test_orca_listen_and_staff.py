@@ -171,7 +171,7 @@ def test_sources_page_speaks_its_form_a_wrong_address_and_each_fact_of_a_source(
     # Each piece of text by itself: Orca names a link's role between it and the words after it.
     facts = [part for item in source.find("dl").find_all(["dt", "dd"]) for part in item.stripped_strings]
     keys = ["ctrl+Home", "h", "Tab", "Tab", "Tab", "shift+Tab", "shift+Tab", f"type:{wrong}", "Return"]
-    keys += ["3", *["Down"] * 12]  # ten lines of facts; the error may wrap onto two
+    keys += ["3", *["Down"] * 14]  # twelve lines of facts; the error may wrap onto two
     result = hear(url, keys, library.cookies)
     steps = result["steps"]
     assert_heard_h1(steps[1], page)

@@ -52,7 +52,7 @@ def describe_job(source: dict, settings: Settings) -> dict:
     elif status == jobs.RUNNING:
         text = gettext("Running since %(time)s.", time=source["job_since"])
     else:
-        text = gettext("None: no harvest is waiting or running.")
+        text = gettext("No harvest is waiting or running.")
     if source.get("last_status") == store.FAILED:
         final = gettext(
             "The harvest of %(name)s failed: %(error)s",
