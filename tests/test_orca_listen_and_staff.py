@@ -196,7 +196,13 @@ def test_dictionary_row_is_heard_cell_by_cell_without_a_blank(library):
     row = page.find("table").find("tbody").find("tr")
     cells = row.find_all(["th", "td"])
     keys = ["ctrl+Home", "t", "alt+shift+Down", *["alt+shift+Right"] * (len(cells) - 1)]
-    result = hear(url, keys, library.cookies)
+    # Orca 43 sometimes loses the table when a move passes a cell whose link Chromium focuses (the focusable
+    # scroll region around the table takes the move: "Not in a table", as in test_orca_pages' accounts
+    # walk); that is the harness's flake, not the page's, so the walk is heard again, at most three times.
+    for _attempt in range(3):
+        result = hear(url, keys, library.cookies)
+        if not any("Not in a table" in said(step) for step in result["steps"][2:]):
+            break
     for step, cell in zip(result["steps"][2:], cells, strict=True):
         for part in cell.stripped_strings:  # each control's words; Orca names its role between
             assert words(part) in words(said(step)), (part, said(step))
