@@ -617,7 +617,8 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
             lines += [
                 _row(case["name"], clients, side, results[side][(case["name"], clients)]) for side in results
             ]
-    lines += ["", "Pages per second (answers other than 2xx/3xx left out), accessible-lib over Calibre-Web:", ""]
+    ratio_title = "Pages per second (answers other than 2xx/3xx left out), accessible-lib over Calibre-Web:"
+    lines += ["", ratio_title, ""]
     lines += ["| scenario | 1 client | 50 clients |", "| --- | ---: | ---: |"]
     slower = []
     for case in cases:
