@@ -23,6 +23,9 @@ test: setup
 # characters; BENCH_AUDIO_ENGINES=pyttsx3,libespeak measures only those speech engines. The worker section
 # builds every format of the whole book through the queue and a real worker (about 20 minutes);
 # BENCH_WORKER_CHARS=N and BENCH_WORKER_FORMATS=brf,pef make it a quick check.
+# calibreweb: the same synthetic Calibre library (BENCH_CALIBRE_BOOKS, default 150,000) imported by import-calibre
+# and served by us and by Calibre-Web (installed from PyPI into its own venv under var/bench), timed with wrk for
+# BENCH_CALIBRE_SECONDS (default 20) per page at 1 and 50 clients; BENCH_CALIBRE_BOOKS=200 is a quick check.
 bench: setup
 	$(PY) -m accessible_lib.bench
 

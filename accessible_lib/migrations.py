@@ -779,3 +779,16 @@ def m026_scale(db: Database) -> None:
                 f"CREATE TRIGGER catalogue_version_{table}_{event.lower()} AFTER {what} ON {table} "
                 f"BEGIN {bump} END"
             )
+
+
+@migrations()
+def m027_harvest_jobs(db: Database) -> None:
+    """Harvests run as jobs on the queue, by a worker, not in a thread of the web process.
+
+    `job_status` is the harvest job of a source as staff see it: "queued" (asked for, waiting for a worker),
+    "running" (a worker has it) or NULL (none); `job_since` is when it entered that state. Asking for a
+    harvest sets "queued" only where there is no job, in one statement, so two clicks (or two web processes)
+    never queue two harvests of the same library. A job older than the harvest time limit is taken for one
+    whose worker was killed, and may be asked for again."""
+    db["harvest_sources"].add_column("job_status", str)
+    db["harvest_sources"].add_column("job_since", str)

@@ -15,7 +15,6 @@ import functools
 import io
 import re
 import subprocess
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -23,6 +22,7 @@ from sqlite_utils import Database
 from voices import espeak_engine
 from voices.lexicon import KINDS, PHONEMES, PINYIN, RESPELLING, Entry, Lexicon
 
+from .csv_upload import RowError, read_rows
 from .i18n import gettext
 
 CSV_COLUMNS = ("lang", "written", "reading", "kind", "whole_word", "case_sensitive", "book_id", "note")
@@ -35,17 +35,6 @@ _LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _SYLLABLE = re.compile(r"^([a-zü]+)([1-5])$")
 _TEXT_FORMATS = ("html", "txt")
 _BRAILLE_FORMATS = ("brf", "pef")
-
-
-@dataclass
-class RowError:
-    row: int  # 1 is the header line, so the first entry is row 2, as a spreadsheet numbers it; 0: the file
-    message: str
-
-    def __str__(self) -> str:
-        if not self.row:
-            return self.message
-        return gettext("Row %(row)d: %(problem)s", row=self.row, problem=self.message)
 
 
 def _now() -> str:
@@ -310,50 +299,25 @@ def mark_affected(db: Database, row: dict | None) -> int:
 
 def read_csv(db: Database, data: bytes) -> tuple[list[tuple[dict, Entry, int | None]], list[RowError]]:
     """Every row of a pronunciation CSV checked: (values, entry, book id) for each, or the errors."""
-    if len(data) > MAX_CSV_BYTES:
-        return [], [RowError(0, gettext("The file is larger than %(limit)d MB.", limit=1))]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [RowError(0, gettext("The file is not UTF-8 text. Save the spreadsheet as CSV UTF-8."))]
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error:
-        return [], [RowError(0, gettext("The file is not a CSV file that can be read."))]
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        return [], [RowError(1, gettext("The file is empty; its first line must name the columns."))]
-    header = [cell.strip().lower() for cell in rows[0]]
-    required = ("lang", "written", "reading", "kind")
-    if (
-        any(n not in header for n in required)
-        or any(n not in CSV_COLUMNS for n in header)
-        or len(set(header)) != len(header)
-    ):
-        message = gettext(
+    rows, errors = read_rows(
+        data,
+        columns=CSV_COLUMNS,
+        required=("lang", "written", "reading", "kind"),
+        max_bytes=MAX_CSV_BYTES,
+        max_rows=MAX_CSV_ROWS,
+        columns_message=gettext(
             "The first line must name the columns %(columns)s (lang, written, reading and kind are "
             "required).",
             columns=", ".join(CSV_COLUMNS),
-        )
-        return [], [RowError(1, message)]
-    if len(rows) - 1 > MAX_CSV_ROWS:
-        return [], [RowError(0, gettext("Import at most %(limit)d entries at once.", limit=MAX_CSV_ROWS))]
+        ),
+        too_many_message=gettext("Import at most %(limit)d entries at once.", limit=MAX_CSV_ROWS),
+    )
     good: list[tuple[dict, Entry, int | None]] = []  # (values, entry, book id)
-    errors: list[RowError] = []
     seen: dict[tuple, int] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
+    for number, values in rows:
+        if isinstance(values, RowError):
+            errors.append(values)
             continue
-        if len(row) != len(header):
-            errors.append(
-                RowError(
-                    number,
-                    gettext(
-                        "It has %(found)d cells, not %(expected)d.", found=len(row), expected=len(header)
-                    ),
-                )
-            )
-            continue
-        values = dict(zip(header, row, strict=True))
         entry, book_id, _note, problems = check(values)
         errors.extend(RowError(number, message) for message in problems.values())
         if entry is None:

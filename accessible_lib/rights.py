@@ -10,14 +10,13 @@ row, so a librarian fixing a spreadsheet of 2,000 books sees every problem at on
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
 from . import access
+from .csv_upload import RowError, read_rows
 from .i18n import gettext
 
 LIMITS = {"licence_name": 200, "licence_url": 2000, "rights_holder": 300, "rights_note": 2000}
@@ -103,64 +102,30 @@ def form_values(book: dict) -> dict[str, str]:
     return values
 
 
-@dataclass
-class RowError:
-    row: int  # 1 is the header line, so the first book is row 2: the number a spreadsheet shows; 0: the file
-    message: str
-
-    def __str__(self) -> str:
-        if not self.row:
-            return self.message
-        return gettext("Row %(row)d: %(problem)s", row=self.row, problem=self.message)
-
-
 def read_csv(data: bytes, db: Database) -> tuple[list[tuple[int, Rights]], list[RowError]]:
     """Every row of a rights CSV checked against the catalogue: (book id, rights) for each, or the errors.
 
     The first line must name the columns (CSV_COLUMNS, in any order; only book_id and status are
     required). A spreadsheet's UTF-8 byte order mark is allowed.
     """
-    if len(data) > MAX_CSV_BYTES:
-        limit = MAX_CSV_BYTES // (1024 * 1024)
-        return [], [RowError(0, gettext("The file is larger than %(limit)d MB.", limit=limit))]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [RowError(0, gettext("The file is not UTF-8 text. Save the spreadsheet as CSV UTF-8."))]
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error:
-        return [], [RowError(0, gettext("The file is not a CSV file that can be read."))]
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        return [], [RowError(1, gettext("The file is empty; its first line must name the columns."))]
-    header = [cell.strip().lower() for cell in rows[0]]
-    missing = [name for name in ("book_id", "status") if name not in header]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    if missing or unknown or len(set(header)) != len(header):
-        return [], [
-            RowError(
-                1,
-                gettext(
-                    "The first line must name the columns %(columns)s (book_id and status are required).",
-                    columns=", ".join(CSV_COLUMNS),
-                ),
-            )
-        ]
-    if len(rows) - 1 > MAX_CSV_ROWS:
-        return [], [RowError(0, gettext("Change at most %(limit)d books at once.", limit=MAX_CSV_ROWS))]
+    rows, errors = read_rows(
+        data,
+        columns=CSV_COLUMNS,
+        required=("book_id", "status"),
+        max_bytes=MAX_CSV_BYTES,
+        max_rows=MAX_CSV_ROWS,
+        columns_message=gettext(
+            "The first line must name the columns %(columns)s (book_id and status are required).",
+            columns=", ".join(CSV_COLUMNS),
+        ),
+        too_many_message=gettext("Change at most %(limit)d books at once.", limit=MAX_CSV_ROWS),
+    )
     changes: list[tuple[int, Rights]] = []
-    errors: list[RowError] = []
     seen: dict[int, int] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line at the end of a spreadsheet export
-        if len(row) != len(header):
-            errors.append(
-                RowError(number, gettext("It has %(found)d cells, not %(expected)d.", found=len(row),
-                                         expected=len(header)))
-            )  # fmt: skip
+    for number, values in rows:
+        if isinstance(values, RowError):
+            errors.append(values)
             continue
-        values = dict(zip(header, row, strict=True))
         raw_id = values["book_id"].strip()
         if not raw_id.isdigit() or not 0 < int(raw_id) < 2**62:
             errors.append(RowError(number, gettext("The book id must be a number.")))

@@ -12,7 +12,10 @@ and images, and Chinese texts, because those are the pages where accessibility b
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.request
@@ -150,6 +153,27 @@ def start_server(settings: Settings, *, timeout: float = 120.0) -> LiveServer:
     return live
 
 
+# Libraries already imported and converted in this test run, by their corpus files: (data dir, book ids).
+_LIBRARIES: dict[tuple[str, ...], tuple[Path, dict[str, int]]] = {}
+
+
+def _library_copy(data_dir: Path, files: tuple[str, ...]) -> dict[str, int]:
+    """A fresh copy of the library made of `files`, imported and converted once per test run.
+
+    Seven modules serve the whole corpus library, and each import with its first book's html, txt and mp3
+    editions took seconds; a copy of the finished data dir (its database closed, every path in it relative to
+    the data dir) is the same library, and still each module's own to change."""
+    made = _LIBRARIES.get(files)
+    if made is None:
+        template = Path(tempfile.mkdtemp(prefix="live-library-")) / "data"
+        atexit.register(shutil.rmtree, template.parent, True)
+        settings = Settings.from_env({}, data_dir=template)
+        template.mkdir(parents=True)
+        made = _LIBRARIES[files] = (template, load_library(settings, files))
+    shutil.copytree(made[0], data_dir, dirs_exist_ok=True)
+    return dict(made[1])
+
+
 @contextmanager
 def live_server(
     data_dir: Path, *, page_size: int = 3, files: tuple[str, ...] = LIBRARY_FILES
@@ -160,7 +184,7 @@ def live_server(
     """
     settings = Settings.from_env({}, data_dir=data_dir, page_size=page_size)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    books = load_library(settings, files)
+    books = _library_copy(settings.data_dir, files)
     live = start_server(settings)
     try:
         yield live, books

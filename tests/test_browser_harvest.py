@@ -2,7 +2,7 @@
 of it and on the pages where readers meet harvested records, in both interface languages.
 
 The library harvested is the small OAI-PMH repository of tests/test_harvest.py, served over real HTTP; the
-harvest itself runs in the live server after the page answers, as it does in production.
+harvest itself is a job on the queue that a real worker runs, as it does in production.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from accessible_lib import auth
 from accessible_lib.db import open_database
 
 from .browser_conftest import LOCALES, chromium, new_context  # noqa: F401 (fixtures)
+from .jobs_helpers import running_worker, worker_env
 from .live_server import LiveServer, live_server
 from .test_browser_axe import AXE_OPTIONS, Crawl, axe_problems, check_page
 from .test_browser_staff import sign_in, tab_to
@@ -40,7 +41,9 @@ def harvest_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
             auth.create_staff(db, USERNAME, PASSWORD)
         finally:
             db.close()
-        yield server, feeds
+        log_path = tmp_path_factory.mktemp("harvest-worker") / "worker.log"
+        with running_worker(worker_env(server.settings.data_dir), log_path):
+            yield server, feeds
     feeds.stop()
 
 
@@ -49,7 +52,7 @@ def source_section(page: Page, name: str):
 
 
 def wait_for_status(page: Page, name: str, status: str, timeout: float = 30) -> None:
-    """Reload until the source's last harvest says `status`: the harvest runs after the page answered."""
+    """Reload until the source's last harvest says `status`: a worker harvests after the page answered."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if status in source_section(page, name).locator("dl").inner_text():

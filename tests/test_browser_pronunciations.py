@@ -60,6 +60,16 @@ def test_the_pronunciation_pages_pass_axe_and_the_page_checks(chromium, pronounc
         assert page.locator("[role=alert] a").get_attribute("href") == "#reading"
         assert page.locator("#reading").get_attribute("aria-invalid") == "true"
         crawl.problems += axe_problems(axe, page, "/staff/pronunciations/new (errors)", AXE_OPTIONS)
+        # The reading put right and heard before saving: the form comes back with the sentence focused and
+        # the player next.
+        page.fill("#reading", "he2 ceng2")
+        page.get_by_role("button", name=page.locator("button[formaction]").inner_text()).click()
+        page.wait_for_selector("audio[aria-labelledby=sample-heading]")
+        page.wait_for_function("() => document.activeElement?.id === 'sample-notice'")
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.tagName") == "AUDIO"
+        assert page.locator("#reading").input_value() == "he2 ceng2"
+        crawl.problems += axe_problems(axe, page, "/staff/pronunciations/listen (sample)", AXE_OPTIONS)
     finally:
         context.close()
     assert not crawl.problems, "\n".join(crawl.problems)

@@ -380,3 +380,46 @@ def test_the_administrator_pages_pass_axe(chromium, staff_live, locale):  # noqa
         context.close()
     report = "\n".join(crawl.problems)
     assert not crawl.problems, f"{len(crawl.problems)} problems on the administrator pages:\n{report}"
+
+
+def test_a_harvest_job_on_the_sources_page_is_announced_without_moving_focus(chromium, staff_live):  # noqa: F811
+    """/staff/sources follows a harvest job as the job pages do: words in a polite live region, no focus
+    taken, no axe violation, waiting or done. The job is asked for and run by the real code the button and
+    the worker run (harvest/jobs.py), against a real OAI-PMH feed."""
+    from accessible_lib.harvest import jobs, register
+
+    from .test_harvest import FOUR_RECORDS, FeedServer, OaiRepository
+
+    server, _ = staff_live
+    feeds = FeedServer()
+    feeds.routes["/oai"] = OaiRepository(list(FOUR_RECORDS))
+    db = catalogue_db(server)
+    context = new_context(chromium, server, "en")
+    try:
+        source = register(db, server.settings, feeds.url + "/oai", "Harbour")
+        assert jobs.request(db, server.settings, source["id"]) == jobs.STARTED
+        page = context.new_page()
+        sign_in(page, server)
+        page.goto(server.url + "/staff/sources")
+        region = f"source-{source['id']}-announcer"
+        page.evaluate(RECORD_ANNOUNCEMENTS_JS.replace("job-announcer", region))
+        status = page.locator(f"#source-{source['id']} [data-field=status_text]")
+        assert status.inner_text() == "Waiting for a worker to start it."
+        assert not axe_problems(Axe(), page, "/staff/sources (waiting)", AXE_OPTIONS)
+        assert page.evaluate("document.activeElement === document.body"), "nothing takes the focus"
+
+        assert jobs.run(server.settings, source["id"]) == jobs.DONE
+        final = "The harvest of Harbour has finished: it holds 4 records here."
+        page.wait_for_function(f"() => window.__announced.includes({final!r})")
+        page.wait_for_timeout(2500)  # one more poll interval: nothing else may be said
+        assert page.evaluate("window.__announced") == [final]
+        assert status.inner_text() == "No harvest is waiting or running."
+        assert page.locator(f"#source-{source['id']} [data-field=record_count]").inner_text() == "4"
+        assert page.locator("[data-refresh]").is_hidden()
+        assert page.evaluate("document.activeElement === document.body"), "nothing takes the focus"
+        page.reload()
+        assert not axe_problems(Axe(), page, "/staff/sources (done)", AXE_OPTIONS)
+    finally:
+        context.close()
+        db.close()
+        feeds.stop()

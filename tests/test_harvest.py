@@ -9,7 +9,6 @@ that each response is exactly the one a broken or hostile library would send.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import threading
@@ -25,10 +24,10 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from accessible_lib import access, auth, create_app, rights
+from accessible_lib import access, create_app, rights
 from accessible_lib.cli import main
 from accessible_lib.db import open_database
-from accessible_lib.harvest import HarvestError, harvest, store
+from accessible_lib.harvest import HarvestError, harvest
 from accessible_lib.settings import Settings
 
 from .live_server import live_server
@@ -40,7 +39,6 @@ SOURCE_FILES = (
     "epub/en/idpf-wasteland.epub",
 )
 HARVESTER_FILES = ("text/zh/zh-pipaxing-bai-juyi.txt",)
-STAFF, STAFF_PASSWORD = "librarian", "a long enough passphrase"
 
 
 # --- A small real HTTP server whose answers the test writes ---
@@ -637,93 +635,4 @@ def test_addresses_that_are_not_web_feeds_are_refused(hostile_settings: Settings
         assert outcome.exit_code == 1 and "starting with http:// or https://" in outcome.output, url
 
 
-# --- Staff ---
-
-
-@pytest.fixture
-def staff(hostile_settings: Settings) -> Iterator[TestClient]:
-    settings = dataclasses.replace(hostile_settings, harvest_request_timeout_seconds=5)
-    db = open_database(settings.database_path)
-    auth.create_staff(db, STAFF, STAFF_PASSWORD)
-    db.close()
-    with TestClient(create_app(settings)) as client:
-        login = BeautifulSoup(client.get("/staff/login").text, "html.parser")
-        token = login.find("input", attrs={"name": "csrf_token"})["value"]
-        client.post(
-            "/staff/login",
-            data={"csrf_token": token, "username": STAFF, "password": STAFF_PASSWORD, "next": "/staff"},
-        )
-        yield client
-
-
-def _token(page: BeautifulSoup) -> str:
-    return page.find("input", attrs={"name": "csrf_token"})["value"]
-
-
-def test_staff_add_a_library_see_its_harvests_and_their_errors(
-    staff: TestClient, feeds: FeedServer, hostile_settings: Settings
-) -> None:
-    repository = OaiRepository(list(FOUR_RECORDS))
-    feeds.routes["/oai"] = repository
-    page = BeautifulSoup(staff.get("/staff/sources").text, "html.parser")
-    assert page.h1.get_text() == "Other libraries"
-    assert page.find("a", attrs={"aria-current": "page"}, string="Other libraries")
-
-    # A wrong address: the form again, with the error summary linked to the field.
-    wrong = staff.post("/staff/sources", data={"csrf_token": _token(page), "url": feeds.url + "/not-here"})
-    assert wrong.status_code == 400
-    wrong_page = BeautifulSoup(wrong.text, "html.parser")
-    summary = wrong_page.select_one(".error-summary[role=alert]")
-    assert summary.find("a")["href"] == "#url" and "HTTP status 404" in summary.get_text()
-    assert wrong_page.find(id="url")["aria-describedby"] == "url-hint url-error"
-    assert wrong_page.find(id="url")["value"] == feeds.url + "/not-here"
-
-    # The right one: harvested once the answer is sent; the page shows the library and its harvest.
-    added = staff.post(
-        "/staff/sources",
-        data={"csrf_token": _token(page), "url": feeds.url + "/oai", "name": "Harbour"},
-        follow_redirects=False,
-    )
-    assert added.status_code == 303 and added.headers["location"].startswith("/staff/sources?started=")
-    page = BeautifulSoup(staff.get(added.headers["location"]).text, "html.parser")
-    assert page.select_one("[role=status]").get_text(strip=True).startswith("The harvest has started.")
-    section = page.find("section", id="source-1")
-    assert section.h3.get_text() == "Harbour"
-    facts = {
-        dt.get_text(): dt.find_next_sibling("dd").get_text(" ", strip=True) for dt in section.find_all("dt")
-    }
-    assert facts["Records held here"] == "4" and facts["Last harvest"].endswith(": Finished")
-    assert "Last error" not in facts
-
-    # A harvest still running (here: marked so, as the button does) is not started a second time.
-    db = open_database(hostile_settings.database_path)
-    store.mark_running(db, 1)
-    twice = staff.post("/staff/sources/1/harvest", data={"csrf_token": _token(page)}, follow_redirects=False)
-    assert twice.headers["location"] == "/staff/sources?running=1#source-1"
-    notice = BeautifulSoup(staff.get(twice.headers["location"]).text, "html.parser").select_one(
-        "[role=status]"
-    )
-    assert notice.get_text(strip=True).startswith("A harvest of this library is running already")
-    assert db.execute("SELECT count(*) FROM harvest_runs").fetchone()[0] == 1
-    with db.conn:
-        db.execute("UPDATE harvest_sources SET last_status = 'ok'")
-    db.close()
-
-    # The library breaks; "Harvest now" shows why, and the records stay.
-    feeds.routes["/oai"] = send(BILLION_LAUGHS)
-    again = staff.post("/staff/sources/1/harvest", data={"csrf_token": _token(page)}, follow_redirects=False)
-    assert again.status_code == 303
-    page = BeautifulSoup(staff.get("/staff/sources").text, "html.parser")
-    section = page.find("section", id="source-1")
-    facts = {
-        dt.get_text(): dt.find_next_sibling("dd").get_text(" ", strip=True) for dt in section.find_all("dt")
-    }
-    assert facts["Records held here"] == "4" and facts["Last harvest"].endswith(": Failed")
-    assert "document type declaration" in facts["Last error"]
-    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in section.select("tbody tr")]
-    assert [row[1] for row in rows] == ["Failed", "Finished"] and rows[1][2] == "4"
-
-    chinese = BeautifulSoup(
-        staff.get("/staff/sources", headers={"Accept-Language": "zh-CN"}).text, "html.parser"
-    )
-    assert chinese.h1.get_text() == "其他图书馆"
+# --- Staff: "Harvest now" runs on the job queue, by a worker: tests/test_harvest_jobs.py ---

@@ -273,3 +273,36 @@ def test_a_book_entry_changes_the_cache_key_of_the_sentences_it_occurs_in_only(t
         reader.close()
     assert with_entry[0] != plain[0]  # spoken with the entry: never the cached audio without it
     assert with_entry[1] == plain[1]  # a sentence without the word keeps its audio
+
+
+def test_a_book_entry_is_heard_at_once_as_the_edition_speaks_it(client, db, settings) -> None:
+    """Instant listening speaks with the book's own entries: the streamed sentence is stored under the key an
+    edition of the book gives it, with the very audio the edition's reader makes with those entries."""
+    from accessible_lib import pronunciations
+    from accessible_lib.editions.export import export_book
+    from accessible_lib.editions.runner import book_lexicon
+    from accessible_lib.editions.sentence_audit import sentence_audio
+
+    book_id = catalogue.add_book(db, make_book("Garden", [("One", "She grew a tomato.")], language="en"))
+    entry = {"lang": "en", "written": "tomato", "reading": "t@m'A:toU", "kind": "phonemes"}
+    assert pronunciations.save(db, {**entry, "book_id": str(book_id)}, by="tester")[1] == {}
+    response = client.get(audio_url(book_id))
+    assert response.status_code == 200 and service_of(client).stats["sentences_spoken"] == 2
+    book = export_book(db, book_id)
+    cache = SentenceCache(settings.sentence_cache_dir, 1 << 30)
+    sentences = sentence_audio(book, {}, cache, settings)  # keyed as the MP3 edition keys them
+    (tomato,) = [s for s in sentences if "tomato" in s.speech]
+    streamed = cache.get(tomato.key)
+    assert streamed is not None, "the stream kept the sentence under the edition's key"
+    with book_lexicon(book):
+        reader = Reader({}, None)
+        try:
+            edition = reader.synthesize(tomato.speech, "en").pcm
+        finally:
+            reader.close()
+    plain = Reader({}, None)
+    try:
+        starter = plain.synthesize(tomato.speech, "en").pcm  # the starter readings: without the entry
+    finally:
+        plain.close()
+    assert streamed == edition and streamed != starter

@@ -211,11 +211,25 @@ def test_staff_add_edit_listen_and_remove_an_entry(staff, db) -> None:
     heard = staff.get(f"/staff/pronunciations/{row['id']}/listen")
     assert heard.status_code == 200 and heard.headers["content-type"] == "audio/wav"
     assert heard.content[:4] == b"RIFF" and len(heard.content) > 10_000
+    unsaved = pronunciations.export_csv(db)
     preview = staff.post(
         "/staff/pronunciations/listen",
         data=_form(staff, lang="zh", written="何曾", reading="he2 zeng1", kind="pinyin"),
     )
-    assert preview.status_code == 200 and preview.content[:4] == b"RIFF"
+    # The form comes back, unsaved, with the sentence focused and a player whose source speaks the values.
+    assert preview.status_code == 200 and pronunciations.export_csv(db) == unsaved
+    page = BeautifulSoup(preview.text, "html.parser")
+    assert page.find("input", id="reading")["value"] == "he2 zeng1"
+    notice = page.find(id="sample-notice")
+    assert notice.has_attr("autofocus") and notice["role"] == "status"
+    assert notice.find(id="sample-text").get_text() == pronunciations.sample_sentence("zh", "何曾")
+    player = page.find("audio", attrs={"aria-labelledby": "sample-heading"})
+    assert player["src"].startswith("/staff/pronunciations/listen?")
+    sample = staff.get(player["src"])
+    assert sample.status_code == 200 and sample.headers["content-type"] == "audio/wav"
+    assert sample.content[:4] == b"RIFF" and len(sample.content) > 10_000
+    wrong = staff.get("/staff/pronunciations/listen?lang=zh&written=何曾&reading=he9&kind=pinyin")
+    assert wrong.status_code == 400 and wrong.headers["content-type"].startswith("text/plain")
     removed = staff.post(
         f"/staff/pronunciations/{row['id']}/remove", data=_form(staff), follow_redirects=False
     )

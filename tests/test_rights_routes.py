@@ -120,7 +120,8 @@ NO_BOOK_CONTENT = {
     "/staff/pronunciations/{entry_id:int}/listen": "speaks one entry in a sample sentence, for staff",
     "/staff/downloads": "looking a personal copy's download id up, for staff",
     "/staff/sources": "other libraries harvested into the catalogue: their names, feeds and errors",
-    "/staff/sources/{source_id:int}/harvest": "starts a harvest of another library; answers with a redirect",
+    "/staff/sources/{source_id:int}/harvest": "queues a harvest of another library; answers with a redirect",
+    "/staff/sources/{source_id:int}.json": "where a library's harvest job is, in words, for progress.js",
     "/staff/stats": "daily counts for staff: searches, reads, downloads, editions; no book's text",
     "/staff/stats.csv": "the same daily counts as CSV, for staff",
     "/staff/accounts": "administrators manage staff accounts: usernames and roles only",
@@ -320,6 +321,14 @@ def _refusal_problem(path: str, method: str, response, signed_in: bool) -> str |
         return f"{response.status_code}, not 403"
     if method != "GET":
         return None  # a refused form (its CSRF check, or the rights check) has no more to say
+    if response.headers.get("content-type") == "application/json":  # a machine route: the same words
+        refusal = response.json()
+        hrefs = {link["href"].split("?")[0] for link in refusal.get("links", [])}
+        if refusal.get("title") != "This book is for eligible readers only" or not refusal.get("error"):
+            return "403 JSON without the eligibility title and message"
+        if access.ELIGIBILITY_URL not in hrefs or (access.SIGN_IN_URL in hrefs) == signed_in:
+            return "403 JSON without the links to become eligible (and to sign in, for a visitor)"
+        return None
     page = BeautifulSoup(response.text, "html.parser")
     heading = page.find("h1")
     hrefs = {a["href"].split("?")[0] for a in page.select("main a[href]")}
@@ -389,6 +398,7 @@ CONTENT_ROUTES = (
     "/books/{book_id:int}/read/{position:int}",
     "/books/{book_id:int}/read/{position:int}/braille",
     "/books/{book_id:int}/read/{position:int}/audio",
+    "/books/{book_id:int}/read/{position:int}/timings",
     "/books/{book_id:int}/resources/{name}",
     "/books/{book_id:int}/braille",
     "/books/{book_id:int}/braille/{edition_id:int}",
@@ -410,6 +420,7 @@ def _assert_served(library: dict, problems: list[str], statuses: dict[str, list[
         assert any(p.startswith(start) for p in leaks), start
     assert 200 in statuses["/books/{book_id:int}/read/{position:int}/braille"]
     assert 200 in statuses["/books/{book_id:int}/read/{position:int}/audio"]  # spoken at once
+    assert 200 in statuses["/books/{book_id:int}/read/{position:int}/timings"]  # read-along's sentence times
     assert 200 in statuses["/books/{book_id:int}/resources/{name}"]
     assert 303 in statuses["/books/{book_id:int}/braille"]  # to the edition or its status page
     assert 200 in statuses["/books/{book_id:int}/braille/{edition_id:int}"]

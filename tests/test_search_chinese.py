@@ -3,6 +3,8 @@ pinyin and initials for titles and authors, Traditional and Simplified folded to
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from accessible_lib import catalogue, search, search_chinese
@@ -77,8 +79,10 @@ def test_pinyin_is_not_matched_in_the_text_of_chapters(db):
     assert search.search(db, "tianxia").total == 0
 
 
-def test_pinyin_ranks_below_an_exact_match(tmp_path):
-    settings, books = import_default_library(tmp_path / "data")
+def test_pinyin_ranks_below_an_exact_match(default_library, tmp_path):
+    # Books are added: to a copy of the module's library (every path in it is relative to its data dir).
+    shutil.copytree(default_library[0].data_dir, tmp_path / "data")
+    settings, books = Settings.from_env({}, data_dir=tmp_path / "data"), default_library[1]
     db = open_database(settings.database_path)
     try:
         exact = catalogue.add_book(

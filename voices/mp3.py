@@ -22,6 +22,7 @@ from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK, TXXX
 
 from voices.book import Clip, SpokenBook, SpokenChapter, check_id
 from voices.pcm import CountingWriter, lame_encoder
+from voices.zip_append import append_zip
 
 
 class Mp3Writer(CountingWriter):
@@ -243,6 +244,12 @@ class AudioBookBuilder:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.chapters: list[SpokenChapter] = []
         self.audio_files: list[str] = []  # archive-relative MP3 paths, one per chapter
+        # Chapters whose MP3 came already tagged (kept from an earlier build): never tagged again, as their
+        # file may be shared (hard-linked) with a cache. `on_tagged(index, path)` sees each newly tagged one.
+        self.pretagged: set[int] = set()
+        self.on_tagged: Callable[[int, Path], None] | None = None
+        # The same edition's archive as last published: the new one is appended to it (voices.zip_append).
+        self.previous_zip: Path | None = None
         self._closed = False
 
     # -- feeding chapters -------------------------------------------------------------------------------
@@ -307,15 +314,17 @@ class AudioBookBuilder:
         if not self.chapters:
             raise ValueError("a book needs at least one chapter")
         for index, chapter in enumerate(self.chapters):
-            tag_chapter_mp3(
-                self.work_dir / self.audio_files[index],
-                self.book,
-                chapter.title,
-                index + 1,
-                len(self.chapters),
-            )
+            if index in self.pretagged:
+                continue
+            path = self.work_dir / self.audio_files[index]
+            tag_chapter_mp3(path, self.book, chapter.title, index + 1, len(self.chapters))
+            if self.on_tagged is not None:
+                self.on_tagged(index, path)
         names = self.finish()
-        write_zip(self.output, self.work_dir, names, stored=self.stored_names())
+        if self.previous_zip is None or not append_zip(
+            self.previous_zip, self.output, self.work_dir, names, stored=self.stored_names()
+        ):
+            write_zip(self.output, self.work_dir, names, stored=self.stored_names())
         if self.listen_dir is not None:
             for index, name in enumerate(self.audio_files):
                 _link_or_copy(self.work_dir / name, self.listen_dir / listen_name(index))

@@ -64,24 +64,33 @@ class SentenceCache:
             self.hits += 1
         return path
 
-    def keep(self, key: str, suffix: str, source: Path) -> Path | None:
-        """Move a finished file (on the same file system) into the cache under `key`."""
+    def keep(self, key: str, suffix: str, source: Path, *, link: bool = False) -> Path | None:
+        """Move a finished file (on the same file system) into the cache under `key`; with `link`, add a hard
+        link instead and leave `source` where it is (an edition's chapter MP3, kept without a copy)."""
         if not self.max_bytes:
-            source.unlink(missing_ok=True)
+            if not link:
+                source.unlink(missing_ok=True)
             return None
         path = self.path(key, suffix)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             size = source.stat().st_size
-            os.replace(source, path)
+            if link:
+                temporary = path.with_name(f".part-{os.getpid()}-{threading.get_ident()}-{path.name}")
+                temporary.unlink(missing_ok=True)
+                os.link(source, temporary)
+                os.replace(temporary, path)
+            else:
+                os.replace(source, path)
         except OSError:
-            source.unlink(missing_ok=True)
+            if not link:
+                source.unlink(missing_ok=True)
             return None
         self._count(size)
         return path
 
-    def get(self, key: str) -> bytes | None:
-        path = self.path(key)
+    def get(self, key: str, suffix: str = _SUFFIX) -> bytes | None:
+        path = self.path(key, suffix)
         try:
             data = path.read_bytes()
         except OSError:
@@ -96,10 +105,10 @@ class SentenceCache:
             self.hits += 1
         return data
 
-    def put(self, key: str, pcm: bytes) -> None:
+    def put(self, key: str, pcm: bytes, suffix: str = _SUFFIX) -> None:
         if not self.max_bytes:
             return
-        path = self.path(key)
+        path = self.path(key, suffix)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(prefix=".part-", dir=path.parent)

@@ -119,7 +119,10 @@ def bench_import(data_dir: Path) -> list[str]:
     return lines
 
 
-SECTIONS = ("import", "search", "scale", "audio", "braille", "worker", "stamping", "remote", "load", "listen")
+SECTIONS = (
+    "import", "search", "scale", "audio", "braille", "worker", "stamping", "remote", "load", "listen",
+    "rerender", "calibreweb", "harvest",
+)  # fmt: skip
 
 
 def _kept_sections(path: Path) -> dict[str, list[str]]:
@@ -141,9 +144,12 @@ def main() -> None:
     """BENCH_ONLY=audio,braille runs only those sections and keeps the others from the last full run."""
     from . import audio as bench_audio
     from . import braille as bench_braille
+    from . import calibre_web as bench_calibre_web
+    from . import harvest as bench_harvest
     from . import listen as bench_listen
     from . import load as bench_load
     from . import remote as bench_remote
+    from . import rerender as bench_rerender
     from . import scale as bench_scale
     from . import stamping as bench_stamping
     from . import worker as bench_worker
@@ -170,6 +176,9 @@ def main() -> None:
         "remote": lambda: bench_remote.section(data_dir),
         "load": lambda: bench_load.section(data_dir),
         "listen": lambda: bench_listen.section(data_dir),
+        "rerender": lambda: bench_rerender.section(data_dir),
+        "calibreweb": lambda: bench_calibre_web.section(data_dir),
+        "harvest": lambda: bench_harvest.section(data_dir),
     }
     target = CHECKOUT / "BENCHMARKS.md"
     kept = _kept_sections(target)
@@ -198,7 +207,9 @@ def main() -> None:
 
 
 def _section_name(heading: str) -> str:
-    words = heading.lower()
+    words = heading.lower().replace("-", "")  # "## Calibre-Web side by side" is the calibreweb section
+    if "union catalogue" in words:
+        return "harvest"
     for name in SECTIONS:
         if name in words:
             return name

@@ -86,3 +86,50 @@ def request_command(book_id: int, format_name: str, raw_options: tuple[str, ...]
         click.echo(gettext("Edition %(id)d queued.", id=edition_id))
     else:
         click.echo(gettext("Edition %(id)d reused: it was already requested.", id=edition_id))
+
+
+@editions.command("rebuild")
+@click.argument("edition_ids", nargs=-1, type=int)
+@click.option("--outdated", is_flag=True, help="Every outdated edition, whatever its book.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the ids queued.")
+def rebuild_command(edition_ids: tuple[int, ...], outdated: bool, as_json: bool) -> None:
+    """Queue outdated editions again with their own options, as the staff page's Rebuild button does.
+
+    An edition is outdated when its book's chapters or a pronunciation entry it contains changed since it was
+    made; the worker then re-speaks only the changed sentences and reuses every unchanged chapter's audio.
+    """
+    from ..editions import store
+    from ..jobs.queue import EditionQueue, request
+
+    if not edition_ids and not outdated:
+        raise click.UsageError(gettext("Name the editions to rebuild, or give --outdated."))
+    settings = Settings.from_env()
+    load_plugins(settings)
+    db = database.open_database(settings.database_path)
+    queued = []
+    try:
+        wanted = list(edition_ids)
+        if outdated:
+            sql = "SELECT id FROM editions WHERE status = ? AND outdated_at IS NOT NULL ORDER BY id"
+            wanted += [row[0] for row in db.execute(sql, [store.DONE]).fetchall()]
+        queue = EditionQueue(settings)
+        for edition_id in dict.fromkeys(wanted):
+            row = store.get_edition(db, edition_id)
+            if row is None:
+                raise click.BadParameter(
+                    gettext("There is no edition %(id)s.", id=edition_id), param_hint="EDITION_IDS"
+                )
+            _, again = request(db, queue, row["book_id"], row["format"], row["options"], requested_by=None)
+            if again:
+                queued.append(edition_id)
+            if not as_json:
+                message = (
+                    gettext("Edition %(id)d queued.", id=edition_id)
+                    if again
+                    else gettext("Edition %(id)d is up to date: nothing to rebuild.", id=edition_id)
+                )
+                click.echo(message)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps({"queued": queued}))

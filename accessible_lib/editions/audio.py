@@ -45,6 +45,7 @@ from ..caches import sentence_cache
 from ..chapter_markup import same_text
 from ..i18n import book_gettext, gettext
 from ..settings import Settings
+from .chapter_reuse import ChapterReuse
 from .export import edition_identifier, source_identifier
 from .runner import Progress
 from .speech_streams import ChapterJob, default_streams, speak_in_order
@@ -422,7 +423,22 @@ def _convert(
         if title_section:
             weights.insert(0, 100)
         all_weight = sum(weights) or 1
+        render = {
+            "builder": builder_class.__name__,
+            "engine": reader.engine.name,
+            "voice": reader.voice or "",
+            "rate": reader.rate,
+            "footnotes": footnotes,
+            "pause": PARAGRAPH_PAUSE,
+            "sample_rate": SAMPLE_RATE,
+        }
+        reuse = ChapterReuse(cache, render, spoken, total)
+        keys: dict[int, str] = {}  # builder index -> audio key of each chapter spoken now
+        kept: dict[int, str] = {}  # builder index -> audio key of every kept or reused chapter
         with builder_class(output, spoken, listen_dir=workspace if listen else None) as builder:
+            builder.on_tagged = lambda index, path: keys.get(index) and reuse.keep_mp3(keys[index], path)
+            previous = Path(book.get("previous_files") or "") / name  # set by the worker: see jobs.tasks
+            builder.previous_zip = previous if book.get("previous_files") and previous.is_file() else None
             done = 0.0
             position = 0
 
@@ -465,10 +481,21 @@ def _convert(
             def prepared() -> Iterator[ChapterJob]:
                 # Lines are made as a stream asks for its next chapter: one chapter's text at a time.
                 for number, (index, chapter_dict, chapter, lang) in enumerate(jobs):
-                    lines = chapter_lines(chapter_dict, chapter.title, lang, footnotes=footnotes)
                     path = builder.work_dir / f".speaking-{index + 1:05d}.mp3"
-                    weight = weights[first + number]
-                    yield ChapterJob(first + number, chapter, lines, lang, f"c{index + 1}", path, weight)
+                    position, prefix, weight = first + number, f"c{index + 1}", weights[first + number]
+                    ikey = reuse.input_key(chapter_dict, chapter.title, lang, position, prefix)
+                    speech = reuse.speech(ikey)
+                    if speech is not None:
+                        key = reuse.audio_key(ikey, speech)
+                        ready = reuse.take(key, path)
+                        if ready is not None:
+                            yield ChapterJob(position, chapter, [], lang, prefix, path, weight, ready, key)
+                            continue
+                    lines = chapter_lines(chapter_dict, chapter.title, lang, footnotes=footnotes)
+                    speech = "\n".join(line.sentence.speech for line in lines)
+                    reuse.keep_speech(ikey, speech)
+                    key = reuse.audio_key(ikey, speech)
+                    yield ChapterJob(position, chapter, lines, lang, prefix, path, weight, key=key)
 
             def speak(encoder: ChapterEncoder, stream: Reader, job: ChapterJob, ticker) -> None:
                 _speak_chapter(encoder, stream, job.lines, job.lang, job.prefix, ticker)
@@ -483,6 +510,12 @@ def _convert(
                 readers=[reader],
             )
             for job, chapter in spoken_chapters:
+                kept[len(builder.chapters)] = job.key
+                if job.ready is not None:
+                    builder.pretagged.add(len(builder.chapters))
+                else:
+                    keys[len(builder.chapters)] = job.key
+                    reuse.keep_clips(job.key, chapter)
                 builder.add_chapter(chapter, job.path)
                 partial.pop(job.position, None)
                 done += job.weight
@@ -494,7 +527,16 @@ def _convert(
     records = [_record(output, media_type)]
     if listen:
         for index, chapter in enumerate(builder.chapters):
-            record = _record(Path(workspace) / listen_name(index), "audio/mpeg")
+            path = Path(workspace) / listen_name(index)
+            key = kept.get(index)
+            digest = reuse.sha256(key) if key else None
+            if digest is not None:
+                record = {"name": path.name, "media_type": "audio/mpeg", "size": path.stat().st_size,
+                          "sha256": digest}  # fmt: skip
+            else:
+                record = _record(path, "audio/mpeg")
+                if key:
+                    reuse.keep_sha256(key, record["sha256"])
             record.update(
                 role=LISTEN,
                 chapter=index + 1,

@@ -11,6 +11,12 @@ sentences. MP3s encoded per sentence would not join so: each carries its own enc
 frame. The finished stream is also kept in the cache, so the next listener to the same chapter with the
 same voice and rate gets a plain file, with its length, ranges and all.
 
+A chapter is spoken with its book's pronunciation entries (those for all books and the book's own, as
+the editions are: `plan(..., entries=pronunciations.lexicon_for(...))`). The engines are shared by every
+book, so the entries are not the engines' but the sentence's: each is spoken with its plan's entries
+active in the thread that hands it to an engine (voices.lexicon applies them to the text sent), and keyed
+with them, so a stream and an edition share each sentence's audio.
+
 Speech runs in engine processes shared by all streams (at most `listen_engines` sentences at once, a
 semaphore by another name: a stream waits for a free engine between its sentences), and the number of
 streams is bounded (`listen_capacity`): past it a listener is told to come back, never left with a stream
@@ -25,10 +31,11 @@ import itertools
 import os
 import tempfile
 import threading
-from collections import Counter, deque
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +53,8 @@ QUALITY = 7
 MP3 = ".mp3"
 LOOKAHEAD = 2  # sentences spoken ahead of the one being sent
 RETRY_SECONDS = 10  # what a listener past capacity is told to wait: about one short chapter's speech
+PLAN_SECONDS = 300  # how long read-along's timings reuse a chapter's plan (making one: up to ~50 ms)
+PLANS_KEPT = 64
 
 
 class BadOption(ValueError):
@@ -67,6 +76,8 @@ class Plan:
     rate: int
     keys: list[str]
     key: str  # of the whole chapter's MP3
+    start: int = 0  # the chapter's sentence that `lines[0]` is (read-along starts anywhere)
+    entries: lexicon.Lexicon | None = None  # the book's pronunciation entries; None: the starter readings
 
 
 class ListenService:
@@ -87,6 +98,7 @@ class ListenService:
         self._lock = threading.Lock()
         self._streams = 0
         self._voices: list | None = None
+        self._plans: OrderedDict[tuple, tuple[float, Plan]] = OrderedDict()  # for timings, see recent_plan
         # Threads that wait for engines on the streams' behalf (speech itself runs in the engines).
         self._pool = ThreadPoolExecutor(LOOKAHEAD * self.capacity, thread_name_prefix="listen")
         # The pronunciation dictionary's hook (see audio.Reader): `(speech, lang) -> version` for the key.
@@ -176,24 +188,91 @@ class ListenService:
             raise BadOption("rate", rate)
         return resolved, words
 
-    def plan(self, book: dict, chapter: dict, voice: str | None, rate: int) -> Plan:
-        """The chapter's lines as an edition reads them, and every key, before anything is spoken."""
+    def plan(
+        self,
+        book: dict,
+        chapter: dict,
+        voice: str | None,
+        rate: int,
+        start: int = 0,
+        entries: lexicon.Lexicon | None = None,
+    ) -> Plan:
+        """The chapter's lines as an edition reads them, from sentence `start` (0: the title), and every
+        key, before anything is spoken; BadOption("from") for a sentence the chapter does not have.
+        `entries`: the book's pronunciation entries (pronunciations.lexicon_for); None: the starter ones."""
         lang = chapter.get("lang") or book.get("language") or "en"
         position = int(chapter.get("position") or 1)
         title = " ".join((chapter.get("title") or "").split()) or fallback_title(position - 1)  # as editions
         lines = chapter_lines(chapter, title, lang)
+        if not 0 <= start < max(len(lines), 1):
+            raise BadOption("from", str(start))
+        lines = lines[start:]
         engine = DEFAULT_ENGINE  # LibespeakEngine.name: the editions' default engine, so keys are shared
-        # The engines speak with the starter readings of voices.lexicon (they have no book's entries), so
-        # the keys name those: never the same as an edition's key for a sentence a book's entry changes.
-        version = self.lexicon_version or (lambda speech, lang: lexicon.active().sentence_key(speech))
+        # Keyed with the entries the sentence is spoken with, exactly as an edition of the book keys it.
+        chosen = entries if entries is not None else lexicon.active()
+        version = self.lexicon_version or (lambda speech, lang: chosen.sentence_key(speech))
         keys = [
             sentence_key(line.sentence.speech, lang, voice, rate, engine, version(line.sentence.speech, lang))
             for line in lines
         ]
         whole = hashlib.sha256(f"chapter-mp3\x1f{BITRATE}\x1f{QUALITY}\x1f{PARAGRAPH_PAUSE}".encode())
+        if start:  # the whole chapter keeps its old key; a read-along stream from sentence K is another file
+            whole.update(f"\x1ffrom:{start}".encode())
         for line, key in zip(lines, keys, strict=True):
             whole.update(f"\x1f{key}:{line.paragraph}".encode())
-        return Plan(lines, lang, voice, rate, keys, whole.hexdigest())
+        return Plan(lines, lang, voice, rate, keys, whole.hexdigest(), start, entries)
+
+    def recent_plan(
+        self,
+        book: dict,
+        chapter: dict,
+        voice: str | None,
+        rate: int,
+        start: int = 0,
+        entries: lexicon.Lexicon | None = None,
+    ) -> Plan:
+        """`plan`, reused for a few minutes: read-along asks for timings every few seconds while it plays,
+        and a long chapter's plan (its HTML walked, every sentence keyed) costs tens of milliseconds. The
+        key holds the chapter's text and the book's entries, so an edited chapter or entry is planned again at
+        once."""
+        html = chapter.get("html") or ""
+        key = (
+            book.get("id"), book.get("language"), chapter.get("position"), chapter.get("lang"),
+            chapter.get("title"), hashlib.sha256(html.encode()).hexdigest(), voice, rate, start, entries,
+        )  # fmt: skip
+        now = time.monotonic()
+        with self._lock:
+            kept = self._plans.get(key)
+            if kept is not None and now - kept[0] < PLAN_SECONDS:
+                self._plans.move_to_end(key)
+                return kept[1]
+        plan = self.plan(book, chapter, voice, rate, start, entries)
+        with self._lock:
+            self._plans[key] = (now, plan)
+            while len(self._plans) > PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return plan
+
+    def timings(self, plan: Plan) -> tuple[list[tuple[int, float, float]], bool]:
+        """When each sentence of the plan's stream starts and ends, in seconds from the stream's start, as
+        far as the sentence cache already holds them, and whether that is all there will be (every
+        sentence, or none when there is no cache: read-along then plays without a highlight). Nothing is
+        spoken: read-along asks again as the stream speaks ahead. A sentence's length is its PCM's, and a
+        paragraph's pause follows its last sentence, exactly as `stream` joins them."""
+        found: list[tuple[int, float, float]] = []
+        if self.cache is None:  # nothing is kept, so nothing will be known: no need to ask again
+            return found, True
+        pause = round(PARAGRAPH_PAUSE * SAMPLE_RATE) / SAMPLE_RATE
+        clock = 0.0
+        for number, (line, key) in enumerate(zip(plan.lines, plan.keys, strict=True)):
+            try:
+                seconds = self.cache.path(key).stat().st_size / 2 / SAMPLE_RATE
+            except OSError:
+                return found, False
+            found.append((plan.start + number, round(clock, 3), round(clock + seconds, 3)))
+            last = number + 1 == len(plan.lines) or plan.lines[number + 1].paragraph != line.paragraph
+            clock += seconds + (pause if last else 0.0)
+        return found, True
 
     def finished(self, plan: Plan) -> Path | None:
         """The chapter's whole MP3, when a stream with the same voice and rate has already finished."""
@@ -263,7 +342,8 @@ class ListenService:
                 self.stats["sentences_cached"] += 1
                 return pcm
         line = plan.lines[number]
-        with self.engine(priority=number) as engine:
+        readings = lexicon.use(plan.entries) if plan.entries is not None else nullcontext()
+        with readings, self.engine(priority=number) as engine:
             reader = Reader({"voice": plan.voice or "", "rate": plan.rate}, None, engine=engine)
             audio = reader.synthesize(line.sentence.speech, plan.lang)
         if audio.sample_rate != SAMPLE_RATE:

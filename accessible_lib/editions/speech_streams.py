@@ -48,6 +48,9 @@ class ChapterJob:
     prefix: str  # of the sentence ids
     path: Path  # where the chapter's MP3 is written
     weight: float  # share of the whole conversion, for progress
+    ready: SpokenChapter | None = None  # already spoken (a kept chapter, editions.chapter_reuse): its MP3
+    # is at `path` and nothing is spoken
+    key: str = ""  # the chapter's audio key in chapter_reuse, "" when it is not kept
 
 
 class _Stopped(Exception):
@@ -92,6 +95,8 @@ def speak_in_order(
     def work(job: ChapterJob) -> SpokenChapter:
         if stop.is_set():
             raise _Stopped
+        if job.ready is not None:
+            return job.ready
 
         def tick(done: int, of: int) -> None:
             if stop.is_set():

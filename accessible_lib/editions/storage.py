@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from voices import zip_append
+
 from ..settings import Settings
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -64,6 +66,7 @@ class LocalStorage:
         workspace = Path(workspace)
         if workspace.parent.resolve() != self.root.resolve() or not workspace.name.startswith(WORK_PREFIX):
             raise ValueError(f"{workspace} is not a workspace of this storage")
+        zip_append.forget(workspace)  # an archive appended to the previous one is this edition's now
         _sync_tree(workspace)
         # mkdtemp made it 0700; published files are world-readable (0644) so that a front server running as
         # its own user (nginx's www-data, README "Serving behind nginx") can send them itself
@@ -102,6 +105,7 @@ class LocalStorage:
         """Drop a workspace that will not be published (the job failed or was stopped)."""
         workspace = Path(workspace)
         if workspace.parent.resolve() == self.root.resolve() and workspace.name.startswith(WORK_PREFIX):
+            zip_append.undo(workspace)  # the published archive it grew gets its previous size back
             shutil.rmtree(workspace, ignore_errors=True)
 
     def sweep(self, *, older_than_seconds: float = 24 * 3600) -> int:

@@ -23,7 +23,10 @@ from .record import Record
 OAI = "oai"
 OPDS = "opds"
 RUNNING, OK, FAILED = "running", "ok", "failed"
-BATCH = 500
+# Records applied per transaction. The catalogue has one writer at a time, and every search page writes its
+# statistics: a batch holds that write lock for about a millisecond a record, so a search page served while
+# a worker applies a big harvest waits for up to one batch. 100 keeps that wait near a tenth of a second.
+BATCH = 100
 
 
 def now() -> str:

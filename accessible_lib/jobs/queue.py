@@ -81,6 +81,10 @@ class EditionQueue:
         else:
             self.tasks.build_edition(edition_id, payload)
 
+    def enqueue_harvest(self, source_id: int, locale: str = "en") -> None:
+        """Put a harvest of one source in the queue (harvest/jobs.py `request` marks it asked for first)."""
+        self.tasks.harvest_source(source_id, locale)
+
     def edition_ids_in_queue(self) -> set[int]:
         """Editions with a build task waiting in the queue or its schedule (not the ones being run)."""
         ids = set()

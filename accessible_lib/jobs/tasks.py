@@ -37,6 +37,7 @@ SKIPPED, DONE, LOST, RETRY, FAILED = "skipped", "done", "lost", "retry", "failed
 class EditionTasks:
     build_edition: TaskWrapper
     check_leases: TaskWrapper
+    harvest_source: TaskWrapper | None = None
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:
@@ -85,7 +86,11 @@ def build(
         with LeaseKeeper(reporter, edition_id, claim.token, lease_seconds=settings.lease_seconds) as lease:
             try:
                 files = run_conversion(
-                    payload["book"], payload["format"], payload["options"], workspace, lease.progress
+                    _with_previous(payload["book"], storage, key),
+                    payload["format"],
+                    payload["options"],
+                    workspace,
+                    lease.progress,
                 )
             except Stop:
                 log.warning("edition %s attempt %s stopped: lease lost", edition_id, claim.attempt)
@@ -130,6 +135,14 @@ def build(
     finally:
         if not published:
             storage.discard(workspace)
+
+
+def _with_previous(book: dict, storage, key: str) -> dict:
+    """The book with the directory of this edition's current publication, when it is on this machine: an
+    audio edition's rebuild appends to its archive instead of writing it anew (voices.zip_append)."""
+    if isinstance(storage, UploadStorage) or not storage.exists(key):
+        return book
+    return {**book, "previous_files": str(storage.path(key).resolve())}
 
 
 def _failed(
@@ -182,4 +195,6 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
     from .stats_tasks import register_stats_task
 
     register_stats_task(huey, settings)  # statistics: forget the past days' digests, send to the parent
-    return EditionTasks(build_edition, check_leases)
+    from .harvest_tasks import register_harvest_task
+
+    return EditionTasks(build_edition, check_leases, register_harvest_task(huey, settings))

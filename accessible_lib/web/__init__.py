@@ -19,6 +19,7 @@ def routes() -> list[Route]:
         oai,
         opds1,
         opds2,
+        readalong,
         reader,
         resolver,
         rollup_api,
@@ -41,6 +42,11 @@ def routes() -> list[Route]:
         Route("/books/{book_id:int}/read/{position:int}", reader.chapter_page, name="chapter"),
         Route(
             "/books/{book_id:int}/read/{position:int}/audio", listen_audio.chapter_audio, name="chapter_audio"
+        ),
+        Route(
+            "/books/{book_id:int}/read/{position:int}/timings",
+            readalong.chapter_timings,
+            name="chapter_timings",
         ),
         Route("/books/{book_id:int}/resources/{name}", reader.resource, name="resource"),
         Route(

@@ -29,104 +29,92 @@ def _site() -> str:
     return gettext("Accessible Library")
 
 
-def _ignore() -> str:
-    return gettext("If you did not ask for this, you can ignore this mail: nothing will change.")
+def _mail(to: str, subject: str, *paragraphs: str) -> mail.Mail:
+    """Every account mail ends alike: whoever did not ask for it may ignore it, and nothing changes."""
+    ignore = gettext("If you did not ask for this, you can ignore this mail: nothing will change.")
+    return mail.Mail(to, subject, "\n\n".join([*paragraphs, ignore]))
 
 
 def verify_address(request: Request, to: str, name: str, token: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello %(name)s,", name=name),
-            gettext("To finish creating your account at %(site)s, open this link:", site=_site()),
-            link(request, f"/account/verify/{token}"),
-            gettext("The link works for 3 days. Then you can sign in with your email and password."),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("Confirm your email address for %(site)s", site=_site()),
+        gettext("Hello %(name)s,", name=name),
+        gettext("To finish creating your account at %(site)s, open this link:", site=_site()),
+        link(request, f"/account/verify/{token}"),
+        gettext("The link works for 3 days. Then you can sign in with your email and password."),
     )
-    return mail.Mail(to, gettext("Confirm your email address for %(site)s", site=_site()), body)
 
 
 def already_registered(request: Request, to: str, name: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello %(name)s,", name=name),
-            gettext(
-                "Someone asked to create an account at %(site)s with this email address, "
-                "but you already have one.",
-                site=_site(),
-            ),
-            gettext("To sign in, go to:"),
-            link(request, "/account/sign-in"),
-            gettext("If you have forgotten your password, you can choose a new one here:"),
-            link(request, "/account/reset"),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("You already have an account at %(site)s", site=_site()),
+        gettext("Hello %(name)s,", name=name),
+        gettext(
+            "Someone asked to create an account at %(site)s with this email address, "
+            "but you already have one.",
+            site=_site(),
+        ),
+        gettext("To sign in, go to:"),
+        link(request, "/account/sign-in"),
+        gettext("If you have forgotten your password, you can choose a new one here:"),
+        link(request, "/account/reset"),
     )
-    return mail.Mail(to, gettext("You already have an account at %(site)s", site=_site()), body)
 
 
 def reset_password(request: Request, to: str, name: str, token: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello %(name)s,", name=name),
-            gettext("To choose a new password for your account at %(site)s, open this link:", site=_site()),
-            link(request, f"/account/reset/{token}"),
-            gettext("The link works once, for 1 hour."),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("Choose a new password for %(site)s", site=_site()),
+        gettext("Hello %(name)s,", name=name),
+        gettext("To choose a new password for your account at %(site)s, open this link:", site=_site()),
+        link(request, f"/account/reset/{token}"),
+        gettext("The link works once, for 1 hour."),
     )
-    return mail.Mail(to, gettext("Choose a new password for %(site)s", site=_site()), body)
 
 
 def no_account(request: Request, to: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello,"),
-            gettext(
-                "Someone asked to reset the password of an account at %(site)s with this email address, "
-                "but there is no account with this address.",
-                site=_site(),
-            ),
-            gettext(
-                "If it was you, you may have signed up with another address. To create an account, go to:"
-            ),
-            link(request, "/account/sign-up"),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("No account at %(site)s", site=_site()),
+        gettext("Hello,"),
+        gettext(
+            "Someone asked to reset the password of an account at %(site)s with this email address, "
+            "but there is no account with this address.",
+            site=_site(),
+        ),
+        gettext("If it was you, you may have signed up with another address. To create an account, go to:"),
+        link(request, "/account/sign-up"),
     )
-    return mail.Mail(to, gettext("No account at %(site)s", site=_site()), body)
 
 
 def confirm_new_address(request: Request, to: str, name: str, token: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello %(name)s,", name=name),
-            gettext(
-                "To use this address for your account at %(site)s from now on, open this link:", site=_site()
-            ),
-            link(request, f"/account/email/confirm/{token}"),
-            gettext("The link works once, for 1 day. Until then your account keeps its old address."),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("Confirm your new email address for %(site)s", site=_site()),
+        gettext("Hello %(name)s,", name=name),
+        gettext(
+            "To use this address for your account at %(site)s from now on, open this link:", site=_site()
+        ),
+        link(request, f"/account/email/confirm/{token}"),
+        gettext("The link works once, for 1 day. Until then your account keeps its old address."),
     )
-    return mail.Mail(to, gettext("Confirm your new email address for %(site)s", site=_site()), body)
 
 
 def address_taken(request: Request, to: str) -> mail.Mail:
-    body = "\n\n".join(
-        [
-            gettext("Hello,"),
-            gettext(
-                "Someone asked to move an account at %(site)s to this email address, but another account "
-                "already uses it, so nothing was changed.",
-                site=_site(),
-            ),
-            gettext("To sign in with this address, go to:"),
-            link(request, "/account/sign-in"),
-            _ignore(),
-        ]
+    return _mail(
+        to,
+        gettext("Your email address at %(site)s", site=_site()),
+        gettext("Hello,"),
+        gettext(
+            "Someone asked to move an account at %(site)s to this email address, but another account "
+            "already uses it, so nothing was changed.",
+            site=_site(),
+        ),
+        gettext("To sign in with this address, go to:"),
+        link(request, "/account/sign-in"),
     )
-    return mail.Mail(to, gettext("Your email address at %(site)s", site=_site()), body)
 
 
 async def deliver(request: Request, message: mail.Mail) -> None:

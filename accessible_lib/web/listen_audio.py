@@ -1,5 +1,7 @@
 """`GET /books/{id}/read/{n}/audio`: any chapter heard at once, with or without an audio edition.
 
+`?from=K` starts at the chapter's sentence K (0 is the title), for read-along (web/readalong.py).
+
 The chapter page's <audio> element (and the book page's player) point here. The reader's rights are
 checked exactly as for the chapter page, before anything is read or spoken. A chapter already heard with
 the same voice and rate is a plain file (seekable, with its length); any other is spoken and sent as it is
@@ -13,7 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
-from .. import stats
+from .. import pronunciations, stats
 from ..editions.listen_stream import RETRY_SECONDS, BadOption, ListenService, Plan
 from ..i18n import gettext
 from .helpers import book_and_chapter, db_for
@@ -29,15 +31,12 @@ def chapter_audio(request: Request) -> Response:
     book, chapter = book_and_chapter(request, db)  # the 403 or 404 of the chapter page, before anything
     service: ListenService = request.state.listening
     try:
-        voice, rate = service.options(
-            request.query_params.get("voice", ""), request.query_params.get("rate", "")
-        )
+        plan = plan_for(request, service, book, chapter)
     except BadOption as bad:
-        return _refuse(request, 400, gettext("This audio cannot be made"), _bad_option(bad))
-    plan = service.plan(book, chapter, voice, rate)
+        return _refuse(request, 400, gettext("This audio cannot be made"), bad_option(bad))
     finished = service.finished(plan)
     if finished is not None:
-        _count(request, db)
+        _count(request, db, plan)
         return FileResponse(finished, media_type=MEDIA_TYPE, headers=_HEADERS, stat_result=finished.stat())
     if request.method == "HEAD":
         # Nothing is spoken for a HEAD: it says whether a GET would be served now (the chapter page's
@@ -47,17 +46,32 @@ def chapter_audio(request: Request) -> Response:
         return Response(media_type=MEDIA_TYPE, headers={**_HEADERS, "Cache-Control": "private, no-store"})
     if not service.admit():
         return _busy(request)
-    _count(request, db)
+    _count(request, db, plan)
     return _Stream(service, plan)
 
 
-def _count(request: Request, db) -> None:
+def plan_for(
+    request: Request, service: ListenService, book: dict, chapter: dict, *, recent: bool = False
+) -> Plan:
+    """The plan the query asks for (`voice`, `rate`, `from`), or BadOption; `recent`: one made in the last
+    minutes will do (ListenService.recent_plan)."""
+    voice, rate = service.options(request.query_params.get("voice", ""), request.query_params.get("rate", ""))
+    start = request.query_params.get("from", "").strip() or "0"
+    if not start.isascii() or not start.isdigit() or len(start) > 9:
+        raise BadOption("from", start)
+    make = service.recent_plan if recent else service.plan
+    entries = pronunciations.lexicon_for(db_for(request), book["id"])  # as the book's editions read it
+    return make(book, chapter, voice, rate, int(start), entries)
+
+
+def _count(request: Request, db, plan: Plan) -> None:
     """A chapter started is a listen for the statistics; the ranges that go on with it (a seek, a resumed
-    player), re-checks and HEADs are not."""
+    player), re-checks, HEADs and read-along's jumps to another sentence (`from`) are not."""
     range_header = request.headers.get("range", "").replace(" ", "")
     conditional = "if-none-match" in request.headers or "if-modified-since" in request.headers
     if (
         request.method == "GET"
+        and not plan.start
         and not conditional
         and (not range_header or range_header.startswith("bytes=0-"))
     ):
@@ -118,7 +132,12 @@ def _busy(request: Request) -> Response:
     return _refuse(request, 503, gettext("Busy: try again soon"), message, headers)
 
 
-def _bad_option(bad: BadOption) -> str:
+def bad_option(bad: BadOption) -> str:
+    if bad.field == "from":
+        return gettext(
+            "This chapter has no sentence %(number)s: “from” must be a sentence number, 0 for the title.",
+            number=bad.value,
+        )
     if bad.field == "voice":
         return gettext(
             "There is no voice called “%(voice)s”. Leave the voice out to use the book’s language.",

@@ -197,17 +197,7 @@ def facet_values(request: Request):
 
 
 def facet_books(request: Request):
-    facet = request.path_params["facet"]
-    value = request.path_params["value"]
-    if facet not in oc.FACET_TITLES:
-        raise not_found()
-    db = db_for(request)
-    page = catalogue.books_for_facet(
-        db, facet, value, page_number(request), request.state.settings.page_size, local=True
-    )
-    if page.total == 0:
-        raise not_found()
-    title = oc.facet_title(facet, value, request.scope.get("locale", "en"))
+    facet, value, page, title = oc.facet_books_page(request)
     feed = _acquisition_feed(request, title, f"{ROOT}/{facet}/{oc.value_path(value)}", page, page.items)
     _format_facets(feed, request, active=value if facet == "formats" else None)
     _book_entries(feed, request, page.items)

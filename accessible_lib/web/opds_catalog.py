@@ -18,6 +18,7 @@ from .. import access, catalogue, i18n, search
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
+from .helpers import db_for, not_found, page_number
 from .listen import LISTEN
 
 OPDS_JSON = "application/opds+json"
@@ -229,6 +230,21 @@ def accessibility(done_formats: set[str], *, has_contents: bool = True) -> dict:
         "hazard": ["none"],
         "summary": " ".join(summary),
     }
+
+
+def facet_books_page(request: Request) -> tuple[str, str, catalogue.Page, str]:
+    """(facet, value, the page of its books, the feed's title) for /opds[/v1.2]/{facet}/{value}: both feeds
+    answer 404 alike for an unknown facet and for a value with no books of our own."""
+    facet = request.path_params["facet"]
+    value = request.path_params["value"]
+    if facet not in FACET_TITLES:
+        raise not_found()
+    page = catalogue.books_for_facet(
+        db_for(request), facet, value, page_number(request), request.state.settings.page_size, local=True
+    )
+    if page.total == 0:
+        raise not_found()
+    return facet, value, page, facet_title(facet, value, request.scope.get("locale", "en"))
 
 
 def page_links(path: str, page: catalogue.Page, params: dict | None = None) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from .. import access, catalogue, stats
 from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
+from .readalong import read_along
 from .render import render
 from .shelf_places import chapter_places
 
@@ -22,6 +23,8 @@ def chapter_page(request: Request):
     position = request.path_params["position"]
     count = len(book["chapters"])
     content = prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"])
+    content_lang = chapter["lang"] or book["language"]
+    content, title_html, along = read_along(book, chapter, content, content_lang)  # sentences marked
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
     stats.count(db, stats.READS)
     context = {
@@ -29,7 +32,9 @@ def chapter_page(request: Request):
         "chapter": chapter,
         "content": places["content"] if places else content,
         "shelf": places,
-        "content_lang": chapter["lang"] or book["language"],
+        "content_lang": content_lang,
+        "title_html": title_html,
+        "readalong": along,
         "previous": book["chapters"][position - 2] if position > 1 else None,
         "next": book["chapters"][position] if position < count else None,
         "count": book["chapter_count"],  # real chapters: back matter, listed after them, is not counted

@@ -40,7 +40,12 @@ def _pronunciation_routes(pages) -> list[Route]:
         Route(
             f"{base}/import", pages.staff_import_page, methods=["POST"], name="staff_pronunciations_import"
         ),
-        Route(f"{base}/listen", pages.staff_listen_page, methods=["POST"], name="staff_pronunciation_listen"),
+        Route(
+            f"{base}/listen",
+            pages.staff_listen_page,
+            methods=["GET", "POST"],
+            name="staff_pronunciation_listen",
+        ),
         Route(
             f"{base}/{{entry_id:int}}",
             pages.staff_edit_page,
@@ -109,6 +114,7 @@ def staff_routes() -> list[Route]:
             methods=["POST"],
             name="staff_harvest_now",
         ),
+        Route("/staff/sources/{source_id:int}.json", staff_sources.job_json_page, name="staff_source_json"),
         Route("/staff/stats", staff_stats.stats_page, name="staff_stats"),
         Route("/staff/stats.csv", staff_stats.stats_csv_page, name="staff_stats_csv"),
         Route("/staff/braille", braille.translate_page, methods=["GET", "POST"], name="staff_braille"),

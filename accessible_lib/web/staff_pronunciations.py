@@ -1,8 +1,11 @@
 """The pronunciation dictionary's staff pages: the list (filtered by language and book), the add and edit
 forms, removal, CSV import and export, and Listen, which speaks a sample sentence with an entry at once.
 
-The checks are accessible_lib/pronunciations.py's, shared with `accessible-lib pronounce`. Listen is a POST
-(the form's values, not yet saved, with its CSRF token) or a GET for a saved entry; both answer a WAV.
+The checks are accessible_lib/pronunciations.py's, shared with `accessible-lib pronounce`. Listen from the
+form is a POST (the form's values, not yet saved, with its CSRF token) that answers the form again with a
+player on it, its source the same values as a GET that answers the WAV: a bare WAV answer to the form
+replaced the page with the browser's own untitled media document (Orca: "Finished loading", "video"), so
+the form and what it was about were gone. A saved entry's Listen link is a GET that answers its WAV.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from .. import auth, pronunciations
 from ..i18n import gettext
@@ -58,20 +61,32 @@ def list_page(request: Request, staff: StaffContext) -> Response:
 
 
 def _form_page(
-    request: Request, staff: StaffContext, values: dict, errors: dict, *, entry_id=None, status=200
+    request: Request,
+    staff: StaffContext,
+    values: dict,
+    errors: dict,
+    *,
+    entry_id=None,
+    status=200,
+    sample: dict | None = None,
 ):
     summary = [{"field_id": field or "written", "message": message} for field, message in errors.items()]
-    context = staff.page(values=values, field_errors=errors, errors=summary, entry_id=entry_id)
+    context = staff.page(values=values, field_errors=errors, errors=summary, entry_id=entry_id, sample=sample)
     return render(request, "staff_pronunciation.html", context, status=status)
+
+
+def _values(fields) -> dict[str, str]:
+    """The entry's values from a posted form or a query string."""
+    values = {name: str(fields.get(name) or "") for name in FIELDS}
+    # Checkboxes send nothing when unticked: a form always carries a hidden marker that it had them.
+    values["whole_word"] = "yes" if fields.get("whole_word") else "no"
+    values["case_sensitive"] = "yes" if fields.get("case_sensitive") else "no"
+    return values
 
 
 def _posted(staff: StaffContext) -> dict[str, str]:
     assert staff.form is not None
-    values = {name: str(staff.form.get(name) or "") for name in FIELDS}
-    # Checkboxes send nothing when unticked: a form always carries a hidden marker that it had them.
-    values["whole_word"] = "yes" if staff.form.get("whole_word") else "no"
-    values["case_sensitive"] = "yes" if staff.form.get("case_sensitive") else "no"
-    return values
+    return _values(staff.form)
 
 
 def new_page(request: Request, staff: StaffContext) -> Response:
@@ -111,15 +126,25 @@ def _wav(data: bytes) -> Response:
 
 
 def listen_page(request: Request, staff: StaffContext) -> Response:
-    """POST: the form's values, checked but not saved (the errors re-render the form)."""
+    """POST: the form's values, checked but not saved, answered by the form with a player whose source is
+    the GET of the same values (the errors re-render the form). GET: the WAV of those values."""
+    if request.method == "GET":
+        data, errors = pronunciations.listen(db_for(request), _values(request.query_params))
+        if data is None:
+            return PlainTextResponse("\n".join(errors.values()) + "\n", status_code=400)
+        return _wav(data)
     values = _posted(staff)
-    data, errors = pronunciations.listen(db_for(request), values)
-    if data is None:
-        entry_id = request.query_params.get("entry", "")
-        return _form_page(
-            request, staff, values, errors, entry_id=int(entry_id) if entry_id.isdigit() else None, status=400
-        )
-    return _wav(data)
+    entry_id = request.query_params.get("entry", "")
+    entry_id = int(entry_id) if entry_id.isdigit() else None
+    entry, _book_id, _note, errors = pronunciations.check(values)
+    if entry is None:
+        return _form_page(request, staff, values, errors, entry_id=entry_id, status=400)
+    heard = {name: value for name, value in values.items() if name != "note" and value not in ("", "no")}
+    sample = {
+        "text": pronunciations.sample_sentence(entry.lang, entry.written),
+        "url": "/staff/pronunciations/listen?" + urlencode(heard),
+    }
+    return _form_page(request, staff, values, {}, entry_id=entry_id, sample=sample)
 
 
 def listen_entry_page(request: Request, staff: StaffContext) -> Response:

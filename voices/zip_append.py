@@ -1,0 +1,127 @@
+"""Rebuild an audio edition's zip by appending what changed to the previous one, not by writing it anew.
+
+A long book's zip is mostly chapter MP3s (War and Peace: 1.5 GB); after a pronunciation entry changes a few
+chapters, writing the whole archive again costs more than everything else in the rebuild (this machine's
+disk writes ~180 MB/s, so ~8 s). A zip is read from its central directory at the end, which says where each
+member starts, so the new archive is the previous file (a hard link: the same bytes, not a copy) with the
+changed members and a new central directory appended after the old end. No byte of the previous archive
+changes: a download of the previous edition that is under way still reads its complete, valid archive, and
+the file as a whole is then a complete new one.
+
+Because the previous publication's file grows in place, the append is undone if the build does not publish
+(`undo`, called when a workspace is discarded), appends to one file are serialised with a lock (a build whose
+lease was lost may still be running beside its retry), and when more than half of the file would be dead
+bytes (replaced members) the archive is written anew instead, which compacts it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+MARKER = ".appended.json"  # in the workspace: which published file grew, from what size, so it can be undone
+MAX_DEAD = 0.5
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _local_size(info: zipfile.ZipInfo) -> int:
+    return 30 + len(info.filename.encode("utf-8")) + len(info.extra) + info.compress_size
+
+
+def append_zip(
+    previous: Path, zip_path: Path, root: Path, names: Iterable[str], *, stored: Iterable[str] = ()
+) -> bool:
+    """Make `zip_path` the archive of `names` (files under `root`) by appending to `previous`; False (and
+    nothing done) when that is not possible or not worth it, so the caller writes the archive anew."""
+    names = list(names)
+    keep_stored = set(stored)
+    try:
+        lock = open(previous, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with zipfile.ZipFile(previous) as old:
+                infos = {info.filename: info for info in old.infolist()}
+            old_size = os.fstat(lock.fileno()).st_size
+        except (OSError, zipfile.BadZipFile):
+            return False
+        if sorted(infos) != sorted(names) or len(infos) != len(names):
+            return False
+        changed = [
+            name
+            for name in names
+            if (root / name).stat().st_size != infos[name].file_size or _crc(root / name) != infos[name].CRC
+        ]
+        live = sum(_local_size(infos[name]) for name in names if name not in changed)
+        added = sum((root / name).stat().st_size for name in changed)
+        if old_size - live > MAX_DEAD * (live + added):
+            return False
+        os.link(previous, zip_path)
+        if not changed:
+            return True
+        marker = zip_path.parent / MARKER
+        marker.write_text(json.dumps({"name": zip_path.name, "from": old_size, "to": None}))
+        try:
+            with zipfile.ZipFile(zip_path, "a") as archive:
+                archive.start_dir = (
+                    old_size  # after the old end record: nothing of the old archive is touched
+                )
+                archive.fp.seek(old_size)
+                for name in changed:
+                    archive.filelist.remove(archive.NameToInfo.pop(name))
+                    compress = (
+                        zipfile.ZIP_STORED
+                        if name in keep_stored or name.endswith(".mp3")
+                        else zipfile.ZIP_DEFLATED
+                    )
+                    archive.write(root / name, name, compress_type=compress)
+                order = {name: number for number, name in enumerate(names)}
+                archive.filelist.sort(key=lambda info: order[info.filename])
+            grown = zip_path.stat().st_size
+            marker.write_text(json.dumps({"name": zip_path.name, "from": old_size, "to": grown}))
+        except BaseException:
+            os.truncate(previous, old_size)
+            zip_path.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+            raise
+        return True
+    finally:
+        lock.close()
+
+
+def undo(workspace: Path) -> None:
+    """Give the published file its previous size back when the build that grew it is not published: only if
+    nothing was appended after (its size is still the one this build left)."""
+    marker = Path(workspace) / MARKER
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return
+    path = Path(workspace) / record["name"]
+    try:
+        with open(path, "rb") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            if record["to"] is not None and os.fstat(file.fileno()).st_size == record["to"]:
+                os.truncate(path, record["from"])
+    except OSError:
+        pass
+    marker.unlink(missing_ok=True)
+
+
+def forget(workspace: Path) -> None:
+    """The build is published: its appended archive is the edition now."""
+    (Path(workspace) / MARKER).unlink(missing_ok=True)
