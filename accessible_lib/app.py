@@ -50,10 +50,9 @@ class Connections:
             # cache for what is not mapped (the default 2 MB holds little of a 150,000-book index).
             db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            # In WAL mode NORMAL never corrupts the catalogue and survives a crash of the process; only a
-            # power cut may lose the last commits. FULL waits for the disk on every commit, and a chapter
-            # read or a search commits a day's count: under load those waits queue behind one writer lock.
-            db.execute("PRAGMA synchronous = NORMAL")
+            # synchronous stays FULL (SQLite's default): a staff edit, a sign-up or a rights change that
+            # was answered "saved" survives a power cut. Only the day's reading and search counts commit
+            # without waiting for the disk (stats.count_all).
             self._local.db = db
         return db
 

@@ -25,6 +25,7 @@ breaks a page: a failure to count is logged and the page goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -116,6 +117,26 @@ def _day(day: date | str | None) -> str:
     return day if isinstance(day, str) else day.isoformat()
 
 
+@contextlib.contextmanager
+def _counts_unsynced(db: Database):
+    """Commit the day's counts with synchronous=NORMAL, then go back to what the connection had.
+
+    Every chapter read and search commits a count; under load, with FULL, each waits for the disk
+    behind the one writer lock. In WAL mode NORMAL never corrupts the catalogue and survives a crash of
+    the process; a power cut may lose the last commits made this way, only counts. The next commit made
+    with FULL (any catalogue change) syncs the log, these counts included.
+    """
+    before = db.execute("PRAGMA synchronous").fetchone()[0]
+    wal = db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if wal and not db.conn.in_transaction:
+        db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        if wal and not db.conn.in_transaction:
+            db.execute(f"PRAGMA synchronous = {int(before)}")
+
+
 def count(db: Database, metric: str, key: str = "", n: int = 1, day: date | str | None = None) -> None:
     """Add `n` to the day's figure; logged, never raised, when the catalogue cannot take it."""
     count_all(db, [(metric, key)], n=n, day=day)
@@ -125,7 +146,7 @@ def count_all(db: Database, figures: list[tuple[str, str]], n: int = 1, day: dat
     """Add `n` to each (metric, key) figure of the day in one transaction: a search counts two or three
     figures, and under load each commit is a wait for the one writer's lock."""
     try:
-        with db.conn:
+        with _counts_unsynced(db), db.conn:
             for metric, key in figures:
                 db.execute(
                     "INSERT INTO stats_daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
