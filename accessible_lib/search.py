@@ -518,8 +518,7 @@ class _Query:
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         self.plan = search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params)
         sql = search_capped.candidates(
-            self.plan.driver,
-            len(self.phrases),
+            self.plan.order,
             pinyin="pinyin" in self.params,
             chapter_filter=self.chapter_filter,
             filters=self.filters,

@@ -12,8 +12,9 @@ match, so one such search took a second and fifty at once ended in 503s (issue 1
 - At most `cap + 1` matching books are collected (`candidates`). Up to `cap` the count is exact; past it
   the page says "more than cap" and its facets count the first `cap` books found, which is said too.
   Candidates come in this order: titles holding every phrase, metadata holding every phrase, a chapter
-  holding every phrase, then the driving phrase anywhere (checked for the others); so a title typed
-  whole is never left outside the cap.
+  holding every phrase (none of these needs a check), then the driving phrase anywhere (checked for the
+  others, the rarest first); so a title typed whole is never left outside the cap, and a capped result of
+  common words is mostly collected without checks.
 - bm25 (search.py's ranking) needs a pass over every match of every phrase for its IDF. It runs only when
   every phrase is rare (`Plan.rare`), which also keeps small results exactly as they were ranked before.
   Otherwise the collected books are ranked in tiers (`tiered_page`): the title as typed, every phrase in
@@ -34,11 +35,11 @@ LAST_POSITION = (1 << CHAPTER_BITS) - 1
 
 @dataclass(frozen=True)
 class Plan:
-    driver: int  # index of the rarest phrase: its books are the candidates
+    order: list[int]  # phrase indexes, rarest first: the first drives (its books are the candidates)
     rare: bool  # every phrase within the bound in both indexes: bm25 is cheap, rank as always
 
 
-DRIVER_BOUND = 20  # phrases are told apart up to this many times the cap (a read of ~0.03 µs a match)
+DRIVER_BOUND = 20  # phrases are told apart up to this many times the cap (~0.1 µs a match counted)
 
 
 def probe(db: Database, phrases: list[str], bound: int, chapter_filter: str = "", params=None) -> Plan:
@@ -52,8 +53,8 @@ def probe(db: Database, phrases: list[str], bound: int, chapter_filter: str = ""
             {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND},
         ).fetchone()
         counts.append((meta, text))
-    driver = min(range(len(phrases)), key=lambda i: sum(counts[i]))
-    return Plan(driver, all(meta <= bound and text <= bound for meta, text in counts))
+    order = sorted(range(len(phrases)), key=lambda i: sum(counts[i]))
+    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts))
 
 
 def all_in(column: str, phrases: list[str]) -> str:
@@ -71,26 +72,26 @@ def phrase_check(name: str, text_allowed: str) -> str:
 
 
 def candidates(
-    driver: int, count: int, *, pinyin: bool, chapter_filter: str, filters: str, text_allowed: str
+    order: list[int], *, pinyin: bool, chapter_filter: str, filters: str, text_allowed: str
 ) -> str:
-    """The CTEs `found` (at most :cap1 matching books, in the order above) and `matched` (the first :cap)."""
+    """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed)."""
     # (book id, whether that row alone proves every phrase): rows from an index that holds every phrase
     # need no check; a row of the driving phrase alone is checked for the others, book by book.
     streams = ["SELECT rowid AS book_id, 1 AS ok FROM book_fts WHERE book_fts MATCH :title_all"]
     streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
         streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :pinyin")
-    if count > 1:
-        streams.append(f"SELECT rowid, 0 FROM book_fts WHERE book_fts MATCH :p{driver}")
     streams.append(
         f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
     )
-    if count > 1:
+    if len(order) > 1:
+        streams.append(f"SELECT rowid, 0 FROM book_fts WHERE book_fts MATCH :p{order[0]}")
         streams.append(
             f"SELECT rowid >> {CHAPTER_BITS}, 0 FROM chapter_fts"
-            f" WHERE chapter_fts MATCH :p{driver}{chapter_filter}"
+            f" WHERE chapter_fts MATCH :p{order[0]}{chapter_filter}"
         )
-    checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in range(count) if i != driver) or "1"
+    # The rarest other phrase first: a book without it fails at the first lookup.
+    checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:]) or "1"
     # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
     # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
     # of the streams, which is the order of the tiers.

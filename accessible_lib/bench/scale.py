@@ -9,6 +9,8 @@ queries from its own titles, authors and chapter words, with the worst cases suc
 wrk's script (`wrk/spread.lua`) picks one at random for each request, so no cache can carry a scenario.
 
 BENCH_SCALE_SECONDS (default 20) and BENCH_SCALE_CONNECTIONS (default 50) change each wrk run.
+BENCH_QUIET_FILE (and BENCH_QUIET_NAME), as in bench/harvest.py: the one-client timings and the wrk runs
+wait for the shared machine's quiet-window file to be free and hold it while they run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import quote, urlencode
 
 from ..db import open_database
 from . import search as search_bench
+from .harvest import quiet_window
 from .server import start_server, stop_server
 
 SECONDS = 20
@@ -166,7 +169,7 @@ def _warm(port: int, paths: list[str]) -> None:
         conn.close()
 
 
-def run(data: Path, books: int, seconds: int, connections: int, root: Path) -> dict:
+def run(data: Path, books: int, seconds: int, connections: int, root: Path, environ=None) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make setup` (scripts/setup.sh installs it)")
     root.mkdir(parents=True, exist_ok=True)
@@ -186,10 +189,12 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path) -> d
     try:
         warm = ["/", *scenario_urls["browse lists"], *scenario_urls["browse value"][:20]]
         _warm(port, warm + scenario_urls["book"][:20] + scenario_urls["chapter"][:20])
-        single = single_client(port)
-        load = {
-            name: wrk(port, scenario_urls[name], root, name, seconds, connections) for name, *_ in SCENARIOS
-        }
+        with quiet_window(os.environ if environ is None else environ):  # only the timed part
+            single = single_client(port)
+            load = {
+                name: wrk(port, scenario_urls[name], root, name, seconds, connections)
+                for name, *_ in SCENARIOS
+            }
     finally:
         stop_server(server)
     return {
@@ -294,7 +299,7 @@ def run_section(environ: dict | None = None, bench_dir: Path | None = None) -> l
     data = Path(environ.get("BENCH_SCALE_DATA", "") or bench_dir / "scale-data")
     root = bench_dir / "scale"
     shutil.rmtree(root, ignore_errors=True)
-    figures = run(data, books, seconds, connections, root)
+    figures = run(data, books, seconds, connections, root, environ)
     (root / "figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return section(figures, books, data)
 
