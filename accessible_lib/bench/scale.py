@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from ..db import open_database
+from ..settings import Settings
 from . import search as search_bench
 from .harvest import quiet_window
 from .server import start_server, stop_server
@@ -235,7 +236,9 @@ def section(figures: dict, books: int, data: Path) -> list[str]:
         f"{f['connections']} connections, {f['seconds']} s per scenario, 10 s timeout), each request a URL "
         "drawn at random from the scenario's list; the search mix is "
         f"{f['queries']:,} distinct queries from the catalogue's own titles, authors and chapter words, "
-        "with the worst cases (`the`, `的`, `monster`, `creat*`, ...).",
+        "with the worst cases (`the`, `的`, `monster`, `creat*`, ...). A search counts, ranks and lists at "
+        f"most {Settings.search_count_cap:,} books (`ACCESSIBLE_LIB_SEARCH_COUNT_CAP`, the default) and says "
+        '"more than" past it.',
         "",
         "### One client: the search bench's query set through HTTP",
         "",
