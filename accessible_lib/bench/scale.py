@@ -191,11 +191,12 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
         warm = ["/", *scenario_urls["browse lists"], *scenario_urls["browse value"][:20]]
         _warm(port, warm + scenario_urls["book"][:20] + scenario_urls["chapter"][:20])
         with quiet_window(os.environ if environ is None else environ):  # only the timed part
+            load_average = [os.getloadavg()[0]]
             single = single_client(port)
-            load = {
-                name: wrk(port, scenario_urls[name], root, name, seconds, connections)
-                for name, *_ in SCENARIOS
-            }
+            load = {}
+            for name, *_ in SCENARIOS:
+                load[name] = wrk(port, scenario_urls[name], root, name, seconds, connections)
+                load_average.append(os.getloadavg()[0])
     finally:
         stop_server(server)
     return {
@@ -210,6 +211,7 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
         "processes": env.get("ACCESSIBLE_LIB_WEB_PROCESSES") or str(os.cpu_count() or 1),
         "seconds": seconds,
         "connections": connections,
+        "load_average": load_average,
     }
 
 
@@ -263,6 +265,11 @@ def section(figures: dict, books: int, data: Path) -> list[str]:
         + ".",
         "",
         f"### {f['connections']} clients at once",
+        "",
+        "The machine's one-minute load average (2 cores) before the timed part and after each scenario: "
+        + ", ".join(f"{v:.1f}" for v in f.get("load_average", []))
+        + ". Above about 2 (the server and wrk themselves) it counts other work on the shared machine, "
+        "which slows every figure here.",
         "",
         "| scenario | URLs | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors "
         "(connect/read/write/timeout) | non-2xx | target | verdict |",
