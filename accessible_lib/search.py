@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -330,13 +331,22 @@ def search(
     options = dict(language=language, subject=subject, format=format, page=page, per_page=per_page)
     rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden, local_only=local_only)
     rights["count_cap"] = Settings.search_count_cap if count_cap is None else max(1, count_cap)
-    results = _search(db, query, prefix_last=prefix_last, **options, **rights)
-    if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
-        beginnings = _search(db, query, prefix_last=True, **options, **rights)
-        if beginnings.total:
-            beginnings.prefix = True
-            results = beginnings
+    with _ONE_AT_A_TIME:
+        results = _search(db, query, prefix_last=prefix_last, **options, **rights)
+        if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
+            beginnings = _search(db, query, prefix_last=True, **options, **rights)
+            if beginnings.total:
+                beginnings.prefix = True
+                results = beginnings
     return results
+
+
+# One search at a time in a process. A search is CPU work in SQLite and in Python (the progress handler,
+# the text function behind snippets) on one core: fifty at once in one process's threads share that core
+# and the GIL, so each took fifty times as long and hit the time limit (503s under load, issue 12). In
+# turn, each runs at full speed and the time limit counts its own work, not its wait; `make run` starts one
+# web process per core, so the cores still search side by side.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _beginning_may_help(db: Database, query: str) -> bool:
