@@ -753,6 +753,35 @@ def m023_pronunciations(db: Database) -> None:
 
 
 @migrations()
+def m026_scale(db: Database) -> None:
+    """A catalogue version (issue 12, part 1): one number that moves with every change a reader's lists
+    could show, so each web process can keep its browse counts until the catalogue changes.
+
+    `books.modified_at` is not enough: it counts seconds, and two changes in one second (a book withdrawn
+    just after the lists were counted) would leave a withdrawn book listed. A counter bumped by triggers
+    moves on every change, from every writer (staff pages, imports, the rights CSV, harvests, other
+    processes), and reading it is one row.
+
+    Also two indexes for the browse pages' title order.
+    """
+    # A browse list of books is in title order, 20 at a time: with these indexes SQLite reads the first
+    # 20 in order instead of sorting every book of a language (half the catalogue) or every book at all.
+    db.execute("CREATE INDEX books_title_order ON books (title COLLATE NOCASE, id)")
+    db.execute("CREATE INDEX books_language_title_order ON books (language, title COLLATE NOCASE, id)")
+    db.execute("CREATE TABLE catalogue_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)")
+    db.execute("INSERT INTO catalogue_version (id, n) VALUES (1, 0)")
+    bump = "UPDATE catalogue_version SET n = n + 1 WHERE id = 1;"
+    for table in ("books", "book_authors", "book_subjects", "editions"):
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            # An edition's progress is written often while it builds; only its status shows in a list.
+            what = "UPDATE OF status" if (table, event) == ("editions", "UPDATE") else event
+            db.execute(
+                f"CREATE TRIGGER catalogue_version_{table}_{event.lower()} AFTER {what} ON {table} "
+                f"BEGIN {bump} END"
+            )
+
+
+@migrations()
 def m027_harvest_jobs(db: Database) -> None:
     """Harvests run as jobs on the queue, by a worker, not in a thread of the web process.
 

@@ -45,8 +45,10 @@ A search is a few statements, each cheap on its own at 150,000 books:
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
-from . import catalogue, search_chinese
+from . import catalogue, search_capped, search_chinese
 from .errors import UserError
 from .i18n import gettext
 from .settings import Settings
@@ -288,6 +290,9 @@ class SearchResults:
     facets: Facets
     page: catalogue.Page  # items are the hits
     prefix: bool = False  # nothing matched the words as typed, so the last one was taken as a beginning
+    more: bool = (
+        False  # more books match than `total`, the cap: counted, ranked and listed are the first found
+    )
 
 
 def search(
@@ -305,6 +310,7 @@ def search(
     hidden: tuple[str, ...] = (),
     text_hidden: tuple[str, ...] = (),
     local_only: bool = False,
+    count_cap: int | None = None,
 ) -> SearchResults:
     """One page of books matching `query`, best first, with facet counts for the whole result.
 
@@ -316,18 +322,31 @@ def search(
     `prefix_fallback`: when the words as typed find nothing, search again with the last one as a beginning
     (`whal` finds whale); only then, because a prefix of a common word expands to thousands of terms.
 
+    `count_cap` (default: the `search_count_cap` setting's default): past that many matching books the
+    result says `more` and holds the first `count_cap` found (search_capped.py).
+
     Raises UserError when the search takes longer than `time_limit_ms` (default: the
     `search_time_limit_ms` setting's default).
     """
     options = dict(language=language, subject=subject, format=format, page=page, per_page=per_page)
     rights = dict(time_limit_ms=time_limit_ms, hidden=hidden, text_hidden=text_hidden, local_only=local_only)
-    results = _search(db, query, prefix_last=prefix_last, **options, **rights)
-    if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
-        beginnings = _search(db, query, prefix_last=True, **options, **rights)
-        if beginnings.total:
-            beginnings.prefix = True
-            results = beginnings
+    rights["count_cap"] = Settings.search_count_cap if count_cap is None else max(1, count_cap)
+    with _ONE_AT_A_TIME:
+        results = _search(db, query, prefix_last=prefix_last, **options, **rights)
+        if prefix_fallback and not results.total and not prefix_last and _beginning_may_help(db, query):
+            beginnings = _search(db, query, prefix_last=True, **options, **rights)
+            if beginnings.total:
+                beginnings.prefix = True
+                results = beginnings
     return results
+
+
+# One search at a time in a process. A search is CPU work in SQLite and in Python (the progress handler,
+# the text function behind snippets) on one core: fifty at once in one process's threads share that core
+# and the GIL, so each took fifty times as long and hit the time limit (503s under load, issue 12). In
+# turn, each runs at full speed and the time limit counts its own work, not its wait; `make run` starts one
+# web process per core, so the cores still search side by side.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _beginning_may_help(db: Database, query: str) -> bool:
@@ -365,6 +384,7 @@ def _search(
     hidden: tuple[str, ...],
     text_hidden: tuple[str, ...],
     local_only: bool,
+    count_cap: int,
 ) -> SearchResults:
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
@@ -384,12 +404,22 @@ def _search(
             hidden=hidden,
             text_hidden=text_hidden,
             local_only=local_only,
+            typed=query[:MAX_QUERY_CHARS],
         )
+        prepared.collect(db, count_cap)
         total, facets = _summary(db, prepared)
+        found = len(prepared.found_ids)
         offset = (page - 1) * per_page
-        ranked = _ranked_page(db, prepared, per_page, offset) if offset < total else []
+        ranked = []
+        if offset < total:
+            if found <= count_cap and prepared.plan.rare:
+                ranked = _ranked_page(db, prepared, per_page, offset)
+            else:
+                ranked = search_capped.tiered_page(prepared.found_ids[:count_cap], per_page, offset)
         hits = _describe_hits(db, prepared, ranked, cjk=bool(re.search(f"[{_CJK}]", query)))
-    return SearchResults(query, total, hits, facets, catalogue.Page(hits, total, page, per_page))
+    results = SearchResults(query, total, hits, facets, catalogue.Page(hits, total, page, per_page))
+    results.more = found > count_cap
+    return results
 
 
 class _time_limit:
@@ -436,17 +466,16 @@ class _Query:
         hidden: tuple[str, ...] = (),
         text_hidden: tuple[str, ...] = (),
         local_only: bool = False,
+        typed: str = "",
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
         self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts
         # A query typed as pinyin in several words (`lun yu`) also finds the book whose pinyin key is
         # the words joined (`lunyu`), in the pinyin column only.
-        alternative = ""
         if pinyin:
             self.params["pinyin"] = f'pinyin : "{pinyin}"'
             self.params["any"] = f"{self.params['any']} OR {self.params['pinyin']}"
-            alternative = " UNION SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin"
         filters = ["1"]
         if local_only:
             filters.append("b.source_id IS NULL")
@@ -479,21 +508,35 @@ class _Query:
                 "EXISTS (SELECT 1 FROM editions e"
                 " WHERE e.book_id = b.id AND e.format = :format AND e.status = 'done')"
             )
-        # A book matches when every phrase is somewhere in it, metadata or any chapter: "melville whale"
-        # finds Moby-Dick although Melville is only in its metadata. No scores are needed for that.
-        per_phrase = []
+        self.params["title_all"] = search_capped.all_in("title", phrases)
+        self.params["typed"] = " ".join(typed.split()).lower()  # a title typed whole ranks first
+        self.filters = " AND ".join(filters)
+        self.text_allowed = "1"
+        if text_hidden:
+            self.text_allowed = (
+                f"coalesce(b.rights_status, '') NOT IN ({self._bind('text_hidden', text_hidden)})"
+            )
         for i, phrase in enumerate(phrases):
             self.params[f"p{i}"] = phrase
-            per_phrase.append(
-                f"SELECT * FROM (SELECT rowid FROM book_fts WHERE book_fts MATCH :p{i} UNION "
-                f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :p{i}"
-                f"{self.chapter_filter})"
-            )
-        self.matched = f"""
-            found(book_id) AS (SELECT * FROM ({" INTERSECT ".join(per_phrase)}){alternative}),
-            matched AS MATERIALIZED (
-                SELECT b.id AS book_id, b.language FROM found JOIN books AS b ON b.id = found.book_id
-                WHERE {" AND ".join(filters)})"""
+        self.plan: search_capped.Plan | None = None
+        self.matched = ""
+
+    def collect(self, db: Database, cap: int) -> None:
+        """Probe each phrase, then set `matched`: the first `cap` (+1 in `found`) books matching every
+        phrase somewhere in them, metadata or any chapter ("melville whale" finds Moby-Dick although
+        Melville is only in its metadata). See search_capped.py."""
+        self.params["cap"], self.params["cap1"] = cap, cap + 1
+        self.plan = search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params)
+        sql = search_capped.candidates(
+            self.plan.order,
+            pinyin="pinyin" in self.params,
+            chapter_filter=self.chapter_filter,
+            filters=self.filters,
+            text_allowed=self.text_allowed,
+        )
+        self.found_ids = search_capped.collect(db, sql, self.params)
+        self.params["found_ids"] = json.dumps(self.found_ids[:cap])
+        self.matched = search_capped.MATCHED
 
     def _bind(self, name: str, values: tuple[str, ...]) -> str:
         marks = []
@@ -507,7 +550,7 @@ class _Query:
 
 
 def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
-    """The number of matching books and the facet counts, in one statement."""
+    """The number of matching books (up to the cap) and their facet counts, in one statement."""
     rows = query.rows(
         db,
         f"""WITH {query.matched}

@@ -48,6 +48,13 @@ SETTINGS: list[Setting] = [
     ),
     Setting("search_time_limit_ms", 2000, "A search that takes longer is stopped with a clear message."),
     Setting(
+        "search_count_cap",
+        1000,
+        "Matching books a search counts exactly, ranks and lists; past it the page says 'more than' this "
+        "number and its filters count the first ones found. Counting every match of a common word costs "
+        "about 10 microseconds a match.",
+    ),
+    Setting(
         "secret_key",
         "",
         "Signs staff session cookies. Empty: a random key is made once and kept in the data directory.",
@@ -298,6 +305,7 @@ class Settings:
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: int = 100
     search_time_limit_ms: int = 2000
+    search_count_cap: int = 1000
     secret_key: str = ""
     redis_url: str = ""
     workers: int = 0

@@ -25,6 +25,7 @@ breaks a page: a failure to count is logged and the page goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -116,17 +117,44 @@ def _day(day: date | str | None) -> str:
     return day if isinstance(day, str) else day.isoformat()
 
 
+@contextlib.contextmanager
+def _counts_unsynced(db: Database):
+    """Commit the day's counts with synchronous=NORMAL, then go back to what the connection had.
+
+    Every chapter read and search commits a count; under load, with FULL, each waits for the disk
+    behind the one writer lock. In WAL mode NORMAL never corrupts the catalogue and survives a crash of
+    the process; a power cut may lose the last commits made this way, only counts. The next commit made
+    with FULL (any catalogue change) syncs the log, these counts included.
+    """
+    before = db.execute("PRAGMA synchronous").fetchone()[0]
+    wal = db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if wal and not db.conn.in_transaction:
+        db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        if wal and not db.conn.in_transaction:
+            db.execute(f"PRAGMA synchronous = {int(before)}")
+
+
 def count(db: Database, metric: str, key: str = "", n: int = 1, day: date | str | None = None) -> None:
     """Add `n` to the day's figure; logged, never raised, when the catalogue cannot take it."""
+    count_all(db, [(metric, key)], n=n, day=day)
+
+
+def count_all(db: Database, figures: list[tuple[str, str]], n: int = 1, day: date | str | None = None):
+    """Add `n` to each (metric, key) figure of the day in one transaction: a search counts two or three
+    figures, and under load each commit is a wait for the one writer's lock."""
     try:
-        with db.conn:
-            db.execute(
-                "INSERT INTO stats_daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
-                [_day(day), metric, key or "", int(n)],
-            )
+        with _counts_unsynced(db), db.conn:
+            for metric, key in figures:
+                db.execute(
+                    "INSERT INTO stats_daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
+                    [_day(day), metric, key or "", int(n)],
+                )
     except Exception:
-        log.exception("could not count %s", metric)
+        log.exception("could not count %s", ", ".join(metric for metric, _ in figures))
 
 
 def normalise_query(query: str) -> str:
@@ -139,10 +167,10 @@ def record_search(db: Database, query: str, total: int) -> None:
     key = normalise_query(query)
     if not key:
         return
-    count(db, SEARCHES)
-    count(db, SEARCH_QUERY, key)
+    figures = [(SEARCHES, ""), (SEARCH_QUERY, key)]
     if total == 0:
-        count(db, SEARCH_EMPTY, key)
+        figures.append((SEARCH_EMPTY, key))
+    count_all(db, figures)
 
 
 def _salt(db: Database, day: str) -> bytes:

@@ -25,7 +25,7 @@ from .. import catalogue, search
 from ..db import open_database
 from ..ingest.model import Chapter, IngestedBook
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "text"
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "text"
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉斌宇浩凯健俊帆帅旭宁龙林欣怡佳琪雪梅晨阳"  # noqa: E501

@@ -208,8 +208,11 @@ def search_feed(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     db = db_for(request)
     results, books = oc.search_books(request, db, query, page_number(request))
-    title = gettext("Search results for “%(query)s”", query=query) if query else gettext("Search")
+    title = oc.search_title(query, results)
     feed = _acquisition_feed(request, title, f"{ROOT}/search", results.page, books, {"q": query})
+    if results.more:  # the number of matches is not known past the cap: no totalResults at all
+        for element in feed.findall(_q("opensearch", "totalResults")):
+            feed.remove(element)
     _sub(feed, _q("opensearch", "Query"), role="request", searchTerms=query)
     _book_entries(feed, request, books)
     return _response(feed, oc.ATOM_ACQUISITION)

@@ -206,9 +206,12 @@ def search_feed(request: Request):
     filters = {name: request.query_params.get(name) or None for name in SEARCH_FILTERS}
     db = db_for(request)
     results, books = oc.search_books(request, db, query, page_number(request), **filters)
-    title = gettext("Search results for “%(query)s”", query=query) if query else gettext("Search")
     params = {"query": query, **filters}
-    feed = _publications_feed(request, title, "/opds/search", results.page, books, params)
+    feed = _publications_feed(
+        request, oc.search_title(query, results), "/opds/search", results.page, books, params
+    )
+    if results.more:  # the number of matches is not known past the cap: no numberOfItems at all
+        del feed["metadata"]["numberOfItems"]
     feed["facets"] = _search_facets(request, results, params)
     if not feed["facets"]:
         del feed["facets"]

@@ -86,9 +86,22 @@ def search_books(request: Request, db: Database, query: str, page: int, **filter
         hidden=access.HIDDEN_STATUSES,
         text_hidden=access.text_hidden_statuses(request),
         local_only=True,
+        count_cap=settings.search_count_cap,
         **filters,
     )
     return results, catalogue.summaries_for(db, [hit.book_id for hit in results.hits])
+
+
+def search_title(query: str, results: search.SearchResults) -> str:
+    """A search feed's title; past the count cap it says "more than" the books counted, as the page does,
+    because the feed's count of items is left out then (it would not be the number of matches)."""
+    if not query:
+        return gettext("Search")
+    if results.more:
+        return gettext(
+            "Search results for “%(query)s”: more than %(count)s books", query=query, count=results.total
+        )
+    return gettext("Search results for “%(query)s”", query=query)
 
 
 def base_url(request: Request) -> str:

@@ -34,6 +34,7 @@ def search_page(request: Request):
             per_page=request.state.settings.page_size,
             prefix_fallback=True,
             time_limit_ms=request.state.settings.search_time_limit_ms,
+            count_cap=request.state.settings.search_count_cap,
             hidden=access.HIDDEN_STATUSES,
             text_hidden=access.text_hidden_statuses(request),
             **filters,

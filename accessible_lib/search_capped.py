@@ -1,0 +1,118 @@
+"""Capped work for common words: a search's cost follows the size of its result, not of the catalogue.
+
+At 150,000 books a common word (`the`, `monster`, `的`) is in tens of thousands of books and hundreds of
+thousands of chapters. Counting them, counting facets over them and ranking them by bm25 cost about 10 µs a
+match, so one such search took a second and fifty at once ended in 503s (issue 12). So:
+
+- Each phrase is first counted up to a bound (`probe`: a `LIMIT` inside FTS5, which stops reading its index
+  there). The rarest phrase *drives* the search: only its books are candidates, and each candidate is
+  checked for the other phrases by a lookup of that one book in each index (`phrase_check`), never by
+  listing every book that has them. A book still matches when every phrase is somewhere in it, metadata or
+  any chapter, as before.
+- At most `cap + 1` matching books are collected (`candidates`). Up to `cap` the count is exact; past it
+  the page says "more than cap" and its facets count the first `cap` books found, which is said too.
+  Candidates come in this order: titles holding every phrase, metadata holding every phrase, a chapter
+  holding every phrase (none of these needs a check), then the driving phrase anywhere (checked for the
+  others, the rarest first); so a title typed whole is never left outside the cap, and a capped result of
+  common words is mostly collected without checks.
+- bm25 (search.py's ranking) needs a pass over every match of every phrase for its IDF. It runs only when
+  every phrase is rare (`Plan.rare`), which also keeps small results exactly as they were ranked before.
+  Otherwise the collected books are ranked in tiers (`tiered_page`): the title as typed, every phrase in
+  the title, any metadata, then text only; by book id within a tier. (No tier for authors: FTS5 looks
+  for a column-filtered phrase beyond the one book asked for, which costs milliseconds when the phrase
+  is common but rare in that column.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+CHAPTER_BITS = 20  # search.CHAPTER_BITS; repeated because search.py imports this module
+LAST_POSITION = (1 << CHAPTER_BITS) - 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    order: list[int]  # phrase indexes, rarest first: the first drives (its books are the candidates)
+    rare: bool  # every phrase within the bound in both indexes: bm25 is cheap, rank as always
+
+
+DRIVER_BOUND = 20  # phrases are told apart up to this many times the cap (~0.1 µs a match counted)
+
+
+def probe(db: Database, phrases: list[str], bound: int, chapter_filter: str = "", params=None) -> Plan:
+    """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index."""
+    counts = []
+    for phrase in phrases:
+        meta, text = db.execute(
+            f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :p LIMIT :n)),
+                (SELECT count(*) FROM (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p{chapter_filter}
+                 LIMIT :n))""",
+            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND},
+        ).fetchone()
+        counts.append((meta, text))
+    order = sorted(range(len(phrases)), key=lambda i: sum(counts[i]))
+    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts))
+
+
+def all_in(column: str, phrases: list[str]) -> str:
+    """An FTS5 query: every phrase in one column."""
+    return f"{column} : ({' AND '.join(phrases)})"
+
+
+def phrase_check(name: str, text_allowed: str) -> str:
+    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter."""
+    return (
+        f"(EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
+        f" OR ({text_allowed} AND EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
+        f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})))"
+    )
+
+
+def candidates(
+    order: list[int], *, pinyin: bool, chapter_filter: str, filters: str, text_allowed: str
+) -> str:
+    """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed)."""
+    # (book id, whether that row alone proves every phrase): rows from an index that holds every phrase
+    # need no check; a row of the driving phrase alone is checked for the others, book by book.
+    streams = ["SELECT rowid AS book_id, 1 AS ok FROM book_fts WHERE book_fts MATCH :title_all"]
+    streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :all")
+    if pinyin:
+        streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :pinyin")
+    streams.append(
+        f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
+    )
+    if len(order) > 1:
+        streams.append(f"SELECT rowid, 0 FROM book_fts WHERE book_fts MATCH :p{order[0]}")
+        streams.append(
+            f"SELECT rowid >> {CHAPTER_BITS}, 0 FROM chapter_fts"
+            f" WHERE chapter_fts MATCH :p{order[0]}{chapter_filter}"
+        )
+    # The rarest other phrase first: a book without it fails at the first lookup.
+    checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:]) or "1"
+    # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
+    # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
+    # of the streams, which is the order of the tiers.
+    return f"""
+        SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
+        FROM ({" UNION ALL ".join(streams)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
+        WHERE {filters} AND (s.ok OR {checks}) LIMIT :cap1"""
+
+
+def collect(db: Database, sql: str, params: dict) -> list[int]:
+    """The ids of the books found, in tier order, the title as typed first: one pass over the stream."""
+    rows = db.execute(sql, params).fetchall()
+    return [book_id for book_id, _ in sorted(rows, key=lambda row: not row[1])]
+
+
+MATCHED = """matched AS (
+            SELECT b.id AS book_id, b.language FROM json_each(:found_ids) AS j
+            CROSS JOIN books AS b ON b.id = j.value LIMIT :cap)"""
+
+
+def tiered_page(found_ids: list[int], limit: int, offset: int) -> list[tuple[int, None]]:
+    """One page of the collected books in tier order, when bm25 over every match of a common word is too
+    dear: ranking them is already done by the order they were found in."""
+    return [(book_id, None) for book_id in found_ids[offset : offset + limit]]
