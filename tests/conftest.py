@@ -82,7 +82,6 @@ def sample_library(db) -> dict[str, int]:
     return {"en": catalogue.add_book(db, english), "zh": catalogue.add_book(db, chinese)}
 
 
-
 def pytest_collection_modifyitems(config, items):
     """Keep each test module on one xdist worker (`make test` runs two).
 
