@@ -41,12 +41,23 @@ def _local_size(info: zipfile.ZipInfo) -> int:
 
 
 def append_zip(
-    previous: Path, zip_path: Path, root: Path, names: Iterable[str], *, stored: Iterable[str] = ()
+    previous: Path,
+    zip_path: Path,
+    root: Path,
+    names: Iterable[str],
+    *,
+    stored: Iterable[str] = (),
+    same: Iterable[str] = (),
 ) -> bool:
     """Make `zip_path` the archive of `names` (files under `root`) by appending to `previous`; False (and
-    nothing done) when that is not possible or not worth it, so the caller writes the archive anew."""
+    nothing done) when that is not possible or not worth it, so the caller writes the archive anew.
+
+    `same`: names the caller knows hold the very bytes of `previous`'s member (the same file, hard-linked);
+    their size is still compared, but they are not read for their checksum, which for a long book's
+    unchanged chapters would mean reading the whole archive again (War and Peace: 1.5 GB)."""
     names = list(names)
     keep_stored = set(stored)
+    known = set(same)
     try:
         lock = open(previous, "rb")  # noqa: SIM115 - closed below
     except OSError:
@@ -64,7 +75,8 @@ def append_zip(
         changed = [
             name
             for name in names
-            if (root / name).stat().st_size != infos[name].file_size or _crc(root / name) != infos[name].CRC
+            if (root / name).stat().st_size != infos[name].file_size
+            or (name not in known and _crc(root / name) != infos[name].CRC)
         ]
         live = sum(_local_size(infos[name]) for name in names if name not in changed)
         added = sum((root / name).stat().st_size for name in changed)
