@@ -57,3 +57,16 @@ def test_a_cache_from_before_the_index_is_counted_once_in_its_files_age_order(tm
     cache.put(cache_key("one more", "en", 175), bytes(1000))
     assert not cache.path(keys[0]).exists()
     assert cache.path(keys[1]).exists() and cache.path(keys[2]).exists() and cache.size() == 3000
+
+
+def test_uses_kept_in_memory_count_once_written(tmp_path: Path) -> None:
+    """Uses are written to the index in batches; one flushed by `flush` still protects its file."""
+    keys = [cache_key(f"sentence {n}", "en", 175) for n in range(3)]
+    cache = SentenceCache(tmp_path, 2000)
+    cache.put(keys[0], bytes(1000))
+    cache.put(keys[1], bytes(1000))
+    assert cache.get(keys[0]) is not None
+    cache.flush()
+    other = SentenceCache(tmp_path, 2000)  # another process: sees the use only through the index
+    other.put(keys[2], bytes(1000))
+    assert cache.path(keys[0]).exists() and not cache.path(keys[1]).exists()

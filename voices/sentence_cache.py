@@ -39,6 +39,7 @@ from pathlib import Path
 KEY_VERSION = "1"  # bump when what a key covers changes, so old entries are never read with a new meaning
 _SUFFIX = ".pcm"
 INDEX = "index.sqlite3"
+_TOUCHES = 256  # uses kept in memory before they are written to the index (or with the next write)
 _SCHEMA = (
     "CREATE TABLE files (name TEXT PRIMARY KEY, size INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE INDEX files_by_use ON files (used)",
@@ -80,6 +81,7 @@ class SentenceCache:
         self._lock = threading.RLock()  # one index connection per process, shared by its threads
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._touched: dict[str, tuple[int, int, int]] = {}  # uses not yet in the index: name -> row
 
     def path(self, key: str, suffix: str = _SUFFIX) -> Path:
         return self.root / key[:2] / f"{key}{suffix}"
@@ -157,6 +159,11 @@ class SentenceCache:
         return self._write(lambda db: db.execute("SELECT bytes FROM total").fetchone()[0], begin=False) or 0
 
     # -- the index ------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write the uses not yet recorded (a rebuild reads hundreds of kept files: one transaction each
+        would cost more than reading them)."""
+        self._write(lambda db: None)
+
     def _added(self, name: str, size: int) -> None:
         def add(db: sqlite3.Connection) -> None:
             db.execute(_UPSERT, (name, size, time.time_ns()))
@@ -165,7 +172,10 @@ class SentenceCache:
         self._write(add)
 
     def _used(self, name: str, size: int) -> None:
-        self._write(lambda db: db.execute(_TOUCH, (name, size, time.time_ns())))
+        with self._lock:
+            self._touched[name] = (name, size, time.time_ns())
+            if len(self._touched) >= _TOUCHES:
+                self.flush()
 
     def _evict(self, db: sqlite3.Connection) -> int:
         """Within a write transaction: remove the oldest entries while the total is over the bound."""
@@ -194,6 +204,8 @@ class SentenceCache:
                     return work(db)
                 db.execute("BEGIN IMMEDIATE")
                 try:
+                    touched, self._touched = list(self._touched.values()), {}
+                    db.executemany(_TOUCH, touched)
                     result = work(db)
                 except BaseException:
                     db.execute("ROLLBACK")

@@ -523,6 +523,8 @@ def _convert(
     finally:
         reader.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if cache is not None:
+            cache.flush()  # the kept files this build used are the last to be evicted
     output.chmod(0o644)  # the builders write through mkstemp (0600); editions are readable like the others
     records = [_record(output, media_type)]
     if listen:
