@@ -3,6 +3,8 @@ rebuild of War and Peace's MP3 edition no longer reads 1.5 GB of unchanged chapt
 
 from __future__ import annotations
 
+import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -31,3 +33,48 @@ def test_members_known_the_same_are_not_read_and_the_archive_is_whole(tmp_path: 
         assert [grown.read(name) for name in names] == [(root / name).read_bytes() for name in names]
         appended = [info.filename for info in grown.infolist() if info.header_offset >= old_size]
     assert appended == ["c.mp3"]
+
+
+def _archive(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    root = tmp_path / "work"
+    root.mkdir()
+    names = [f"{letter}.mp3" for letter in "abcd"]
+    for name in names:
+        (root / name).write_bytes(name[0].encode() * 1000)
+    previous = tmp_path / "book.zip"
+    with zipfile.ZipFile(previous, "w") as archive:
+        for name in names:
+            archive.write(root / name, name)
+    return root, previous, names
+
+
+def test_the_appended_archive_checksum_is_its_whole_files(tmp_path: Path) -> None:
+    """The previous archive is hashed ahead; only the appended bytes are hashed at the end."""
+    root, previous, names = _archive(tmp_path)
+    prefix = zip_append.PrefixDigest(previous)
+    (root / "c.mp3").write_bytes(b"C" * 1000)
+    assert zip_append.append_zip(previous, root / "book.zip", root, names)
+    whole = hashlib.sha256((root / "book.zip").read_bytes()).hexdigest()
+    assert prefix.hexdigest(root / "book.zip") == whole
+
+
+def test_an_unchanged_archive_has_the_previous_checksum(tmp_path: Path) -> None:
+    root, previous, names = _archive(tmp_path)
+    prefix = zip_append.PrefixDigest(previous)
+    assert zip_append.append_zip(previous, root / "book.zip", root, names)  # nothing changed: a link
+    assert prefix.hexdigest(root / "book.zip") == hashlib.sha256(previous.read_bytes()).hexdigest()
+
+
+def test_no_checksum_from_a_prefix_that_changed_or_a_new_archive(tmp_path: Path) -> None:
+    root, previous, names = _archive(tmp_path)
+    prefix = zip_append.PrefixDigest(previous)
+    prefix.hexdigest(previous)  # wait for it: the hash covers the archive as it was
+    status = previous.stat()  # changed by someone else after the hash (here only its time)
+    os.utime(previous, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))
+    (root / "c.mp3").write_bytes(b"C" * 1000)
+    assert zip_append.append_zip(previous, root / "book.zip", root, names)
+    assert prefix.hexdigest(root / "book.zip") is None  # the caller hashes the whole file
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "book.zip").write_bytes(previous.read_bytes())  # written anew: another file
+    assert zip_append.PrefixDigest(previous).hexdigest(other / "book.zip") is None
