@@ -322,7 +322,12 @@ class AudioBookBuilder:
                 self.on_tagged(index, path)
         names = self.finish()
         if self.previous_zip is None or not append_zip(
-            self.previous_zip, self.output, self.work_dir, names, stored=self.stored_names()
+            self.previous_zip,
+            self.output,
+            self.work_dir,
+            names,
+            stored=self.stored_names(),
+            same=self._published_again(),
         ):
             write_zip(self.output, self.work_dir, names, stored=self.stored_names())
         if self.listen_dir is not None:
@@ -331,6 +336,22 @@ class AudioBookBuilder:
         self._closed = True
         self.cleanup()
         return self.output
+
+    def _published_again(self) -> list[str]:
+        """The kept chapters whose file is the previous publication's own chapter file (one inode, hard
+        linked through the sentence cache): in that publication, each chapter file and the archive's member
+        were written from one file, so the member holds the same bytes and need not be read to know it."""
+        if self.previous_zip is None or self.listen_dir is None:
+            return []
+        same = []
+        for index in sorted(self.pretagged):
+            name = self.audio_files[index]
+            try:
+                if os.path.samefile(self.previous_zip.parent / listen_name(index), self.work_dir / name):
+                    same.append(name)
+            except OSError:
+                continue
+        return same
 
     def cleanup(self) -> None:
         if self._own_work_dir:

@@ -17,8 +17,10 @@ bytes (replaced members) the archive is written anew instead, which compacts it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -41,12 +43,23 @@ def _local_size(info: zipfile.ZipInfo) -> int:
 
 
 def append_zip(
-    previous: Path, zip_path: Path, root: Path, names: Iterable[str], *, stored: Iterable[str] = ()
+    previous: Path,
+    zip_path: Path,
+    root: Path,
+    names: Iterable[str],
+    *,
+    stored: Iterable[str] = (),
+    same: Iterable[str] = (),
 ) -> bool:
     """Make `zip_path` the archive of `names` (files under `root`) by appending to `previous`; False (and
-    nothing done) when that is not possible or not worth it, so the caller writes the archive anew."""
+    nothing done) when that is not possible or not worth it, so the caller writes the archive anew.
+
+    `same`: names the caller knows hold the very bytes of `previous`'s member (the same file, hard-linked);
+    their size is still compared, but they are not read for their checksum, which for a long book's
+    unchanged chapters would mean reading the whole archive again (War and Peace: 1.5 GB)."""
     names = list(names)
     keep_stored = set(stored)
+    known = set(same)
     try:
         lock = open(previous, "rb")  # noqa: SIM115 - closed below
     except OSError:
@@ -56,7 +69,8 @@ def append_zip(
         try:
             with zipfile.ZipFile(previous) as old:
                 infos = {info.filename: info for info in old.infolist()}
-            old_size = os.fstat(lock.fileno()).st_size
+            status = os.fstat(lock.fileno())
+            old_size = status.st_size
         except (OSError, zipfile.BadZipFile):
             return False
         if sorted(infos) != sorted(names) or len(infos) != len(names):
@@ -64,7 +78,8 @@ def append_zip(
         changed = [
             name
             for name in names
-            if (root / name).stat().st_size != infos[name].file_size or _crc(root / name) != infos[name].CRC
+            if (root / name).stat().st_size != infos[name].file_size
+            or (name not in known and _crc(root / name) != infos[name].CRC)
         ]
         live = sum(_local_size(infos[name]) for name in names if name not in changed)
         added = sum((root / name).stat().st_size for name in changed)
@@ -74,7 +89,8 @@ def append_zip(
         if not changed:
             return True
         marker = zip_path.parent / MARKER
-        marker.write_text(json.dumps({"name": zip_path.name, "from": old_size, "to": None}))
+        state = {"name": zip_path.name, "from": old_size, "to": None, "mtime_ns": status.st_mtime_ns}
+        marker.write_text(json.dumps(state))
         try:
             with zipfile.ZipFile(zip_path, "a") as archive:
                 archive.start_dir = (
@@ -92,7 +108,7 @@ def append_zip(
                 order = {name: number for number, name in enumerate(names)}
                 archive.filelist.sort(key=lambda info: order[info.filename])
             grown = zip_path.stat().st_size
-            marker.write_text(json.dumps({"name": zip_path.name, "from": old_size, "to": grown}))
+            marker.write_text(json.dumps({**state, "to": grown}))
         except BaseException:
             os.truncate(previous, old_size)
             zip_path.unlink(missing_ok=True)
@@ -125,3 +141,63 @@ def undo(workspace: Path) -> None:
 def forget(workspace: Path) -> None:
     """The build is published: its appended archive is the edition now."""
     (Path(workspace) / MARKER).unlink(missing_ok=True)
+
+
+class PrefixDigest:
+    """The SHA-256 of the previous archive, started in a thread as the build starts, so that the appended
+    archive's checksum needs only its new bytes at the end (War and Peace: 1.5 GB otherwise read and hashed
+    after every chapter is done, alone on one core).
+
+    The prefix is hashed under a shared lock (no append or undo is half done) with the file's size and
+    modification time; `hexdigest` uses it only when the archive this build made is that very state plus
+    bytes appended after it (the append's marker names the size and time it started from), else None and
+    the caller hashes the whole file.
+    """
+
+    def __init__(self, previous: Path) -> None:
+        self.previous = Path(previous)
+        self._state: tuple[int, int, int, hashlib._Hash] | None = None  # inode, size, mtime_ns, digest
+        self._thread = threading.Thread(target=self._run, name="zip-prefix-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open(self.previous, "rb") as file:
+                fcntl.flock(file, fcntl.LOCK_SH)
+                status = os.fstat(file.fileno())
+                digest = hashlib.sha256()
+                left = status.st_size
+                while left and (chunk := file.read(min(1 << 20, left))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+                if not left:
+                    self._state = (status.st_ino, status.st_size, status.st_mtime_ns, digest)
+        except OSError:
+            self._state = None
+
+    def hexdigest(self, archive: Path) -> str | None:
+        """The checksum of `archive` (this build's, in its workspace beside the append's marker), or None."""
+        self._thread.join()
+        if self._state is None:
+            return None
+        inode, size, mtime_ns, digest = self._state
+        archive = Path(archive)
+        try:
+            status = archive.stat()
+            marker = archive.parent / MARKER
+            if marker.exists():
+                record = json.loads(marker.read_text())
+                if (record.get("from"), record.get("mtime_ns")) != (size, mtime_ns):
+                    return None
+            elif (status.st_size, status.st_mtime_ns) != (size, mtime_ns):
+                return None
+            if status.st_ino != inode:
+                return None
+            digest = digest.copy()
+            with open(archive, "rb") as file:
+                file.seek(size)
+                while chunk := file.read(1 << 20):
+                    digest.update(chunk)
+        except (OSError, ValueError):
+            return None
+        return digest.hexdigest()

@@ -40,6 +40,7 @@ from voices.mp3 import AudioBookBuilder, ChapterEncoder, Mp3BookBuilder, listen_
 from voices.runs import synthesize_speech
 from voices.sentence_cache import SentenceCache, cache_key
 from voices.text import Sentence, image_words, prepare_sentences, split_for_synthesis
+from voices.zip_append import PrefixDigest
 
 from ..caches import sentence_cache
 from ..chapter_markup import same_text
@@ -416,6 +417,7 @@ def _convert(
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     output = Path(workspace) / name
+    prefix: PrefixDigest | None = None
     try:
         spoken = spoken_book(book, SAMPLE_RATE)
         total = len(book["chapters"]) + (1 if title_section else 0)
@@ -439,6 +441,8 @@ def _convert(
             builder.on_tagged = lambda index, path: keys.get(index) and reuse.keep_mp3(keys[index], path)
             previous = Path(book.get("previous_files") or "") / name  # set by the worker: see jobs.tasks
             builder.previous_zip = previous if book.get("previous_files") and previous.is_file() else None
+            if builder.previous_zip is not None:  # hashed while the chapters are spoken
+                prefix = PrefixDigest(builder.previous_zip)
             done = 0.0
             position = 0
 
@@ -523,8 +527,15 @@ def _convert(
     finally:
         reader.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if cache is not None:
+            cache.flush()  # the kept files this build used are the last to be evicted
     output.chmod(0o644)  # the builders write through mkstemp (0600); editions are readable like the others
-    records = [_record(output, media_type)]
+    digest = prefix.hexdigest(output) if prefix is not None else None
+    if digest is not None:
+        records = [{"name": output.name, "media_type": media_type, "size": output.stat().st_size,
+                    "sha256": digest}]  # fmt: skip
+    else:
+        records = [_record(output, media_type)]
     if listen:
         for index, chapter in enumerate(builder.chapters):
             path = Path(workspace) / listen_name(index)

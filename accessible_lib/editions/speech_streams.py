@@ -10,7 +10,11 @@ on a tenth of the book).
 
 Only the calling thread touches the builder and the progress callback: chapters are added in order, and a
 Stop raised by the progress callback stops every stream before the next sentence. At most `window` chapters
-are in flight, so memory holds a few chapters' clips whatever the length of the book.
+are being spoken at once, so memory holds a few chapters' clips whatever the length of the book. Chapters
+that are ready (kept from an earlier build, editions.chapter_reuse) take no stream and do not count: a
+rebuild after a pronunciation change speaks a few chapters scattered through a long book, and counting the
+ready ones between them would leave one chapter speaking at a time (one core) while the others wait their
+turn; up to `MAX_AHEAD` ready chapters (their clips only) wait to be handed back meanwhile.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from voices.lame_pipe import LamePipeWriter
 from voices.mp3 import ChapterEncoder
 
 MAX_STREAMS = 4
+MAX_AHEAD = 512
 
 
 def default_streams() -> int:
@@ -130,11 +135,24 @@ def speak_in_order(
     pending: deque[tuple[ChapterJob, Future]] = deque()
     upcoming = iter(jobs)
     window = 2 * streams
+    speaking = 0  # chapters in `pending` that are spoken, not ready
+
+    def fill() -> None:
+        nonlocal speaking
+        while speaking < window and len(pending) < MAX_AHEAD:
+            job = next(upcoming, None)
+            if job is None:
+                return
+            if job.ready is not None:
+                future: Future = Future()
+                future.set_result(job.ready)
+            else:
+                future = pool.submit(contextvars.copy_context().run, work, job)
+                speaking += 1
+            pending.append((job, future))
+
     try:
-        for job in upcoming:
-            pending.append((job, pool.submit(contextvars.copy_context().run, work, job)))
-            if len(pending) >= window:
-                break
+        fill()
         while pending:
             job, future = pending[0]
             while True:
@@ -145,9 +163,9 @@ def speak_in_order(
                     drain()
             drain()
             pending.popleft()
-            following = next(upcoming, None)
-            if following is not None:
-                pending.append((following, pool.submit(contextvars.copy_context().run, work, following)))
+            if job.ready is None:
+                speaking -= 1
+            fill()
             yield job, chapter
     finally:
         stop.set()
