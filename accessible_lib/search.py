@@ -145,10 +145,12 @@ def _key_range(book_id: int) -> tuple[int, int]:
     return low, low + (1 << CHAPTER_BITS) - 1
 
 
-def index_book(db: Database, book_id: int) -> None:
-    """(Re)index one book inside the caller's transaction: never commits."""
+def index_book(db: Database, book_id: int, *, new: bool = False) -> None:
+    """(Re)index one book inside the caller's transaction: never commits. `new` when the caller has just
+    inserted the book, so nothing of it can be indexed yet and there is nothing to forget first."""
     register_functions(db.conn)
-    unindex_book(db, book_id)
+    if not new:
+        unindex_book(db, book_id)
     _index_book_metadata(db, book_id)
     db.execute(
         f"""INSERT INTO chapter_fts (rowid, title, body)
