@@ -90,22 +90,27 @@ class Batch:
         self.db.execute("RELEASE calibre_book")
         self.books += 1
 
-    def keep_source(self, path: Path, checksum: str) -> str:
-        """`importer._keep_source` for a book of this batch: the copy takes its name at `commit()`."""
+    def keep_source(self, path: Path, checksum: str, copy: Path | None = None) -> str:
+        """`importer._keep_source` for a book of this batch: the copy takes its name at `commit()`.
+        `copy` is one already made in the sources folder (prefetch.py): this batch's now, or removed."""
         sources = self.settings.sources_dir
         sources.mkdir(parents=True, exist_ok=True)
         target = sources / f"{checksum}{path.suffix.lower()}"
         relative = target.relative_to(self.settings.data_dir).as_posix()
         if target in self._pending or target.exists():
+            if copy is not None:
+                copy.unlink(missing_ok=True)
             return relative
-        handle, temporary = tempfile.mkstemp(dir=sources, prefix=".import-")
-        os.close(handle)
-        try:
-            shutil.copyfile(path, temporary)  # the kernel copies (copy_file_range/sendfile), not Python
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self._pending[target] = Path(temporary)
+        if copy is None:
+            handle, temporary = tempfile.mkstemp(dir=sources, prefix=".import-")
+            os.close(handle)
+            copy = Path(temporary)
+            try:
+                shutil.copyfile(path, copy)  # the kernel copies (copy_file_range/sendfile), not Python
+            except BaseException:
+                copy.unlink(missing_ok=True)
+                raise
+        self._pending[target] = copy
         self._mine.append(target)
         return relative
 

@@ -15,6 +15,7 @@ record is complete.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,13 +26,14 @@ from sqlite_utils import Database
 from .. import catalogue, search
 from ..i18n import gettext
 from ..importer import REBUILT, replace_file
-from ..ingest import file_checksum, ingest_file
-from ..ingest.errors import N_, IngestError
+from ..ingest import file_checksum
+from ..ingest.errors import N_
 from ..ingest.language import chinese_script
 from ..ingest.model import IngestedBook
 from ..settings import Settings
 from .batch import BATCH_BOOKS, Batch
 from .library import Library, Record
+from .prefetch import Ingested, Prefetch, ingest_record
 
 log = logging.getLogger(__name__)
 
@@ -83,38 +85,58 @@ def sync_records(
     *,
     rights: str = "public-domain",
     batch_books: int = BATCH_BOOKS,
+    worker: bool | None = None,
 ) -> Iterator[SyncResult]:
     """Every record of `library` into the catalogue, in Calibre's order; each result is yielded once its
-    batch is committed, so what it says is true of the catalogue."""  # fmt: skip
+    batch is committed, so what it says is true of the catalogue. The files of new records are read one
+    batch ahead by a worker process (`worker`; by default when the library is more than one batch and the
+    machine has a second core)."""
     known = known_books(db, library.uuid)
+    records = library.records
+    chunks = [records[i : i + batch_books] for i in range(0, len(records), batch_books)]
+    if worker is None:
+        worker = len(chunks) > 1 and (os.cpu_count() or 1) > 1
+    prefetch = Prefetch(settings, worker=worker)
     batch, done = Batch(db, settings), []
+
+    def wanted(chunk: list[Record]) -> list[tuple[list[Path], str | None]]:
+        return [(record.files, _language_hint(record)) for record in chunk if record.uuid not in known]
+
     try:
-        for record in library.records:
-            old = known.get(record.uuid)
-            if old is not None and _file_changed(record, old[2]):
-                batch.commit()  # a changed file is re-ingested by `importer.replace_file`, which commits
-                yield from done
-                done = [sync_record(db, settings, library.uuid, record, rights=rights)]
-            else:
-                done.append(_in_batch(batch, db, settings, library.uuid, record, old, rights))
-            if batch.books >= batch_books:
-                batch.commit()
-                yield from done
-                done = []
-        batch.commit()
-        yield from done
+        if chunks:
+            prefetch.start(wanted(chunks[0]))
+        for number, chunk in enumerate(chunks):
+            ingested = iter(prefetch.take())
+            if number + 1 < len(chunks):
+                prefetch.start(wanted(chunks[number + 1]))
+            for record in chunk:
+                old = known.get(record.uuid)
+                if old is None:
+                    done.append(_in_batch(batch, db, library.uuid, record, old, rights, next(ingested)))
+                elif _file_changed(record, old[2]):
+                    batch.commit()  # a changed file is re-ingested by `importer.replace_file`, which commits
+                    yield from done
+                    done = [sync_record(db, settings, library.uuid, record, rights=rights)]
+                else:
+                    done.append(_in_batch(batch, db, library.uuid, record, old, rights, None))
+            batch.commit()
+            yield from done
+            done = []
     finally:
         batch.rollback()  # only when something escaped: a commit leaves nothing open
+        prefetch.close()
 
 
-def _in_batch(batch: Batch, db, settings, library_uuid: str, record: Record, old, rights: str) -> SyncResult:
+def _in_batch(
+    batch: Batch, db, library_uuid: str, record: Record, old, rights: str, ingested: Ingested | None
+) -> SyncResult:
     """One record whose file, if known, is unchanged: added or updated inside the batch's transaction."""
     result = SyncResult(record.calibre_id, record.title, UNCHANGED)
     result.reasons = [warning.translated() for warning in record.warnings]
     try:
         with batch.book():
             if old is None:
-                _add(db, settings, library_uuid, record, result, rights, batch)
+                _add(db, library_uuid, record, result, rights, batch, ingested)
             else:
                 result.book_id, old_hash, checksum = old
                 if old_hash != record.metadata_hash():
@@ -128,6 +150,9 @@ def _in_batch(batch: Batch, db, settings, library_uuid: str, record: Record, old
         result.reasons.append(
             gettext(N_("Not imported, and nothing of it changed: %(detail)s"), detail=detail)
         )
+    finally:
+        if ingested is not None:
+            ingested.discard()  # a copy the batch did not take
     return result
 
 
@@ -149,9 +174,10 @@ def sync_record(
     ).fetchone()
     if known is None:
         batch = Batch(db, settings)
+        ingested = ingest_record(settings, record.files, _language_hint(record), False)
         try:
             with batch.book():
-                _add(db, settings, library_uuid, record, result, rights, batch)
+                _add(db, library_uuid, record, result, rights, batch, ingested)
             batch.commit()
         finally:
             batch.rollback()
@@ -175,46 +201,26 @@ def _language_hint(record: Record) -> str | None:
 
 
 def _add(
-    db, settings, library_uuid: str, record: Record, result: SyncResult, rights: str, batch: Batch
+    db, library_uuid: str, record: Record, result: SyncResult, rights: str, batch: Batch, ingested: Ingested
 ) -> None:
-    book, checksum, path = _ingest_first(settings, record, result)
+    book, checksum, path = ingested.book, ingested.checksum, ingested.path
+    if ingested.problems:
+        result.status = REJECTED
+        result.reasons += ingested.reasons()
     if book is None:
         book = IngestedBook(record.title, None, metadata_only_checksum(library_uuid, record.uuid), None)
     book.rights = rights
     _overlay(book, record)
-    source_path = batch.keep_source(path, checksum) if path else None
+    source_path = batch.keep_source(path, checksum, ingested.copy) if path else None
+    ingested.copy = None  # the batch's now, or removed
     try:
         result.book_id = catalogue.insert_book(db, book, source_path=source_path, index=False)
         result.status = IMPORTED if checksum else (REJECTED if result.status == REJECTED else METADATA_ONLY)
     except catalogue.DuplicateBook as duplicate:  # the same file imported before, by `import` or a crash
         result.book_id, result.status = duplicate.book_id, UPDATED
-    _update_record(
-        db, result.book_id, record, new=result.status != UPDATED
-    )  # author sort and series: columns insert_book knows nothing of
+    new = result.status != UPDATED
+    _update_record(db, result.book_id, record, new=new, chapter_texts=ingested.search_texts if new else None)
     _remember(db, library_uuid, record, result.book_id, checksum)
-
-
-def _ingest_first(
-    settings: Settings, record: Record, result: SyncResult
-) -> tuple[IngestedBook | None, str | None, Path | None]:
-    """The first of the record's files the ingest accepts (EPUB before TXT), with its checksum."""
-    for path in record.files:
-        try:
-            checksum = file_checksum(path)
-            book = ingest_file(
-                path, settings, source_name=path.name, checksum=checksum, language=_language_hint(record)
-            )
-        except IngestError as error:
-            result.status = REJECTED
-            result.reasons.append(f"{path.name}: {error.translated()}")
-            continue
-        except Exception as error:  # a parser bug must not stop the rest of the library
-            log.exception("unexpected failure importing %s", path)
-            result.status = REJECTED
-            result.reasons.append(f"{path.name}: {type(error).__name__}: {error}")
-            continue
-        return book, checksum, path
-    return None, None, None
 
 
 def _replace_changed_file(db, settings, record: Record, result: SyncResult, old: str | None) -> str | None:
@@ -269,7 +275,9 @@ def update_record(db: Database, book_id: int, record: Record) -> None:
         _update_record(db, book_id, record)
 
 
-def _update_record(db: Database, book_id: int, record: Record, *, new: bool = False) -> None:
+def _update_record(
+    db: Database, book_id: int, record: Record, *, new: bool = False, chapter_texts: list | None = None
+) -> None:
     """Calibre's record into our book inside the caller's transaction, and the book indexed again (`new`:
     for the first time). Fields Calibre leaves empty keep what we have (the file's own, or what staff
     typed)."""
@@ -300,7 +308,7 @@ def _update_record(db: Database, book_id: int, record: Record, *, new: bool = Fa
             "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
             [(book_id, scheme, value) for scheme, value in record.identifiers],
         )
-    search.index_book(db, book_id, new=new)
+    search.index_book(db, book_id, new=new, chapter_texts=chapter_texts)
 
 
 def _remember(db: Database, library_uuid: str, record: Record, book_id: int, checksum: str | None) -> None:

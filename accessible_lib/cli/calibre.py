@@ -94,7 +94,10 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
             )
         )
         for result in noted:
-            if result.status != UNCHANGED:
+            if result.status != UNCHANGED and result.book_id is None:  # failed before it had a book
+                status = gettext(STATUS_NAMES[result.status])
+                click.echo(gettext("%(status)s: “%(title)s”", status=status, title=result.title))
+            elif result.status != UNCHANGED:
                 status = gettext(STATUS_NAMES[result.status])
                 click.echo(gettext("%(status)s: “%(title)s” (book %(id)s)", status=status, title=result.title,
                                    id=result.book_id))  # fmt: skip
