@@ -97,7 +97,7 @@ def sync_records(
     if worker is None:
         worker = len(chunks) > 1 and (os.cpu_count() or 1) > 1
     prefetch = Prefetch(settings, worker=worker)
-    batch, done = Batch(db, settings), []
+    batch, done, current = Batch(db, settings), [], []
 
     def wanted(chunk: list[Record]) -> list[tuple[list[Path], str | None]]:
         return [(record.files, _language_hint(record)) for record in chunk if record.uuid not in known]
@@ -106,7 +106,8 @@ def sync_records(
         if chunks:
             prefetch.start(wanted(chunks[0]))
         for number, chunk in enumerate(chunks):
-            ingested = iter(prefetch.take())
+            current = prefetch.take()
+            ingested = iter(current)
             if number + 1 < len(chunks):
                 prefetch.start(wanted(chunks[number + 1]))
             for record in chunk:
@@ -124,6 +125,8 @@ def sync_records(
             done = []
     finally:
         batch.rollback()  # only when something escaped: a commit leaves nothing open
+        for left in current:
+            left.discard()  # copies of records never reached; a taken or discarded one has none
         prefetch.close()
 
 
