@@ -37,64 +37,79 @@ def find_by_checksum(db: Database, checksum: str) -> int | None:
 
 def add_book(db: Database, book: IngestedBook, *, source_path: str | None = None) -> int:
     """Store a whole ingested book and index it for search; return its id."""
+    with db.conn:  # one transaction: all of the book or none of it
+        return insert_book(db, book, source_path=source_path)
+
+
+def insert_book(
+    db: Database, book: IngestedBook, *, source_path: str | None = None, index: bool = True
+) -> int:
+    """`add_book` inside the caller's transaction (never commits), for importers that commit many books at
+    once; `index=False` when the caller indexes the book itself once its record is complete."""
     status = access.parse_status(book.rights)
     if status is None:
         raise ValueError(f"not a rights status: {book.rights!r}")
-    with db.conn:  # one transaction: all of the book or none of it
-        existing = find_by_checksum(db, book.checksum)
-        if existing is not None:
-            raise DuplicateBook(existing)
-        cursor = db.execute(
-            """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
-                   rights_status, rights_statement, source_format, source_name, source_path, checksum,
-                   added_at, chapter_count, word_count, char_count, ingest_version, identifier)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                book.title,
-                book.subtitle,
-                book.language,
-                book.description,
-                book.publisher,
-                book.date,
-                access.legacy_rights(status),
-                status,
-                book.rights_statement,
-                book.source_format,
-                book.source_name,
-                source_path,
-                book.checksum,
-                datetime.now(UTC).isoformat(timespec="seconds"),
-                *_counts(book),
-                INGEST_VERSION,
-                identifiers.for_new_book(db, book.identifiers),
-            ],
-        )
-        book_id = cursor.lastrowid
-        db.conn.executemany(
-            "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, ?)",
-            [(book_id, i, name, "author") for i, name in enumerate(_unique(book.authors))],
-        )
-        db.conn.executemany(
-            "INSERT INTO book_subjects (book_id, subject) VALUES (?, ?)",
-            [(book_id, subject) for subject in _unique(book.subjects)],
-        )
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
-            [(book_id, scheme, value) for scheme, value in book.identifiers],
-        )
-        _insert_contents(db, book_id, book)
-        search.index_book(db, book_id)
+    existing = find_by_checksum(db, book.checksum)
+    if existing is not None:
+        raise DuplicateBook(existing)
+    words = _chapter_words(book)
+    cursor = db.execute(
+        """INSERT INTO books (title, subtitle, language, description, publisher, date, rights,
+               rights_status, rights_statement, source_format, source_name, source_path, checksum,
+               added_at, chapter_count, word_count, char_count, ingest_version, identifier)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            book.title,
+            book.subtitle,
+            book.language,
+            book.description,
+            book.publisher,
+            book.date,
+            access.legacy_rights(status),
+            status,
+            book.rights_statement,
+            book.source_format,
+            book.source_name,
+            source_path,
+            book.checksum,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            *_counts(book, words),
+            INGEST_VERSION,
+            identifiers.for_new_book(db, book.identifiers),
+        ],
+    )
+    book_id = cursor.lastrowid
+    db.conn.executemany(
+        "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, ?)",
+        [(book_id, i, name, "author") for i, name in enumerate(_unique(book.authors))],
+    )
+    db.conn.executemany(
+        "INSERT INTO book_subjects (book_id, subject) VALUES (?, ?)",
+        [(book_id, subject) for subject in _unique(book.subjects)],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
+        [(book_id, scheme, value) for scheme, value in book.identifiers],
+    )
+    _insert_contents(db, book_id, book, words)
+    if index:
+        search.index_book(db, book_id, new=True)
     return book_id
 
 
-def _counts(book: IngestedBook) -> tuple[int, int, int]:
-    """Chapters (real ones: back matter is not counted), words and characters, as the site shows them."""
-    texts = [chapter.text for chapter in book.chapters]
+def _counts(book: IngestedBook, words: list[int]) -> tuple[int, int, int]:
+    """Chapters (real ones: back matter is not counted), words and characters, as the site shows them;
+    `words` is each chapter's count (`_chapter_words`), which the chapters' rows also need."""
     chapters = sum(1 for chapter in book.chapters if chapter.kind != "back")
-    return chapters, sum(count_words(t) for t in texts), sum(len(t) for t in texts)
+    return chapters, sum(words), sum(len(chapter.text) for chapter in book.chapters)
 
 
-def _insert_contents(db: Database, book_id: int, book: IngestedBook) -> None:
+def _chapter_words(book: IngestedBook) -> list[int]:
+    """Each chapter's word count: a pass over all the text, so made once per book."""
+    return [count_words(chapter.text) for chapter in book.chapters]
+
+
+def _insert_contents(db: Database, book_id: int, book: IngestedBook, words: list[int]) -> None:
     """Chapters, table of contents and images: what ingestion makes of the file, as opposed to the record
     (title, authors, subjects) that staff may have edited since."""
     db.conn.executemany(
@@ -109,11 +124,11 @@ def _insert_contents(db: Database, book_id: int, book: IngestedBook) -> None:
                 chapter.lang,
                 chapter.html,
                 chapter.text,
-                count_words(chapter.text),
+                count,
                 len(chapter.text),
                 chapter.kind,
             )
-            for i, chapter in enumerate(book.chapters)
+            for i, (chapter, count) in enumerate(zip(book.chapters, words, strict=True))
         ],
     )
     db.conn.executemany(
@@ -139,11 +154,12 @@ def rebuild_contents(db: Database, book_id: int, book: IngestedBook) -> int:
         search.unindex_book(db, book_id)  # before the chapters change: FTS5 forgets rows by their text
         for table in ("chapters", "toc_entries", "resources"):
             db.execute(f"DELETE FROM {table} WHERE book_id = ?", [book_id])
-        _insert_contents(db, book_id, book)
+        words = _chapter_words(book)
+        _insert_contents(db, book_id, book, words)
         db.execute(
             "UPDATE books SET chapter_count = ?, word_count = ?, char_count = ?, ingest_version = ? "
             "WHERE id = ?",
-            [*_counts(book), INGEST_VERSION, book_id],
+            [*_counts(book, words), INGEST_VERSION, book_id],
         )
         marked = 0
         if changed:

@@ -147,11 +147,30 @@ def _key_range(book_id: int) -> tuple[int, int]:
     return low, low + (1 << CHAPTER_BITS) - 1
 
 
-def index_book(db: Database, book_id: int) -> None:
-    """(Re)index one book inside the caller's transaction: never commits."""
+def index_book(
+    db: Database,
+    book_id: int,
+    *,
+    new: bool = False,
+    chapter_texts: list[tuple[str | None, str]] | None = None,
+) -> None:
+    """(Re)index one book inside the caller's transaction: never commits. `new` when the caller has just
+    inserted the book, so nothing of it can be indexed yet and there is nothing to forget first.
+
+    `chapter_texts`, for a new book only: each chapter's title and text already through `search_text`, in
+    position order, as the view would compute them; an importer makes them in the process that reads the
+    files, not in the one that writes the catalogue."""
     register_functions(db.conn)
-    unindex_book(db, book_id)
+    if not new:
+        unindex_book(db, book_id)
     _index_book_metadata(db, book_id)
+    if new and chapter_texts is not None:
+        base = book_id << CHAPTER_BITS
+        db.conn.executemany(
+            "INSERT INTO chapter_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [(base + position, title, body) for position, (title, body) in enumerate(chapter_texts, 1)],
+        )
+        return
     db.execute(
         f"""INSERT INTO chapter_fts (rowid, title, body)
             SELECT (book_id << {CHAPTER_BITS}) + position, {SEARCH_TEXT_FUNCTION}(title),

@@ -359,3 +359,83 @@ def test_staff_edits_keep_the_author_sort(env, library, settings) -> None:
     )
     assert sorts.fetchall() == [("Lewis Carroll", "Carroll, Lewis"), ("Someone New", None)]
     db.close()
+
+
+def _catalogue_state(settings: Settings) -> dict:
+    """What a failed book could have left behind: its rows, its chapters, its kept copy, the search index
+    out of step with the chapters (FTS5's integrity check against its content raises if so)."""
+    conn = sqlite3.connect(settings.database_path)
+    try:
+        from accessible_lib import search
+
+        search.register_functions(conn)
+        conn.execute("INSERT INTO chapter_fts (chapter_fts, rank) VALUES ('integrity-check', 1)")
+        conn.execute("INSERT INTO book_fts (book_fts, rank) VALUES ('integrity-check', 1)")
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in (
+                "books",
+                "calibre_books",
+                "book_authors",
+                "chapters",
+                "book_fts",
+                "chapter_fts_docsize",
+            )
+        }
+        counts["sources"] = sorted(path.name for path in settings.sources_dir.iterdir())
+        counts["kept"] = sorted(Path(p).name for (p,) in conn.execute("SELECT source_path FROM books") if p)
+        return counts
+    finally:
+        conn.close()
+
+
+def test_one_failing_book_in_a_batch_changes_nothing_and_the_others_are_imported(
+    env, library, settings
+) -> None:
+    """All seven books go in one batch; the catalogue refuses 白居易 as an author (a real SQLite trigger,
+    firing after the book's own row was written): that book alone is rolled back, its copy removed."""
+    db = open_database(settings.database_path)
+    db.execute(
+        "CREATE TRIGGER refuse_bai BEFORE INSERT ON book_authors WHEN NEW.name = '白居易' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    )
+    db.close()
+    result = run(env, str(library))
+    assert result.exit_code == 1
+    assert "5 imported, 0 updated, 0 unchanged, 1 metadata only, 0 rejected, 1 failed" in result.output
+    assert "not imported, nothing of it changed: “琵琶行（并序）”" in result.output.splitlines()
+    assert "refused by the test" in result.output
+    assert "琵琶行（并序）" not in books_by_title(settings)
+    state = _catalogue_state(settings)
+    assert state["books"] == state["calibre_books"] == state["book_fts"] == 6
+    assert state["chapters"] == state["chapter_fts_docsize"]
+    assert state["sources"] == state["kept"] and len(state["kept"]) == 5  # no temporary copy left
+
+    db = open_database(settings.database_path)
+    db.execute("DROP TRIGGER refuse_bai")
+    db.close()
+    again = run(env, str(library))
+    assert again.exit_code == 0, again.output
+    assert "1 imported, 0 updated, 6 unchanged, 0 metadata only, 0 rejected" in again.output
+    assert len(books_by_title(settings)) == 7
+
+
+def test_batches_read_ahead_by_a_worker_process(library, settings) -> None:
+    """Batches of three books whose files a worker process reads one batch ahead: the same catalogue as
+    one batch in one process, its search index in step, and a second run changes nothing."""
+    from accessible_lib.calibre.sync import sync_records
+
+    db = open_database(settings.database_path)
+    try:
+        results = list(sync_records(db, settings, read_library(library), batch_books=3, worker=True))
+        assert [r.status for r in results] == ["imported"] * 6 + ["metadata-only"]
+        assert [r.book_id for r in results] == list(range(1, 8))
+        again = list(sync_records(db, settings, read_library(library), batch_books=3, worker=True))
+        assert [r.status for r in again] == ["unchanged"] * 7
+    finally:
+        db.close()
+    state = _catalogue_state(settings)
+    assert state["books"] == state["calibre_books"] == state["book_fts"] == 7
+    assert state["chapters"] == state["chapter_fts_docsize"] > 7
+    assert state["sources"] == state["kept"] and len(state["kept"]) == 6
+    assert books_by_title(settings)["赤壁赋"]["language"] == "zh-Hans"

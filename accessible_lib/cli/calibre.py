@@ -16,7 +16,16 @@ from tqdm import tqdm
 
 from .. import db as database
 from ..calibre.library import CalibreError, read_library
-from ..calibre.sync import IMPORTED, METADATA_ONLY, REJECTED, STATUSES, UNCHANGED, UPDATED, sync_record
+from ..calibre.sync import (
+    FAILED,
+    IMPORTED,
+    METADATA_ONLY,
+    REJECTED,
+    STATUSES,
+    UNCHANGED,
+    UPDATED,
+    sync_records,
+)
 from ..i18n import gettext, ngettext
 from ..importer import RIGHTS
 from ..ingest.errors import N_
@@ -29,6 +38,7 @@ STATUS_NAMES = {
     UPDATED: N_("updated"),
     METADATA_ONLY: N_("metadata only"),
     REJECTED: N_("file rejected, record kept"),
+    FAILED: N_("not imported, nothing of it changed"),
 }
 
 
@@ -56,11 +66,12 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
     counts = dict.fromkeys(STATUSES, 0)
     noted = []
     records = library.records
-    progress = tqdm(records, file=sys.stderr, unit="book", disable=as_json or not records, leave=False)
+    progress = tqdm(
+        total=len(records), file=sys.stderr, unit="book", disable=as_json or not records, leave=False
+    )
     try:
-        for record in progress:
-            progress.set_postfix_str(record.title, refresh=False)
-            result = sync_record(catalogue_db, settings, library.uuid, record, rights=rights)
+        for result in sync_records(catalogue_db, settings, library, rights=rights):
+            progress.update()
             counts[result.status] += 1
             if as_json:
                 click.echo(json.dumps(result.__dict__, ensure_ascii=False))
@@ -79,14 +90,18 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
                     ngettext("%(num)d metadata only", "%(num)d metadata only", counts[METADATA_ONLY]),
                     ngettext("%(num)d rejected", "%(num)d rejected", counts[REJECTED]),
                 ]
+                + ([ngettext("%(num)d failed", "%(num)d failed", counts[FAILED])] if counts[FAILED] else [])
             )
         )
         for result in noted:
-            if result.status != UNCHANGED:
+            if result.status != UNCHANGED and result.book_id is None:  # failed before it had a book
+                status = gettext(STATUS_NAMES[result.status])
+                click.echo(gettext("%(status)s: “%(title)s”", status=status, title=result.title))
+            elif result.status != UNCHANGED:
                 status = gettext(STATUS_NAMES[result.status])
                 click.echo(gettext("%(status)s: “%(title)s” (book %(id)s)", status=status, title=result.title,
                                    id=result.book_id))  # fmt: skip
             for reason in result.reasons:
                 click.echo(gettext("“%(title)s”: %(reason)s", title=result.title, reason=reason))
-    if counts[REJECTED]:
+    if counts[REJECTED] or counts[FAILED]:
         sys.exit(1)

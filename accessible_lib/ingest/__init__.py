@@ -48,9 +48,18 @@ def check_supported(path: Path, settings: Settings) -> None:
 
 
 def ingest_file(
-    path: Path, settings: Settings, *, source_name: str | None = None, checksum: str | None = None
+    path: Path,
+    settings: Settings,
+    *,
+    source_name: str | None = None,
+    checksum: str | None = None,
+    language: str | None = None,
 ) -> IngestedBook:
-    """Read `path` into an IngestedBook or raise IngestError; nothing is written anywhere."""
+    """Read `path` into an IngestedBook or raise IngestError; nothing is written anywhere.
+
+    `language` is what a catalogue record already says (Calibre's): a plain-text file declares none, so it
+    takes that instead of a guess from its text, which costs more than reading the rest of the file. An
+    EPUB declares its own and ignores it."""
     check_supported(path, settings)
     checksum = checksum or file_checksum(path)
     source_name = source_name or path.name
@@ -60,4 +69,4 @@ def ingest_file(
         return read_epub(path, settings, checksum=checksum, source_name=source_name)
     from .text import read_text
 
-    return read_text(path, settings, checksum=checksum, source_name=source_name)
+    return read_text(path, settings, checksum=checksum, source_name=source_name, language=language)

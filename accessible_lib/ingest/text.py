@@ -49,7 +49,9 @@ class _Block:
     lines: list[str]
 
 
-def read_text(path: Path, settings: Settings, *, checksum: str, source_name: str) -> IngestedBook:
+def read_text(
+    path: Path, settings: Settings, *, checksum: str, source_name: str, language: str | None = None
+) -> IngestedBook:
     """Read a plain-text book from `path`; raise IngestError when it cannot be read as text."""
     size = path.stat().st_size
     if size > settings.max_file_bytes:
@@ -59,7 +61,8 @@ def read_text(path: Path, settings: Settings, *, checksum: str, source_name: str
             limit=settings.max_file_bytes,
         )
     text, _encoding = decode_text(path.read_bytes())
-    return parse_text(text, checksum=checksum, source_name=source_name, fallback_title=readable_stem(path))
+    return parse_text(text, checksum=checksum, source_name=source_name, fallback_title=readable_stem(path),
+                      language=language)  # fmt: skip
 
 
 def readable_stem(path: Path) -> str:
@@ -70,7 +73,12 @@ def readable_stem(path: Path) -> str:
 
 
 def parse_text(
-    text: str, *, checksum: str, source_name: str, fallback_title: str = "Untitled"
+    text: str,
+    *,
+    checksum: str,
+    source_name: str,
+    fallback_title: str = "Untitled",
+    language: str | None = None,
 ) -> IngestedBook:
     text = text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n")
     book = IngestedBook(title=fallback_title, source_format="txt", checksum=checksum,
@@ -107,6 +115,8 @@ def parse_text(
         TocEntry(title=chapter.title, level=chapter.level, chapter_index=index)
         for index, chapter in enumerate(chapters)
     ]
+    if book.language is None:
+        book.language = language
     if book.language is None:
         sample = "\n\n".join(chapter.text for chapter in chapters[:3] if chapter.kind == "body")
         book.language = detect_language(sample)
