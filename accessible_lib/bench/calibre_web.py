@@ -6,8 +6,8 @@ file per book, cut from the real texts as the search benchmark cuts them. The sa
 fresh catalogue through `accessible-lib import-calibre` (timed), and into Calibre-Web, installed from PyPI
 into a venv of its own (never a project dependency), configured through its app.db and started as its
 documentation says (`cps`, its own server). wrk asks both for the same pages, one server after the other,
-each inside a quiet window (the file BENCH_QUIET_FILE names, if any): the home page, book pages, searches, the authors list, at 1
-and at 50 clients.
+each inside a quiet window (the file BENCH_QUIET_FILE names, if any): the home page, book pages, searches,
+the authors list, at 1 and at 50 clients.
 
     BENCH_ONLY=calibreweb make bench              # 150,000 books
     BENCH_CALIBRE_BOOKS=200 BENCH_CALIBRE_SECONDS=3 BENCH_ONLY=calibreweb make bench   # a quick check
