@@ -37,24 +37,34 @@ LAST_POSITION = (1 << CHAPTER_BITS) - 1
 class Plan:
     order: list[int]  # phrase indexes, rarest first: the first drives (its books are the candidates)
     rare: bool  # every phrase within the bound in both indexes: bm25 is cheap, rank as always
+    counts: tuple[tuple[int, int], ...] = ()  # each phrase's matches in book_fts and chapter_fts, bounded
 
 
 DRIVER_BOUND = 20  # phrases are told apart up to this many times the cap (~0.1 µs a match counted)
 
 
-def probe(db: Database, phrases: list[str], bound: int, chapter_filter: str = "", params=None) -> Plan:
-    """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index."""
+def probe(
+    db: Database,
+    phrases: list[str],
+    bound: int,
+    chapter_filter: str = "",
+    params=None,
+    *,
+    driver: bool = True,
+) -> Plan:
+    """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index to choose a
+    driving phrase, or just past `bound` when there is none to choose (`driver` False: book_words)."""
     counts = []
     for phrase in phrases:
         meta, text = db.execute(
             f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :p LIMIT :n)),
                 (SELECT count(*) FROM (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p{chapter_filter}
                  LIMIT :n))""",
-            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND},
+            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND if driver else bound + 1},
         ).fetchone()
         counts.append((meta, text))
     order = sorted(range(len(phrases)), key=lambda i: sum(counts[i]))
-    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts))
+    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts), tuple(counts))
 
 
 def all_in(column: str, phrases: list[str]) -> str:
@@ -62,21 +72,50 @@ def all_in(column: str, phrases: list[str]) -> str:
     return f"{column} : ({' AND '.join(phrases)})"
 
 
-def phrase_check(name: str, text_allowed: str) -> str:
-    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter."""
-    return (
-        f"(EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
-        f" OR ({text_allowed} AND EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
-        f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})))"
-    )
+def phrase_check(name: str, text_allowed: str, chapter_filter: str = "", rare=(False, False)) -> str:
+    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter.
+
+    Each index is asked about that one book, or, where the phrase is `rare` in it (book_fts, chapter_fts),
+    for the list of every book that has it: asking about a book that lacks a phrase costs FTS5 a scan to
+    the phrase's next match anywhere (it checks the book's rowid bounds only after a match), which for a
+    rare phrase of common words is most of the index, once per book; the list costs that scan once."""
+    if rare[0]:
+        meta = f"b.id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :{name})"
+    else:
+        meta = f"EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
+    if rare[1]:
+        text = (
+            f"b.id IN (SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts"
+            f" WHERE chapter_fts MATCH :{name}{chapter_filter})"
+        )
+    else:
+        text = (
+            f"EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
+            f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})"
+        )
+    return f"({meta} OR ({text_allowed} AND {text}))"
 
 
 def candidates(
-    order: list[int], *, pinyin: bool, chapter_filter: str, filters: str, text_allowed: str
+    order: list[int],
+    *,
+    pinyin: bool,
+    chapter_filter: str,
+    filters: str,
+    text_allowed: str,
+    words: bool = False,
+    unproven: list[int] | None = None,
+    rare: tuple[tuple[bool, bool], ...] = (),
 ) -> str:
-    """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed)."""
-    # (book id, whether that row alone proves every phrase): rows from an index that holds every phrase
-    # need no check; a row of the driving phrase alone is checked for the others, book by book.
+    """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed).
+
+    `words`: `:words` holds the `book_words` query of every phrase (search_presence.py), which proves
+    all phrases but those in `unproven`: the books holding every phrase somewhere then come from that
+    index, and only the unproven phrases are checked (`rare`: in which index each phrase is rare, see
+    `phrase_check`)."""
+    # (book id, ok): 1 when that row alone proves every phrase; 0 a row of the driving phrase, checked for
+    # the others book by book; 2 a row of book_words, checked for the unproven phrases, and found only
+    # when its text may be searched (a book found by its record alone is in the second stream).
     streams = ["SELECT rowid AS book_id, 1 AS ok FROM book_fts WHERE book_fts MATCH :title_all"]
     streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
@@ -84,21 +123,29 @@ def candidates(
     streams.append(
         f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
     )
-    if len(order) > 1:
+    checks = "0"
+    if len(order) > 1 and words:
+        streams.append("SELECT rowid, 2 FROM book_words WHERE book_words MATCH :words")
+        # The rarest unproven phrase first: a book without it fails at the first lookup.
+        rest = [i for i in order if i in set(unproven or [])]
+        checks = " AND ".join(
+            [text_allowed, *(phrase_check(f"p{i}", text_allowed, chapter_filter, rare[i]) for i in rest)]
+        )
+    elif len(order) > 1:
         streams.append(f"SELECT rowid, 0 FROM book_fts WHERE book_fts MATCH :p{order[0]}")
         streams.append(
             f"SELECT rowid >> {CHAPTER_BITS}, 0 FROM chapter_fts"
             f" WHERE chapter_fts MATCH :p{order[0]}{chapter_filter}"
         )
-    # The rarest other phrase first: a book without it fails at the first lookup.
-    checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:]) or "1"
+        # The rarest other phrase first: a book without it fails at the first lookup.
+        checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:])
     # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
     # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
     # of the streams, which is the order of the tiers.
     return f"""
         SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
         FROM ({" UNION ALL ".join(streams)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
-        WHERE {filters} AND (s.ok OR {checks}) LIMIT :cap1"""
+        WHERE {filters} AND (s.ok = 1 OR {checks}) LIMIT :cap1"""
 
 
 def collect(db: Database, sql: str, params: dict) -> list[int]:
