@@ -538,7 +538,10 @@ class _Query:
         Each phrase is probed (counted up to a bound) first only where the statement needs it: to choose
         a driving phrase, or how to check a phrase book_words cannot prove. Otherwise only when at most
         `cap` books are found, to tell whether bm25 can rank them; a common word's capped result needs no
-        probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins."""
+        probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins. One
+        phrase found in at most `cap` books is not probed either: the collection has read all its matches
+        (a rare phrase of common Chinese characters costs a pass over most of the index, 20 ms), and they
+        are few (a book has a few chapters), so bm25 ranks them."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
@@ -558,7 +561,10 @@ class _Query:
         )
         self.found_ids = search_capped.collect(db, sql, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
-            self.plan = self._probe(db, cap)
+            if len(self.phrases) == 1:  # its books are all found, so its matches are few: bm25 can rank
+                self.plan = search_capped.Plan([0], True, ((cap, cap),))
+            else:
+                self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
 
