@@ -539,15 +539,17 @@ class _Query:
         a driving phrase, or how to check a phrase book_words cannot prove. Otherwise only when at most
         `cap` books are found, to tell whether bm25 can rank them; a common word's capped result needs no
         probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins. One
-        phrase found in at most `cap` books is not probed either: the collection has read all its matches
-        (a rare phrase of common Chinese characters costs a pass over most of the index, 20 ms), and they
-        are few (a book has a few chapters), so bm25 ranks them."""
+        phrase of several words (Chinese characters, a quoted phrase) has its chapters listed once, up to
+        the bound, and that list is both its probe and, when complete, its chapter stream: for a rare
+        phrase of common characters each pass over the chapters costs most of the index, 20 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
             self.params["words"] = words
         needed = len(self.phrases) > 1 and ("words" not in self.params or unproven)
         self.plan = self._probe(db, cap) if needed else None
+        if len(self.phrases) == 1 and ("words" not in self.params or unproven):
+            self.plan = self._list_chapters(db, cap)
         counts = self.plan.counts if self.plan else ((cap + 1, cap + 1),) * len(self.phrases)
         sql = search_capped.candidates(
             self.plan.order if self.plan else list(range(len(self.phrases))),
@@ -558,15 +560,28 @@ class _Query:
             words="words" in self.params,
             unproven=unproven,
             rare=tuple((meta <= cap, text <= cap) for meta, text in counts),
+            chapter_books="chapter_books" in self.params,
         )
         self.found_ids = search_capped.collect(db, sql, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
-            if len(self.phrases) == 1:  # its books are all found, so its matches are few: bm25 can rank
-                self.plan = search_capped.Plan([0], True, ((cap, cap),))
-            else:
-                self.plan = self._probe(db, cap)
+            self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
+
+    def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
+        """The one phrase's chapters up to the bound, kept as the chapter stream when that is all of them,
+        and its matches in book_fts counted: the probe of one phrase, with one pass over the chapters."""
+        keys = db.execute(
+            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter} LIMIT :cap1",
+            self.params,
+        ).fetchall()
+        if len(keys) <= cap:
+            books = dict.fromkeys(key >> CHAPTER_BITS for (key,) in keys)
+            self.params["chapter_books"] = json.dumps(list(books))
+        meta = db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1)", self.params
+        ).fetchone()[0]
+        return search_capped.Plan([0], meta <= cap and len(keys) <= cap, ((meta, len(keys)),))
 
     def _probe(self, db: Database, cap: int) -> search_capped.Plan:
         driver = "words" not in self.params
@@ -619,28 +634,21 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
 
     Books with a phrase in their metadata come first, by bm25 over metadata. The rest follow by their
     best chapter holding every phrase. Ranking chapters is the expensive part (a common word is in most
-    of them), so it runs only when the page reaches past the books that matched in metadata.
+    of them), so it runs only when the page reaches past the books that matched in metadata. The books
+    found in metadata (at most the cap) are listed whole, once: the chapters' statement leaves them out by
+    that list rather than by asking book_fts again (for a phrase of common Chinese characters, a pass
+    over most of book_fts).
     """
     book_weights = ", ".join(str(w) for w in BOOK_WEIGHTS)
     meta_sql = f"""WITH {query.matched},
         meta AS (
             SELECT rowid AS book_id, bm25(book_fts, {book_weights}) AS score
             FROM book_fts WHERE book_fts MATCH :any LIMIT -1)
-        SELECT book_id, count(*) OVER () FROM meta WHERE book_id IN (SELECT book_id FROM matched)
-        ORDER BY score, book_id LIMIT :limit OFFSET :offset"""
-    rows = query.rows(db, meta_sql, limit=limit, offset=offset)
-    ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id, _ in rows]
+        SELECT book_id FROM meta WHERE book_id IN (SELECT book_id FROM matched) ORDER BY score, book_id"""
+    in_meta = [book_id for (book_id,) in query.rows(db, meta_sql)]
+    ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id in in_meta[offset : offset + limit]]
     if len(ranked) == limit:
         return ranked
-    if rows:
-        in_meta = rows[0][1]
-    else:  # past the end of the metadata matches: count them without ranking
-        in_meta = query.rows(
-            db,
-            f"""WITH {query.matched}
-            SELECT count(*) FROM matched
-            WHERE book_id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)""",
-        )[0][0]
     chapter_weights = ", ".join(str(w) for w in CHAPTER_WEIGHTS)
     text_sql = f"""WITH {query.matched},
         text AS MATERIALIZED (
@@ -655,7 +663,8 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
             WHERE book_id IN (SELECT book_id FROM matched)
             UNION ALL
             SELECT book_id, NULL, NULL FROM matched WHERE book_id NOT IN (SELECT book_id FROM text))
-        WHERE book_id NOT IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)
+        WHERE book_id NOT IN (SELECT value FROM json_each(:in_meta))
         ORDER BY score IS NULL, score, book_id LIMIT :limit OFFSET :offset"""
-    rows = query.rows(db, text_sql, limit=limit - len(ranked), offset=max(0, offset - in_meta))
+    skip = max(0, offset - len(in_meta))
+    rows = query.rows(db, text_sql, limit=limit - len(ranked), offset=skip, in_meta=json.dumps(in_meta))
     return ranked + [(book_id, chapter_key) for book_id, chapter_key in rows]

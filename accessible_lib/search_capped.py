@@ -106,13 +106,17 @@ def candidates(
     words: bool = False,
     unproven: list[int] | None = None,
     rare: tuple[tuple[bool, bool], ...] = (),
+    chapter_books: bool = False,
 ) -> str:
     """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed).
 
     `words`: `:words` holds the `book_words` query of every phrase (search_presence.py), which proves
     all phrases but those in `unproven`: the books holding every phrase somewhere then come from that
     index, and only the unproven phrases are checked (`rare`: in which index each phrase is rare, see
-    `phrase_check`)."""
+    `phrase_check`). One phrase that book_words proves needs no chapter stream: the books holding it in a
+    chapter but not in their record are the rest of book_words' books, in the same (id) order, one row
+    a book instead of one a chapter. `chapter_books`: `:chapter_books` lists every book with a chapter
+    holding the one phrase, in id order, already found (`search._Query`): no need to ask FTS5 again."""
     # (book id, ok): 1 when that row alone proves every phrase; 0 a row of the driving phrase, checked for
     # the others book by book; 2 a row of book_words, checked for the unproven phrases, and found only
     # when its text may be searched (a book found by its record alone is in the second stream).
@@ -120,11 +124,15 @@ def candidates(
     streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
         streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :pinyin")
-    streams.append(
-        f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
-    )
+    one_word = len(order) == 1 and words and not unproven
+    if chapter_books:
+        streams.append("SELECT value, 1 FROM json_each(:chapter_books)")
+    elif not one_word:
+        streams.append(
+            f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
+        )
     checks = "0"
-    if len(order) > 1 and words:
+    if (len(order) > 1 or one_word) and words:
         streams.append("SELECT rowid, 2 FROM book_words WHERE book_words MATCH :words")
         # The rarest unproven phrase first: a book without it fails at the first lookup.
         rest = [i for i in order if i in set(unproven or [])]

@@ -87,8 +87,11 @@ def test_a_book_whose_text_may_not_be_read_is_not_found_by_words_of_its_text(db,
     for cap in (CAP, 1000):
         assert ids(search.search(db, "melville dived", count_cap=cap, text_hidden=hidden)) == set()
         assert ids(search.search(db, "melville dived", count_cap=cap)) == {books["moby"]}
+        assert ids(search.search(db, "dived", count_cap=cap, text_hidden=hidden)) == set()
+        assert ids(search.search(db, "dived", count_cap=cap)) == {books["moby"]}
         # its record alone still finds it
         assert ids(search.search(db, "melville moby", count_cap=cap, text_hidden=hidden)) == {books["moby"]}
+        assert ids(search.search(db, "melville", count_cap=cap, text_hidden=hidden)) == {books["moby"]}
 
 
 def test_the_index_follows_edits_and_stays_consistent(db, books):
@@ -152,3 +155,14 @@ def test_a_beginning_finds_each_hits_chapter_and_snippet(db):
     hits = search.search(db, "creat*").hits
     assert {hit.book_id: hit.chapter_position for hit in hits} == dict.fromkeys(made, 2)
     assert all("<mark>creature</mark>" in hit.snippet for hit in hits)
+
+
+def test_one_word_lists_books_by_their_titles_then_records_then_text(db, books):
+    """One word's books come from book_words after the record streams: the title first, then the rest by
+    id, whatever the cap."""
+    titled = catalogue.add_book(db, make_book("White", [("One", "Snow.")], language="en"))
+    everyone = [titled, books["moby"], books["spread"], books["other"]]
+    assert [hit.book_id for hit in search.search(db, "white", count_cap=10).hits][:1] == [titled]
+    for cap in (1, 2, 3):
+        found = search.search(db, "white", count_cap=cap)
+        assert ([hit.book_id for hit in found.hits], found.more) == (everyone[:cap], True)
