@@ -4,17 +4,19 @@ At 150,000 books a common word (`the`, `monster`, `的`) is in tens of thousands
 thousands of chapters. Counting them, counting facets over them and ranking them by bm25 cost about 10 µs a
 match, so one such search took a second and fifty at once ended in 503s (issue 12). So:
 
-- Each phrase is first counted up to a bound (`probe`: a `LIMIT` inside FTS5, which stops reading its index
-  there). The rarest phrase *drives* the search: only its books are candidates, and each candidate is
-  checked for the other phrases by a lookup of that one book in each index (`phrase_check`), never by
-  listing every book that has them. A book still matches when every phrase is somewhere in it, metadata or
-  any chapter, as before.
+- The books holding every phrase somewhere, metadata or any chapter, come from `book_words`
+  (search_presence.py: one row per book, so that is FTS5's own AND). It proves words; a phrase of several
+  words it can only narrow to the books holding all of them, and that phrase is then checked per book
+  (`phrase_check`), in each index either by a lookup of that one book or, where the phrase is rare, by the
+  list of every book that has it. Without book_words (a query it cannot split), each phrase is counted up
+  to a bound (`probe`: a `LIMIT` inside FTS5, which stops reading its index there) and the rarest phrase
+  *drives* the search: only its books are candidates, checked for the other phrases in the same way.
 - At most `cap + 1` matching books are collected (`candidates`). Up to `cap` the count is exact; past it
   the page says "more than cap" and its facets count the first `cap` books found, which is said too.
   Candidates come in this order: titles holding every phrase, metadata holding every phrase, a chapter
-  holding every phrase (none of these needs a check), then the driving phrase anywhere (checked for the
-  others, the rarest first); so a title typed whole is never left outside the cap, and a capped result of
-  common words is mostly collected without checks.
+  holding every phrase (none of these needs a check), then book_words' books (or the driving phrase's),
+  checked where needed, the rarest phrase first; so a title typed whole is never left outside the cap,
+  and a capped result of common words is mostly collected without checks.
 - bm25 (search.py's ranking) needs a pass over every match of every phrase for its IDF. It runs only when
   every phrase is rare (`Plan.rare`), which also keeps small results exactly as they were ranked before.
   Otherwise the collected books are ranked in tiers (`tiered_page`): the title as typed, every phrase in
