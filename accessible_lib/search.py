@@ -532,6 +532,7 @@ class _Query:
             self.params[f"p{i}"] = phrase
         self.prefixed = any(phrase.endswith(" *") for phrase in phrases)
         self.plan: search_capped.Plan | None = None
+        self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
         self.matched = ""
 
     def collect(self, db: Database, cap: int) -> None:
@@ -579,6 +580,8 @@ class _Query:
             f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter} LIMIT :cap1",
             self.params,
         ).fetchall()
+        for (key,) in reversed(keys):  # each book's first chapter holding the phrase, for its hit
+            self.known_chapters[key >> CHAPTER_BITS] = key
         if len(keys) <= cap:
             books = dict.fromkeys(key >> CHAPTER_BITS for (key,) in keys)
             self.params["chapter_books"] = json.dumps(list(books))
@@ -618,7 +621,8 @@ def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
         UNION ALL SELECT * FROM (
             SELECT 'format', e.format, count(DISTINCT e.book_id)
             FROM matched CROSS JOIN editions AS e ON e.book_id = matched.book_id
-            WHERE e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
+            -- `+`: by the book's editions, not by every edition done (SQLite chose that index)
+            WHERE +e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
             GROUP BY e.format ORDER BY 3 DESC, 2)""",
     )
     total = 0

@@ -164,7 +164,9 @@ def collect(db: Database, sql: str, params: dict) -> list[int]:
     return [book_id for book_id, _ in sorted(rows, key=lambda row: not row[1])]
 
 
-MATCHED = """matched AS (
+# Materialized: the facets use it four times, and as a co-routine each use read the list and looked up
+# every book again (0.8 ms each for 1,000 books).
+MATCHED = """matched AS MATERIALIZED (
             SELECT b.id AS book_id, b.language FROM json_each(:found_ids) AS j
             CROSS JOIN books AS b ON b.id = j.value LIMIT :cap)"""
 

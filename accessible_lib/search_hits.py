@@ -66,6 +66,9 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
         authors[book_id].append(name)
     hidden = {book_id for book_id in ids if books[book_id][2] in query.text_hidden}  # record only
     keys = {book_id: None if book_id in hidden else key for book_id, key in ranked}
+    for book_id in ids:
+        if keys[book_id] is None and book_id not in hidden:
+            keys[book_id] = query.known_chapters.get(book_id)
     keys.update(first_chapters(db, query, [b for b in ids if keys[b] is None and b not in hidden]))
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
     markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
