@@ -540,8 +540,8 @@ class _Query:
         metadata or any chapter ("melville whale" finds Moby-Dick although Melville is only in its
         metadata), and `plan`. See search_capped.py.
 
-        Each phrase is probed (counted up to a bound) first only where the statement needs it: to choose
-        a driving phrase, or how to check a phrase book_words cannot prove. Otherwise only when at most
+        Each phrase is probed (counted up to a bound) first only where the statement needs it, to choose
+        a driving phrase (no book_words query). Otherwise only when at most
         `cap` books are found, to tell whether bm25 can rank them; a common word's capped result needs no
         probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins. One
         phrase of several words (Chinese characters, a quoted phrase) has its chapters listed once, up to
@@ -551,12 +551,11 @@ class _Query:
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
             self.params["words"] = words
-        needed = len(self.phrases) > 1 and ("words" not in self.params or unproven)
+        needed = len(self.phrases) > 1 and "words" not in self.params
         self.plan = self._probe(db, cap) if needed else None
         if len(self.phrases) == 1 and ("words" not in self.params or unproven):
             self.plan = self._list_chapters(db, cap)
-        counts = self.plan.counts if self.plan else ((cap + 1, cap + 1),) * len(self.phrases)
-        sql = search_capped.candidates(
+        statements = search_capped.candidates(
             self.plan.order if self.plan else list(range(len(self.phrases))),
             pinyin="pinyin" in self.params,
             chapter_filter=self.chapter_filter,
@@ -564,10 +563,9 @@ class _Query:
             text_allowed=self.text_allowed,
             words="words" in self.params,
             unproven=unproven,
-            rare=tuple((meta <= cap, text <= cap) for meta, text in counts),
             chapter_books="chapter_books" in self.params,
         )
-        self.found_ids = search_capped.collect(db, sql, self.params)
+        self.found_ids = search_capped.collect(db, statements, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
             self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
