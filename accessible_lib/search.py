@@ -545,8 +545,8 @@ class _Query:
         `cap` books are found, to tell whether bm25 can rank them; a common word's capped result needs no
         probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins. One
         phrase of several words (Chinese characters, a quoted phrase) has its chapters listed once, up to
-        the bound, and that list is both its probe and, when complete, its chapter stream: for a rare
-        phrase of common characters each pass over the chapters costs most of the index, 20 ms."""
+        `cap` books, and that list is both its probe and, when complete, its chapter stream: for a rare
+        phrase of common characters each pass over the chapters costs most of the index, 20-50 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
@@ -572,21 +572,25 @@ class _Query:
         self.matched = search_capped.MATCHED
 
     def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
-        """The one phrase's chapters up to the bound, kept as the chapter stream when that is all of them,
-        and its matches in book_fts counted: the probe of one phrase, with one pass over the chapters."""
-        keys = db.execute(
-            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter} LIMIT :cap1",
-            self.params,
-        ).fetchall()
-        for (key,) in reversed(keys):  # each book's first chapter holding the phrase, for its hit
-            self.known_chapters[key >> CHAPTER_BITS] = key
-        if len(keys) <= cap:
-            books = dict.fromkeys(key >> CHAPTER_BITS for (key,) in keys)
-            self.params["chapter_books"] = json.dumps(list(books))
+        """The one phrase's chapters, read until they name more than `cap` books and kept as the chapter
+        stream when that is all of them, and its matches in book_fts counted: the probe of one phrase,
+        with one pass over the chapters. Each book's first chapter is kept for its hit."""
+        cursor = db.execute(
+            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter}", self.params
+        )
+        chapters = 0
+        for (key,) in cursor:
+            chapters += 1
+            self.known_chapters.setdefault(key >> CHAPTER_BITS, key)
+            if len(self.known_chapters) > cap:
+                break
+        cursor.close()
+        if len(self.known_chapters) <= cap:
+            self.params["chapter_books"] = json.dumps(list(self.known_chapters))
         meta = db.execute(
             "SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1)", self.params
         ).fetchone()[0]
-        return search_capped.Plan([0], meta <= cap and len(keys) <= cap, ((meta, len(keys)),))
+        return search_capped.Plan([0], meta <= cap and chapters <= cap, ((meta, chapters),))
 
     def _probe(self, db: Database, cap: int) -> search_capped.Plan:
         driver = "words" not in self.params
