@@ -792,3 +792,15 @@ def m027_harvest_jobs(db: Database) -> None:
     whose worker was killed, and may be asked for again."""
     db["harvest_sources"].add_column("job_status", str)
     db["harvest_sources"].add_column("job_since", str)
+
+
+@migrations()
+def m029_search(db: Database) -> None:
+    """`book_words`: the words each book holds anywhere, one row per book, so that "every phrase somewhere
+    in the book" is one FTS5 query instead of a lookup per book and phrase (search_presence.py). Filling it
+    reads every chapter through the search text function once: minutes at 150,000 books."""
+    from . import search, search_presence
+
+    search.register_functions(db.conn)
+    search_presence.create(db, search.TOKENIZE)
+    search_presence.rebuild(db)

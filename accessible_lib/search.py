@@ -53,12 +53,12 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
-from markupsafe import Markup, escape
 from sqlite_utils import Database
 
-from . import catalogue, search_capped, search_chinese
+from . import catalogue, search_capped, search_chinese, search_hits, search_presence
 from .errors import UserError
 from .i18n import gettext
+from .search_hits import Hit
 from .settings import Settings
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -75,19 +75,16 @@ ALWAYS_FORMAT = "html"  # every book can be read online
 # and looser; the body text lives in another table and only ranks books that match nowhere else.
 # `pinyin` holds pinyin keys of the title and authors (search_chinese.py): weighted far below the title, so a
 # book found by pinyin ranks below one whose words were typed as they are written.
-BOOK_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher", "pinyin")
+BOOK_COLUMNS = search_presence.RECORD_COLUMNS  # book_words reads them back in this order
 BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0, 0.5)
 CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _CJK_BOUNDARY = re.compile(rf"(?<=[{_CJK}])(?=\w)|(?<=\w)(?=[{_CJK}])")
-_SEPARATOR = "\u200b"
-_MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
-_MARKERS = re.compile("[\x02\x03\x04]")
+_SEPARATOR = search_hits.SEPARATOR
+_MARKERS = re.compile("[\x02\x03\x04]")  # search_hits' snippet markers: removed from indexed text
 _WORD = re.compile(r"[^\W_]")
 _LATIN_END = re.compile(rf"[^\W_{_CJK}]{{{MIN_PREFIX_CHARS},}}$")
-_SPACES = re.compile(r"\s+")
-_ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
 SUGGEST_WORD = re.compile(rf"[^\W\d_{_CJK}]{{4,}}")  # title and author words a typing error is corrected to
 
 
@@ -95,7 +92,13 @@ def search_text(text: str | None) -> str | None:
     """Text as it is indexed: each CJK character a token of its own, Traditional folded to Simplified."""
     if text is None:
         return None
-    return search_chinese.fold(_CJK_BOUNDARY.sub(_SEPARATOR, _MARKERS.sub("", text)))
+    if "\x02" in text or "\x03" in text or "\x04" in text:
+        text = _MARKERS.sub("", text)
+    if text.isascii():  # O(1) in CPython: no Chinese to separate or fold in English text
+        return text
+    # Folded first, on the shorter text: folding maps a Han character to a Han character, so it moves no
+    # separator (tests/test_search.py checks the table); snippets call this on every chapter they show.
+    return _CJK_BOUNDARY.sub(_SEPARATOR, search_chinese.fold(text))
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
@@ -142,11 +145,6 @@ def recreate_book_index(db: Database) -> None:
 # -- indexing ---------------------------------------------------------------------------------------
 
 
-def _key_range(book_id: int) -> tuple[int, int]:
-    low = book_id << CHAPTER_BITS
-    return low, low + (1 << CHAPTER_BITS) - 1
-
-
 def index_book(
     db: Database,
     book_id: int,
@@ -163,21 +161,23 @@ def index_book(
     register_functions(db.conn)
     if not new:
         unindex_book(db, book_id)
-    _index_book_metadata(db, book_id)
-    if new and chapter_texts is not None:
-        base = book_id << CHAPTER_BITS
-        db.conn.executemany(
-            "INSERT INTO chapter_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [(base + position, title, body) for position, (title, body) in enumerate(chapter_texts, 1)],
-        )
+    record = _index_book_metadata(db, book_id)
+    if record is None:
         return
-    db.execute(
-        f"""INSERT INTO chapter_fts (rowid, title, body)
-            SELECT (book_id << {CHAPTER_BITS}) + position, {SEARCH_TEXT_FUNCTION}(title),
-                   {SEARCH_TEXT_FUNCTION}(text)
-            FROM chapters WHERE book_id = ?""",
-        [book_id],
-    )
+    base = book_id << CHAPTER_BITS
+    if new and chapter_texts is not None:
+        keyed = [(base + position, title, body) for position, (title, body) in enumerate(chapter_texts, 1)]
+    else:  # the text as the view computes it, once for both indexes
+        keyed = [
+            (base + position, search_text(title), search_text(text))
+            for position, title, text in db.execute(
+                "SELECT position, title, text FROM chapters WHERE book_id = ? ORDER BY position", [book_id]
+            )
+        ]
+    db.conn.executemany("INSERT INTO chapter_fts (rowid, title, body) VALUES (?, ?, ?)", keyed)
+    if search_presence.exists(db):
+        words = search_presence.words_text(record, [(title, body) for _, title, body in keyed])
+        search_presence.index(db, book_id, words)
 
 
 def unindex_book(db: Database, book_id: int) -> None:
@@ -188,6 +188,8 @@ def unindex_book(db: Database, book_id: int) -> None:
     `chapter_fts` itself would list the chapters in `chapters`, indexed or not.
     """
     register_functions(db.conn)
+    if search_presence.exists(db):
+        search_presence.unindex(db, book_id)  # first: its view reads the record back from book_fts
     db.execute("DELETE FROM book_fts WHERE rowid = ?", [book_id])
     db.execute(
         f"""INSERT INTO chapter_fts (chapter_fts, rowid, title, body)
@@ -207,9 +209,12 @@ def rebuild_index(db: Database) -> None:
     for (book_id,) in db.execute("SELECT id FROM books").fetchall():
         _index_book_metadata(db, book_id)
     db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
+    if search_presence.exists(db):
+        search_presence.rebuild(db)
 
 
-def _index_book_metadata(db: Database, book_id: int) -> None:
+def _index_book_metadata(db: Database, book_id: int) -> list[str | None] | None:
+    """Index the record; returns its columns as indexed (BOOK_COLUMNS order), None for no such book."""
     authors = "; ".join(
         r[0]
         for r in db.execute("SELECT name FROM book_authors WHERE book_id = ? ORDER BY position", [book_id])
@@ -222,17 +227,16 @@ def _index_book_metadata(db: Database, book_id: int) -> None:
         "SELECT title, subtitle, description, publisher FROM books WHERE id = ?", [book_id]
     ).fetchone()
     if row is None:
-        return
+        return None
     title, subtitle, description, publisher = row
     values = [title, subtitle, authors, subjects, description, publisher]
-    pinyin = search_chinese.pinyin_keys([title, authors])
+    record = [*(search_text(v) for v in values), search_chinese.pinyin_keys([title, authors])]
     marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
-    db.execute(
-        f"INSERT INTO book_fts (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})",
-        [book_id, *(search_text(v) for v in values), pinyin],
-    )
+    columns = ", ".join(BOOK_COLUMNS)
+    db.execute(f"INSERT INTO book_fts (rowid, {columns}) VALUES ({marks})", [book_id, *record])
     words = {w.lower() for w in SUGGEST_WORD.findall(f"{title} {authors}")}
     db.conn.executemany("INSERT OR IGNORE INTO search_words (word) VALUES (?)", [(w,) for w in words])
+    return record
 
 
 def reindex_all(db: Database) -> None:
@@ -288,17 +292,6 @@ class Facets:
     languages: list[FacetValue] = field(default_factory=list)
     subjects: list[FacetValue] = field(default_factory=list)  # the FACET_LIMIT most frequent
     formats: list[FacetValue] = field(default_factory=list)
-
-
-@dataclass
-class Hit:
-    book_id: int
-    title: str
-    authors: list[str]
-    language: str | None
-    snippet: Markup  # escaped text with <mark> around the matches
-    chapter_position: int | None  # where to read the match; None when only the metadata matched
-    chapter_title: str | None
 
 
 @dataclass
@@ -431,11 +424,11 @@ def _search(
         offset = (page - 1) * per_page
         ranked = []
         if offset < total:
-            if found <= count_cap and prepared.plan.rare:
+            if found <= count_cap and prepared.plan is not None and prepared.plan.rare:
                 ranked = _ranked_page(db, prepared, per_page, offset)
             else:
                 ranked = search_capped.tiered_page(prepared.found_ids[:count_cap], per_page, offset)
-        hits = _describe_hits(db, prepared, ranked, cjk=bool(re.search(f"[{_CJK}]", query)))
+        hits = search_hits.describe(db, prepared, ranked, cjk=bool(re.search(f"[{_CJK}]", query)))
     results = SearchResults(query, total, hits, facets, catalogue.Page(hits, total, page, per_page))
     results.more = found > count_cap
     return results
@@ -537,25 +530,71 @@ class _Query:
             )
         for i, phrase in enumerate(phrases):
             self.params[f"p{i}"] = phrase
+        self.prefixed = any(phrase.endswith(" *") for phrase in phrases)
         self.plan: search_capped.Plan | None = None
+        self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
         self.matched = ""
 
     def collect(self, db: Database, cap: int) -> None:
-        """Probe each phrase, then set `matched`: the first `cap` (+1 in `found`) books matching every
-        phrase somewhere in them, metadata or any chapter ("melville whale" finds Moby-Dick although
-        Melville is only in its metadata). See search_capped.py."""
+        """Set `matched`: the first `cap` (+1 in `found`) books matching every phrase somewhere in them,
+        metadata or any chapter ("melville whale" finds Moby-Dick although Melville is only in its
+        metadata), and `plan`. See search_capped.py.
+
+        Each phrase is probed (counted up to a bound) first only where the statement needs it, to choose
+        a driving phrase (no book_words query). Otherwise only when at most
+        `cap` books are found, to tell whether bm25 can rank them; a common word's capped result needs no
+        probe at all, and probing a beginning (`creat*`) costs FTS5 a merge of every word it begins. One
+        phrase of several words (Chinese characters, a quoted phrase) has its chapters listed once, up to
+        `cap` books, and that list is both its probe and, when complete, its chapter stream: for a rare
+        phrase of common characters each pass over the chapters costs most of the index, 20-50 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
-        self.plan = search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params)
-        sql = search_capped.candidates(
-            self.plan.order,
+        words, unproven = search_presence.match_all(self.phrases)
+        if words is not None and search_presence.exists(db):
+            self.params["words"] = words
+        needed = len(self.phrases) > 1 and "words" not in self.params
+        self.plan = self._probe(db, cap) if needed else None
+        if len(self.phrases) == 1 and ("words" not in self.params or unproven):
+            self.plan = self._list_chapters(db, cap)
+        statements = search_capped.candidates(
+            self.plan.order if self.plan else list(range(len(self.phrases))),
             pinyin="pinyin" in self.params,
             chapter_filter=self.chapter_filter,
             filters=self.filters,
             text_allowed=self.text_allowed,
+            words="words" in self.params,
+            unproven=unproven,
+            chapter_books="chapter_books" in self.params,
         )
-        self.found_ids = search_capped.collect(db, sql, self.params)
+        self.found_ids = search_capped.collect(db, statements, self.params)
+        if self.plan is None and len(self.found_ids) <= cap:
+            self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
+
+    def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
+        """The one phrase's chapters, read until they name more than `cap` books and kept as the chapter
+        stream when that is all of them, and its matches in book_fts counted: the probe of one phrase,
+        with one pass over the chapters. Each book's first chapter is kept for its hit."""
+        cursor = db.execute(
+            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter}", self.params
+        )
+        chapters = 0
+        for (key,) in cursor:
+            chapters += 1
+            self.known_chapters.setdefault(key >> CHAPTER_BITS, key)
+            if len(self.known_chapters) > cap:
+                break
+        cursor.close()
+        if len(self.known_chapters) <= cap:
+            self.params["chapter_books"] = json.dumps(list(self.known_chapters))
+        meta = db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1)", self.params
+        ).fetchone()[0]
+        return search_capped.Plan([0], meta <= cap and chapters <= cap, ((meta, chapters),))
+
+    def _probe(self, db: Database, cap: int) -> search_capped.Plan:
+        driver = "words" not in self.params
+        return search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params, driver=driver)
 
     def _bind(self, name: str, values: tuple[str, ...]) -> str:
         marks = []
@@ -584,7 +623,8 @@ def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
         UNION ALL SELECT * FROM (
             SELECT 'format', e.format, count(DISTINCT e.book_id)
             FROM matched CROSS JOIN editions AS e ON e.book_id = matched.book_id
-            WHERE e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
+            -- `+`: by the book's editions, not by every edition done (SQLite chose that index)
+            WHERE +e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
             GROUP BY e.format ORDER BY 3 DESC, 2)""",
     )
     total = 0
@@ -604,28 +644,21 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
 
     Books with a phrase in their metadata come first, by bm25 over metadata. The rest follow by their
     best chapter holding every phrase. Ranking chapters is the expensive part (a common word is in most
-    of them), so it runs only when the page reaches past the books that matched in metadata.
+    of them), so it runs only when the page reaches past the books that matched in metadata. The books
+    found in metadata (at most the cap) are listed whole, once: the chapters' statement leaves them out by
+    that list rather than by asking book_fts again (for a phrase of common Chinese characters, a pass
+    over most of book_fts).
     """
     book_weights = ", ".join(str(w) for w in BOOK_WEIGHTS)
     meta_sql = f"""WITH {query.matched},
         meta AS (
             SELECT rowid AS book_id, bm25(book_fts, {book_weights}) AS score
             FROM book_fts WHERE book_fts MATCH :any LIMIT -1)
-        SELECT book_id, count(*) OVER () FROM meta WHERE book_id IN (SELECT book_id FROM matched)
-        ORDER BY score, book_id LIMIT :limit OFFSET :offset"""
-    rows = query.rows(db, meta_sql, limit=limit, offset=offset)
-    ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id, _ in rows]
+        SELECT book_id FROM meta WHERE book_id IN (SELECT book_id FROM matched) ORDER BY score, book_id"""
+    in_meta = [book_id for (book_id,) in query.rows(db, meta_sql)]
+    ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id in in_meta[offset : offset + limit]]
     if len(ranked) == limit:
         return ranked
-    if rows:
-        in_meta = rows[0][1]
-    else:  # past the end of the metadata matches: count them without ranking
-        in_meta = query.rows(
-            db,
-            f"""WITH {query.matched}
-            SELECT count(*) FROM matched
-            WHERE book_id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)""",
-        )[0][0]
     chapter_weights = ", ".join(str(w) for w in CHAPTER_WEIGHTS)
     text_sql = f"""WITH {query.matched},
         text AS MATERIALIZED (
@@ -640,90 +673,8 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
             WHERE book_id IN (SELECT book_id FROM matched)
             UNION ALL
             SELECT book_id, NULL, NULL FROM matched WHERE book_id NOT IN (SELECT book_id FROM text))
-        WHERE book_id NOT IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :any)
+        WHERE book_id NOT IN (SELECT value FROM json_each(:in_meta))
         ORDER BY score IS NULL, score, book_id LIMIT :limit OFFSET :offset"""
-    rows = query.rows(db, text_sql, limit=limit - len(ranked), offset=max(0, offset - in_meta))
+    skip = max(0, offset - len(in_meta))
+    rows = query.rows(db, text_sql, limit=limit - len(ranked), offset=skip, in_meta=json.dumps(in_meta))
     return ranked + [(book_id, chapter_key) for book_id, chapter_key in rows]
-
-
-def _describe_hits(
-    db: Database, query: _Query, ranked: list[tuple[int, int | None]], *, cjk: bool
-) -> list[Hit]:
-    """Titles, authors and a snippet for the hits of one page; a few small lookups each.
-
-    A book that matched in its metadata links to its first chapter holding every phrase (or any, when
-    they are spread out), if there is one. Nothing here calls bm25: its IDF costs a pass over every
-    match of every phrase, per call.
-    """
-    tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
-    markers = (_MARK_OPEN, _MARK_CLOSE, _ELLIPSIS, tokens)
-    hits = []
-    for book_id, chapter_key in ranked:
-        title, language, status = db.execute(
-            "SELECT title, language, rights_status FROM books WHERE id = ?", [book_id]
-        ).fetchone()
-        if status in query.text_hidden:  # its record matched: say nothing of its text
-            chapter_key = None
-        authors = [
-            r[0]
-            for r in db.execute(
-                "SELECT name FROM book_authors WHERE book_id = ? ORDER BY position", [book_id]
-            )
-        ]
-        for match in ("all", "any"):
-            if chapter_key is None and status not in query.text_hidden:
-                row = db.execute(
-                    "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
-                    " LIMIT 1",
-                    [query.text_match[match], *_key_range(book_id)],
-                ).fetchone()
-                chapter_key = row[0] if row else None
-        chapter_position = chapter_title = None
-        if chapter_key is not None:
-            chapter_position = chapter_key & ((1 << CHAPTER_BITS) - 1)
-            row = db.execute(
-                "SELECT title FROM chapters WHERE book_id = ? AND position = ?",
-                [book_id, chapter_position],
-            ).fetchone()
-            chapter_title = row[0] if row else None
-            raw = db.execute(
-                "SELECT snippet(chapter_fts, 1, ?, ?, ?, ?) FROM chapter_fts"
-                " WHERE chapter_fts MATCH ? AND rowid = ?",
-                [*markers, query.text_match["any"], chapter_key],
-            ).fetchone()
-            shown = raw[0] if raw else ""
-            if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
-                text = db.execute(
-                    "SELECT text FROM chapters WHERE book_id = ? AND position = ?",
-                    [book_id, chapter_position],
-                ).fetchone()
-                shown = search_chinese.unfold(shown, [text[0] if text else None]) or shown
-        else:
-            raw = db.execute(
-                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
-                [*markers, query.params["any"], book_id],
-            ).fetchone()
-            # None when the best snippet is the pinyin column, which is no text of the book: show none.
-            shown = search_chinese.unfold(raw[0] if raw else "", _metadata_texts(db, book_id, authors)) or ""
-        snippet = _snippet_markup(shown)
-        hits.append(Hit(book_id, title, authors, language, snippet, chapter_position, chapter_title))
-    return hits
-
-
-def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:
-    """The metadata columns as written, in the order they are indexed, for `search_chinese.unfold`."""
-    title, subtitle, description, publisher = db.execute(
-        "SELECT title, subtitle, description, publisher FROM books WHERE id = ?", [book_id]
-    ).fetchone()
-    subjects = "; ".join(
-        r[0]
-        for r in db.execute("SELECT subject FROM book_subjects WHERE book_id = ? ORDER BY subject", [book_id])
-    )
-    return [title, subtitle, "; ".join(authors), subjects, description, publisher]
-
-
-def _snippet_markup(raw: str | None) -> Markup:
-    """FTS5's snippet as safe HTML: text escaped, markers made <mark>, CJK separators removed."""
-    text = _SPACES.sub(" ", (raw or "").replace(_SEPARATOR, "")).strip()
-    html = str(escape(text)).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
-    return Markup(html.replace(_ELLIPSIS, "…"))

@@ -4,17 +4,19 @@ At 150,000 books a common word (`the`, `monster`, `的`) is in tens of thousands
 thousands of chapters. Counting them, counting facets over them and ranking them by bm25 cost about 10 µs a
 match, so one such search took a second and fifty at once ended in 503s (issue 12). So:
 
-- Each phrase is first counted up to a bound (`probe`: a `LIMIT` inside FTS5, which stops reading its index
-  there). The rarest phrase *drives* the search: only its books are candidates, and each candidate is
-  checked for the other phrases by a lookup of that one book in each index (`phrase_check`), never by
-  listing every book that has them. A book still matches when every phrase is somewhere in it, metadata or
-  any chapter, as before.
+- The books holding every phrase somewhere, metadata or any chapter, come from `book_words`
+  (search_presence.py: one row per book, so that is FTS5's own AND). It proves words; a phrase of several
+  words it can only narrow to the books holding all of them, and that phrase is then checked against the
+  list of every book that has it (`phrase_check`). Without book_words (a query it cannot split), each
+  phrase is counted up to a bound (`probe`: a `LIMIT` inside FTS5, which stops reading its index there)
+  and the rarest phrase *drives* the search: only its books are candidates, each checked for the other
+  phrases by a lookup of that one book in each index.
 - At most `cap + 1` matching books are collected (`candidates`). Up to `cap` the count is exact; past it
   the page says "more than cap" and its facets count the first `cap` books found, which is said too.
   Candidates come in this order: titles holding every phrase, metadata holding every phrase, a chapter
-  holding every phrase (none of these needs a check), then the driving phrase anywhere (checked for the
-  others, the rarest first); so a title typed whole is never left outside the cap, and a capped result of
-  common words is mostly collected without checks.
+  holding every phrase (none of these needs a check), then book_words' books (or the driving phrase's),
+  checked where needed, the rarest phrase first; so a title typed whole is never left outside the cap,
+  and a capped result of common words is mostly collected without checks.
 - bm25 (search.py's ranking) needs a pass over every match of every phrase for its IDF. It runs only when
   every phrase is rare (`Plan.rare`), which also keeps small results exactly as they were ranked before.
   Otherwise the collected books are ranked in tiers (`tiered_page`): the title as typed, every phrase in
@@ -25,6 +27,7 @@ match, so one such search took a second and fifty at once ended in 503s (issue 1
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -37,24 +40,34 @@ LAST_POSITION = (1 << CHAPTER_BITS) - 1
 class Plan:
     order: list[int]  # phrase indexes, rarest first: the first drives (its books are the candidates)
     rare: bool  # every phrase within the bound in both indexes: bm25 is cheap, rank as always
+    counts: tuple[tuple[int, int], ...] = ()  # each phrase's matches in book_fts and chapter_fts, bounded
 
 
 DRIVER_BOUND = 20  # phrases are told apart up to this many times the cap (~0.1 µs a match counted)
 
 
-def probe(db: Database, phrases: list[str], bound: int, chapter_filter: str = "", params=None) -> Plan:
-    """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index."""
+def probe(
+    db: Database,
+    phrases: list[str],
+    bound: int,
+    chapter_filter: str = "",
+    params=None,
+    *,
+    driver: bool = True,
+) -> Plan:
+    """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index to choose a
+    driving phrase, or just past `bound` when there is none to choose (`driver` False: book_words)."""
     counts = []
     for phrase in phrases:
         meta, text = db.execute(
             f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :p LIMIT :n)),
                 (SELECT count(*) FROM (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p{chapter_filter}
                  LIMIT :n))""",
-            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND},
+            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND if driver else bound + 1},
         ).fetchone()
         counts.append((meta, text))
     order = sorted(range(len(phrases)), key=lambda i: sum(counts[i]))
-    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts))
+    return Plan(order, all(meta <= bound and text <= bound for meta, text in counts), tuple(counts))
 
 
 def all_in(column: str, phrases: list[str]) -> str:
@@ -62,52 +75,116 @@ def all_in(column: str, phrases: list[str]) -> str:
     return f"{column} : ({' AND '.join(phrases)})"
 
 
-def phrase_check(name: str, text_allowed: str) -> str:
-    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter."""
-    return (
-        f"(EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
-        f" OR ({text_allowed} AND EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
-        f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})))"
-    )
+def phrase_check(name: str, text_allowed: str, chapter_filter: str = "", *, lists: bool = False) -> str:
+    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter.
+
+    Each index is asked about that one book, or (`lists`) for the list of every book that has the phrase,
+    made once per statement: asking about a book that lacks a phrase costs FTS5 a scan to the phrase's next
+    match anywhere (it checks the book's rowid bounds only after a match), which for a rare phrase of
+    common words is most of the index, once per book; the list costs one pass over the phrase's matches."""
+    if lists:
+        meta = f"b.id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :{name})"
+    else:
+        meta = f"EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
+    if lists:
+        text = (
+            f"b.id IN (SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts"
+            f" WHERE chapter_fts MATCH :{name}{chapter_filter})"
+        )
+    else:
+        text = (
+            f"EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
+            f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})"
+        )
+    return f"({meta} OR ({text_allowed} AND {text}))"
 
 
 def candidates(
-    order: list[int], *, pinyin: bool, chapter_filter: str, filters: str, text_allowed: str
-) -> str:
-    """The statement collecting at most :cap1 matching books, in the order above: (id, title as typed)."""
-    # (book id, whether that row alone proves every phrase): rows from an index that holds every phrase
-    # need no check; a row of the driving phrase alone is checked for the others, book by book.
-    streams = ["SELECT rowid AS book_id, 1 AS ok FROM book_fts WHERE book_fts MATCH :title_all"]
-    streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :all")
+    order: list[int],
+    *,
+    pinyin: bool,
+    chapter_filter: str,
+    filters: str,
+    text_allowed: str,
+    words: bool = False,
+    unproven: list[int] | None = None,
+    chapter_books: bool = False,
+) -> list[str]:
+    """The statements collecting at most :cap1 matching books, in the order above: (id, title as typed).
+
+    `words`: `:words` holds the `book_words` query of every phrase (search_presence.py), which proves
+    all phrases but those in `unproven`: the books holding every phrase somewhere then come from that
+    index, and only the unproven phrases are checked (by lists, see `phrase_check`). One phrase that
+    book_words proves needs no chapter stream: the books holding it in a chapter but not in their record
+    are the rest of book_words' books, in the same (id) order, one row a book instead of one a chapter.
+    `chapter_books`: `:chapter_books` lists every book with a chapter holding the one phrase, in id order,
+    already found (`search._Query`): no need to ask FTS5 again."""
+    # Streams of book ids whose rows alone prove every phrase, then the checked ones: the driving phrase's
+    # books, checked for the others; or book_words' books, checked for the unproven phrases, and found
+    # only when their text may be searched (a book found by its record alone is in the second stream).
+    streams = ["SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :title_all"]
+    streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
-        streams.append("SELECT rowid, 1 FROM book_fts WHERE book_fts MATCH :pinyin")
-    streams.append(
-        f"SELECT rowid >> {CHAPTER_BITS}, 1 FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
-    )
-    if len(order) > 1:
-        streams.append(f"SELECT rowid, 0 FROM book_fts WHERE book_fts MATCH :p{order[0]}")
+        streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin")
+    one_word = len(order) == 1 and words and not unproven
+    if chapter_books:
+        streams.append("SELECT value FROM json_each(:chapter_books)")
+    elif not one_word:
         streams.append(
-            f"SELECT rowid >> {CHAPTER_BITS}, 0 FROM chapter_fts"
+            f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
+        )
+    checked = []  # streams whose rows are checked, book by book
+    checks = "1"
+    if (len(order) > 1 or one_word) and words:
+        checked.append("SELECT rowid AS book_id FROM book_words WHERE book_words MATCH :words")
+        # By the lists of the books holding each unproven phrase: book_words' books hold all its words, so
+        # a book without the phrase is common among them, and asking about it costs a scan to the phrase's
+        # next match ("Countenance Of My Friend--His Eyes": 150 ms of such lookups, the list 17 ms).
+        rest = [i for i in order if i in set(unproven or [])]
+        checks = " AND ".join(
+            [text_allowed, *(phrase_check(f"p{i}", text_allowed, chapter_filter, lists=True) for i in rest)]
+        )
+    elif len(order) > 1:
+        checked.append(f"SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :p{order[0]}")
+        checked.append(
+            f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts"
             f" WHERE chapter_fts MATCH :p{order[0]}{chapter_filter}"
         )
-    # The rarest other phrase first: a book without it fails at the first lookup.
-    checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:]) or "1"
+        # The rarest other phrase first: a book without it fails at the first lookup.
+        checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:])
     # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
     # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
-    # of the streams, which is the order of the tiers.
-    return f"""
-        SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
+    # of the streams, which is the order of the tiers. The checked streams are a second statement, run
+    # only when the first found too few, which leaves out the books it found before any check: most of
+    # a checked stream's books can be those, and a check costs 50-100 µs.
+    statements = [
+        f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
         FROM ({" UNION ALL ".join(streams)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
-        WHERE {filters} AND (s.ok OR {checks}) LIMIT :cap1"""
+        WHERE {filters} LIMIT :cap1"""
+    ]
+    if checked:
+        statements.append(
+            f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
+            FROM ({" UNION ALL ".join(checked)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
+            WHERE {filters} AND b.id NOT IN (SELECT value FROM json_each(:seen)) AND {checks}
+            LIMIT :rest"""
+        )
+    return statements
 
 
-def collect(db: Database, sql: str, params: dict) -> list[int]:
-    """The ids of the books found, in tier order, the title as typed first: one pass over the stream."""
-    rows = db.execute(sql, params).fetchall()
+def collect(db: Database, statements: list[str], params: dict) -> list[int]:
+    """The ids of the books found, in tier order, the title as typed first: `candidates`' statements in
+    turn, until :cap1 books are found."""
+    rows = db.execute(statements[0], params).fetchall()
+    if len(rows) < params["cap1"] and len(statements) > 1:
+        more = {"seen": json.dumps([book_id for book_id, _ in rows]), "rest": params["cap1"] - len(rows)}
+        rows += db.execute(statements[1], {**params, **more}).fetchall()
     return [book_id for book_id, _ in sorted(rows, key=lambda row: not row[1])]
 
 
-MATCHED = """matched AS (
+# Materialized: the facets use it four times, and as a co-routine each use read the list and looked up
+# every book again (0.8 ms each for 1,000 books).
+MATCHED = """matched AS MATERIALIZED (
             SELECT b.id AS book_id, b.language FROM json_each(:found_ids) AS j
             CROSS JOIN books AS b ON b.id = j.value LIMIT :cap)"""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from pathlib import Path
 
 import pytest
 from markupsafe import Markup
 
-from accessible_lib import catalogue, search
+from accessible_lib import catalogue, search, search_chinese
 from accessible_lib.db import open_database
 from accessible_lib.errors import UserError
 from accessible_lib.ingest.model import Chapter, IngestedBook
@@ -303,3 +304,13 @@ def test_the_migration_indexes_books_already_in_the_catalogue(tmp_path):
     hit = search.search(db, "荒坟").hits[0]
     assert (hit.book_id, hit.chapter_position, str(hit.snippet)) == (7, 1, "野草<mark>荒坟</mark>")
     db.close()
+
+
+def test_folding_maps_chinese_characters_to_chinese_characters():
+    """search_text folds before it separates: right only while every character folded, and every character
+    it folds to, is one the separators are put around."""
+    table = search_chinese._fold_table()
+    cjk = re.compile(f"[{search._CJK}]")
+    assert table and all(cjk.match(chr(source)) and cjk.match(target) for source, target in table.items())
+    separated = "\u200b".join(["新", "款", "iPhone", "手", "机", "论", "语"])
+    assert search.search_text("新款iPhone手機\x02論語") == separated

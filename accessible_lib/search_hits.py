@@ -1,0 +1,189 @@
+"""What the results page shows of each hit of one page: title, authors, a chapter to read and a snippet.
+
+Why it is done this way (issue 12: about half of a search's time at 150,000 books went here):
+
+- Titles and authors of the whole page in two statements, not two per hit.
+- Which chapter to link to, for a book found by its record or by words spread over its chapters: the
+  first chapter holding every phrase, else the first holding any. Asking FTS5 for "every phrase, within
+  this book's rowids" costs a scan to the next chapter anywhere that holds them when this book has none:
+  FTS5 checks the rowid bounds only after it has found a match, so for a rare phrase of common Chinese
+  characters one such lookup read hundreds of thousands of rows, 20 ms, once per hit. So the page's books
+  are taken in id order and each lookup asks for the first match at or after the book: where it lands
+  past a book, the books before it have none, and no stretch of the index is read twice.
+- A beginning (`creat*`) costs FTS5 a merge of every word it begins, in every statement that uses it:
+  one statement finds the chapters of all hits and one makes their snippets, instead of three per hit.
+- `snippet()` reads the chapter through the search text function; no bm25 anywhere (its IDF costs a
+  pass over every match of every phrase, per call).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+from sqlite_utils import Database
+
+from . import search_chinese
+
+CHAPTER_BITS = 20  # search.CHAPTER_BITS (search.py imports this module)
+SEPARATOR = "\u200b"
+MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
+ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class Hit:
+    book_id: int
+    title: str
+    authors: list[str]
+    language: str | None
+    snippet: Markup  # escaped text with <mark> around the matches
+    chapter_position: int | None  # where to read the match; None when only the metadata matched
+    chapter_title: str | None
+
+
+def key_range(book_id: int) -> tuple[int, int]:
+    low = book_id << CHAPTER_BITS
+    return low, low + (1 << CHAPTER_BITS) - 1
+
+
+def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: bool) -> list[Hit]:
+    """The hits of one page, in `ranked` order ((book id, chapter key or None), best first). `query` is
+    search._Query: its phrases, the FTS5 queries and the statuses whose text must not be quoted."""
+    if not ranked:
+        return []
+    ids = [book_id for book_id, _ in ranked]
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"SELECT id, title, language, rights_status FROM books WHERE id IN ({marks})", ids)
+    books = {row[0]: row[1:] for row in rows}
+    authors: dict[int, list[str]] = {book_id: [] for book_id in ids}
+    for book_id, name in db.execute(
+        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position", ids
+    ):
+        authors[book_id].append(name)
+    hidden = {book_id for book_id in ids if books[book_id][2] in query.text_hidden}  # record only
+    keys = {book_id: None if book_id in hidden else key for book_id, key in ranked}
+    for book_id in ids:
+        if keys[book_id] is None and book_id not in hidden:
+            keys[book_id] = query.known_chapters.get(book_id)
+    keys.update(first_chapters(db, query, [b for b in ids if keys[b] is None and b not in hidden]))
+    tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
+    markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
+    snippets = _chapter_snippets(db, query, {b: k for b, k in keys.items() if k is not None}, markers)
+    hits = []
+    for book_id in ids:
+        title, language, _ = books[book_id]
+        chapter_key = keys[book_id]
+        chapter_position = chapter_title = None
+        if chapter_key is not None:
+            chapter_position = chapter_key & ((1 << CHAPTER_BITS) - 1)
+            row = db.execute(
+                "SELECT title, text FROM chapters WHERE book_id = ? AND position = ?",
+                [book_id, chapter_position],
+            ).fetchone()
+            chapter_title = row[0] if row else None
+            shown = snippets.get(chapter_key, "")
+            if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
+                shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
+        else:
+            raw = db.execute(
+                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
+                [*markers, query.params["any"], book_id],
+            ).fetchone()
+            # None when the best snippet is the pinyin column, which is no text of the book: show none.
+            texts = _metadata_texts(db, book_id, authors[book_id])
+            shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
+        snippet = snippet_markup(shown)
+        hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
+    return hits
+
+
+def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:
+    """For each book, the key of its first chapter holding every phrase, else of its first holding any;
+    books with neither are left out."""
+    found: dict[int, int] = {}
+    wanted = sorted(book_ids)
+    for match in dict.fromkeys(query.text_match[m] for m in ("all", "any")):  # one phrase: both the same
+        if not wanted:
+            break
+        if query.prefixed:
+            found.update(_first_in_one_pass(db, match, wanted))
+        else:
+            found.update(_first_in_turn(db, match, wanted))
+        wanted = [book_id for book_id in wanted if book_id not in found]
+    return found
+
+
+def _first_in_turn(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+    """The first match at or after each book's first chapter, the books in id order: a match past a book
+    says that every book before it holds none, so no stretch of the index is read twice."""
+    found = {}
+    i = 0
+    while i < len(book_ids):
+        row = db.execute(
+            "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid >= ? LIMIT 1",
+            [match, book_ids[i] << CHAPTER_BITS],
+        ).fetchone()
+        if row is None:
+            break
+        book_id = row[0] >> CHAPTER_BITS
+        while i < len(book_ids) and book_ids[i] < book_id:
+            i += 1
+        if i < len(book_ids) and book_ids[i] == book_id:
+            found[book_id] = row[0]
+            i += 1
+    return found
+
+
+def _first_in_one_pass(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+    low, high = key_range(book_ids[0])[0], key_range(book_ids[-1])[1]
+    wanted = set(book_ids)
+    found: dict[int, int] = {}
+    sql = "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
+    rows = db.execute(sql, [match, low, high])
+    for (key,) in rows:
+        book_id = key >> CHAPTER_BITS
+        if book_id in wanted and book_id not in found:
+            found[book_id] = key
+    return found
+
+
+def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple) -> dict[int, str]:
+    """Chapter key -> FTS5's snippet of the chapter's text, with markers."""
+    if not keys:
+        return {}
+    select = "SELECT rowid, snippet(chapter_fts, 1, ?, ?, ?, ?) FROM chapter_fts WHERE chapter_fts MATCH ?"
+    if query.prefixed:  # one merge of the beginning's words; `+ 0` keeps SQLite from asking FTS5 per key
+        wanted = sorted(keys.values())
+        rows = db.execute(
+            f"{select} AND rowid BETWEEN ? AND ? AND rowid + 0 IN (SELECT value FROM json_each(?))",
+            [*markers, query.text_match["any"], wanted[0], wanted[-1], json.dumps(wanted)],
+        )
+        return dict(rows.fetchall())
+    snippets = {}
+    for key in keys.values():
+        row = db.execute(f"{select} AND rowid = ?", [*markers, query.text_match["any"], key]).fetchone()
+        snippets[key] = row[1] if row else ""
+    return snippets
+
+
+def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:
+    """The metadata columns as written, in the order they are indexed, for `search_chinese.unfold`."""
+    title, subtitle, description, publisher = db.execute(
+        "SELECT title, subtitle, description, publisher FROM books WHERE id = ?", [book_id]
+    ).fetchone()
+    subjects = "; ".join(
+        r[0]
+        for r in db.execute("SELECT subject FROM book_subjects WHERE book_id = ? ORDER BY subject", [book_id])
+    )
+    return [title, subtitle, "; ".join(authors), subjects, description, publisher]
+
+
+def snippet_markup(raw: str | None) -> Markup:
+    """FTS5's snippet as safe HTML: text escaped, markers made <mark>, CJK separators removed."""
+    text = _SPACES.sub(" ", (raw or "").replace(SEPARATOR, "")).strip()
+    html = str(escape(text)).replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
+    return Markup(html.replace(ELLIPSIS, "…"))
