@@ -175,6 +175,12 @@ class PrefixDigest:
         except OSError:
             self._state = None
 
+    def wait(self) -> None:
+        """Until the prefix is hashed: an append started earlier may change the file first, and the
+        checksum then falls back to the whole file (correct, only slower), which a test of the fast path
+        must not leave to the scheduler."""
+        self._thread.join()
+
     def hexdigest(self, archive: Path) -> str | None:
         """The checksum of `archive` (this build's, in its workspace beside the append's marker), or None."""
         self._thread.join()
