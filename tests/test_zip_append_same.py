@@ -12,15 +12,7 @@ from voices import zip_append
 
 
 def test_members_known_the_same_are_not_read_and_the_archive_is_whole(tmp_path: Path, monkeypatch) -> None:
-    root = tmp_path / "work"
-    root.mkdir()
-    names = [f"{letter}.mp3" for letter in "abcd"]
-    for name in names:
-        (root / name).write_bytes(name[0].encode() * 1000)
-    previous = tmp_path / "book.zip"
-    with zipfile.ZipFile(previous, "w") as archive:
-        for name in names:
-            archive.write(root / name, name)
+    root, previous, names = _archive(tmp_path)
     old_size = previous.stat().st_size
     (root / "c.mp3").write_bytes(b"C" * 1000)  # changed, same size: only its checksum tells
     read = []
