@@ -203,33 +203,6 @@ def test_staff_change_an_entry_and_rebuild_on_the_book_page(library, tmp_path) -
     db.close()
 
 
-def test_an_append_not_published_is_undone_and_a_wasteful_one_is_refused(tmp_path) -> None:
-    from voices import zip_append
-
-    root = tmp_path / "work"
-    root.mkdir()
-    names = [f"{letter}.mp3" for letter in "abcd"]
-    for name in names:
-        (root / name).write_bytes(name[0].encode() * 1000)
-    previous = tmp_path / "book.zip"
-    with zipfile.ZipFile(previous, "w") as archive:
-        for name in names:
-            archive.write(root / name, name)
-    original = previous.read_bytes()
-    (root / "b.mp3").write_bytes(b"B" * 1000)
-    assert zip_append.append_zip(previous, root / "book.zip", root, names)
-    with zipfile.ZipFile(previous) as grown:
-        assert [grown.read(name) for name in names] == [(root / name).read_bytes() for name in names]
-        assert grown.namelist() == names
-    zip_append.undo(root)  # the build was not published: the previous edition is as it was
-    assert previous.read_bytes() == original and not (root / zip_append.MARKER).exists()
-    (root / "book.zip").unlink()
-    for name in names:  # every member changed: writing the archive anew is cheaper
-        (root / name).write_bytes(name[0].upper().encode() * 1000)
-    assert not zip_append.append_zip(previous, root / "book.zip", root, names)
-    assert previous.read_bytes() == original and not (root / "book.zip").exists()
-
-
 @pytest.mark.parametrize("format_name", ["daisy202", "epub3-mo"])
 def test_daisy_and_epub_editions_reuse_the_chapters_an_entry_is_not_in(
     format_name, settings, db, tmp_path

@@ -71,3 +71,20 @@ def test_no_checksum_from_a_prefix_that_changed_or_a_new_archive(tmp_path: Path)
     other.mkdir()
     (other / "book.zip").write_bytes(previous.read_bytes())  # written anew: another file
     assert zip_append.PrefixDigest(previous).hexdigest(other / "book.zip") is None
+
+
+def test_an_append_not_published_is_undone_and_a_wasteful_one_is_refused(tmp_path: Path) -> None:
+    root, previous, names = _archive(tmp_path)
+    original = previous.read_bytes()
+    (root / "b.mp3").write_bytes(b"B" * 1000)
+    assert zip_append.append_zip(previous, root / "book.zip", root, names)
+    with zipfile.ZipFile(previous) as grown:
+        assert [grown.read(name) for name in names] == [(root / name).read_bytes() for name in names]
+        assert grown.namelist() == names
+    zip_append.undo(root)  # the build was not published: the previous edition is as it was
+    assert previous.read_bytes() == original and not (root / zip_append.MARKER).exists()
+    (root / "book.zip").unlink()
+    for name in names:  # every member changed: writing the archive anew is cheaper
+        (root / name).write_bytes(name[0].upper().encode() * 1000)
+    assert not zip_append.append_zip(previous, root / "book.zip", root, names)
+    assert previous.read_bytes() == original and not (root / "book.zip").exists()
