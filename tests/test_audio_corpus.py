@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 from lxml import etree
 from mutagen.mp3 import MP3
 
+from accessible_lib import caches
 from accessible_lib.db import open_database
 from accessible_lib.editions.export import export_book
 from accessible_lib.editions.runner import run_conversion
@@ -41,7 +43,9 @@ CHECKER = Path(__file__).parent / "tools" / "EpubCheckMany.java"
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
+    """The corpus imported into a library whose data directory the conversions use, as a worker's do: its
+    sentence cache speaks each sentence once for the three formats of a book, as in production."""
     settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("audio-corpus") / "data")
     db = open_database(settings.database_path)
     try:
@@ -50,9 +54,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
             [result] = list(import_paths(db, settings, [path]))
             assert result.status == IMPORTED, f"{path.name}: {result.reason}"
             books[path.name] = cap(json.loads(json.dumps(export_book(db, result.book_id))))
-        return books
     finally:
         db.close()
+    before = list(caches._chosen)
+    caches.use_data_dir(settings)
+    yield books
+    caches._chosen[:] = before
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +75,8 @@ def editions(
         main = next(f for f in files if f["name"].startswith("book."))
         return job, workspace / main["name"]
 
-    jobs = [(name, fmt) for name in corpus for fmt in FORMATS]
+    # Format by format, so that a book's DAISY and EPUB find its sentences spoken by its MP3 edition.
+    jobs = [(name, fmt) for fmt in FORMATS for name in corpus]
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(convert, jobs))
 
