@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import catalogue, search_capped, search_chinese, search_hits, search_presence
+from . import catalogue, search_capped, search_chinese, search_hits, search_pairs, search_presence
 from .errors import UserError
 from .i18n import gettext
 from .search_hits import Hit
@@ -104,6 +104,7 @@ def search_text(text: str | None) -> str | None:
 def register_functions(conn: sqlite3.Connection) -> None:
     """Make the chapter index usable on `conn`; cheap, so it is called before every use."""
     conn.create_function(SEARCH_TEXT_FUNCTION, 1, search_text, deterministic=True)
+    search_pairs.register(conn)
 
 
 def create_search_tables(db: Database) -> None:
@@ -175,6 +176,12 @@ def index_book(
             )
         ]
     db.conn.executemany("INSERT INTO chapter_fts (rowid, title, body) VALUES (?, ?, ?)", keyed)
+    if search_pairs.exists(db):
+        pairs = search_pairs.pairs_text
+        db.conn.executemany(
+            f"INSERT INTO {search_pairs.TABLE} (rowid, title, body) VALUES (?, ?, ?)",
+            [(key, pairs(title, folded=True), pairs(body, folded=True)) for key, title, body in keyed],
+        )
     if search_presence.exists(db):
         words = search_presence.words_text(record, [(title, body) for _, title, body in keyed])
         search_presence.index(db, book_id, words)
@@ -199,6 +206,16 @@ def unindex_book(db: Database, book_id: int) -> None:
             WHERE c.book_id = ?""",
         [book_id],
     )
+    if search_pairs.exists(db):
+        pairs = search_pairs.PAIRS_FUNCTION
+        db.execute(
+            f"""INSERT INTO {search_pairs.TABLE} ({search_pairs.TABLE}, rowid, title, body)
+                SELECT 'delete', d.id, {pairs}(c.title), {pairs}(c.text)
+                FROM chapters AS c
+                JOIN {search_pairs.TABLE}_docsize AS d ON d.id = (c.book_id << {CHAPTER_BITS}) + c.position
+                WHERE c.book_id = ?""",
+            [book_id],
+        )
 
 
 def rebuild_index(db: Database) -> None:
@@ -209,6 +226,8 @@ def rebuild_index(db: Database) -> None:
     for (book_id,) in db.execute("SELECT id FROM books").fetchall():
         _index_book_metadata(db, book_id)
     db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
+    if search_pairs.exists(db):
+        db.execute(f"INSERT INTO {search_pairs.TABLE} ({search_pairs.TABLE}) VALUES ('rebuild')")
     if search_presence.exists(db):
         search_presence.rebuild(db)
 
@@ -482,7 +501,12 @@ class _Query:
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
-        self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts
+        self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts' snippets
+        # Chapters are found through chapter_pairs when every phrase is a Chinese phrase (search_pairs.py),
+        # else through chapter_fts; `collect` chooses, once it knows the catalogue has the pairs.
+        self.pair_phrases = [search_pairs.phrase(phrase) for phrase in phrases]
+        self.chapter_table = "chapter_fts"
+        self.chapter_match = dict(self.text_match)  # the chapter index's own `any` and `all`
         # A query typed as pinyin in several words (`lun yu`) also finds the book whose pinyin key is
         # the words joined (`lunyu`), in the pinyin column only.
         if pinyin:
@@ -529,7 +553,8 @@ class _Query:
                 f"coalesce(b.rights_status, '') NOT IN ({self._bind('text_hidden', text_hidden)})"
             )
         for i, phrase in enumerate(phrases):
-            self.params[f"p{i}"] = phrase
+            self.params[f"p{i}"] = self.params[f"text_p{i}"] = phrase
+        self.params["text_all"] = self.params["all"]
         self.prefixed = any(phrase.endswith(" *") for phrase in phrases)
         self.plan: search_capped.Plan | None = None
         self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
@@ -548,6 +573,8 @@ class _Query:
         `cap` books, and that list is both its probe and, when complete, its chapter stream: for a rare
         phrase of common characters each pass over the chapters costs most of the index, 20-50 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
+        if all(self.pair_phrases) and search_pairs.exists(db):
+            self._use_pairs()
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
             self.params["words"] = words
@@ -564,6 +591,7 @@ class _Query:
             words="words" in self.params,
             unproven=unproven,
             chapter_books="chapter_books" in self.params,
+            table=self.chapter_table,
         )
         self.found_ids = search_capped.collect(db, statements, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
@@ -571,12 +599,21 @@ class _Query:
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
 
+    def _use_pairs(self) -> None:
+        pairs = [phrase for phrase in self.pair_phrases if phrase]
+        self.chapter_table = search_pairs.TABLE
+        self.chapter_match = {"any": " OR ".join(pairs), "all": " AND ".join(pairs)}
+        self.params["text_all"] = self.chapter_match["all"]
+        for i, phrase in enumerate(pairs):
+            self.params[f"text_p{i}"] = phrase
+
     def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
         """The one phrase's chapters, read until they name more than `cap` books and kept as the chapter
         stream when that is all of them, and its matches in book_fts counted: the probe of one phrase,
         with one pass over the chapters. Each book's first chapter is kept for its hit."""
+        table = self.chapter_table
         cursor = db.execute(
-            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter}", self.params
+            f"SELECT rowid FROM {table} WHERE {table} MATCH :text_all{self.chapter_filter}", self.params
         )
         chapters = 0
         for (key,) in cursor:
@@ -594,7 +631,17 @@ class _Query:
 
     def _probe(self, db: Database, cap: int) -> search_capped.Plan:
         driver = "words" not in self.params
-        return search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params, driver=driver)
+        texts = [self.params[f"text_p{i}"] for i in range(len(self.phrases))]
+        return search_capped.probe(
+            db,
+            self.phrases,
+            cap,
+            self.chapter_filter,
+            self.params,
+            driver=driver,
+            table=self.chapter_table,
+            text_phrases=texts,
+        )
 
     def _bind(self, name: str, values: tuple[str, ...]) -> str:
         marks = []
@@ -664,8 +711,8 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
         text AS MATERIALIZED (
             SELECT book_id, min(score) AS score, chapter_key FROM (
                 SELECT rowid >> {CHAPTER_BITS} AS book_id, rowid AS chapter_key,
-                       bm25(chapter_fts, {chapter_weights}) AS score
-                FROM chapter_fts WHERE chapter_fts MATCH :all{query.chapter_filter}
+                       bm25({query.chapter_table}, {chapter_weights}) AS score
+                FROM {query.chapter_table} WHERE {query.chapter_table} MATCH :text_all{query.chapter_filter}
                 LIMIT -1  -- not flattened: FTS5 computes bm25 only while its cursor is on the row
             ) GROUP BY book_id)
         SELECT book_id, chapter_key FROM (

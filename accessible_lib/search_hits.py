@@ -106,25 +106,26 @@ def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:
     books with neither are left out."""
     found: dict[int, int] = {}
     wanted = sorted(book_ids)
-    for match in dict.fromkeys(query.text_match[m] for m in ("all", "any")):  # one phrase: both the same
+    table = query.chapter_table  # chapter_fts, or chapter_pairs for Chinese phrases (search_pairs.py)
+    for match in dict.fromkeys(query.chapter_match[m] for m in ("all", "any")):  # one phrase: both the same
         if not wanted:
             break
         if query.prefixed:
-            found.update(_first_in_one_pass(db, match, wanted))
+            found.update(_first_in_one_pass(db, table, match, wanted))
         else:
-            found.update(_first_in_turn(db, match, wanted))
+            found.update(_first_in_turn(db, table, match, wanted))
         wanted = [book_id for book_id in wanted if book_id not in found]
     return found
 
 
-def _first_in_turn(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+def _first_in_turn(db: Database, table: str, match: str, book_ids: list[int]) -> dict[int, int]:
     """The first match at or after each book's first chapter, the books in id order: a match past a book
     says that every book before it holds none, so no stretch of the index is read twice."""
     found = {}
     i = 0
     while i < len(book_ids):
         row = db.execute(
-            "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid >= ? LIMIT 1",
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid >= ? LIMIT 1",
             [match, book_ids[i] << CHAPTER_BITS],
         ).fetchone()
         if row is None:
@@ -138,11 +139,11 @@ def _first_in_turn(db: Database, match: str, book_ids: list[int]) -> dict[int, i
     return found
 
 
-def _first_in_one_pass(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+def _first_in_one_pass(db: Database, table: str, match: str, book_ids: list[int]) -> dict[int, int]:
     low, high = key_range(book_ids[0])[0], key_range(book_ids[-1])[1]
     wanted = set(book_ids)
     found: dict[int, int] = {}
-    sql = "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
+    sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid BETWEEN ? AND ?"
     rows = db.execute(sql, [match, low, high])
     for (key,) in rows:
         book_id = key >> CHAPTER_BITS

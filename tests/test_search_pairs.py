@@ -1,0 +1,99 @@
+"""Chinese phrases found through the index of character pairs (search_pairs.py, migration m030_zh_pairs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accessible_lib import catalogue, search, search_pairs
+
+from .conftest import make_book
+
+
+def found(db, query: str) -> set[str]:
+    return {hit.title for hit in search.search(db, query, per_page=100).hits}
+
+
+def pairs_match(db, query: str) -> set[int]:
+    rows = db.execute("SELECT rowid >> 20 FROM chapter_pairs WHERE chapter_pairs MATCH ?", [query])
+    return {book_id for (book_id,) in rows.fetchall()}
+
+
+@pytest.fixture
+def books(db) -> dict[str, int]:
+    def add(title: str, *texts: str) -> int:
+        chapters = [(f"第{i}章", text) for i, text in enumerate(texts, 1)]
+        return catalogue.add_book(db, make_book(title, chapters, authors=["佚名"], language="zh"))
+
+    return {
+        "dream": add("书甲", "此开卷第一回也。宝玉读红楼梦。", "又一回。"),
+        "traditional": add("书乙", "寶玉讀紅樓夢，夜深。"),
+        "comma": add("书丙", "天下红，楼阁高。"),  # 红 and 楼 side by side only across a comma
+        "runs": add("书丁", "问天地，地人安在"),  # 天地 then 地人, in two runs
+        "often": add("书戊", "红楼梦。" * 8, "红楼梦"),
+    }
+
+
+def test_a_chinese_phrase_is_found_through_the_pairs(db, books):
+    assert pairs_match(db, '"红楼 楼梦"') == {books["dream"], books["traditional"], books["often"]}
+    assert found(db, "红楼梦") == {"书甲", "书乙", "书戊"}
+    query = search._Query(search.parse_query("红楼梦"), None, None, None)
+    query.collect(db, 1000)
+    assert query.chapter_table == "chapter_pairs"
+
+
+def test_traditional_and_simplified_meet_in_the_pairs(db, books):
+    assert found(db, "紅樓夢") == found(db, "红楼梦")
+    assert found(db, "宝玉") == {"书甲", "书乙"}
+
+
+def test_a_single_character_is_still_found(db, books):
+    """No pair holds a run's last character alone (梦 in 红楼梦): one character stays in chapter_fts."""
+    assert found(db, "梦") == {"书甲", "书乙", "书戊"}
+    assert found(db, "阁") == {"书丙"}
+    query = search._Query(search.parse_query("梦"), None, None, None)
+    query.collect(db, 1000)
+    assert query.chapter_table == "chapter_fts"
+
+
+def test_a_phrase_across_punctuation_is_no_phrase(db, books):
+    assert "书丙" not in found(db, "红楼")
+    assert found(db, "天地人") == set()  # 天地，地人: the pairs are there, in two runs
+    assert found(db, "天地") == {"书丁"} and found(db, "地人") == {"书丁"}
+
+
+def test_ranking_puts_the_chapter_richest_in_the_phrase_first(db, books):
+    results = search.search(db, "红楼梦")
+    assert [hit.title for hit in results.hits][0] == "书戊"
+    [first] = [hit for hit in results.hits if hit.title == "书戊"]
+    assert first.chapter_position == 1 and "<mark>" in first.snippet
+
+
+def test_mixed_queries_and_beginnings_stay_on_the_character_index(db, books):
+    assert search_pairs.phrase('"红\u200b楼"') == '"红楼"'
+    assert search_pairs.phrase('"红"') is None  # one character
+    assert search_pairs.phrase('"red"') is None
+    assert search_pairs.phrase('"红\u200b楼 red"') is None  # not only Chinese
+    assert found(db, "红楼梦 第一回") == {"书甲"}  # every phrase Chinese: both through the pairs
+    assert found(db, "宝玉 夜深") == {"书乙"}
+
+
+def test_a_deleted_or_rewritten_book_leaves_the_pairs(db, books):
+    book_id = books["traditional"]
+    with db.conn:
+        search.unindex_book(db, book_id)
+    assert book_id not in pairs_match(db, '"红楼"')
+    with db.conn:
+        search.index_book(db, book_id)
+    assert book_id in pairs_match(db, '"红楼"')
+    rewritten = make_book("书乙", [("第1章", "江水东流。")], authors=["佚名"], language="zh")
+    catalogue.rebuild_contents(db, book_id, rewritten)
+    assert book_id not in pairs_match(db, '"红楼"')
+    assert found(db, "东流") == {"书乙"}
+    search.reindex_all(db)  # the repair rebuilds the pairs too
+    assert pairs_match(db, '"红楼"') == {books["dream"], books["often"]}
+
+
+def test_pairs_text_breaks_runs_at_anything_not_chinese():
+    assert search_pairs.pairs_text("甲乙，乙丙丁 abc 紅樓・日本") == "甲乙 0 乙丙 丙丁 0 红楼 0 日本"
+    assert search_pairs.pairs_text("English only") == ""
+    assert search_pairs.pairs_text("单") == ""
