@@ -45,6 +45,7 @@ A search is a few statements, each cheap on its own at 150,000 books:
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import sqlite3
@@ -372,12 +373,41 @@ def search(
     return results
 
 
+class _InTurn:
+    """A lock that hands itself to its waiters in the order they came.
+
+    `threading.Lock` wakes whichever waiter the system picks, so under load some searches waited for many
+    others in a row (a long tail); in turn, a search waits at most for those that came before it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._busy = False
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._busy:
+                self._busy = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the search before this one: the lock is handed over, still busy
+
+    def __exit__(self, *exc) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._busy = False
+
+
 # One search at a time in a process. A search is CPU work in SQLite and in Python (the progress handler,
 # the text function behind snippets) on one core: fifty at once in one process's threads share that core
 # and the GIL, so each took fifty times as long and hit the time limit (503s under load, issue 12). In
 # turn, each runs at full speed and the time limit counts its own work, not its wait; `make run` starts one
 # web process per core, so the cores still search side by side.
-_ONE_AT_A_TIME = threading.Lock()
+_ONE_AT_A_TIME = _InTurn()
 
 
 def _beginning_may_help(db: Database, query: str) -> bool:
@@ -453,6 +483,13 @@ def _search(
     return results
 
 
+# SQLite instructions between two checks of the time limit. Each check is a call into Python, which must take
+# the GIL: under load another thread (a page being rendered) holds it, and the search waited for it at every
+# check (up to the interpreter's switch interval, 5 ms). At 1,000 a search made about a hundred checks; an
+# instruction is well under a microsecond, so 20,000 still checks the limit many times a second.
+PROGRESS_STEPS = 20_000
+
+
 class _time_limit:
     """Abort the statements run inside it after `ms` milliseconds, as a UserError.
 
@@ -471,7 +508,7 @@ class _time_limit:
         return 0
 
     def __enter__(self) -> None:
-        self.conn.set_progress_handler(self._check, 1000)
+        self.conn.set_progress_handler(self._check, PROGRESS_STEPS)
 
     def __exit__(self, kind, error, traceback) -> None:
         self.conn.set_progress_handler(None, 0)
