@@ -82,15 +82,44 @@ def test_a_deleted_or_rewritten_book_leaves_the_pairs(db, books):
     with db.conn:
         search.unindex_book(db, book_id)
     assert book_id not in pairs_match(db, '"红楼"')
+    check(db)
     with db.conn:
         search.index_book(db, book_id)
     assert book_id in pairs_match(db, '"红楼"')
+    check(db)
     rewritten = make_book("书乙", [("第1章", "江水东流。")], authors=["佚名"], language="zh")
     catalogue.rebuild_contents(db, book_id, rewritten)
     assert book_id not in pairs_match(db, '"红楼"')
     assert found(db, "东流") == {"书乙"}
+    check(db)
     search.reindex_all(db)  # the repair rebuilds the pairs too
     assert pairs_match(db, '"红楼"') == {books["dream"], books["often"]}
+    check(db)
+
+
+def check(db) -> None:
+    """FTS5's own consistency check of the index: raises when it is corrupt (a wrong delete makes it so)."""
+    db.execute("INSERT INTO chapter_pairs (chapter_pairs) VALUES ('integrity-check')")
+
+
+def test_the_migration_fills_the_pairs_for_books_already_in_the_catalogue(tmp_path):
+    from accessible_lib.db import open_database
+    from accessible_lib.migrations import migrations
+
+    db = open_database(tmp_path / "old.db", migrate=False)
+    try:
+        migrations.apply(db, stop_before="m030_zh_pairs")
+        book = make_book("书", [("一", "宝玉读红楼梦。"), ("二", "红，楼")], authors=["佚名"], language="zh")
+        book_id = catalogue.add_book(db, book)
+        assert not search_pairs.exists(db)
+        assert {hit.book_id for hit in search.search(db, "红楼").hits} == {book_id}  # before: chapter_fts
+        migrations.apply(db)
+        assert pairs_match(db, '"红楼 楼梦"') == {book_id}
+        assert db.execute("SELECT count(*) FROM chapter_pairs_docsize").fetchone()[0] == 2
+        check(db)
+        assert {hit.book_id for hit in search.search(db, "宝玉").hits} == {book_id}
+    finally:
+        db.close()
 
 
 def test_pairs_text_breaks_runs_at_anything_not_chinese():
