@@ -340,3 +340,14 @@ def test_searches_waiting_for_their_turn_go_in_the_order_they_came():
     for thread in threads:
         thread.join(5)
     assert order == list(range(6))
+
+
+def test_search_text_separates_exactly_as_the_boundary_pattern_says():
+    """search_text separates a run of CJK characters at a time (faster); the index already built holds what
+    the boundary pattern made, so every text must come out the same, the odd cases included (・, a combining
+    mark, digits, the underscore that `\\w` matches and FTS5 does not)."""
+    texts = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(CORPUS.glob("*/*.txt"))]
+    texts += ["a红b", "・a", "a・", "红・", "x゠y红", "红楼 abc 梦", "１红", "_红_", "a・・b", "か\u3099a"]
+    for text in texts:
+        expected = search._CJK_BOUNDARY.sub("\u200b", search_chinese.fold(text))
+        assert search.search_text(text) == expected, text[:40]
