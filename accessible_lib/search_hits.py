@@ -32,6 +32,9 @@ SEPARATOR = "\u200b"
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
 ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
 _SPACES = re.compile(r"\s+")
+_MARKERS = re.compile(f"[{MARK_OPEN}{MARK_CLOSE}{ELLIPSIS}]")
+MAX_MARKED = 200  # occurrences of the phrases looked for in one chapter
+PAIRS_TABLE = "chapter_pairs"  # search_pairs.TABLE (search.py imports this module)
 
 
 @dataclass
@@ -72,7 +75,10 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     keys.update(first_chapters(db, query, [b for b in ids if keys[b] is None and b not in hidden]))
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
     markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
-    snippets = _chapter_snippets(db, query, {b: k for b, k in keys.items() if k is not None}, markers)
+    pairs = query.chapter_table == PAIRS_TABLE  # Chinese phrases: snippets cut here, from the text
+    chapter_keys = {b: k for b, k in keys.items() if k is not None}
+    snippets = {} if pairs else _chapter_snippets(db, query, chapter_keys, markers)
+    phrases = [phrase[1:-1].replace(SEPARATOR, "").replace('""', '"') for phrase in query.phrases]
     hits = []
     for book_id in ids:
         title, language, _ = books[book_id]
@@ -85,9 +91,12 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
                 [book_id, chapter_position],
             ).fetchone()
             chapter_title = row[0] if row else None
-            shown = snippets.get(chapter_key, "")
-            if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
-                shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
+            if pairs:  # cut from the text as written: in the book's own script already
+                shown = phrase_snippet(row[1] if row else "", phrases, tokens + tokens // 4)
+            else:
+                shown = snippets.get(chapter_key, "")
+                if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's script
+                    shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
         else:
             raw = db.execute(
                 "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
@@ -99,6 +108,38 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
         snippet = snippet_markup(shown)
         hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
     return hits
+
+
+def phrase_snippet(text: str | None, phrases: list[str], length: int) -> str:
+    """About `length` characters of `text` around the first of `phrases` (folded Chinese, as the pairs index
+    matches them: the characters side by side), each phrase in it marked, in the text's own script.
+
+    For a search of Chinese phrases only (search_pairs.py), instead of FTS5's snippet(): that one reads the
+    chapter through the search text function and the position lists of every character of the phrase, half
+    a millisecond a hit, and would mark the characters across punctuation too, where the pairs do not match.
+    """
+    text = _MARKERS.sub("", text or "")
+    folded = search_chinese.fold(text)
+    spans = []
+    for phrase in phrases:
+        at = folded.find(phrase) if phrase else -1
+        while at >= 0 and len(spans) < MAX_MARKED:
+            spans.append((at, at + len(phrase)))
+            at = folded.find(phrase, at + len(phrase))
+    spans.sort()
+    first = spans[0][0] if spans else 0
+    end = min(len(text), max(0, first - length // 4) + length)
+    start = max(0, end - length)
+    parts = [ELLIPSIS] if start else []
+    at = start
+    for begin, finish in spans:
+        if begin >= at and finish <= end:
+            parts += [text[at:begin], MARK_OPEN, text[begin:finish], MARK_CLOSE]
+            at = finish
+    parts.append(text[at:end])
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return "".join(parts)
 
 
 def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:

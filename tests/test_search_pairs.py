@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessible_lib import catalogue, search, search_pairs
+from accessible_lib import catalogue, search, search_hits, search_pairs
 
 from .conftest import make_book
 
@@ -126,3 +126,20 @@ def test_pairs_text_breaks_runs_at_anything_not_chinese():
     assert search_pairs.pairs_text("甲乙，乙丙丁 abc 紅樓・日本") == "甲乙 0 乙丙 丙丁 0 红楼 0 日本"
     assert search_pairs.pairs_text("English only") == ""
     assert search_pairs.pairs_text("单") == ""
+
+
+def test_a_chinese_hit_shows_the_phrase_marked_in_the_books_own_script(db, books):
+    hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
+    assert "<mark>紅樓夢</mark>" in hits["书乙"].snippet  # written in Traditional, found in Simplified
+    assert "<mark>红楼梦</mark>" in hits["书甲"].snippet
+    assert "\u200b" not in hits["书甲"].snippet
+
+
+def test_a_phrase_snippet_is_cut_around_the_first_match_with_every_match_in_it_marked():
+    text = "前" * 100 + "红楼梦，又红楼梦" + "后" * 100
+    shown = search_hits.phrase_snippet(text, ["红楼梦"], 40)
+    marked = search_hits.snippet_markup(shown)
+    assert marked.startswith("…") and marked.endswith("…")
+    assert marked.count("<mark>红楼梦</mark>") == 2
+    assert len(shown.replace("\x04", "").replace("\x02", "").replace("\x03", "")) == 40
+    assert search_hits.phrase_snippet("短文", ["红楼"], 40) == "短文"  # no match: the beginning, unmarked
