@@ -98,13 +98,16 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
                 if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's script
                     shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
         else:
-            raw = db.execute(
-                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
-                [*markers, query.params["any"], book_id],
-            ).fetchone()
-            # None when the best snippet is the pinyin column, which is no text of the book: show none.
             texts = _metadata_texts(db, book_id, authors[book_id])
-            shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
+            shown = _record_snippet(texts, phrases, tokens + tokens // 4) if pairs else None
+            if shown is None:
+                raw = db.execute(
+                    "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts"
+                    " WHERE book_fts MATCH ? AND rowid = ?",
+                    [*markers, query.params["any"], book_id],
+                ).fetchone()
+                # None when the best snippet is the pinyin column, which is no text of the book: show none.
+                shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
         snippet = snippet_markup(shown)
         hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
     return hits
@@ -210,6 +213,15 @@ def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple)
         row = db.execute(f"{select} AND rowid = ?", [*markers, query.text_match["any"], key]).fetchone()
         snippets[key] = row[1] if row else ""
     return snippets
+
+
+def _record_snippet(texts: list[str | None], phrases: list[str], length: int) -> str | None:
+    """`phrase_snippet` of the first part of the record (title, subtitle, authors...) holding a phrase; None
+    when none holds one as the characters side by side (then FTS5's snippet of the record is shown)."""
+    for text in texts:
+        if text and any(phrase and phrase in search_chinese.fold(text) for phrase in phrases):
+            return phrase_snippet(text, phrases, length)
+    return None
 
 
 def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:

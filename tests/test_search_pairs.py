@@ -143,3 +143,10 @@ def test_a_phrase_snippet_is_cut_around_the_first_match_with_every_match_in_it_m
     assert marked.count("<mark>红楼梦</mark>") == 2
     assert len(shown.replace("\x04", "").replace("\x02", "").replace("\x03", "")) == 40
     assert search_hits.phrase_snippet("短文", ["红楼"], 40) == "短文"  # no match: the beginning, unmarked
+
+
+def test_a_book_found_by_its_title_shows_the_phrase_marked_in_its_title(db, books):
+    catalogue.add_book(db, make_book("紅樓夢新編", [("一", "无关的文字。")], authors=["某"], language="zh"))
+    hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
+    assert "<mark>紅樓夢</mark>" in hits["紅樓夢新編"].snippet
+    assert hits["紅樓夢新編"].chapter_position is None
