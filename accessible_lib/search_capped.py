@@ -120,6 +120,7 @@ def candidates(
     words: bool = False,
     unproven: list[int] | None = None,
     chapter_books: bool = False,
+    meta_books: bool = False,
     table: str = "chapter_fts",
 ) -> list[str]:
     """The statements collecting at most :cap1 matching books, in the order above: (id, title as typed).
@@ -130,13 +131,17 @@ def candidates(
     book_words proves needs no chapter stream: the books holding it in a chapter but not in their record
     are the rest of book_words' books, in the same (id) order, one row a book instead of one a chapter.
     `chapter_books`: `:chapter_books` lists every book with a chapter holding the one phrase, in id order,
-    already found (`search._Query`): no need to ask FTS5 again. `table`: the chapter index, asked for
+    already found (`search._Query`): no need to ask FTS5 again; `meta_books` likewise, every book whose
+    record holds all phrases (`:meta_books`). `table`: the chapter index, asked for
     `:text_all` and `:text_pN`, the phrases as it is asked (chapter_fts; chapter_pairs: search_pairs.py)."""
     # Streams of book ids whose rows alone prove every phrase, then the checked ones: the driving phrase's
     # books, checked for the others; or book_words' books, checked for the unproven phrases, and found
     # only when their text may be searched (a book found by its record alone is in the second stream).
     streams = ["SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :title_all"]
-    streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
+    if meta_books:
+        streams.append("SELECT value FROM json_each(:meta_books)")
+    else:
+        streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
         streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin")
     one_word = len(order) == 1 and words and not unproven
