@@ -275,6 +275,19 @@ def _index_book_metadata(db: Database, book_id: int) -> list[str | None] | None:
     return record
 
 
+def optimize_indexes(db: Database) -> None:
+    """Merge each full-text index into one segment (FTS5's 'optimize'), inside the caller's transaction.
+
+    Books added one transaction at a time leave an FTS5 index in many segments (18 in the 150,000-book
+    bench catalogue's chapter_fts), and every term a search looks up is looked up in each: after this, a
+    chapter lookup took 0.04 ms instead of 0.14 and the mix's search CPU fell by 30%. New books add segments
+    again (FTS5 merges them in the background, up to a bound), so it is worth running again after a large
+    import; 40 s of CPU at 150,000 books."""
+    for table in ("book_fts", "book_words", search_pairs.TABLE, "chapter_fts"):
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
+            db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
+
 def reindex_all(db: Database) -> None:
     """Rebuild the whole index in one transaction: the repair for any drift between text and index."""
     with db.conn:

@@ -150,3 +150,15 @@ def test_a_book_found_by_its_title_shows_the_phrase_marked_in_its_title(db, book
     hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
     assert "<mark>紅樓夢</mark>" in hits["紅樓夢新編"].snippet
     assert hits["紅樓夢新編"].chapter_position is None
+
+
+def test_optimizing_the_indexes_leaves_one_segment_each_and_the_same_results(db, books):
+    before = {query: found(db, query) for query in ("红楼梦", "梦", "宝玉 夜深")}
+    segments = "SELECT count(DISTINCT segid) FROM {}_idx"
+    assert db.execute(segments.format("chapter_fts")).fetchone()[0] > 1  # one or more a book added
+    with db.conn:
+        search.optimize_indexes(db)
+    for table in ("book_fts", "book_words", "chapter_pairs", "chapter_fts"):
+        assert db.execute(segments.format(table)).fetchone()[0] == 1, table
+    assert {query: found(db, query) for query in before} == before
+    check(db)
