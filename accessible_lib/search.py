@@ -29,6 +29,9 @@ Why the index looks the way it does:
   in `chapters`, and `snippet()` still works. The price: the function must be registered on a connection
   before it reads snippets or changes the chapter index, and chapter text must not change while it is
   indexed (call `unindex_book` before deleting or rewriting a book's chapters; `reindex_all` repairs).
+- A search of Chinese phrases only (two characters or more each) finds its chapters through `chapter_pairs`
+  instead, each run of Chinese characters indexed as its overlapping pairs (search_pairs.py): a phrase of
+  common characters is a few short lists there, where `chapter_fts` reads both characters' positions.
 - A chapter's rowid in `chapter_fts` is `book_id << 20 | position`, not `chapters.id`. Results are books, and
   a common word matches hundreds of thousands of chapters: with the book id inside the rowid, grouping the
   matches by book needs no lookup at all. An index on that expression lets FTS5 fetch a chapter for
