@@ -29,6 +29,9 @@ Why the index looks the way it does:
   in `chapters`, and `snippet()` still works. The price: the function must be registered on a connection
   before it reads snippets or changes the chapter index, and chapter text must not change while it is
   indexed (call `unindex_book` before deleting or rewriting a book's chapters; `reindex_all` repairs).
+- A search of Chinese phrases only (two characters or more each) finds its chapters through `chapter_pairs`
+  instead, each run of Chinese characters indexed as its overlapping pairs (search_pairs.py): a phrase of
+  common characters is a few short lists there, where `chapter_fts` reads both characters' positions.
 - A chapter's rowid in `chapter_fts` is `book_id << 20 | position`, not `chapters.id`. Results are books, and
   a common word matches hundreds of thousands of chapters: with the book id inside the rowid, grouping the
   matches by book needs no lookup at all. An index on that expression lets FTS5 fetch a chapter for
@@ -45,6 +48,7 @@ A search is a few statements, each cheap on its own at 150,000 books:
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import sqlite3
@@ -55,7 +59,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import catalogue, search_capped, search_chinese, search_hits, search_presence
+from . import catalogue, search_capped, search_chinese, search_hits, search_pairs, search_presence
 from .errors import UserError
 from .i18n import gettext
 from .search_hits import Hit
@@ -81,6 +85,7 @@ CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _CJK_BOUNDARY = re.compile(rf"(?<=[{_CJK}])(?=\w)|(?<=\w)(?=[{_CJK}])")
+_CJK_RUN = re.compile(f"[{_CJK}]+")
 _SEPARATOR = search_hits.SEPARATOR
 _MARKERS = re.compile("[\x02\x03\x04]")  # search_hits' snippet markers: removed from indexed text
 _WORD = re.compile(r"[^\W_]")
@@ -98,12 +103,28 @@ def search_text(text: str | None) -> str | None:
         return text
     # Folded first, on the shorter text: folding maps a Han character to a Han character, so it moves no
     # separator (tests/test_search.py checks the table); snippets call this on every chapter they show.
-    return _CJK_BOUNDARY.sub(_SEPARATOR, search_chinese.fold(text))
+    folded = search_chinese.fold(text)
+    return _CJK_RUN.sub(lambda run: _separated(folded, run), folded)
+
+
+def _separated(text: str, match: re.Match) -> str:
+    """One run of CJK characters as `_CJK_BOUNDARY` separates it: between its characters, and from a word
+    character on either side. A run at a time, because the boundary pattern tried at every position of a
+    chapter cost most of a Chinese snippet's time (0.8 ms for 1,500 characters; this, half of it)."""
+    run = match.group()
+    inner = _SEPARATOR.join(run) if run.isalnum() else _CJK_BOUNDARY.sub(_SEPARATOR, run)
+    start, end = match.span()
+    if start and (text[start - 1].isalnum() or text[start - 1] == "_"):  # what `\w` matches
+        inner = _SEPARATOR + inner
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        inner += _SEPARATOR
+    return inner
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Make the chapter index usable on `conn`; cheap, so it is called before every use."""
     conn.create_function(SEARCH_TEXT_FUNCTION, 1, search_text, deterministic=True)
+    search_pairs.register(conn)
 
 
 def create_search_tables(db: Database) -> None:
@@ -175,6 +196,12 @@ def index_book(
             )
         ]
     db.conn.executemany("INSERT INTO chapter_fts (rowid, title, body) VALUES (?, ?, ?)", keyed)
+    if search_pairs.exists(db):
+        pairs = search_pairs.pairs_text
+        db.conn.executemany(
+            f"INSERT INTO {search_pairs.TABLE} (rowid, title, body) VALUES (?, ?, ?)",
+            [(key, pairs(title, folded=True), pairs(body, folded=True)) for key, title, body in keyed],
+        )
     if search_presence.exists(db):
         words = search_presence.words_text(record, [(title, body) for _, title, body in keyed])
         search_presence.index(db, book_id, words)
@@ -199,6 +226,16 @@ def unindex_book(db: Database, book_id: int) -> None:
             WHERE c.book_id = ?""",
         [book_id],
     )
+    if search_pairs.exists(db):
+        pairs = search_pairs.PAIRS_FUNCTION
+        db.execute(
+            f"""INSERT INTO {search_pairs.TABLE} ({search_pairs.TABLE}, rowid, title, body)
+                SELECT 'delete', d.id, {pairs}(c.title), {pairs}(c.text)
+                FROM chapters AS c
+                JOIN {search_pairs.TABLE}_docsize AS d ON d.id = (c.book_id << {CHAPTER_BITS}) + c.position
+                WHERE c.book_id = ?""",
+            [book_id],
+        )
 
 
 def rebuild_index(db: Database) -> None:
@@ -209,6 +246,8 @@ def rebuild_index(db: Database) -> None:
     for (book_id,) in db.execute("SELECT id FROM books").fetchall():
         _index_book_metadata(db, book_id)
     db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
+    if search_pairs.exists(db):
+        db.execute(f"INSERT INTO {search_pairs.TABLE} ({search_pairs.TABLE}) VALUES ('rebuild')")
     if search_presence.exists(db):
         search_presence.rebuild(db)
 
@@ -237,6 +276,19 @@ def _index_book_metadata(db: Database, book_id: int) -> list[str | None] | None:
     words = {w.lower() for w in SUGGEST_WORD.findall(f"{title} {authors}")}
     db.conn.executemany("INSERT OR IGNORE INTO search_words (word) VALUES (?)", [(w,) for w in words])
     return record
+
+
+def optimize_indexes(db: Database) -> None:
+    """Merge each full-text index into one segment (FTS5's 'optimize'), inside the caller's transaction.
+
+    Books added one transaction at a time leave an FTS5 index in many segments (18 in the 150,000-book
+    bench catalogue's chapter_fts), and every term a search looks up is looked up in each: after this, a
+    chapter lookup took 0.04 ms instead of 0.14 and the mix's search CPU fell by 30%. New books add segments
+    again (FTS5 merges them in the background, up to a bound), so it is worth running again after a large
+    import; 40 s of CPU at 150,000 books."""
+    for table in ("book_fts", "book_words", search_pairs.TABLE, "chapter_fts"):
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
+            db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
 
 def reindex_all(db: Database) -> None:
@@ -353,12 +405,41 @@ def search(
     return results
 
 
+class _InTurn:
+    """A lock that hands itself to its waiters in the order they came.
+
+    `threading.Lock` wakes whichever waiter the system picks, so under load some searches waited for many
+    others in a row (a long tail); in turn, a search waits at most for those that came before it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._busy = False
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._busy:
+                self._busy = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the search before this one: the lock is handed over, still busy
+
+    def __exit__(self, *exc) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._busy = False
+
+
 # One search at a time in a process. A search is CPU work in SQLite and in Python (the progress handler,
 # the text function behind snippets) on one core: fifty at once in one process's threads share that core
 # and the GIL, so each took fifty times as long and hit the time limit (503s under load, issue 12). In
 # turn, each runs at full speed and the time limit counts its own work, not its wait; `make run` starts one
 # web process per core, so the cores still search side by side.
-_ONE_AT_A_TIME = threading.Lock()
+_ONE_AT_A_TIME = _InTurn()
 
 
 def _beginning_may_help(db: Database, query: str) -> bool:
@@ -434,6 +515,13 @@ def _search(
     return results
 
 
+# SQLite instructions between two checks of the time limit. Each check is a call into Python, which must take
+# the GIL: under load another thread (a page being rendered) holds it, and the search waited for it at every
+# check (up to the interpreter's switch interval, 5 ms). At 1,000 a search made about a hundred checks; an
+# instruction is well under a microsecond, so 20,000 still checks the limit many times a second.
+PROGRESS_STEPS = 20_000
+
+
 class _time_limit:
     """Abort the statements run inside it after `ms` milliseconds, as a UserError.
 
@@ -452,7 +540,7 @@ class _time_limit:
         return 0
 
     def __enter__(self) -> None:
-        self.conn.set_progress_handler(self._check, 1000)
+        self.conn.set_progress_handler(self._check, PROGRESS_STEPS)
 
     def __exit__(self, kind, error, traceback) -> None:
         self.conn.set_progress_handler(None, 0)
@@ -482,7 +570,12 @@ class _Query:
     ):
         self.phrases = phrases
         self.params: dict[str, object] = {"any": " OR ".join(phrases), "all": " AND ".join(phrases)}
-        self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts
+        self.text_match = {"any": self.params["any"], "all": self.params["all"]}  # for chapter_fts' snippets
+        # Chapters are found through chapter_pairs when every phrase is a Chinese phrase (search_pairs.py),
+        # else through chapter_fts; `collect` chooses, once it knows the catalogue has the pairs.
+        self.pair_phrases = [search_pairs.phrase(phrase) for phrase in phrases]
+        self.chapter_table = "chapter_fts"
+        self.chapter_match = dict(self.text_match)  # the chapter index's own `any` and `all`
         # A query typed as pinyin in several words (`lun yu`) also finds the book whose pinyin key is
         # the words joined (`lunyu`), in the pinyin column only.
         if pinyin:
@@ -529,7 +622,8 @@ class _Query:
                 f"coalesce(b.rights_status, '') NOT IN ({self._bind('text_hidden', text_hidden)})"
             )
         for i, phrase in enumerate(phrases):
-            self.params[f"p{i}"] = phrase
+            self.params[f"p{i}"] = self.params[f"text_p{i}"] = phrase
+        self.params["text_all"] = self.params["all"]
         self.prefixed = any(phrase.endswith(" *") for phrase in phrases)
         self.plan: search_capped.Plan | None = None
         self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
@@ -548,6 +642,8 @@ class _Query:
         `cap` books, and that list is both its probe and, when complete, its chapter stream: for a rare
         phrase of common characters each pass over the chapters costs most of the index, 20-50 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
+        if all(self.pair_phrases) and search_pairs.exists(db):
+            self._use_pairs()
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
             self.params["words"] = words
@@ -564,6 +660,8 @@ class _Query:
             words="words" in self.params,
             unproven=unproven,
             chapter_books="chapter_books" in self.params,
+            meta_books="meta_books" in self.params,
+            table=self.chapter_table,
         )
         self.found_ids = search_capped.collect(db, statements, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
@@ -571,12 +669,21 @@ class _Query:
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
 
+    def _use_pairs(self) -> None:
+        pairs = [phrase for phrase in self.pair_phrases if phrase]
+        self.chapter_table = search_pairs.TABLE
+        self.chapter_match = {"any": " OR ".join(pairs), "all": " AND ".join(pairs)}
+        self.params["text_all"] = self.chapter_match["all"]
+        for i, phrase in enumerate(pairs):
+            self.params[f"text_p{i}"] = phrase
+
     def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
         """The one phrase's chapters, read until they name more than `cap` books and kept as the chapter
         stream when that is all of them, and its matches in book_fts counted: the probe of one phrase,
         with one pass over the chapters. Each book's first chapter is kept for its hit."""
+        table = self.chapter_table
         cursor = db.execute(
-            f"SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH :all{self.chapter_filter}", self.params
+            f"SELECT rowid FROM {table} WHERE {table} MATCH :text_all{self.chapter_filter}", self.params
         )
         chapters = 0
         for (key,) in cursor:
@@ -587,14 +694,33 @@ class _Query:
         cursor.close()
         if len(self.known_chapters) <= cap:
             self.params["chapter_books"] = json.dumps(list(self.known_chapters))
-        meta = db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1)", self.params
-        ).fetchone()[0]
+        # Listed, not only counted: when they are all of them, the statement collecting the books takes them
+        # from this list instead of asking book_fts again (a pass over the phrase's matches, ~1 ms for
+        # common Chinese characters).
+        in_meta = [
+            row[0]
+            for row in db.execute(
+                "SELECT rowid FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1", self.params
+            )
+        ]
+        if len(in_meta) <= cap:
+            self.params["meta_books"] = json.dumps(in_meta)
+        meta = len(in_meta)
         return search_capped.Plan([0], meta <= cap and chapters <= cap, ((meta, chapters),))
 
     def _probe(self, db: Database, cap: int) -> search_capped.Plan:
         driver = "words" not in self.params
-        return search_capped.probe(db, self.phrases, cap, self.chapter_filter, self.params, driver=driver)
+        texts = [self.params[f"text_p{i}"] for i in range(len(self.phrases))]
+        return search_capped.probe(
+            db,
+            self.phrases,
+            cap,
+            self.chapter_filter,
+            self.params,
+            driver=driver,
+            table=self.chapter_table,
+            text_phrases=texts,
+        )
 
     def _bind(self, name: str, values: tuple[str, ...]) -> str:
         marks = []
@@ -664,8 +790,8 @@ def _ranked_page(db: Database, query: _Query, limit: int, offset: int) -> list[t
         text AS MATERIALIZED (
             SELECT book_id, min(score) AS score, chapter_key FROM (
                 SELECT rowid >> {CHAPTER_BITS} AS book_id, rowid AS chapter_key,
-                       bm25(chapter_fts, {chapter_weights}) AS score
-                FROM chapter_fts WHERE chapter_fts MATCH :all{query.chapter_filter}
+                       bm25({query.chapter_table}, {chapter_weights}) AS score
+                FROM {query.chapter_table} WHERE {query.chapter_table} MATCH :text_all{query.chapter_filter}
                 LIMIT -1  -- not flattened: FTS5 computes bm25 only while its cursor is on the row
             ) GROUP BY book_id)
         SELECT book_id, chapter_key FROM (

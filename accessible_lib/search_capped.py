@@ -54,16 +54,24 @@ def probe(
     params=None,
     *,
     driver: bool = True,
+    table: str = "chapter_fts",
+    text_phrases: list[str] | None = None,
 ) -> Plan:
     """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index to choose a
-    driving phrase, or just past `bound` when there is none to choose (`driver` False: book_words)."""
+    driving phrase, or just past `bound` when there is none to choose (`driver` False: book_words).
+    `table` and `text_phrases`: the chapter index and the phrases as it is asked (search_pairs.py)."""
     counts = []
-    for phrase in phrases:
+    for phrase, text_phrase in zip(phrases, text_phrases or phrases, strict=True):
         meta, text = db.execute(
             f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :p LIMIT :n)),
-                (SELECT count(*) FROM (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :p{chapter_filter}
+                (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH :text_p{chapter_filter}
                  LIMIT :n))""",
-            {**(params or {}), "p": phrase, "n": bound * DRIVER_BOUND if driver else bound + 1},
+            {
+                **(params or {}),
+                "p": phrase,
+                "text_p": text_phrase,
+                "n": bound * DRIVER_BOUND if driver else bound + 1,
+            },
         ).fetchone()
         counts.append((meta, text))
     order = sorted(range(len(phrases)), key=lambda i: sum(counts[i]))
@@ -75,8 +83,11 @@ def all_in(column: str, phrases: list[str]) -> str:
     return f"{column} : ({' AND '.join(phrases)})"
 
 
-def phrase_check(name: str, text_allowed: str, chapter_filter: str = "", *, lists: bool = False) -> str:
-    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter.
+def phrase_check(
+    name: str, text_allowed: str, chapter_filter: str = "", *, lists: bool = False, table: str = "chapter_fts"
+) -> str:
+    """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter (`table`
+    asked for `:text_name`, the phrase as that index is asked).
 
     Each index is asked about that one book, or (`lists`) for the list of every book that has the phrase,
     made once per statement: asking about a book that lacks a phrase costs FTS5 a scan to the phrase's next
@@ -88,12 +99,12 @@ def phrase_check(name: str, text_allowed: str, chapter_filter: str = "", *, list
         meta = f"EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
     if lists:
         text = (
-            f"b.id IN (SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts"
-            f" WHERE chapter_fts MATCH :{name}{chapter_filter})"
+            f"b.id IN (SELECT rowid >> {CHAPTER_BITS} FROM {table}"
+            f" WHERE {table} MATCH :text_{name}{chapter_filter})"
         )
     else:
         text = (
-            f"EXISTS (SELECT 1 FROM chapter_fts WHERE chapter_fts MATCH :{name}"
+            f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH :text_{name}"
             f" AND rowid BETWEEN (b.id << {CHAPTER_BITS}) AND (b.id << {CHAPTER_BITS}) + {LAST_POSITION})"
         )
     return f"({meta} OR ({text_allowed} AND {text}))"
@@ -109,29 +120,41 @@ def candidates(
     words: bool = False,
     unproven: list[int] | None = None,
     chapter_books: bool = False,
+    meta_books: bool = False,
+    table: str = "chapter_fts",
 ) -> list[str]:
     """The statements collecting at most :cap1 matching books, in the order above: (id, title as typed).
 
     `words`: `:words` holds the `book_words` query of every phrase (search_presence.py), which proves
     all phrases but those in `unproven`: the books holding every phrase somewhere then come from that
-    index, and only the unproven phrases are checked (by lists, see `phrase_check`). One phrase that
-    book_words proves needs no chapter stream: the books holding it in a chapter but not in their record
-    are the rest of book_words' books, in the same (id) order, one row a book instead of one a chapter.
+    index, and only the unproven phrases are checked (by lists, see `phrase_check`). Phrases that
+    book_words proves all need no chapter stream: the books holding them in chapters but not in their record
+    are the rest of book_words' books, in the same (id) order, one row a book instead of one a chapter. For
+    several words that gives up one tier of a capped result, the books holding them all in one chapter
+    before the books holding them in several: asking chapter_fts for every word of a title of five common
+    words was a quarter of the search mix's time at 150,000 books. A result within the cap is still ranked
+    by bm25 over the chapters holding them all (search._ranked_page).
     `chapter_books`: `:chapter_books` lists every book with a chapter holding the one phrase, in id order,
-    already found (`search._Query`): no need to ask FTS5 again."""
+    already found (`search._Query`): no need to ask FTS5 again; `meta_books` likewise, every book whose
+    record holds all phrases (`:meta_books`). `table`: the chapter index, asked for
+    `:text_all` and `:text_pN`, the phrases as it is asked (chapter_fts; chapter_pairs: search_pairs.py)."""
     # Streams of book ids whose rows alone prove every phrase, then the checked ones: the driving phrase's
     # books, checked for the others; or book_words' books, checked for the unproven phrases, and found
     # only when their text may be searched (a book found by its record alone is in the second stream).
     streams = ["SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :title_all"]
-    streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
+    if meta_books:
+        streams.append("SELECT value FROM json_each(:meta_books)")
+    else:
+        streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
     if pinyin:
         streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin")
-    one_word = len(order) == 1 and words and not unproven
+    proven = bool(words and not unproven)
+    one_word = len(order) == 1 and proven
     if chapter_books:
         streams.append("SELECT value FROM json_each(:chapter_books)")
-    elif not one_word:
+    elif not proven:
         streams.append(
-            f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts WHERE chapter_fts MATCH :all{chapter_filter}"
+            f"SELECT rowid >> {CHAPTER_BITS} FROM {table} WHERE {table} MATCH :text_all{chapter_filter}"
         )
     checked = []  # streams whose rows are checked, book by book
     checks = "1"
@@ -142,16 +165,19 @@ def candidates(
         # next match ("Countenance Of My Friend--His Eyes": 150 ms of such lookups, the list 17 ms).
         rest = [i for i in order if i in set(unproven or [])]
         checks = " AND ".join(
-            [text_allowed, *(phrase_check(f"p{i}", text_allowed, chapter_filter, lists=True) for i in rest)]
+            [
+                text_allowed,
+                *(phrase_check(f"p{i}", text_allowed, chapter_filter, lists=True, table=table) for i in rest),
+            ]
         )
     elif len(order) > 1:
         checked.append(f"SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :p{order[0]}")
         checked.append(
-            f"SELECT rowid >> {CHAPTER_BITS} FROM chapter_fts"
-            f" WHERE chapter_fts MATCH :p{order[0]}{chapter_filter}"
+            f"SELECT rowid >> {CHAPTER_BITS} FROM {table}"
+            f" WHERE {table} MATCH :text_p{order[0]}{chapter_filter}"
         )
         # The rarest other phrase first: a book without it fails at the first lookup.
-        checks = " AND ".join(phrase_check(f"p{i}", text_allowed) for i in order[1:])
+        checks = " AND ".join(phrase_check(f"p{i}", text_allowed, table=table) for i in order[1:])
     # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
     # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
     # of the streams, which is the order of the tiers. The checked streams are a second statement, run

@@ -32,6 +32,9 @@ SEPARATOR = "\u200b"
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
 ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
 _SPACES = re.compile(r"\s+")
+_MARKERS = re.compile(f"[{MARK_OPEN}{MARK_CLOSE}{ELLIPSIS}]")
+MAX_MARKED = 200  # occurrences of the phrases looked for in one chapter
+PAIRS_TABLE = "chapter_pairs"  # search_pairs.TABLE (search.py imports this module)
 
 
 @dataclass
@@ -72,7 +75,10 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     keys.update(first_chapters(db, query, [b for b in ids if keys[b] is None and b not in hidden]))
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
     markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
-    snippets = _chapter_snippets(db, query, {b: k for b, k in keys.items() if k is not None}, markers)
+    pairs = query.chapter_table == PAIRS_TABLE  # Chinese phrases: snippets cut here, from the text
+    chapter_keys = {b: k for b, k in keys.items() if k is not None}
+    snippets = {} if pairs else _chapter_snippets(db, query, chapter_keys, markers)
+    phrases = [phrase[1:-1].replace(SEPARATOR, "").replace('""', '"') for phrase in query.phrases]
     hits = []
     for book_id in ids:
         title, language, _ = books[book_id]
@@ -85,20 +91,58 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
                 [book_id, chapter_position],
             ).fetchone()
             chapter_title = row[0] if row else None
-            shown = snippets.get(chapter_key, "")
-            if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
-                shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
+            if pairs:  # cut from the text as written: in the book's own script already
+                shown = phrase_snippet(row[1] if row else "", phrases, tokens + tokens // 4)
+            else:
+                shown = snippets.get(chapter_key, "")
+                if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's script
+                    shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
         else:
-            raw = db.execute(
-                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
-                [*markers, query.params["any"], book_id],
-            ).fetchone()
-            # None when the best snippet is the pinyin column, which is no text of the book: show none.
             texts = _metadata_texts(db, book_id, authors[book_id])
-            shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
+            shown = _record_snippet(texts, phrases, tokens + tokens // 4) if pairs else None
+            if shown is None:
+                raw = db.execute(
+                    "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts"
+                    " WHERE book_fts MATCH ? AND rowid = ?",
+                    [*markers, query.params["any"], book_id],
+                ).fetchone()
+                # None when the best snippet is the pinyin column, which is no text of the book: show none.
+                shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
         snippet = snippet_markup(shown)
         hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
     return hits
+
+
+def phrase_snippet(text: str | None, phrases: list[str], length: int) -> str:
+    """About `length` characters of `text` around the first of `phrases` (folded Chinese, as the pairs index
+    matches them: the characters side by side), each phrase in it marked, in the text's own script.
+
+    For a search of Chinese phrases only (search_pairs.py), instead of FTS5's snippet(): that one reads the
+    chapter through the search text function and the position lists of every character of the phrase, half
+    a millisecond a hit, and would mark the characters across punctuation too, where the pairs do not match.
+    """
+    text = _MARKERS.sub("", text or "")
+    folded = search_chinese.fold(text)
+    spans = []
+    for phrase in phrases:
+        at = folded.find(phrase) if phrase else -1
+        while at >= 0 and len(spans) < MAX_MARKED:
+            spans.append((at, at + len(phrase)))
+            at = folded.find(phrase, at + len(phrase))
+    spans.sort()
+    first = spans[0][0] if spans else 0
+    end = min(len(text), max(0, first - length // 4) + length)
+    start = max(0, end - length)
+    parts = [ELLIPSIS] if start else []
+    at = start
+    for begin, finish in spans:
+        if begin >= at and finish <= end:
+            parts += [text[at:begin], MARK_OPEN, text[begin:finish], MARK_CLOSE]
+            at = finish
+    parts.append(text[at:end])
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return "".join(parts)
 
 
 def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:
@@ -106,25 +150,26 @@ def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:
     books with neither are left out."""
     found: dict[int, int] = {}
     wanted = sorted(book_ids)
-    for match in dict.fromkeys(query.text_match[m] for m in ("all", "any")):  # one phrase: both the same
+    table = query.chapter_table  # chapter_fts, or chapter_pairs for Chinese phrases (search_pairs.py)
+    for match in dict.fromkeys(query.chapter_match[m] for m in ("all", "any")):  # one phrase: both the same
         if not wanted:
             break
         if query.prefixed:
-            found.update(_first_in_one_pass(db, match, wanted))
+            found.update(_first_in_one_pass(db, table, match, wanted))
         else:
-            found.update(_first_in_turn(db, match, wanted))
+            found.update(_first_in_turn(db, table, match, wanted))
         wanted = [book_id for book_id in wanted if book_id not in found]
     return found
 
 
-def _first_in_turn(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+def _first_in_turn(db: Database, table: str, match: str, book_ids: list[int]) -> dict[int, int]:
     """The first match at or after each book's first chapter, the books in id order: a match past a book
     says that every book before it holds none, so no stretch of the index is read twice."""
     found = {}
     i = 0
     while i < len(book_ids):
         row = db.execute(
-            "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid >= ? LIMIT 1",
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid >= ? LIMIT 1",
             [match, book_ids[i] << CHAPTER_BITS],
         ).fetchone()
         if row is None:
@@ -138,11 +183,11 @@ def _first_in_turn(db: Database, match: str, book_ids: list[int]) -> dict[int, i
     return found
 
 
-def _first_in_one_pass(db: Database, match: str, book_ids: list[int]) -> dict[int, int]:
+def _first_in_one_pass(db: Database, table: str, match: str, book_ids: list[int]) -> dict[int, int]:
     low, high = key_range(book_ids[0])[0], key_range(book_ids[-1])[1]
     wanted = set(book_ids)
     found: dict[int, int] = {}
-    sql = "SELECT rowid FROM chapter_fts WHERE chapter_fts MATCH ? AND rowid BETWEEN ? AND ?"
+    sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid BETWEEN ? AND ?"
     rows = db.execute(sql, [match, low, high])
     for (key,) in rows:
         book_id = key >> CHAPTER_BITS
@@ -168,6 +213,15 @@ def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple)
         row = db.execute(f"{select} AND rowid = ?", [*markers, query.text_match["any"], key]).fetchone()
         snippets[key] = row[1] if row else ""
     return snippets
+
+
+def _record_snippet(texts: list[str | None], phrases: list[str], length: int) -> str | None:
+    """`phrase_snippet` of the first part of the record (title, subtitle, authors...) holding a phrase; None
+    when none holds one as the characters side by side (then FTS5's snippet of the record is shown)."""
+    for text in texts:
+        if text and any(phrase and phrase in search_chinese.fold(text) for phrase in phrases):
+            return phrase_snippet(text, phrases, length)
+    return None
 
 
 def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:

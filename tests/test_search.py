@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -275,9 +277,11 @@ def test_unindex_then_reindex_all(db, library):
     assert set(ids(search.search(db, "红楼"))) == {library["hongloumeng"], library["essay"]}
 
 
-def test_a_search_over_its_time_limit_is_stopped(db, library):
+def test_a_search_over_its_time_limit_is_stopped(db, library, monkeypatch):
     for n in range(100):
         catalogue.add_book(db, book(f"Whale {n}", ["whales " * n], language="en"))
+    # The limit is checked every PROGRESS_STEPS SQLite instructions: more than this small search runs.
+    monkeypatch.setattr(search, "PROGRESS_STEPS", 1000)
     with pytest.raises(UserError) as stopped:
         search.search(db, "whales", time_limit_ms=0)
     assert stopped.value.message
@@ -314,3 +318,36 @@ def test_folding_maps_chinese_characters_to_chinese_characters():
     assert table and all(cjk.match(chr(source)) and cjk.match(target) for source, target in table.items())
     separated = "\u200b".join(["新", "款", "iPhone", "手", "机", "论", "语"])
     assert search.search_text("新款iPhone手機\x02論語") == separated
+
+
+def test_searches_waiting_for_their_turn_go_in_the_order_they_came():
+    turn = search._InTurn()
+    order: list[int] = []
+
+    def one(number: int) -> None:
+        with turn:
+            order.append(number)
+
+    with turn:
+        threads = []
+        for number in range(6):
+            thread = threading.Thread(target=one, args=(number,))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 5
+            while len(turn._waiting) <= number and time.monotonic() < deadline:  # until it waits
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert order == list(range(6))
+
+
+def test_search_text_separates_exactly_as_the_boundary_pattern_says():
+    """search_text separates a run of CJK characters at a time (faster); the index already built holds what
+    the boundary pattern made, so every text must come out the same, the odd cases included (・, a combining
+    mark, digits, the underscore that `\\w` matches and FTS5 does not)."""
+    texts = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(CORPUS.glob("*/*.txt"))]
+    texts += ["a红b", "・a", "a・", "红・", "x゠y红", "红楼 abc 梦", "１红", "_红_", "a・・b", "か\u3099a"]
+    for text in texts:
+        expected = search._CJK_BOUNDARY.sub("\u200b", search_chinese.fold(text))
+        assert search.search_text(text) == expected, text[:40]

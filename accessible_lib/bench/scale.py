@@ -9,6 +9,8 @@ queries from its own titles, authors and chapter words, with the worst cases suc
 wrk's script (`wrk/spread.lua`) picks one at random for each request, so no cache can carry a scenario.
 
 BENCH_SCALE_SECONDS (default 20) and BENCH_SCALE_CONNECTIONS (default 50) change each wrk run.
+BENCH_SCALE_ONLY (comma-separated scenario names, e.g. `search` or `home,book`) runs only those under load,
+for quicker iterations; the section then lists only them.
 BENCH_QUIET_FILE (and BENCH_QUIET_NAME), as in bench/harvest.py: the one-client timings and the wrk runs
 wait for the shared machine's quiet-window file to be free and hold it while they run.
 """
@@ -170,10 +172,23 @@ def _warm(port: int, paths: list[str]) -> None:
         conn.close()
 
 
+def chosen_scenarios(environ) -> list[str]:
+    """The names BENCH_SCALE_ONLY asks for (all when unset), in SCENARIOS order."""
+    names = [name.strip() for name in environ.get("BENCH_SCALE_ONLY", "").split(",") if name.strip()]
+    known = [name for name, *_ in SCENARIOS]
+    unknown = set(names) - set(known)
+    if unknown:
+        raise RuntimeError(
+            f"BENCH_SCALE_ONLY: no scenario {', '.join(sorted(unknown))}; scenarios: {', '.join(known)}"
+        )
+    return [name for name in known if not names or name in names]
+
+
 def run(data: Path, books: int, seconds: int, connections: int, root: Path, environ=None) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make setup` (scripts/setup.sh installs it)")
     root.mkdir(parents=True, exist_ok=True)
+    scenarios = chosen_scenarios(os.environ if environ is None else environ)
     database = data / "catalogue.db"
     db = open_database(database)
     db.execute("PRAGMA synchronous = NORMAL")
@@ -194,7 +209,7 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
             load_average = [os.getloadavg()[0]]
             single = single_client(port)
             load = {}
-            for name, *_ in SCENARIOS:
+            for name in scenarios:
                 load[name] = wrk(port, scenario_urls[name], root, name, seconds, connections)
                 load_average.append(os.getloadavg()[0])
     finally:
@@ -204,7 +219,7 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
         "chapters": counts[1],
         "authors": counts[2],
         "database_mb": database.stat().st_size / 1e6,
-        "urls": {name: len(scenario_urls[name]) for name, *_ in SCENARIOS},
+        "urls": {name: len(scenario_urls[name]) for name in scenarios},
         "queries": len(scenario_urls["_queries"]),
         "single": single,
         "load": load,
@@ -277,6 +292,8 @@ def section(figures: dict, books: int, data: Path) -> list[str]:
     ]
     missed = []
     for name, covers, p99_target, rate_target in SCENARIOS:
+        if name not in f["load"]:  # BENCH_SCALE_ONLY
+            continue
         w = f["load"][name]
         rate = w["requests"] / w["seconds"]
         errors = w["connect"] + w["read"] + w["write"] + w["timeout"] + w["non2xx"]

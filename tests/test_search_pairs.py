@@ -1,0 +1,164 @@
+"""Chinese phrases found through the index of character pairs (search_pairs.py, migration m030_zh_pairs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accessible_lib import catalogue, search, search_hits, search_pairs
+
+from .conftest import make_book
+
+
+def found(db, query: str) -> set[str]:
+    return {hit.title for hit in search.search(db, query, per_page=100).hits}
+
+
+def pairs_match(db, query: str) -> set[int]:
+    rows = db.execute("SELECT rowid >> 20 FROM chapter_pairs WHERE chapter_pairs MATCH ?", [query])
+    return {book_id for (book_id,) in rows.fetchall()}
+
+
+@pytest.fixture
+def books(db) -> dict[str, int]:
+    def add(title: str, *texts: str) -> int:
+        chapters = [(f"第{i}章", text) for i, text in enumerate(texts, 1)]
+        return catalogue.add_book(db, make_book(title, chapters, authors=["佚名"], language="zh"))
+
+    return {
+        "dream": add("书甲", "此开卷第一回也。宝玉读红楼梦。", "又一回。"),
+        "traditional": add("书乙", "寶玉讀紅樓夢，夜深。"),
+        "comma": add("书丙", "天下红，楼阁高。"),  # 红 and 楼 side by side only across a comma
+        "runs": add("书丁", "问天地，地人安在"),  # 天地 then 地人, in two runs
+        "often": add("书戊", "红楼梦。" * 8, "红楼梦"),
+    }
+
+
+def test_a_chinese_phrase_is_found_through_the_pairs(db, books):
+    assert pairs_match(db, '"红楼 楼梦"') == {books["dream"], books["traditional"], books["often"]}
+    assert found(db, "红楼梦") == {"书甲", "书乙", "书戊"}
+    query = search._Query(search.parse_query("红楼梦"), None, None, None)
+    query.collect(db, 1000)
+    assert query.chapter_table == "chapter_pairs"
+
+
+def test_traditional_and_simplified_meet_in_the_pairs(db, books):
+    assert found(db, "紅樓夢") == found(db, "红楼梦")
+    assert found(db, "宝玉") == {"书甲", "书乙"}
+
+
+def test_a_single_character_is_still_found(db, books):
+    """No pair holds a run's last character alone (梦 in 红楼梦): one character stays in chapter_fts."""
+    assert found(db, "梦") == {"书甲", "书乙", "书戊"}
+    assert found(db, "阁") == {"书丙"}
+    query = search._Query(search.parse_query("梦"), None, None, None)
+    query.collect(db, 1000)
+    assert query.chapter_table == "chapter_fts"
+
+
+def test_a_phrase_across_punctuation_is_no_phrase(db, books):
+    assert "书丙" not in found(db, "红楼")
+    assert found(db, "天地人") == set()  # 天地，地人: the pairs are there, in two runs
+    assert found(db, "天地") == {"书丁"} and found(db, "地人") == {"书丁"}
+
+
+def test_ranking_puts_the_chapter_richest_in_the_phrase_first(db, books):
+    results = search.search(db, "红楼梦")
+    assert [hit.title for hit in results.hits][0] == "书戊"
+    [first] = [hit for hit in results.hits if hit.title == "书戊"]
+    assert first.chapter_position == 1 and "<mark>" in first.snippet
+
+
+def test_mixed_queries_and_beginnings_stay_on_the_character_index(db, books):
+    assert search_pairs.phrase('"红\u200b楼"') == '"红楼"'
+    assert search_pairs.phrase('"红"') is None  # one character
+    assert search_pairs.phrase('"red"') is None
+    assert search_pairs.phrase('"红\u200b楼 red"') is None  # not only Chinese
+    assert found(db, "红楼梦 第一回") == {"书甲"}  # every phrase Chinese: both through the pairs
+    assert found(db, "宝玉 夜深") == {"书乙"}
+
+
+def test_a_deleted_or_rewritten_book_leaves_the_pairs(db, books):
+    book_id = books["traditional"]
+    with db.conn:
+        search.unindex_book(db, book_id)
+    assert book_id not in pairs_match(db, '"红楼"')
+    check(db)
+    with db.conn:
+        search.index_book(db, book_id)
+    assert book_id in pairs_match(db, '"红楼"')
+    check(db)
+    rewritten = make_book("书乙", [("第1章", "江水东流。")], authors=["佚名"], language="zh")
+    catalogue.rebuild_contents(db, book_id, rewritten)
+    assert book_id not in pairs_match(db, '"红楼"')
+    assert found(db, "东流") == {"书乙"}
+    check(db)
+    search.reindex_all(db)  # the repair rebuilds the pairs too
+    assert pairs_match(db, '"红楼"') == {books["dream"], books["often"]}
+    check(db)
+
+
+def check(db) -> None:
+    """FTS5's own consistency check of the index: raises when it is corrupt (a wrong delete makes it so)."""
+    db.execute("INSERT INTO chapter_pairs (chapter_pairs) VALUES ('integrity-check')")
+
+
+def test_the_migration_fills_the_pairs_for_books_already_in_the_catalogue(tmp_path):
+    from accessible_lib.db import open_database
+    from accessible_lib.migrations import migrations
+
+    db = open_database(tmp_path / "old.db", migrate=False)
+    try:
+        migrations.apply(db, stop_before="m030_zh_pairs")
+        book = make_book("书", [("一", "宝玉读红楼梦。"), ("二", "红，楼")], authors=["佚名"], language="zh")
+        book_id = catalogue.add_book(db, book)
+        assert not search_pairs.exists(db)
+        assert {hit.book_id for hit in search.search(db, "红楼").hits} == {book_id}  # before: chapter_fts
+        migrations.apply(db)
+        assert pairs_match(db, '"红楼 楼梦"') == {book_id}
+        assert db.execute("SELECT count(*) FROM chapter_pairs_docsize").fetchone()[0] == 2
+        check(db)
+        assert {hit.book_id for hit in search.search(db, "宝玉").hits} == {book_id}
+    finally:
+        db.close()
+
+
+def test_pairs_text_breaks_runs_at_anything_not_chinese():
+    assert search_pairs.pairs_text("甲乙，乙丙丁 abc 紅樓・日本") == "甲乙 0 乙丙 丙丁 0 红楼 0 日本"
+    assert search_pairs.pairs_text("English only") == ""
+    assert search_pairs.pairs_text("单") == ""
+
+
+def test_a_chinese_hit_shows_the_phrase_marked_in_the_books_own_script(db, books):
+    hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
+    assert "<mark>紅樓夢</mark>" in hits["书乙"].snippet  # written in Traditional, found in Simplified
+    assert "<mark>红楼梦</mark>" in hits["书甲"].snippet
+    assert "\u200b" not in hits["书甲"].snippet
+
+
+def test_a_phrase_snippet_is_cut_around_the_first_match_with_every_match_in_it_marked():
+    text = "前" * 100 + "红楼梦，又红楼梦" + "后" * 100
+    shown = search_hits.phrase_snippet(text, ["红楼梦"], 40)
+    marked = search_hits.snippet_markup(shown)
+    assert marked.startswith("…") and marked.endswith("…")
+    assert marked.count("<mark>红楼梦</mark>") == 2
+    assert len(shown.replace("\x04", "").replace("\x02", "").replace("\x03", "")) == 40
+    assert search_hits.phrase_snippet("短文", ["红楼"], 40) == "短文"  # no match: the beginning, unmarked
+
+
+def test_a_book_found_by_its_title_shows_the_phrase_marked_in_its_title(db, books):
+    catalogue.add_book(db, make_book("紅樓夢新編", [("一", "无关的文字。")], authors=["某"], language="zh"))
+    hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
+    assert "<mark>紅樓夢</mark>" in hits["紅樓夢新編"].snippet
+    assert hits["紅樓夢新編"].chapter_position is None
+
+
+def test_optimizing_the_indexes_leaves_one_segment_each_and_the_same_results(db, books):
+    before = {query: found(db, query) for query in ("红楼梦", "梦", "宝玉 夜深")}
+    segments = "SELECT count(DISTINCT segid) FROM {}_idx"
+    assert db.execute(segments.format("chapter_fts")).fetchone()[0] > 1  # one or more a book added
+    with db.conn:
+        search.optimize_indexes(db)
+    for table in ("book_fts", "book_words", "chapter_pairs", "chapter_fts"):
+        assert db.execute(segments.format(table)).fetchone()[0] == 1, table
+    assert {query: found(db, query) for query in before} == before
+    check(db)
