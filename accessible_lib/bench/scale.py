@@ -9,6 +9,8 @@ queries from its own titles, authors and chapter words, with the worst cases suc
 wrk's script (`wrk/spread.lua`) picks one at random for each request, so no cache can carry a scenario.
 
 BENCH_SCALE_SECONDS (default 20) and BENCH_SCALE_CONNECTIONS (default 50) change each wrk run.
+BENCH_SCALE_ONLY (comma-separated scenario names, e.g. `home,book,browse value`) runs only those, for one's
+own iterations; the one-client search timings run only with `search`. BENCHMARKS.md takes full runs only.
 BENCH_QUIET_FILE (and BENCH_QUIET_NAME), as in bench/harvest.py: the one-client timings and the wrk runs
 wait for the shared machine's quiet-window file to be free and hold it while they run.
 """
@@ -170,6 +172,16 @@ def _warm(port: int, paths: list[str]) -> None:
         conn.close()
 
 
+def picked(environ) -> list[str]:
+    """The scenarios to run: all of them, or those BENCH_SCALE_ONLY names (unknown names refused)."""
+    names = [name for name, *_ in SCENARIOS]
+    only = [n.strip() for n in (environ.get("BENCH_SCALE_ONLY", "") or "").split(",") if n.strip()]
+    unknown = set(only) - set(names)
+    if unknown:
+        raise RuntimeError(f"BENCH_SCALE_ONLY: no scenario {', '.join(sorted(unknown))}; there are {names}")
+    return [n for n in names if n in only] if only else names
+
+
 def run(data: Path, books: int, seconds: int, connections: int, root: Path, environ=None) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make setup` (scripts/setup.sh installs it)")
@@ -190,11 +202,13 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
     try:
         warm = ["/", *scenario_urls["browse lists"], *scenario_urls["browse value"][:20]]
         _warm(port, warm + scenario_urls["book"][:20] + scenario_urls["chapter"][:20])
-        with quiet_window(os.environ if environ is None else environ):  # only the timed part
+        environ = os.environ if environ is None else environ
+        scenarios = picked(environ)
+        with quiet_window(environ):  # only the timed part
             load_average = [os.getloadavg()[0]]
-            single = single_client(port)
+            single = single_client(port) if "search" in scenarios else []
             load = {}
-            for name, *_ in SCENARIOS:
+            for name in scenarios:
                 load[name] = wrk(port, scenario_urls[name], root, name, seconds, connections)
                 load_average.append(os.getloadavg()[0])
     finally:
@@ -224,6 +238,35 @@ def _verdict(met: bool) -> str:
     return "**met**" if met else "**missed**"
 
 
+def _single_lines(single: list) -> list[str]:
+    """The one-client search timings' table and verdicts."""
+    lines = [
+        "### One client: the search bench's query set through HTTP",
+        "",
+        "Each query once to warm, then 5 timed requests, one at a time, on one keep-alive connection.",
+        "",
+        "| query | filters | status | p50 ms | max ms |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    every = []
+    statuses_ok = True
+    for query, filters, status, runs in single:
+        every += runs
+        statuses_ok &= status == 200
+        shown = ", ".join(f"{k}={v}" for k, v in filters.items())
+        lines.append(f"| `{query}` | {shown} | {status} | {statistics.median(runs):.1f} | {max(runs):.1f} |")
+    p95, worst = _percentile(every, 0.95), max(every)
+    lines += [
+        "",
+        f"All requests: p50 {_percentile(every, 0.5):.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms. "
+        f"Target p95 under 50 ms: {_verdict(p95 < 50)}; no query over 200 ms: {_verdict(worst <= 200)}"
+        + ("" if statuses_ok else " (some answered other than 200)")
+        + ".",
+        "",
+    ]
+    return lines
+
+
 def section(figures: dict, books: int, data: Path) -> list[str]:
     f = figures
     lines = [
@@ -242,28 +285,10 @@ def section(figures: dict, books: int, data: Path) -> list[str]:
         f"most {Settings.search_count_cap:,} books (`ACCESSIBLE_LIB_SEARCH_COUNT_CAP`, the default) and says "
         '"more than" past it.',
         "",
-        "### One client: the search bench's query set through HTTP",
-        "",
-        "Each query once to warm, then 5 timed requests, one at a time, on one keep-alive connection.",
-        "",
-        "| query | filters | status | p50 ms | max ms |",
-        "| --- | --- | ---: | ---: | ---: |",
     ]
-    every = []
-    statuses_ok = True
-    for query, filters, status, runs in f["single"]:
-        every += runs
-        statuses_ok &= status == 200
-        shown = ", ".join(f"{k}={v}" for k, v in filters.items())
-        lines.append(f"| `{query}` | {shown} | {status} | {statistics.median(runs):.1f} | {max(runs):.1f} |")
-    p95, worst = _percentile(every, 0.95), max(every)
+    if f["single"]:
+        lines += _single_lines(f["single"])
     lines += [
-        "",
-        f"All requests: p50 {_percentile(every, 0.5):.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms. "
-        f"Target p95 under 50 ms: {_verdict(p95 < 50)}; no query over 200 ms: {_verdict(worst <= 200)}"
-        + ("" if statuses_ok else " (some answered other than 200)")
-        + ".",
-        "",
         f"### {f['connections']} clients at once",
         "",
         "The machine's one-minute load average (2 cores) before the timed part and after each scenario: "
@@ -277,6 +302,8 @@ def section(figures: dict, books: int, data: Path) -> list[str]:
     ]
     missed = []
     for name, covers, p99_target, rate_target in SCENARIOS:
+        if name not in f["load"]:  # BENCH_SCALE_ONLY: an iteration's partial run
+            continue
         w = f["load"][name]
         rate = w["requests"] / w["seconds"]
         errors = w["connect"] + w["read"] + w["write"] + w["timeout"] + w["non2xx"]
