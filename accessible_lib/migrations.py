@@ -804,3 +804,23 @@ def m029_search(db: Database) -> None:
     search.register_functions(db.conn)
     search_presence.create(db, search.TOKENIZE)
     search_presence.rebuild(db)
+
+
+@migrations()
+def m028_pages(db: Database) -> None:
+    """The catalogue version (m026_scale) also moves with the rest of what a book's page shows: its
+    identifiers, contents, chapter titles and the library that holds a harvested record. Anonymous
+    visitors' book pages are kept per version (web/page_cache.py), so a change to any of these must be
+    seen at once, as a change to the book's own row is. Chapter text is not on the book page: an UPDATE of
+    a chapter's html (a re-render) does not move it."""
+    bump = "UPDATE catalogue_version SET n = n + 1 WHERE id = 1;"
+    watched = {
+        "book_identifiers": ("INSERT", "UPDATE", "DELETE"),
+        "toc_entries": ("INSERT", "UPDATE", "DELETE"),
+        "chapters": ("INSERT", "UPDATE OF position, level, title, kind, word_count", "DELETE"),
+        "harvest_sources": ("UPDATE OF name, home_url", "DELETE"),
+    }
+    for table, events in watched.items():
+        for event in events:
+            name = f"catalogue_version_{table}_{event.split()[0].lower()}"
+            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {bump} END")
