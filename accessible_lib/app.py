@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from . import i18n, stats
+from . import catalogue, i18n, stats
 from .caches import use_data_dir
 from .db import open_database
 from .editions.listen_stream import ListenService
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Instant listening speaks in this process's own engines (children), stopped when it ends.
         listening = ListenService(settings)
         connections = Connections(settings.database_path)
+        threading.Thread(target=_warm_lists, args=[settings.database_path], daemon=True).start()
         flushing = asyncio.create_task(_flush_counts_now_and_then(pending_counts, connections))
         try:
             yield {
@@ -141,6 +142,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.metrics = metrics
     app.pending_counts = pending_counts
     return app
+
+
+def _warm_lists(path: Path) -> None:
+    """The browse lists and home page counts computed once as the process starts, in a thread of its own
+    with its own connection (catalogue.warm_reader_lists); a failure only leaves them to the first reader."""
+    try:
+        db = open_database(path, migrate=False)
+        try:
+            catalogue.warm_reader_lists(db)
+        finally:
+            db.close()
+    except Exception:
+        log.warning("could not compute the browse lists at start-up", exc_info=True)
 
 
 async def _flush_counts_now_and_then(pending: stats.PendingCounts, connections: Connections) -> None:
