@@ -393,7 +393,9 @@ _FACET_VALUES = {
     "GROUP BY subject",
     "authors": "SELECT name AS value, count(DISTINCT book_id) AS n FROM book_authors WHERE {visible_book_id} "
     "GROUP BY name",
-    "languages": "SELECT language AS value, count(*) AS n FROM books WHERE language IS NOT NULL "
+    # The covering index (m028_pages) rather than the language index, which reads every wide row.
+    "languages": "SELECT language AS value, count(*) AS n FROM books INDEXED BY books_visible_counts "
+    "WHERE language IS NOT NULL "
     "AND {visible} GROUP BY language",
     "formats": "SELECT 'html' AS value, count(*) AS n FROM books WHERE chapter_count > 0 AND {visible} "
     "HAVING n > 0 UNION ALL "
