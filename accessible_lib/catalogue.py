@@ -473,9 +473,13 @@ def books_for_facet(
         )
     else:  # the list's own count of the value, kept with it: no count(*) over half the catalogue per value
         total = facet_counts(db, facet, local=local).get(value, 0)
+    # A subject or author of thousands of books: walk the title index (m026_scale) and stop at the page,
+    # instead of fetching and sorting them all (60-100 ms a subject at 150,000 books). A value of a few
+    # books is cheaper the other way round, as SQLite chooses by itself.
+    order = "INDEXED BY books_title_order " if facet in ("subjects", "authors") and total > 1000 else ""
     books = _summaries(
         db,
-        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY title COLLATE NOCASE, id "
+        f"SELECT {_SUMMARY_COLUMNS} FROM books {order}WHERE {where} ORDER BY title COLLATE NOCASE, id "
         "LIMIT ? OFFSET ?",
         [*params, size, (page - 1) * size],
     )
