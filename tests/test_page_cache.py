@@ -6,7 +6,7 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
-from accessible_lib import catalogue, readers
+from accessible_lib import catalogue, create_app, readers
 from accessible_lib.web import csrf
 from accessible_lib.web.page_cache import PageCacheMiddleware
 
@@ -112,3 +112,48 @@ def test_errors_and_other_pages_are_not_kept(client, sample_library):
     assert client.get("/browse/authors/Nobody%20at%20all").status_code == 404
     assert client.get(f"/books/{sample_library['en']}/read/1").status_code == 200  # chapters: never kept
     assert len(page_cache(client.app).cache) == 0
+
+
+def _quietly(db, sql: str, params: list) -> None:
+    """A change of a book's title that the catalogue version does not see (its trigger set aside for the
+    one statement): what a page served from a cache still shows as before."""
+    trigger = db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'catalogue_version_books_update'"
+    ).fetchone()[0]
+    with db.conn:
+        db.execute("DROP TRIGGER catalogue_version_books_update")
+        db.execute(sql, params)
+        db.execute(trigger)
+
+
+def test_web_processes_share_the_pages_they_render(settings, db, sample_library):
+    book = sample_library["en"]
+    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+        made = first.get(f"/books/{book}")
+        assert "Moby-Dick" in soup(made).h1.get_text()
+        _quietly(db, "UPDATE books SET title = 'Renamed quietly' WHERE id = ?", [book])
+        # The second process (an app of its own over the same data directory) renders nothing: it serves
+        # the first one's page, with its visitor's own CSRF token.
+        shared = second.get(f"/books/{book}")
+        assert "Moby-Dick" in soup(shared).h1.get_text()
+        form = soup(shared).find("form", action=f"/books/{book}/braille")
+        assert form.find("input", attrs={"name": "csrf_token"})["value"] not in made.text
+        assert page_cache(second.app).placeholder not in shared.text
+        # A change the version sees is rendered again by whichever process is asked first.
+        with db.conn:
+            db.execute("UPDATE books SET title = 'Moby-Dick; or, The Whale' WHERE id = ?", [book])
+        assert "The Whale" in soup(second.get(f"/books/{book}")).h1.get_text()
+        assert "The Whale" in soup(first.get(f"/books/{book}")).h1.get_text()
+
+
+def test_a_spoilt_shared_file_is_replaced_and_pages_still_served(settings, sample_library):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/").status_code == 200
+        shared = page_cache(client.app).shared
+        shared.close()
+        for path in settings.data_dir.glob("page_cache-*.db*"):
+            path.write_bytes(b"not a database at all" * 100)
+    with TestClient(create_app(settings)) as client:
+        assert client.get(f"/books/{sample_library['en']}").status_code == 200
+        assert client.get(f"/books/{sample_library['en']}").status_code == 200

@@ -18,7 +18,8 @@ Each kept page remembers the catalogue version it was made at (`catalogue_memo.v
 at any other version it is made again. Migration m028_pages makes the version move with everything a book
 page shows. Only 200 HTML answers that set no cookie and are not marked no-store are kept; least recently
 used pages go first past `page_cache_mb` (0 turns the cache off). Several visitors asking at once for a
-page not yet kept wait for one rendering of it.
+page not yet kept wait for one rendering of it, and the web processes of one machine share what they
+render (shared_pages.py), so a page is rendered once for all of them.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import catalogue_memo, reading_prefs
 from . import csrf
+from .shared_pages import SharedPages
 
 # The home page, the browse pages (facet list, values, books) and book pages; never chapters (their
 # number makes a cache useless) nor anything a visitor's session changes.
 KEPT_PATHS = re.compile(r"/(?:browse(?:/.*)?|books/\d+)?")
+# Pages the shared file keeps per MB of `page_cache_mb` (on disk, about 10 KB a page).
+SHARED_ROWS_PER_MB = 256
 # Cookies that make a request somebody's: never served from the cache, never kept.
 SESSION_COOKIES = ("reader_session", "staff_session")
 
@@ -120,6 +124,7 @@ class PageCacheMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
         self.cache: PageCache | None = None
+        self.shared: SharedPages | None = None
         self.placeholder = "page-cache-token-" + secrets.token_hex(16)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,10 +142,11 @@ class PageCacheMiddleware:
             return
         if self.cache is None:
             self.cache = PageCache(settings.page_cache_mb * 1024 * 1024)
+            self.shared = SharedPages(settings.data_dir, settings.page_cache_mb * SHARED_ROWS_PER_MB)
         # One indexed row, read on the event loop: cheaper than handing the request to a thread.
         version = catalogue_memo.version(state["connections"].get())
         key = page_key(scope, cookies)
-        page = self.cache.get(key, version)
+        page = self.cache.get(key, version) or self._from_shared(key, version)
         while page is None and key in self.cache._rendering:  # someone is making it: wait for theirs
             page = await asyncio.shield(self.cache._rendering[key])
             if page is None:  # theirs could not be kept: make our own
@@ -152,6 +158,17 @@ class PageCacheMiddleware:
             if page is None:
                 return  # answered as it came, not kept
         await self._serve(scope, send, page)
+
+    def _from_shared(self, key: tuple, version: int) -> KeptPage | None:
+        """A page another web process made (shared_pages.py), kept here from now on."""
+        assert self.cache is not None and self.shared is not None
+        found = self.shared.get(repr(key), version)
+        if found is None:
+            return None
+        status, headers, body, has_token = found
+        page = KeptPage(version, status, tuple(headers), body, has_token)
+        self.cache.put(key, page)
+        return page
 
     async def _render(self, scope, receive, send, key, version) -> KeptPage | None:
         """The page made by the app with the placeholder for the CSRF token; kept if it may be."""
@@ -180,6 +197,8 @@ class PageCacheMiddleware:
             page = KeptPage(version, start["status"], headers, body, self.placeholder.encode() in body)
             if self._keepable(page):
                 self.cache.put(key, page)
+                assert self.shared is not None
+                self.shared.put(repr(key), version, page.status, page.headers, page.body, page.has_token)
                 return page
             await self._serve(scope, send, page)
             page = None
