@@ -32,6 +32,7 @@ from urllib.parse import quote, urlencode
 
 from ..db import open_database
 from ..settings import Settings
+from ..web.shared_pages import forget_all
 from . import search as search_bench
 from .harvest import quiet_window
 from .server import start_server, stop_server
@@ -198,6 +199,7 @@ def run(data: Path, books: int, seconds: int, connections: int, root: Path, envi
     scenario_urls = urls(database)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSIBLE_LIB_")}
     env["ACCESSIBLE_LIB_DATA_DIR"] = str(data)
+    forget_all(data)  # `serve` does it too: no run carried by the pages the last one rendered
     server, port = start_server(env, root / "server.log")
     try:
         warm = ["/", *scenario_urls["browse lists"], *scenario_urls["browse value"][:20]]

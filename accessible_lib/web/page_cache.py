@@ -31,6 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from starlette.requests import Request, cookie_parser
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import catalogue_memo, reading_prefs
@@ -53,6 +54,7 @@ class KeptPage:
     headers: tuple[tuple[bytes, bytes], ...]  # without content-length: set as it is served
     body: bytes
     has_token: bool  # holds the CSRF placeholder
+    route: object = None  # the route that made it: the request metrics count a kept page under it
 
     @property
     def size(self) -> int:
@@ -142,11 +144,11 @@ class PageCacheMiddleware:
             return
         if self.cache is None:
             self.cache = PageCache(settings.page_cache_mb * 1024 * 1024)
-            self.shared = SharedPages(settings.data_dir, settings.page_cache_mb * SHARED_ROWS_PER_MB)
+            self.shared = SharedPages(settings, settings.page_cache_mb * SHARED_ROWS_PER_MB)
         # One indexed row, read on the event loop: cheaper than handing the request to a thread.
         version = catalogue_memo.version(state["connections"].get())
         key = page_key(scope, cookies)
-        page = self.cache.get(key, version) or self._from_shared(key, version)
+        page = self.cache.get(key, version) or self._from_shared(key, version, scope)
         while page is None and key in self.cache._rendering:  # someone is making it: wait for theirs
             page = await asyncio.shield(self.cache._rendering[key])
             if page is None:  # theirs could not be kept: make our own
@@ -159,14 +161,14 @@ class PageCacheMiddleware:
                 return  # answered as it came, not kept
         await self._serve(scope, send, page)
 
-    def _from_shared(self, key: tuple, version: int) -> KeptPage | None:
+    def _from_shared(self, key: tuple, version: int, scope: Scope) -> KeptPage | None:
         """A page another web process made (shared_pages.py), kept here from now on."""
         assert self.cache is not None and self.shared is not None
         found = self.shared.get(repr(key), version)
         if found is None:
             return None
         status, headers, body, has_token = found
-        page = KeptPage(version, status, tuple(headers), body, has_token)
+        page = KeptPage(version, status, tuple(headers), body, has_token, _route_for(scope))
         self.cache.put(key, page)
         return page
 
@@ -194,7 +196,8 @@ class PageCacheMiddleware:
             assert start is not None
             body = b"".join(chunks)
             headers = tuple((k, v) for k, v in start.get("headers", []) if k != b"content-length")
-            page = KeptPage(version, start["status"], headers, body, self.placeholder.encode() in body)
+            has_token = self.placeholder.encode() in body
+            page = KeptPage(version, start["status"], headers, body, has_token, scope.get("route"))
             if self._keepable(page):
                 self.cache.put(key, page)
                 assert self.shared is not None
@@ -221,6 +224,8 @@ class PageCacheMiddleware:
         )
 
     async def _serve(self, scope: Scope, send: Send, page: KeptPage) -> None:
+        if "route" not in scope:  # answered here, not by the router: metrics count it under its route
+            scope["route"] = page.route or _route_for(scope)
         body = page.body
         if scope.get(csrf._NEW) == self.placeholder:
             scope.pop(csrf._NEW)
@@ -229,3 +234,13 @@ class PageCacheMiddleware:
         headers = [*page.headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": page.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _route_for(scope: Scope) -> object:
+    """The app's route that answers this path (for a page another process made)."""
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
+    return None

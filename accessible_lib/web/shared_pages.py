@@ -10,7 +10,8 @@ catalogue itself: its writes must not wait for the catalogue's writer lock, nor 
 It is only a cache: it is read and written from the event loop without waiting (busy timeout 0; a page
 that cannot be written because another process is writing is simply not shared), commits without syncing
 (a crash may lose or, at worst, spoil it: an unreadable file is replaced), and `<code>` is a fingerprint of
-the code, templates and translations, so pages made by an older deploy are never served by a newer one.
+the code, templates, translations and settings, so pages made by an older deploy are never served by a
+newer one; `accessible-lib serve` also empties it as it starts (`forget_all`).
 Each row keeps the catalogue version it was made at, read and checked as in page_cache.py.
 """
 
@@ -22,6 +23,8 @@ import logging
 import sqlite3
 from pathlib import Path
 
+from ..settings import SETTINGS, Settings
+
 log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -29,10 +32,14 @@ TEMPLATES = PACKAGE.parent / "templates"
 TRIM_EVERY = 500  # writes between two trims of the file to its bound
 
 
-def code_fingerprint() -> str:
-    """Names, sizes and times of every file a page is made from: any change of code, template or
-    translation gives a new fingerprint."""
+def code_fingerprint(settings: Settings) -> str:
+    """Names, sizes and times of every file a page is made from, and the settings (but the secret ones):
+    any change of code, template, translation or setting (a page size, the site's address) gives a new
+    fingerprint."""
     digest = hashlib.sha256()
+    for setting in SETTINGS:
+        if not setting.secret:
+            digest.update(f"{setting.name}={getattr(settings, setting.name)!r}\n".encode())
     for root, patterns in ((PACKAGE, ("*.py", "*.mo", "*.po")), (TEMPLATES, ("*.html",))):
         for pattern in patterns:
             for path in sorted(root.rglob(pattern)):
@@ -41,11 +48,18 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def forget_all(data_dir: Path) -> None:
+    """Every shared page gone: `serve` calls it before its processes start, and the scale bench before each
+    run, so that no run's figures are carried by the pages of the run before."""
+    for path in data_dir.glob("page_cache-*.db*"):
+        path.unlink(missing_ok=True)
+
+
 class SharedPages:
     """Pages by key in one SQLite file; `get` and `put` never wait and never raise."""
 
-    def __init__(self, data_dir: Path, max_rows: int):
-        self.path = data_dir / f"page_cache-{code_fingerprint()}.db"
+    def __init__(self, settings: Settings, max_rows: int):
+        self.path = settings.data_dir / f"page_cache-{code_fingerprint(settings)}.db"
         self.max_rows = max(100, max_rows)
         self._db: sqlite3.Connection | None = None
         self._writes = 0
