@@ -157,3 +157,12 @@ def test_a_spoilt_shared_file_is_replaced_and_pages_still_served(settings, sampl
     with TestClient(create_app(settings)) as client:
         assert client.get(f"/books/{sample_library['en']}").status_code == 200
         assert client.get(f"/books/{sample_library['en']}").status_code == 200
+
+
+def test_a_page_asked_for_with_another_host_is_never_served_to_anyone_else(client, sample_library):
+    book = sample_library["en"]
+    forged = client.get(f"/books/{book}", headers={"Host": "evil.example"})
+    assert "http://evil.example/id/" in forged.text  # its permanent link is on the address asked for
+    honest = client.get(f"/books/{book}")
+    assert "evil.example" not in honest.text
+    assert "http://testserver/id/" in honest.text

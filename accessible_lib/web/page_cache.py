@@ -6,13 +6,14 @@ milliseconds of queries and template work in a worker thread; under 50 clients a
 each other (and behind chapters and searches) in the thread pool. A kept page is answered from the event
 loop at once.
 
-What a kept page may depend on is its key: the path and query, the interface language chosen for the
-request, and the reading preferences (text size, theme, spacing, font: attributes on <html>). Nothing else
-of the visitor. A request that carries a reader's or staff member's session cookie, or an Authorization
-header, is never answered from here nor kept: its page may show the reader's shelf, the sign-out form with
-its token, staff links. The book page's braille form carries the visitor's CSRF token: the kept page holds
-a placeholder, replaced as it is served by each visitor's own token (`csrf.token`: the one in their
-cookie, or a new one the CSRF middleware then sets), so no visitor ever gets another's token.
+What a kept page may depend on is its key: the address asked for (scheme, host, path and query), the
+interface language chosen for the request, and the reading preferences (text size, theme, spacing, font:
+attributes on <html>). Nothing else of the visitor. A request that carries a reader's or staff member's
+session cookie, or an Authorization header, is never answered from here nor kept: its page may show the
+reader's shelf, the sign-out form with its token, staff links. The book page's braille form carries the
+visitor's CSRF token: the kept page holds a placeholder, replaced as it is served by each visitor's own
+token (`csrf.token`: the one in their cookie, or a new one the CSRF middleware then sets), so no visitor
+ever gets another's token.
 
 Each kept page remembers the catalogue version it was made at (`catalogue_memo.version`, one row to read);
 at any other version it is made again. Migration m028_pages makes the version move with everything a book
@@ -113,7 +114,16 @@ def _cookies(scope: Scope) -> dict[str, str]:
 def page_key(scope: Scope, cookies: dict[str, str]) -> tuple:
     """What the page may differ by for visitors who have not signed in (see the module docstring)."""
     prefs = str(reading_prefs.html_attributes(reading_prefs.parse(cookies.get(reading_prefs.COOKIE))))
-    where = (scope.get("root_path", ""), scope["path"], scope.get("query_string", b""))
+    # The address the request came to: a book page's permanent link is absolute, on it, when the site has
+    # no `public_url`; a page asked for with another Host header must never be served to anyone else.
+    host = next((value for name, value in scope.get("headers") or () if name == b"host"), b"")
+    where = (
+        scope.get("scheme"),
+        host,
+        scope.get("root_path", ""),
+        scope["path"],
+        scope.get("query_string", b""),
+    )
     return (*where, scope.get("locale"), prefs)
 
 
