@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -9,13 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from . import i18n
+from . import catalogue, i18n, stats
 from .caches import use_data_dir
 from .db import open_database
 from .editions.listen_stream import ListenService
@@ -65,6 +67,7 @@ class Library(Starlette):
 
     trusted_proxies: str = ""
     metrics: Metrics | None = None
+    pending_counts: stats.PendingCounts | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         from .web.headers import SecurityHeadersMiddleware
@@ -85,15 +88,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     use_data_dir(settings)  # the braille reading pages segment Chinese with jieba, whose cache goes there
     metrics = Metrics(settings.database_path)
+    pending_counts = stats.PendingCounts()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         # Instant listening speaks in this process's own engines (children), stopped when it ends.
         listening = ListenService(settings)
+        connections = Connections(settings.database_path)
+        threading.Thread(target=_warm_lists, args=[settings.database_path], daemon=True).start()
+        flushing = asyncio.create_task(_flush_counts_now_and_then(pending_counts, connections))
         try:
             yield {
                 "settings": settings,
-                "connections": Connections(settings.database_path),
+                "connections": connections,
+                "pending_counts": pending_counts,
                 "catalogues": i18n.load_catalogues(),
                 "templates": templates_for(settings),
                 # The web process only enqueues; conversions run in workers (`accessible-lib worker`).
@@ -102,6 +110,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "listening": listening,
             }
         finally:
+            flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flushing
+            pending_counts.flush(connections.get())  # the last few seconds' reads, as the process stops
             listening.close()
 
     async def user_error(request: Request, exc: Exception) -> object:
@@ -124,11 +136,33 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={UserError: user_error, HTTPException: http_error, Exception: server_error},
-        middleware=[i18n_middleware(), csrf_middleware(), reader_middleware()],
+        middleware=[i18n_middleware(), csrf_middleware(), reader_middleware(), page_cache_middleware()],
     )
     app.trusted_proxies = settings.trusted_proxies
     app.metrics = metrics
+    app.pending_counts = pending_counts
     return app
+
+
+def _warm_lists(path: Path) -> None:
+    """The browse lists and home page counts computed once as the process starts, in a thread of its own
+    with its own connection (catalogue.warm_reader_lists); a failure only leaves them to the first reader."""
+    try:
+        db = open_database(path, migrate=False)
+        try:
+            catalogue.warm_reader_lists(db)
+        finally:
+            db.close()
+    except Exception:
+        log.warning("could not compute the browse lists at start-up", exc_info=True)
+
+
+async def _flush_counts_now_and_then(pending: stats.PendingCounts, connections: Connections) -> None:
+    """The chapter pages' read counts, added to the catalogue every few seconds in a worker thread (each
+    thread has its own connection), so that no read page waits for the writer lock (stats.PendingCounts)."""
+    while True:
+        await asyncio.sleep(pending.FLUSH_SECONDS)
+        await run_in_threadpool(lambda: pending.flush(connections.get()))
 
 
 def create_served_app() -> Starlette:
@@ -156,6 +190,16 @@ def reader_middleware():
     from .web.account_session import ReaderSessionMiddleware
 
     return Middleware(ReaderSessionMiddleware)
+
+
+def page_cache_middleware():
+    """Anonymous visitors' home, browse and book pages from memory (web/page_cache.py): innermost, so the
+    language is chosen and the CSRF layer sets the cookie of a token it hands out."""
+    from starlette.middleware import Middleware
+
+    from .web.page_cache import PageCacheMiddleware
+
+    return Middleware(PageCacheMiddleware)
 
 
 def i18n_middleware():

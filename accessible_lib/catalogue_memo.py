@@ -8,6 +8,10 @@ text), so each process keeps the last answer beside the catalogue version it was
 process) and computes again only when the version has moved. Reading the version is one row.
 
 Nothing that depends on who asks (signed in, eligible, staff) may be kept here.
+
+Threads that ask at once for an answer not kept yet wait for the first one's computation (one lock per
+key): under 50 clients, a process that has just started, or has just seen the catalogue change, would
+otherwise run the authors' GROUP BY once per waiting request, all at once, on the same two cores.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ T = TypeVar("T")
 MAX_KEPT = 20_000
 _lock = threading.Lock()
 _memo: dict[tuple, tuple[int, object]] = {}
+_computing: dict[tuple, threading.Lock] = {}  # one per key being computed: the others wait for it
 
 
 def version(db: Database) -> int:
@@ -42,11 +47,18 @@ def remembered(db: Database, key: tuple, compute: Callable[[], T]) -> T:
     now = version(db)
     with _lock:
         kept = _memo.get(full)
-    if kept is not None and kept[0] == now:
-        return kept[1]  # type: ignore[return-value]
-    value = compute()
-    with _lock:
-        if len(_memo) >= MAX_KEPT:  # one count per author asked for: bounded, and rebuilt as asked again
-            _memo.clear()
-        _memo[full] = (now, value)
-    return value
+        computing = _computing.setdefault(full, threading.Lock()) if kept is None or kept[0] != now else None
+    if computing is None:
+        return kept[1]  # type: ignore[index, return-value]
+    with computing:  # the first thread computes; the others find its answer when they get the lock
+        with _lock:
+            kept = _memo.get(full)
+        if kept is not None and kept[0] == now:
+            return kept[1]  # type: ignore[return-value]
+        value = compute()
+        with _lock:
+            if len(_memo) >= MAX_KEPT:  # one count per author asked for: bounded, and rebuilt as asked again
+                _memo.clear()
+            _memo[full] = (now, value)
+            _computing.pop(full, None)
+        return value

@@ -807,6 +807,35 @@ def m029_search(db: Database) -> None:
 
 
 @migrations()
+def m028_pages(db: Database) -> None:
+    """The catalogue version (m026_scale) also moves with the rest of what a book's page shows: its
+    identifiers, contents, chapter titles and the library that holds a harvested record. Anonymous
+    visitors' book pages are kept per version (web/page_cache.py), so a change to any of these must be
+    seen at once, as a change to the book's own row is. Chapter text is not on the book page: an UPDATE of
+    a chapter's html (a re-render) does not move it.
+
+    Also two indexes for what each web process computes as it starts and after each change: new arrivals
+    in order without sorting every book, and the visible books' counts (the book count, the languages
+    and formats lists, the visible ids the subject and author lists join) from a small covering index
+    instead of the wide rows."""
+    db.execute("CREATE INDEX books_newest ON books (added_at DESC, id DESC)")
+    db.execute(
+        "CREATE INDEX books_visible_counts ON books (rights_status, source_id, language, chapter_count)"
+    )
+    bump = "UPDATE catalogue_version SET n = n + 1 WHERE id = 1;"
+    watched = {
+        "book_identifiers": ("INSERT", "UPDATE", "DELETE"),
+        "toc_entries": ("INSERT", "UPDATE", "DELETE"),
+        "chapters": ("INSERT", "UPDATE OF position, level, title, kind, word_count", "DELETE"),
+        "harvest_sources": ("UPDATE OF name, home_url", "DELETE"),
+    }
+    for table, events in watched.items():
+        for event in events:
+            name = f"catalogue_version_{table}_{event.split()[0].lower()}"
+            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {bump} END")
+
+
+@migrations()
 def m030_zh_pairs(db: Database) -> None:
     """`chapter_pairs`: each run of Chinese characters in chapter text indexed as its overlapping pairs, so a
     Chinese phrase is a few short lists instead of the position lists of its common characters

@@ -76,6 +76,12 @@ SETTINGS: list[Setting] = [
         "0 means one per core. A process that dies is replaced.",
     ),
     Setting(
+        "page_cache_mb",
+        64,
+        "Memory each web process may keep rendered home, browse and book pages in, for visitors who have "
+        "not signed in (made again when the catalogue changes); 0 turns the cache off.",
+    ),
+    Setting(
         "lease_seconds", 60, "A running job renews its lease this often (x1/3); an expired lease is requeued."
     ),
     Setting("max_attempts", 3, "Attempts before an edition is marked failed."),
@@ -310,6 +316,7 @@ class Settings:
     redis_url: str = ""
     workers: int = 0
     web_processes: int = 0
+    page_cache_mb: int = 64
     lease_seconds: int = 60
     max_attempts: int = 3
     retry_backoff_seconds: int = 30

@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import unicodedata
 from datetime import UTC, date, datetime
 
@@ -155,6 +156,49 @@ def count_all(db: Database, figures: list[tuple[str, str]], n: int = 1, day: dat
                 )
     except Exception:
         log.exception("could not count %s", ", ".join(metric for metric, _ in figures))
+
+
+class PendingCounts:
+    """Counts kept in the process's memory and added to the catalogue in one transaction now and then.
+
+    Why: a chapter page is read by thousands of readers at once, and counting each view as it happens
+    is a commit behind the catalogue's one writer lock on every read page; under load the page waits for
+    the lock and the disk. The web app keeps one of these per process (app.py), flushes it every
+    `FLUSH_SECONDS` and when the process stops, so a read page writes nothing. A process killed outright
+    loses at most the last few seconds of counts, which are only counts. Each count keeps its day, so a
+    flush just after midnight UTC still adds yesterday's views to yesterday.
+    """
+
+    FLUSH_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str], int] = {}
+
+    def add(self, metric: str, key: str = "", n: int = 1, day: date | str | None = None) -> None:
+        figure = (_day(day), metric, key or "")
+        with self._lock:
+            self._pending[figure] = self._pending.get(figure, 0) + int(n)
+
+    def flush(self, db: Database) -> None:
+        """Add every pending count to the catalogue; what cannot be written is logged and put back."""
+        with self._lock:
+            taken, self._pending = self._pending, {}
+        if not taken:
+            return
+        try:
+            with _counts_unsynced(db), db.conn:
+                for (day, metric, key), n in taken.items():
+                    db.execute(
+                        "INSERT INTO stats_daily (day, metric, key, count) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count",
+                        [day, metric, key, n],
+                    )
+        except Exception:
+            log.exception("could not add %d pending counts; kept for the next flush", len(taken))
+            with self._lock:
+                for figure, n in taken.items():
+                    self._pending[figure] = self._pending.get(figure, 0) + n
 
 
 def normalise_query(query: str) -> str:

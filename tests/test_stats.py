@@ -72,6 +72,10 @@ def test_pages_count_searches_reads_and_downloads(client, db, settings, sample_l
     resumed = client.get(f"/editions/{edition_id}/files/{name}", headers={"Range": "bytes=10-"})
     assert resumed.status_code == 206  # the rest of the same download: not counted again
 
+    # A chapter read is kept in the process and added every few seconds (stats.PendingCounts), so the
+    # page itself writes nothing; a flush (the timer's, or the process stopping) adds it.
+    assert ("reads", "") not in figures(db)
+    client.app.pending_counts.flush(db)
     assert figures(db) == {
         ("searches", ""): 3,
         ("search_query", "whale"): 2,
@@ -292,3 +296,22 @@ def test_a_query_is_folded_and_cut() -> None:
     assert stats.normalise_query("ＡＢＣ") == "abc"
     assert len(stats.normalise_query("x" * 500)) == stats.MAX_QUERY_CHARS
     assert date.fromisoformat(stats.today().isoformat()) == stats.today()
+
+
+def test_read_counts_kept_in_the_process_reach_the_stats_when_it_stops(settings, db, sample_library) -> None:
+    with TestClient(create_app(settings)) as client:
+        for position in (1, 2, 1):
+            assert client.get(f"/books/{sample_library['en']}/read/{position}").status_code == 200
+        assert ("reads", "") not in figures(db)  # nothing written by the pages themselves
+    assert figures(db) == {("reads", ""): 3}  # the app's shutdown flushed them
+
+
+def test_pending_counts_keep_their_day_and_add_up(db) -> None:
+    pending = stats.PendingCounts()
+    pending.add(stats.READS)
+    pending.add(stats.READS, n=2)
+    pending.add(stats.READS, day="2026-01-01")
+    pending.flush(db)
+    pending.flush(db)  # nothing left: nothing added twice
+    rows = db.execute("SELECT day, count FROM stats_daily WHERE metric = 'reads' ORDER BY day").fetchall()
+    assert rows == [("2026-01-01", 1), (stats.today().isoformat(), 3)]

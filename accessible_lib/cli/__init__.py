@@ -133,6 +133,9 @@ def serve(host: str | None, port: int | None, processes: int | None) -> None:
     open_database(settings.database_path).close()
     secret_key_for(settings)
     share_between_processes(settings.data_dir / "metrics")
+    from ..web.shared_pages import forget_all
+
+    forget_all(settings.data_dir)  # pages of an earlier run may be of other code or settings
     uvicorn.run("accessible_lib.app:create_served_app", factory=True, workers=count, **options)
 
 

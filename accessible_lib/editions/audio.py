@@ -212,12 +212,24 @@ def reading_order(body: list[Block], notes: list[Block], footnotes: str = "chapt
     return ordered + [note for note in notes if note.note not in read]
 
 
-def chapter_lines(chapter: dict, title: str, lang: str, *, footnotes: str = "chapter") -> list[Line]:
+def chapter_lines(
+    chapter: dict,
+    title: str,
+    lang: str,
+    *,
+    footnotes: str = "chapter",
+    sentences: Callable[[str, str], list[Sentence]] = prepare_sentences,
+    blocks: tuple[list[Block], list[Block]] | None = None,
+) -> list[Line]:
     """What is read for a chapter: its title as the heading, its body (without a first heading that only
     repeats the title) with its footnotes where the option puts them. Paragraphs are numbered from 1; the
-    heading is paragraph 0."""
-    lines = [Line(s, 0, heading=True) for s in prepare_sentences(title, lang)]
-    body, notes = spoken_blocks(chapter.get("html") or "", lang)
+    heading is paragraph 0.
+
+    `sentences` splits a text (prepare_sentences: each sentence's display and spoken forms); the chapter
+    page's read-along marks need only the display forms, the same split, without the cost of the spoken
+    ones. `blocks`: spoken_blocks of the chapter's html when the caller has them already."""
+    lines = [Line(s, 0, heading=True) for s in sentences(title, lang)]
+    body, notes = blocks if blocks is not None else spoken_blocks(chapter.get("html") or "", lang)
     if body and body[0].heading and same_text(body[0].text, title):
         body = body[1:]
     previous_note = None
@@ -232,7 +244,7 @@ def chapter_lines(chapter: dict, title: str, lang: str, *, footnotes: str = "cha
                 text = book_gettext(lang, "Note: %(text)s", text=text)
         previous_note = block.note
         depth = depths.get(id(block), 0)
-        lines.extend(Line(s, number, depth=depth) for s in prepare_sentences(text, lang))
+        lines.extend(Line(s, number, depth=depth) for s in sentences(text, lang))
     return lines
 
 

@@ -26,7 +26,7 @@ def chapter_page(request: Request):
     content_lang = chapter["lang"] or book["language"]
     content, title_html, along = read_along(book, chapter, content, content_lang)  # sentences marked
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
-    stats.count(db, stats.READS)
+    request.state.pending_counts.add(stats.READS)  # added to the catalogue every few seconds
     context = {
         "book": book,
         "chapter": chapter,

@@ -61,6 +61,9 @@ class LocaleMiddleware:
 def templates_for(settings: Settings) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        # Templates change with a deploy, which restarts the processes: no stat() of every template and
+        # include on every page (eight on a book page) to see whether it changed, except when debugging.
+        auto_reload=settings.debug,
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,

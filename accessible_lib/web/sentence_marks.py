@@ -19,11 +19,15 @@ block without its match is left unmarked: read-along plays it without a highligh
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
+from itertools import groupby
 
 from lxml import etree
 from lxml import html as lxml_html
 from markupsafe import Markup, escape
+
+from voices.text import Sentence, split_sentences
 
 from ..chapter_markup import same_text
 from ..editions.audio import (
@@ -86,7 +90,8 @@ def mark_sentences(content: str, chapter: dict, lang: str) -> tuple[Markup, Mark
 def _marked(content: str, source: str, raw_title: str, position: int, lang: str) -> tuple[str, str, int]:
     """Cached: a popular chapter is marked once, not on every visit."""
     title = " ".join(raw_title.split()) or fallback_title(position - 1)  # as the listening route's plan
-    lines = chapter_lines({"html": source}, title, lang)
+    heard_blocks = spoken_blocks(source, lang)
+    lines = chapter_lines({}, title, lang, sentences=_display_only, blocks=heard_blocks)
     by_paragraph: dict[int, list[tuple[int, Line]]] = {}
     for index, line in enumerate(lines):
         by_paragraph.setdefault(line.paragraph, []).append((index, line))
@@ -98,7 +103,7 @@ def _marked(content: str, source: str, raw_title: str, position: int, lang: str)
     walker.visit(root)
     walker.flush()
     shown = _in_reading_order(walker.blocks, walker.notes, title)
-    heard = _in_reading_order(*spoken_blocks(source, lang), title)  # paragraph N of the lines is heard[N-1]
+    heard = _in_reading_order(*heard_blocks, title)  # paragraph N of the lines is heard[N-1]
     for number, block in _pairs(shown, heard):
         sentences = by_paragraph.get(number + 1)
         if sentences:
@@ -106,6 +111,13 @@ def _marked(content: str, source: str, raw_title: str, position: int, lang: str)
     parts = [str(escape(root.text))] if root.text else []
     parts += [etree.tostring(child, encoding="unicode", method="html") for child in root]
     return "".join(parts), title_html, len(lines)
+
+
+def _display_only(text: str, lang: str) -> list[Sentence]:
+    """The listening route's split of `text` into sentences (prepare_sentences), without their spoken
+    forms: marks follow what is shown, and normalising every sentence for speech was two fifths of the
+    chapter page's time."""
+    return [Sentence(sentence, "") for sentence in split_sentences(text, lang)]
 
 
 def _in_reading_order(body: list[Block], notes: list[Block], title: str) -> list[Block]:
@@ -155,21 +167,12 @@ def _mark_block(walker: _RecordingWalker, block: Block, sentences: list[tuple[in
 
 
 def _mark_segments(segments: list[tuple[etree._Element, str]], sentences: list[tuple[int, Line]]) -> None:
-    shown = "".join(
-        ch for element, attribute in segments for ch in getattr(element, attribute) if not ch.isspace()
-    )
+    values = [getattr(element, attribute) for element, attribute in segments]
+    joined = "".join(values)
+    shown = "".join(joined.split())  # str.split() splits on exactly the characters str.isspace() knows
     owners = _owners(shown, [line.sentence.display for _, line in sentences])
     numbers = [index for index, _ in sentences]
-    values = [getattr(element, attribute) for element, attribute in segments]
-    labels: list[int | None] = []
-    at = 0
-    for ch in "".join(values):
-        if ch.isspace():
-            labels.append(None)
-        else:
-            labels.append(numbers[owners[at]])
-            at += 1
-    _fill_spaces(labels)  # across the block: the space before an <em> inside a sentence is in it too
+    labels = _labels(joined, [numbers[owner] for owner in owners])
     start = 0
     for (element, attribute), value in zip(segments, values, strict=True):
         _wrap(element, attribute, value, labels[start : start + len(value)])
@@ -181,10 +184,9 @@ def _owners(shown: str, sentences: list[str]) -> list[int]:
     that speaks it."""
     spoken, owner = [], []
     for number, sentence in enumerate(sentences):
-        for ch in sentence:
-            if not ch.isspace():
-                spoken.append(ch)
-                owner.append(number)
+        bare = "".join(sentence.split())
+        spoken.append(bare)
+        owner.extend([number] * len(bare))
     spoken_text = "".join(spoken)
     if spoken_text == shown:
         return owner
@@ -200,29 +202,42 @@ def _owners(shown: str, sentences: list[str]) -> list[int]:
     return result
 
 
-def _fill_spaces(labels: list[int | None]) -> None:
-    """Whitespace inside one sentence belongs to it; whitespace between two stays outside both spans."""
-    after: list[int | None] = [None] * len(labels)
-    following = None
-    for i in range(len(labels) - 1, -1, -1):
-        after[i] = following
-        if labels[i] is not None:
-            following = labels[i]
-    before = None
-    for i, label in enumerate(labels):
-        if label is not None:
-            before = label
-        elif before is not None and before == after[i]:
-            labels[i] = before
+_RUNS = re.compile(r"\s+|\S+")  # \s is what str.isspace() and str.split() take for whitespace
+
+
+def _labels(joined: str, numbered: list[int]) -> list[int | None]:
+    """The sentence number of each character of `joined`, given those of its non-space characters in
+    order. Whitespace inside one sentence belongs to it (across the block: the space before an <em>
+    inside a sentence is in it too); whitespace between two sentences, or at either end, is None. Made a
+    run of characters at a time: this is the chapter page's busiest loop."""
+    labels: list[int | None] = []
+    at = 0
+    gap: tuple[int, int] | None = None  # the whitespace run just before, as (start, length) in labels
+    before: int | None = None  # the number of the last non-space character
+    for run in _RUNS.findall(joined):
+        if run[0].isspace():
+            gap = (len(labels), len(run))
+            labels.extend([None] * len(run))
+            continue
+        chunk = numbered[at : at + len(run)]
+        at += len(run)
+        if gap is not None and before is not None and before == chunk[0]:
+            labels[gap[0] : gap[0] + gap[1]] = [before] * gap[1]
+        gap = None
+        labels.extend(chunk)
+        before = chunk[-1]
+    return labels
 
 
 def _wrap(element: etree._Element, attribute: str, value: str, labels: list[int | None]) -> None:
+    if len(value) != len(labels):
+        raise ValueError("one label per character")
     runs: list[tuple[int | None, str]] = []
-    for ch, label in zip(value, labels, strict=True):
-        if runs and runs[-1][0] == label:
-            runs[-1] = (label, runs[-1][1] + ch)
-        else:
-            runs.append((label, ch))
+    start = 0
+    for label, group in groupby(labels):  # runs of one label, cut from the value in one slice each
+        end = start + sum(1 for _ in group)
+        runs.append((label, value[start:end]))
+        start = end
     leading = runs.pop(0)[1] if runs and runs[0][0] is None else ""
     spans = []
     for label, piece in runs:
