@@ -161,7 +161,7 @@ def count_all(db: Database, figures: list[tuple[str, str]], n: int = 1, day: dat
 class PendingCounts:
     """Counts kept in the process's memory and added to the catalogue in one transaction now and then.
 
-    Why: a chapter page is read by thousands of readers at once, and counting each view as it happens
+    Why: chapter pages and searches come from thousands of readers at once, and counting each as it happens
     is a commit behind the catalogue's one writer lock on every read page; under load the page waits for
     the lock and the disk. The web app keeps one of these per process (app.py), flushes it every
     `FLUSH_SECONDS` and when the process stops, so a read page writes nothing. A process killed outright
@@ -207,14 +207,22 @@ def normalise_query(query: str) -> str:
     return " ".join(folded.split())[:MAX_QUERY_CHARS].strip()
 
 
-def record_search(db: Database, query: str, total: int) -> None:
+def search_figures(query: str, total: int) -> list[tuple[str, str]]:
+    """What one search counts: a search, its query, and its query again when it found nothing."""
     key = normalise_query(query)
     if not key:
-        return
+        return []
     figures = [(SEARCHES, ""), (SEARCH_QUERY, key)]
     if total == 0:
         figures.append((SEARCH_EMPTY, key))
-    count_all(db, figures)
+    return figures
+
+
+def record_search(db: Database, query: str, total: int) -> None:
+    """Count a search at once (tests, imports of figures); the search page adds to PendingCounts instead."""
+    figures = search_figures(query, total)
+    if figures:
+        count_all(db, figures)
 
 
 def _salt(db: Database, day: str) -> bytes:

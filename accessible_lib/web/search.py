@@ -41,7 +41,8 @@ def search_page(request: Request):
         )
         results = search.search(db, query, page=page_number(request), **options)
         if results.page.number == 1 and not any(filters.values()):  # a search, not a look at its page 2
-            stats.record_search(db, query, results.total)
+            for metric, key in stats.search_figures(query, results.total):  # added every few seconds
+                request.state.pending_counts.add(metric, key)
         hits = _with_chapter_counts(db, results.hits)
         suggestion = search_suggest.suggest(db, query, results, **options)
         if suggestion and not results.total:  # nothing as typed: show what the correction finds, too
