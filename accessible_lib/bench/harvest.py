@@ -52,6 +52,7 @@ WRK_SECONDS = 60
 CONNECTIONS = 50
 DISTINCT_QUERIES = 1_200
 SINGLE_QUERIES = 300
+QUIET_POLL_SECONDS = 15
 DATESTAMP = "2026-01-01T00:00:00Z"
 RESPONSE_DATE = "2026-01-02T00:00:00Z"
 PUBLISHERS = ["Penguin", "人民文学出版社", "中华书局", "Oxford University Press", "Project Gutenberg"]
@@ -253,14 +254,22 @@ def quiet_window(environ):
         yield
         return
     quiet = Path(path)
-    while quiet.exists():
-        print(f"  waiting for {quiet} to be free", file=sys.stderr, flush=True)
-        time.sleep(15)
-    quiet.write_text(environ.get("BENCH_QUIET_NAME", "bench") + "\n")
+    name = environ.get("BENCH_QUIET_NAME", "bench")
+    while True:  # created only if absent (O_EXCL): two benches never both think they hold it
+        try:
+            fd = os.open(quiet, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:
+            print(f"  waiting for {quiet} to be free", file=sys.stderr, flush=True)
+            time.sleep(QUIET_POLL_SECONDS)
+    with os.fdopen(fd, "w") as out:
+        out.write(name + "\n")
     try:
         yield
     finally:
-        quiet.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # removed only while it still holds our name
+            if quiet.read_text().strip() == name:
+                quiet.unlink()
 
 
 def harvest_all(settings: Settings, base: str, libraries: list[tuple[int, int]], *, progress=True) -> dict:
