@@ -46,3 +46,7 @@ def test_a_tiny_union_catalogue_is_harvested_searched_and_reported(tmp_path: Pat
     assert "this run harvested 300 records into it" in text
     assert "Short of the size asked for" not in text  # 300 of 300 asked
     assert "200 records of one library in a fresh catalogue" in text
+
+    # Measured again without filling: the catalogue says how it was filled, from its harvest runs.
+    text = "\n".join(bench_harvest.section(tmp_path, {**environ, "BENCH_HARVEST_FILL": "0"}))
+    assert "it was filled earlier by 1 complete harvest run that added 300 records over" in text
