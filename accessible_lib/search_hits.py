@@ -73,6 +73,7 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
     markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
     snippets = _chapter_snippets(db, query, {b: k for b, k in keys.items() if k is not None}, markers)
+    records = _record_snippets(db, query, [b for b in ids if keys[b] is None], markers)
     hits = []
     for book_id in ids:
         title, language, _ = books[book_id]
@@ -89,13 +90,9 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
             if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's own script
                 shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
         else:
-            raw = db.execute(
-                "SELECT snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ? AND rowid = ?",
-                [*markers, query.params["any"], book_id],
-            ).fetchone()
             # None when the best snippet is the pinyin column, which is no text of the book: show none.
             texts = _metadata_texts(db, book_id, authors[book_id])
-            shown = search_chinese.unfold(raw[0] if raw else "", texts) or ""
+            shown = search_chinese.unfold(records.get(book_id) or "", texts) or ""
         snippet = snippet_markup(shown)
         hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
     return hits
@@ -167,6 +164,29 @@ def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple)
     for key in keys.values():
         row = db.execute(f"{select} AND rowid = ?", [*markers, query.text_match["any"], key]).fetchone()
         snippets[key] = row[1] if row else ""
+    return snippets
+
+
+def _record_snippets(db: Database, query, book_ids: list[int], markers: tuple) -> dict[int, str]:
+    """Book id -> FTS5's snippet of its record (`book_fts`), with markers, for the hits found by their
+    record only: every hit of a harvested record, which has no chapters. A beginning (`res*`) is merged
+    from all the words it begins once per statement, 15-25 ms at 170,000 records: once for the page, as
+    `_chapter_snippets` does, rather than once per hit (a page of harvested records took 0.4-0.7 s)."""
+    if not book_ids:
+        return {}
+    select = "SELECT rowid, snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ?"
+    if query.prefixed:
+        wanted = sorted(book_ids)
+        rows = db.execute(
+            f"{select} AND rowid BETWEEN ? AND ? AND rowid + 0 IN (SELECT value FROM json_each(?))",
+            [*markers, query.params["any"], wanted[0], wanted[-1], json.dumps(wanted)],
+        )
+        return dict(rows.fetchall())
+    snippets = {}
+    for book_id in book_ids:  # one book at a time: a word's range over many books could be long
+        row = db.execute(f"{select} AND rowid = ?", [*markers, query.params["any"], book_id]).fetchone()
+        if row:
+            snippets[book_id] = row[1]
     return snippets
 
 

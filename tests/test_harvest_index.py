@@ -122,3 +122,32 @@ def test_the_fingerprint_is_the_one_earlier_harvests_stored() -> None:
     assert record.to_json() == before
     assert fingerprint(record.to_json()) == hashlib.sha256(before.encode()).hexdigest()
     assert Record.from_json(record.to_json()) == record
+
+
+def test_a_beginning_marks_the_words_it_begins_in_every_harvested_hit(
+    tmp_path: Path,
+    feeds: FeedServer,  # noqa: F811
+) -> None:
+    """Harvested records have no chapters: each hit's snippet is of its record, made for the whole page
+    in one statement when the query has a beginning (`res*`), and the same as one made hit by hit."""
+    settings = Settings.from_env({}, data_dir=tmp_path / "data")
+    words = ["resolve", "restless", "resin", "rest", "research"]
+    records = [
+        oai_record(f"oai:h:{n}", f"Atlas {n}", "Ann Lee", description=f"A {word} of maps number {n}.")
+        for n, word in enumerate(words * 3)
+    ]
+    records.append(oai_record("oai:h:99", "Atlas 99", "Ann Lee", description="Nothing of that here."))
+    feeds.routes["/oai"] = OaiRepository(records)
+    db = open_database(settings.database_path)
+    try:
+        harvest(db, settings, feeds.url + "/oai")
+        results = search.search(db, "res*", per_page=20, **READER)
+        assert results.total == 15
+        for hit in results.hits:
+            marked = re.findall(r"<mark>(\w+)</mark>", str(hit.snippet))
+            assert marked and all(word.lower().startswith("res") for word in marked), hit.snippet
+        whole = search.search(db, "restless", **READER)  # no beginning: one statement a hit
+        marked = [re.findall(r"<mark>(\w+)</mark>", str(hit.snippet)) for hit in whole.hits]
+        assert marked == [["restless"]] * 3
+    finally:
+        db.close()
