@@ -523,10 +523,11 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
 
 
 def earlier_fill(db) -> dict:
-    """How the catalogue was filled when this run harvested nothing: its completed harvest runs, from the
-    first start to the last finish (wall time, whatever ran beside them), and the records they added."""
-    first, last, added, runs = db.execute(
-        "SELECT min(started_at), max(finished_at), coalesce(sum(added), 0), count(*) FROM harvest_runs "
+    """How the catalogue was filled when this run harvested nothing: by how many complete harvest runs,
+    over what wall time from the first run's start (interrupted ones included: a run started again
+    finds the records they applied unchanged) to the last one's finish, whatever ran beside them."""
+    first, last, runs = db.execute(
+        "SELECT (SELECT min(started_at) FROM harvest_runs), max(finished_at), count(*) FROM harvest_runs "
         "WHERE status = 'ok'"
     ).fetchone()
     if not runs:
@@ -534,7 +535,7 @@ def earlier_fill(db) -> dict:
     from datetime import datetime
 
     wall = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    return {"records": added, "seconds": 0.0, "earlier": {"runs": runs, "wall": wall, "from": first}}
+    return {"records": 0, "seconds": 0.0, "earlier": {"runs": runs, "wall": wall, "from": first}}
 
 
 def report(
@@ -559,8 +560,8 @@ def report(
         if fill["seconds"]
         else (
             f"it was filled earlier by {fill['earlier']['runs']} complete harvest "
-            f"run{'s' if fill['earlier']['runs'] != 1 else ''} that added "
-            f"{fill['records']:,} records over {fill['earlier']['wall'] / 60:,.0f} minutes of wall time "
+            f"run{'s' if fill['earlier']['runs'] != 1 else ''} (one a library) over "
+            f"{fill['earlier']['wall'] / 60:,.0f} minutes of wall time "
             f"from {fill['earlier']['from'][:16].replace('T', ' ')} UTC (untimed: on a shared machine, "
             "several runs at once, paused during other benchmarks' quiet windows), and reused here"
         )
