@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -73,7 +74,8 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     tokens = 48 if cjk else 24  # a token is one character of Chinese but a whole English word
     markers = (MARK_OPEN, MARK_CLOSE, ELLIPSIS, tokens)
     snippets = _chapter_snippets(db, query, {b: k for b, k in keys.items() if k is not None}, markers)
-    records = _record_snippets(db, query, [b for b in ids if keys[b] is None], markers)
+    texts = {b: _metadata_texts(db, b, authors[b]) for b in ids if keys[b] is None}
+    records = _record_snippets(db, query, texts, markers)
     hits = []
     for book_id in ids:
         title, language, _ = books[book_id]
@@ -91,8 +93,11 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
                 shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
         else:
             # None when the best snippet is the pinyin column, which is no text of the book: show none.
-            texts = _metadata_texts(db, book_id, authors[book_id])
-            shown = search_chinese.unfold(records.get(book_id) or "", texts) or ""
+            raw = records.get(book_id) or ""
+            if search_chinese.may_be_folded(raw):
+                shown = search_chinese.unfold(raw, texts[book_id]) or ""
+            else:  # nothing to put back in the book's script, so no pattern to build (0.25 ms a hit)
+                shown = raw if _of_record(raw, texts[book_id]) else ""
         snippet = snippet_markup(shown)
         hits.append(Hit(book_id, title, authors[book_id], language, snippet, chapter_position, chapter_title))
     return hits
@@ -167,27 +172,83 @@ def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple)
     return snippets
 
 
-def _record_snippets(db: Database, query, book_ids: list[int], markers: tuple) -> dict[int, str]:
+def _record_snippets(
+    db: Database, query, texts: dict[int, list[str | None]], markers: tuple
+) -> dict[int, str]:
     """Book id -> FTS5's snippet of its record (`book_fts`), with markers, for the hits found by their
-    record only: every hit of a harvested record, which has no chapters. A beginning (`res*`) is merged
-    from all the words it begins once per statement, 15-25 ms at 170,000 records: once for the page, as
-    `_chapter_snippets` does, rather than once per hit (a page of harvested records took 0.4-0.7 s)."""
-    if not book_ids:
+    record only (`texts`: each one's record as written): every hit of a harvested record, which has no
+    chapters. One statement a hit, the book's rowid given, is cheap for words; but for a beginning
+    (`res*`) FTS5 merges every word it begins, over the whole index, in each statement: 25 ms at 170,000
+    records, 35 at 300,000, so a page of twenty took most of a second. So a beginning of one word is
+    asked as the words of that record it matches (`_begun`); a record where none is found (or a
+    beginning of several words) is asked with the beginning itself, once for all of them."""
+    if not texts:
         return {}
     select = "SELECT rowid, snippet(book_fts, -1, ?, ?, ?, ?) FROM book_fts WHERE book_fts MATCH ?"
-    if query.prefixed:
-        wanted = sorted(book_ids)
-        rows = db.execute(
-            f"{select} AND rowid BETWEEN ? AND ? AND rowid + 0 IN (SELECT value FROM json_each(?))",
-            [*markers, query.params["any"], wanted[0], wanted[-1], json.dumps(wanted)],
-        )
-        return dict(rows.fetchall())
-    snippets = {}
-    for book_id in book_ids:  # one book at a time: a word's range over many books could be long
-        row = db.execute(f"{select} AND rowid = ?", [*markers, query.params["any"], book_id]).fetchone()
+    match = query.params["any"]
+    beginnings = [p for p in query.phrases if p.endswith(" *")]
+    simple = len(beginnings) == len([p for p in beginnings if _ONE_WORD.fullmatch(p[1:-3])])
+    begun = _begun(texts, beginnings) if beginnings and simple else {}
+    snippets: dict[int, str] = {}
+    left = []
+    for book_id, record in texts.items():
+        asked = match
+        if beginnings:
+            held = _words(record)
+            words = {
+                phrase: [w for w in begun.get(phrase, ()) if w in held][:MAX_BEGUN] for phrase in beginnings
+            }
+            if not all(words.values()):
+                left.append(book_id)
+                continue
+            for phrase, found in words.items():
+                asked = asked.replace(phrase, "(" + " OR ".join(f'"{w}"' for w in found) + ")")
+        row = db.execute(f"{select} AND rowid = ?", [*markers, asked, book_id]).fetchone()
         if row:
             snippets[book_id] = row[1]
+    if left:  # the beginning itself, merged once for all these books
+        wanted = sorted(left)
+        rows = db.execute(
+            f"{select} AND rowid BETWEEN ? AND ? AND rowid + 0 IN (SELECT value FROM json_each(?))",
+            [*markers, match, wanted[0], wanted[-1], json.dumps(wanted)],
+        )
+        snippets.update(rows.fetchall())
     return snippets
+
+
+_ONE_WORD = re.compile("[A-Za-z0-9]+")  # a beginning as search.parse_query writes it, of one ASCII word
+_WORDS = re.compile(r"[^\W_]+")
+MAX_BEGUN = 30  # words of one record asked for a beginning, at most
+
+
+def _words(record: list[str | None]) -> set[str]:
+    return {word.lower() for text in record for word in _WORDS.findall(text or "")}
+
+
+def _begun(texts: dict[int, list[str | None]], beginnings: list[str]) -> dict[str, list[str]]:
+    """Each beginning (an FTS5 phrase `"res" *`) -> the words of these records it matches, as FTS5 itself
+    matches them: the porter stemmer stems the beginning too (`res*` is `re*`), so the words are put in
+    a small FTS5 table of the index's own tokenizer, in memory, and the beginning asked there."""
+    from .search import TOKENIZE  # search.py imports this module
+
+    listed = sorted(set().union(*(_words(record) for record in texts.values())))
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE w USING fts5(word, tokenize = '{TOKENIZE}')")
+        conn.executemany("INSERT INTO w (rowid, word) VALUES (?, ?)", enumerate(listed))
+        return {
+            phrase: [listed[i] for (i,) in conn.execute("SELECT rowid FROM w WHERE w MATCH ?", [phrase])]
+            for phrase in beginnings
+        }
+    finally:
+        conn.close()
+
+
+def _of_record(shown: str, record: list[str | None]) -> bool:
+    """Whether a snippet with no folded character is text of the record as written, as `unfold` finds
+    out: not when it came from the pinyin column."""
+    plain = "".join(c for c in shown if c not in search_chinese.INVISIBLE)
+    return not plain or any(plain in text for text in record if text)
 
 
 def _metadata_texts(db: Database, book_id: int, authors: list[str]) -> list[str | None]:

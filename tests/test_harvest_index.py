@@ -151,3 +151,15 @@ def test_a_beginning_marks_the_words_it_begins_in_every_harvested_hit(
         assert marked == [["restless"]] * 3
     finally:
         db.close()
+
+
+def test_a_beginning_is_asked_in_each_record_as_the_words_fts5_matches_there() -> None:
+    """The porter stemmer stems a beginning too (`res*` is `re*`): the words asked for are the ones
+    FTS5 itself matches, found with the index's own tokenizer, not the ones spelled with the beginning."""
+    from accessible_lib.search_hits import _begun
+
+    texts = {1: ["A Regular Résumé", None, "Ann Lee"], 2: ["Rest and resin", "Dreams"]}
+    assert _begun(texts, ['"res" *', '"dream" *']) == {
+        '"res" *': ["regular", "resin", "rest", "résumé"],
+        '"dream" *': ["dreams"],
+    }
