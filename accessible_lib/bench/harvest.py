@@ -524,18 +524,20 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
 
 def earlier_fill(db) -> dict:
     """How the catalogue was filled when this run harvested nothing: by how many complete harvest runs,
-    over what wall time from the first run's start (interrupted ones included: a run started again
-    finds the records they applied unchanged) to the last one's finish, whatever ran beside them."""
-    first, last, runs = db.execute(
-        "SELECT (SELECT min(started_at) FROM harvest_runs), max(finished_at), count(*) FROM harvest_runs "
-        "WHERE status = 'ok'"
+    and how many cut short, over what wall time from the first run's start to the last one's end (those
+    cut short included: they applied part of their records, and a run started again finds those
+    unchanged), whatever ran beside them."""
+    first, last, runs, cut = db.execute(
+        "SELECT (SELECT min(started_at) FROM harvest_runs), (SELECT max(finished_at) FROM harvest_runs), "
+        "count(*), "
+        "(SELECT count(*) FROM harvest_runs WHERE status != 'ok') FROM harvest_runs WHERE status = 'ok'"
     ).fetchone()
     if not runs:
         return {"records": 0, "seconds": 0.0}
     from datetime import datetime
 
     wall = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    return {"records": 0, "seconds": 0.0, "earlier": {"runs": runs, "wall": wall, "from": first}}
+    return {"records": 0, "seconds": 0.0, "earlier": {"runs": runs, "cut": cut, "wall": wall, "from": first}}
 
 
 def report(
@@ -560,7 +562,9 @@ def report(
         if fill["seconds"]
         else (
             f"it was filled earlier by {fill['earlier']['runs']} complete harvest "
-            f"run{'s' if fill['earlier']['runs'] != 1 else ''} (one a library) over "
+            f"run{'s' if fill['earlier']['runs'] != 1 else ''} (one a library)"
+            + (f" and {fill['earlier']['cut']} cut short" if fill["earlier"]["cut"] else "")
+            + " over "
             f"{fill['earlier']['wall'] / 60:,.0f} minutes of wall time "
             f"from {fill['earlier']['from'][:16].replace('T', ' ')} UTC (untimed: on a shared machine, "
             "several runs at once, paused during other benchmarks' quiet windows), and reused here"
