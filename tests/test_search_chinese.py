@@ -170,6 +170,19 @@ def test_pinyin_keys():
     assert search_chinese.pinyin_keys(["Moby Dick"]) == ""
 
 
+@pytest.mark.parametrize("run", ["重庆银行", "长城", "音乐会", "嗯哼", "曾国藩", "单于", "行长", "覺"])
+def test_pinyin_initials_are_pypinyins_first_letters(run):
+    """The initials are taken from the one pinyin pass: the same as pypinyin's FIRST_LETTER style gives
+    (heteronyms included), for a run met the first time and again (from the cache)."""
+    from pypinyin import Style, lazy_pinyin
+
+    whole = "".join(lazy_pinyin(run, errors="ignore"))
+    initials = "".join(lazy_pinyin(run, style=Style.FIRST_LETTER, errors="ignore"))
+    expected = [whole, whole.replace("v", "u")] + ([initials] if len(run) > 1 else [])
+    for _ in range(2):
+        assert search_chinese.pinyin_keys([run]) == " ".join(dict.fromkeys(expected))
+
+
 def test_the_migration_folds_and_keys_books_already_in_the_catalogue(tmp_path):
     from accessible_lib.migrations import migrations
 

@@ -52,6 +52,7 @@ WRK_SECONDS = 60
 CONNECTIONS = 50
 DISTINCT_QUERIES = 1_200
 SINGLE_QUERIES = 300
+QUIET_POLL_SECONDS = 15
 DATESTAMP = "2026-01-01T00:00:00Z"
 RESPONSE_DATE = "2026-01-02T00:00:00Z"
 PUBLISHERS = ["Penguin", "人民文学出版社", "中华书局", "Oxford University Press", "Project Gutenberg"]
@@ -253,14 +254,22 @@ def quiet_window(environ):
         yield
         return
     quiet = Path(path)
-    while quiet.exists():
-        print(f"  waiting for {quiet} to be free", file=sys.stderr, flush=True)
-        time.sleep(15)
-    quiet.write_text(environ.get("BENCH_QUIET_NAME", "bench") + "\n")
+    name = environ.get("BENCH_QUIET_NAME", "bench")
+    while True:  # created only if absent (O_EXCL): two benches never both think they hold it
+        try:
+            fd = os.open(quiet, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:
+            print(f"  waiting for {quiet} to be free", file=sys.stderr, flush=True)
+            time.sleep(QUIET_POLL_SECONDS)
+    with os.fdopen(fd, "w") as out:
+        out.write(name + "\n")
     try:
         yield
     finally:
-        quiet.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # removed only while it still holds our name
+            if quiet.read_text().strip() == name:
+                quiet.unlink()
 
 
 def harvest_all(settings: Settings, base: str, libraries: list[tuple[int, int]], *, progress=True) -> dict:
@@ -484,6 +493,8 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
         single_queries = query_set(db, SINGLE_QUERIES, seed=1)
         load_queries = query_set(db, DISTINCT_QUERIES, seed=2)
         db_bytes = sum(p.stat().st_size for p in (root / "data").glob("catalogue.db*"))
+        if not fill["seconds"]:
+            fill = earlier_fill(db)
         with quiet_window(environ):
             timings = time_single(db, single_queries)
     finally:
@@ -511,6 +522,24 @@ def section(data_dir: Path, environ: dict | None = None) -> list[str]:
     )
 
 
+def earlier_fill(db) -> dict:
+    """How the catalogue was filled when this run harvested nothing: by how many complete harvest runs,
+    and how many cut short, over what wall time from the first run's start to the last one's end (those
+    cut short included: they applied part of their records, and a run started again finds those
+    unchanged), whatever ran beside them."""
+    first, last, runs, cut = db.execute(
+        "SELECT (SELECT min(started_at) FROM harvest_runs), (SELECT max(finished_at) FROM harvest_runs), "
+        "count(*), "
+        "(SELECT count(*) FROM harvest_runs WHERE status != 'ok') FROM harvest_runs WHERE status = 'ok'"
+    ).fetchone()
+    if not runs:
+        return {"records": 0, "seconds": 0.0}
+    from datetime import datetime
+
+    wall = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    return {"records": 0, "seconds": 0.0, "earlier": {"runs": runs, "cut": cut, "wall": wall, "from": first}}
+
+
 def report(
     command, records, held, local, sizes, rate, fill, db_bytes, timings, load, distinct, seconds
 ) -> list[str]:
@@ -531,6 +560,16 @@ def report(
         f"({fill['records'] / fill['seconds']:,.0f} records/s, outside the quiet window, with other work on "
         "the machine)"
         if fill["seconds"]
+        else (
+            f"it was filled earlier by {fill['earlier']['runs']} complete harvest "
+            f"run{'s' if fill['earlier']['runs'] != 1 else ''} (one a library)"
+            + (f" and {fill['earlier']['cut']} cut short" if fill["earlier"]["cut"] else "")
+            + " over "
+            f"{fill['earlier']['wall'] / 60:,.0f} minutes of wall time "
+            f"from {fill['earlier']['from'][:16].replace('T', ' ')} UTC (untimed: on a shared machine, "
+            "several runs at once, paused during other benchmarks' quiet windows), and reused here"
+        )
+        if fill.get("earlier")
         else "it was reused from an earlier run (nothing left to harvest)"
     )
     lines = [

@@ -18,7 +18,7 @@ from .. import access, search
 from ..i18n import gettext
 from ..ingest import INGEST_VERSION
 from .fetch import HarvestError
-from .record import Record
+from .record import Record, fingerprint
 
 OAI = "oai"
 OPDS = "opds"
@@ -159,7 +159,7 @@ def apply_run(db: Database, run: Run, *, complete_listing: bool, next_datestamp:
             break
         with db.conn:
             for seq, record in rows:
-                _apply(db, run, Record.from_json(record))
+                _apply(db, run, Record.from_json(record), fingerprint(record))
                 last = seq
     with db.conn:
         if complete_listing:
@@ -185,7 +185,7 @@ def apply_run(db: Database, run: Run, *, complete_listing: bool, next_datestamp:
         )
 
 
-def _apply(db: Database, run: Run, record: Record) -> None:
+def _apply(db: Database, run: Run, record: Record, record_hash: str) -> None:
     existing = _row(
         db,
         "SELECT id, harvest_hash, harvest_deleted_at FROM books WHERE source_id = ? AND remote_id = ?",
@@ -200,8 +200,7 @@ def _apply(db: Database, run: Run, record: Record) -> None:
             )
             run.counts["deleted"] += 1
         return
-    fingerprint = record.fingerprint()
-    if existing and existing["harvest_hash"] == fingerprint and existing["harvest_deleted_at"] is None:
+    if existing and existing["harvest_hash"] == record_hash and existing["harvest_deleted_at"] is None:
         run.counts["unchanged"] += 1
         return
     fields = {
@@ -213,7 +212,10 @@ def _apply(db: Database, run: Run, record: Record) -> None:
         "date": record.date,
         "rights_statement": record.rights_statement,
         "remote_url": record.remote_url,
-        "harvest_hash": fingerprint,
+        "harvest_hash": record_hash,
+        # Set here rather than left to the OAI-PMH triggers (migration m016), which would update the row
+        # again after each insert or change: a second write of the row and its indexes for every record.
+        "modified_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if existing is None:
         checksum = "harvest:" + hashlib.sha256(f"{run.source_id}\n{record.remote_id}".encode()).hexdigest()
@@ -254,4 +256,7 @@ def _apply(db: Database, run: Run, record: Record) -> None:
         "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
         [(book_id, scheme, value) for scheme, value in record.identifiers],
     )
-    search.index_book(db, book_id)
+    if existing is None:  # nothing of it indexed yet to forget, and no chapters to read: a record only
+        search.index_book(db, book_id, new=True, chapter_texts=[])
+    else:
+        search.index_book(db, book_id)
