@@ -114,6 +114,22 @@ def three_libraries(tmp_path):
             server.stop()
 
 
+def _wait_for_searches(settings: Settings, expected: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        db = open_database(settings.database_path, migrate=False)
+        try:
+            row = db.execute(
+                "SELECT sum(count) FROM stats_daily WHERE metric = ?", [stats.SEARCHES]
+            ).fetchone()
+        finally:
+            db.close()
+        if (row[0] or 0) >= expected:
+            return
+        assert time.monotonic() < deadline, f"the server's {expected} searches never reached its catalogue"
+        time.sleep(0.2)
+
+
 def test_a_city_reports_to_its_province_and_the_province_to_the_nation(three_libraries) -> None:
     national, province, city, servers = three_libraries
     city_url = servers[2].url
@@ -121,6 +137,9 @@ def test_a_city_reports_to_its_province_and_the_province_to_the_nation(three_lib
     for query in ("whale", "Whale", "红楼梦"):
         with urllib.request.urlopen(f"{city_url}/search?q={urllib.parse.quote(query)}", timeout=30) as answer:
             assert answer.status == 200
+    # The server counts searches in memory and adds them to its catalogue every few seconds
+    # (stats.PendingCounts): the report is sent once they are there, as a nightly one would be.
+    _wait_for_searches(city, 3)
     yesterday = stats.today() - timedelta(days=1)
     for settings, reads in ((city, 5), (province, 7), (national, 11)):
         db = open_database(settings.database_path)
