@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             flushing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flushing
-            pending_counts.flush(connections.get())  # the last few seconds' reads, as the process stops
+            pending_counts.flush(connections.get())  # the last few seconds' counts, as the process stops
             listening.close()
 
     async def user_error(request: Request, exc: Exception) -> object:
@@ -158,8 +158,8 @@ def _warm_lists(path: Path) -> None:
 
 
 async def _flush_counts_now_and_then(pending: stats.PendingCounts, connections: Connections) -> None:
-    """The chapter pages' read counts, added to the catalogue every few seconds in a worker thread (each
-    thread has its own connection), so that no read page waits for the writer lock (stats.PendingCounts)."""
+    """Chapter reads and searches counted in memory, added to the catalogue every few seconds in a worker
+    thread (each thread has its own connection), so no page waits for the writer lock (PendingCounts)."""
     while True:
         await asyncio.sleep(pending.FLUSH_SECONDS)
         await run_in_threadpool(lambda: pending.flush(connections.get()))

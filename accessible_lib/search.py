@@ -83,7 +83,7 @@ BOOK_COLUMNS = search_presence.RECORD_COLUMNS  # book_words reads them back in t
 BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0, 0.5)
 CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK = search_chinese.CJK
 _CJK_BOUNDARY = re.compile(rf"(?<=[{_CJK}])(?=\w)|(?<=\w)(?=[{_CJK}])")
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _SEPARATOR = search_hits.SEPARATOR

@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from importlib import resources
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+# The characters the search indexes treat one by one (chapter_fts) or in pairs (chapter_pairs): Han and kana.
+CJK = "\u3040-\u30ff" + _HAN
 _HAN_CHAR = re.compile(f"[{_HAN}]")
 _HAN_RUN = re.compile(f"[{_HAN}]+")
 # What a reader types as pinyin: letters, each syllable optionally followed by its tone digit.

@@ -34,7 +34,7 @@ from . import search_chinese
 PAIRS_FUNCTION = "accessible_lib_search_pairs"
 TABLE = "chapter_pairs"
 BREAK = "0"  # between runs: only pairs are ever asked of this table, so no query meets it
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"  # search._CJK
+_CJK = search_chinese.CJK
 _RUN = re.compile(f"[{_CJK}]{{2,}}")
 _NOT_LETTER = re.compile(r"[\W_]+")  # the CJK blocks hold a few punctuation marks (・): they end a run
 
