@@ -80,13 +80,3 @@ def sample_library(db) -> dict[str, int]:
         subjects=["古典小说"],
     )
     return {"en": catalogue.add_book(db, english), "zh": catalogue.add_book(db, chinese)}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Keep each test module on one xdist worker (`make test` runs two).
-
-    Module fixtures build whole editions (the audio corpus, the long book): split across workers they would
-    be built twice and the parallel run would be slower than the serial one.
-    """
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
