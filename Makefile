@@ -18,7 +18,7 @@ run: setup
 # check, and a busy machine makes Orca miss what a page says. `--dist loadfile` keeps each test module on one
 # worker, so its module fixtures (the audio and braille corpus editions) are built once, not once per worker.
 test: setup
-	@status=0; $(PY) -m pytest -q -n auto --dist loadfile -m "not orca" || status=$$?; \
+	@status=0; $(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder -m "not orca" || status=$$?; \
 	$(PY) -m pytest -q -m orca || status=$$?; exit $$status
 
 # BENCH_ONLY=audio,braille runs only those sections (import, search, audio, braille, worker, stamping, remote,
