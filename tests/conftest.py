@@ -82,11 +82,42 @@ def sample_library(db) -> dict[str, int]:
     return {"en": catalogue.add_book(db, english), "zh": catalogue.add_book(db, chinese)}
 
 
-def pytest_collection_modifyitems(config, items):
-    """Keep each test module on one xdist worker (`make test` runs two).
+# Seconds one xdist worker spends on each of the longest modules (`--durations=60` summed per module, `make
+# test`'s options, 2 cores, Orca's tests running alongside). Only the order matters: it need not be exact.
+LONGEST_MODULES = {
+    "tests/test_browser_axe.py": 210,
+    "tests/test_audio_corpus.py": 170,
+    "tests/test_braille_editions.py": 150,
+    "tests/test_long_book_editions.py": 140,
+    "tests/test_browser_staff.py": 125,
+    "tests/test_security.py": 35,
+    "tests/voices/test_epub3mo.py": 30,
+    "tests/test_jobs.py": 25,
+}
 
-    Module fixtures build whole editions (the audio corpus, the long book): split across workers they would
-    be built twice and the parallel run would be slower than the serial one.
+
+def pytest_collection_modifyitems(config, items):
+    """On xdist workers, hand out the longest modules first, then those marked slow, then the rest; among
+    equals, the module with most tests first.
+
+    `make test` keeps each module on one worker (`--dist loadfile --no-loadscope-reorder`) and gives a worker
+    the next module in this order when it is nearly done. xdist's own order (most tests first) left the
+    long modules with few tests (the axe crawls, the long book) for last, when one worker ran them while
+    the other sat idle; longest first, the short modules fill in at the end. A plain `pytest` run keeps
+    the usual order.
     """
+    if not hasattr(config, "workerinput"):
+        return
+    counts: dict[str, int] = {}
+    slow: set[str] = set()
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
+        module = item.nodeid.partition("::")[0]
+        counts[module] = counts.get(module, 0) + 1
+        if item.get_closest_marker("slow"):
+            slow.add(module)
+
+    def cost(item) -> tuple[int, bool, int]:
+        module = item.nodeid.partition("::")[0]
+        return (-LONGEST_MODULES.get(module, 0), module not in slow, -counts[module])
+
+    items.sort(key=cost)  # stable: a module's tests stay together and in their order

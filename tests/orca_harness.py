@@ -19,6 +19,8 @@ Usage:
            type:TEXT   type TEXT with xdotool type
            sleep:SECS  just wait
            nowait:KEY  press KEY and go on without waiting for Orca to finish
+           load:KEY    press KEY (a form's submit, a link) and wait for Orca to
+                       say the new page finished loading, then for it to finish
   --cookie NAME=VALUE (repeatable) opens a loopback page with that cookie
            set, e.g. a session cookie, so a signed-in page can be heard.
 Output: a transcript on stdout ("[key] utterance" lines), and --json FILE
@@ -535,6 +537,15 @@ class OrcaSession:
                 "seconds": round(time.time() - t, 3),
                 "settled": None,
             }
+        elif key.startswith("load:"):
+            # A key that loads a page: the server's answer can take longer than the quiet time on a busy
+            # machine, and Orca says nothing until the page is there; so wait for the page, then settle.
+            subprocess.run(["xdotool", "key", "--delay", "30", key[5:]], env=self.env, check=True, timeout=20)
+            self.wait_for(
+                lambda: "SPEECH OUTPUT: 'Finished loading" in self.read_log(start),
+                self.a.load_timeout,
+                f"Orca to report the page {key[5:]} loaded",
+            )
         else:
             subprocess.run(["xdotool", "key", "--delay", "30", key], env=self.env, check=True, timeout=20)
         settled = self.settle(start, self.a.min_wait, self.a.quiet, self.a.max_wait)

@@ -68,8 +68,8 @@ def test_sign_in_page_speaks_labels_announces_the_error_and_links_the_summary_to
     html = fetch(url)
     # ctrl+Home already puts Orca, and the focus, on the skip link: the first Tab stop is behind it.
     to_email = tabs_to(html, "email") - 1
-    keys = ["ctrl+Home", *["Tab"] * to_email, f"type:{EMAIL}", "Tab", "type:a wrong passphrase", "Return"]
-    keys += ["Tab", "Return"]
+    keys = ["ctrl+Home", *["Tab"] * to_email, f"type:{EMAIL}", "Tab", "type:a wrong passphrase"]
+    keys += ["load:Return", "Tab", "Return"]  # the form is sent: wait for the page that answers
     result = read_page(url, keys)
     assert result["ok"], f"Orca could not read {url}: {result.get('error')}"
     steps = result["steps"]

@@ -170,7 +170,7 @@ def test_sources_page_speaks_its_form_a_wrong_address_and_each_fact_of_a_source(
     source = after.find("h3", string=LIBRARY_NAME).find_parent("section")
     # Each piece of text by itself: Orca names a link's role between it and the words after it.
     facts = [part for item in source.find("dl").find_all(["dt", "dd"]) for part in item.stripped_strings]
-    keys = ["ctrl+Home", "h", "Tab", "Tab", "Tab", "shift+Tab", "shift+Tab", f"type:{wrong}", "Return"]
+    keys = ["ctrl+Home", "h", "Tab", "Tab", "Tab", "shift+Tab", "shift+Tab", f"type:{wrong}", "load:Return"]
     keys += ["3", *["Down"] * 14]  # twelve lines of facts; the error may wrap onto two
     result = hear(url, keys, library.cookies)
     steps = result["steps"]
@@ -221,7 +221,7 @@ def test_add_form_announces_a_missing_reading_and_its_link_leads_to_the_field(li
     after = posted(library, "/staff/pronunciations/new", fields, "/staff/pronunciations/new")
     messages = [text_of(link) for link in after.find(id="error-summary").find_all("a")]
     assert messages, "a word without its reading is an error"
-    keys = ["ctrl+Home", "h", *["Tab"] * to_written, "type:Lenore", "Return", "Tab", "Return"]
+    keys = ["ctrl+Home", "h", *["Tab"] * to_written, "type:Lenore", "load:Return", "Tab", "Return"]
     result = hear(url, keys, library.cookies)
     steps = result["steps"]
     assert_tabbed(steps[2 : 2 + to_written], stops[:to_written])

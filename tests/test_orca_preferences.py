@@ -40,7 +40,7 @@ def test_preferences_speak_their_labels_and_the_saved_confirmation(orca_prefs):
     html = fetch(url)
     # ctrl+Home already puts Orca, and the focus, on the skip link: the first Tab stop is behind it.
     to_size = tabs_to(html, "text_size-100") - 1
-    keys = ["ctrl+Home", *["Tab"] * to_size, "Down", "Return"]
+    keys = ["ctrl+Home", *["Tab"] * to_size, "Down", "load:Return"]
     result = read_page(url, keys)
     assert result["ok"], f"Orca could not read {url}: {result.get('error')}"
     steps = result["steps"]
