@@ -500,7 +500,7 @@ def _search(
             typed=query[:MAX_QUERY_CHARS],
         )
         prepared.collect(db, count_cap)
-        total, facets = _summary(db, prepared)
+        total, facets = _summary(db, prepared, count_cap)
         found = len(prepared.found_ids)
         offset = (page - 1) * per_page
         ranked = []
@@ -628,6 +628,7 @@ class _Query:
         self.plan: search_capped.Plan | None = None
         self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
         self.matched = ""
+        self.languages: dict[int, str | None] = {}  # found book id -> its language, for the facet
 
     def collect(self, db: Database, cap: int) -> None:
         """Set `matched`: the first `cap` (+1 in `found`) books matching every phrase somewhere in them,
@@ -663,7 +664,7 @@ class _Query:
             meta_books="meta_books" in self.params,
             table=self.chapter_table,
         )
-        self.found_ids = search_capped.collect(db, statements, self.params)
+        self.found_ids, self.languages = search_capped.collect(db, statements, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
             self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
@@ -733,16 +734,22 @@ class _Query:
         return db.execute(sql, {**self.params, **params}).fetchall()
 
 
-def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
-    """The number of matching books (up to the cap) and their facet counts, in one statement."""
+def _summary(db: Database, query: _Query, cap: int) -> tuple[int, Facets]:
+    """The number of matching books (up to the cap) and their facet counts. The total and the languages
+    come from what `collect` read already; subjects and formats in one statement."""
+    found = query.found_ids[:cap]
+    total = len(found)
+    facets = Facets()
+    if not total:
+        return total, facets
+    languages = collections.Counter(query.languages[book_id] for book_id in found)
+    languages.pop(None, None)
+    ordered = sorted(languages.items(), key=lambda item: (-item[1], item[0]))  # as SQL's ORDER BY 3 DESC, 2
+    facets.languages = [FacetValue(value, number) for value, number in ordered[:FACET_LIMIT]]
     rows = query.rows(
         db,
         f"""WITH {query.matched}
-        SELECT 'total', NULL, count(*) FROM matched
-        UNION ALL SELECT * FROM (
-            SELECT 'language', language, count(*) FROM matched
-            WHERE language IS NOT NULL GROUP BY language ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
-        UNION ALL SELECT * FROM (
+        SELECT * FROM (
             SELECT 'subject', s.subject, count(*)
             FROM matched CROSS JOIN book_subjects AS s ON s.book_id = matched.book_id  -- this order
             GROUP BY s.subject ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
@@ -753,15 +760,9 @@ def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
             WHERE +e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
             GROUP BY e.format ORDER BY 3 DESC, 2)""",
     )
-    total = 0
-    facets = Facets()
     for kind, value, number in rows:
-        if kind == "total":
-            total = number
-        else:
-            getattr(facets, f"{kind}s").append(FacetValue(value, number))
-    if total:
-        facets.formats.insert(0, FacetValue(ALWAYS_FORMAT, total))
+        getattr(facets, f"{kind}s").append(FacetValue(value, number))
+    facets.formats.insert(0, FacetValue(ALWAYS_FORMAT, total))
     return total, facets
 
 
