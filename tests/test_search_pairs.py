@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessible_lib import catalogue, search, search_hits, search_pairs
+from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs
 
 from .conftest import make_book
 
@@ -143,6 +143,38 @@ def test_a_phrase_snippet_is_cut_around_the_first_match_with_every_match_in_it_m
     assert marked.count("<mark>红楼梦</mark>") == 2
     assert len(shown.replace("\x04", "").replace("\x02", "").replace("\x03", "")) == 40
     assert search_hits.phrase_snippet("短文", ["红楼"], 40) == "短文"  # no match: the beginning, unmarked
+
+
+def _whole_text_snippet(text: str, phrases: list[str], length: int) -> str:
+    """phrase_snippet as it was, folding the whole text at once: the oracle for the folding by pieces."""
+    folded = search_chinese.fold(text)
+    spans = sorted(
+        (at, at + len(p)) for p in phrases for at in range(len(folded)) if folded.startswith(p, at)
+    )
+    first = spans[0][0] if spans else 0
+    end = min(len(text), max(0, first - length // 4) + length)
+    start = max(0, end - length)
+    parts, at = (["\x04"] if start else []), start
+    for begin, finish in spans:
+        if begin >= at and finish <= end:
+            parts += [text[at:begin], "\x02", text[begin:finish], "\x03"]
+            at = finish
+    return "".join([*parts, text[at:end], *(["\x04"] if end < len(text) else [])])
+
+
+def test_a_phrase_snippet_folds_only_as_far_as_it_needs_and_finds_what_the_whole_text_holds():
+    piece = search_hits.FOLD_PIECE
+    far = "前" * (3 * piece + 10) + "他讀紅樓夢，又讀紅樓夢" + "后" * 500  # Traditional, past three pieces
+    cases = [
+        (far, ["红楼梦"]),
+        # 讀紅樓夢 starts inside the first piece, before 红楼 found there, and ends past it
+        ("前" * (piece - 3) + "讀紅樓夢" + "后" * 50, ["红楼", "读红楼梦"]),
+        ("前" * (piece - 1) + "红楼" + "后" * 50, ["红楼"]),  # the phrase across the pieces' border
+        ("無關" * piece, ["红楼"]),  # nowhere: the beginning
+    ]
+    for text, phrases in cases:
+        assert search_hits.phrase_snippet(text, phrases, 40) == _whole_text_snippet(text, phrases, 40)
+    assert "\x02紅樓夢\x03" in search_hits.phrase_snippet(far, ["红楼梦"], 40)
 
 
 def test_a_book_found_by_its_title_shows_the_phrase_marked_in_its_title(db, books):
