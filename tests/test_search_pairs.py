@@ -194,3 +194,26 @@ def test_optimizing_the_indexes_leaves_one_segment_each_and_the_same_results(db,
         assert db.execute(segments.format(table)).fetchone()[0] == 1, table
     assert {query: found(db, query) for query in before} == before
     check(db)
+
+
+def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, books):
+    """book_pairs (migration m032_search): a record's Chinese phrases through their pairs, as chapters'."""
+    chapters = [("一", "无关。")]
+    record = catalogue.add_book(db, make_book("西厢记", chapters, authors=["王实甫"], language="zh"))
+    across = catalogue.add_book(db, make_book("西，厢", chapters, authors=["某"], language="zh"))
+    query = search._Query(search.parse_query("西厢"), None, None, None)
+    query.collect(db, 1000)
+    assert (query.record_table, query.found_ids) == ("book_pairs", [record])  # not across the comma
+    assert found(db, "实甫") == {"西厢记"}  # in the authors
+    with db.conn:
+        db.execute("UPDATE books SET title = '牡丹亭' WHERE id = ?", [record])
+        search.index_book(db, record)
+    assert found(db, "西厢") == set() and found(db, "牡丹") == {"牡丹亭"}
+    with db.conn:
+        search.unindex_book(db, record)
+    assert found(db, "牡丹") == set()
+    rows = db.execute("SELECT rowid, * FROM book_pairs ORDER BY rowid").fetchall()
+    with db.conn:
+        search_pairs.rebuild_records(db)
+    assert db.execute("SELECT rowid, * FROM book_pairs ORDER BY rowid").fetchall() == rows
+    assert across not in {r[0] for r in rows if "西厢" in (r[1] or "")}
