@@ -103,6 +103,8 @@ def search_text(text: str | None) -> str | None:
         text = _MARKERS.sub("", text)
     if text.isascii():  # O(1) in CPython: no Chinese to separate or fold in English text
         return text
+    if not _CJK_RUN.search(text):  # English with a curly quote or a dash: folding, a dictionary lookup a
+        return text  # character, changes only CJK characters (tests/test_search_chinese.py checks the table)
     # Folded first, on the shorter text: folding maps a Han character to a Han character, so it moves no
     # separator (tests/test_search.py checks the table); snippets call this on every chapter they show.
     folded = search_chinese.fold(text)
