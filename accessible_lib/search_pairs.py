@@ -23,8 +23,8 @@ snippets (their highlighting needs the characters as tokens) and everything that
 - Records have their pairs too (`book_pairs`, migration m032_search, rowid = book id, the columns of
   `book_fts` but pinyin): finding which books' records hold a common phrase (红楼, 之为) read the positions
   of both characters over `book_fts`, 1-2 ms a pass and up to three passes a search, the largest cost
-  left of a Chinese search once chapters had pairs. It keeps its own copy, a few bytes for an English
-  record (no pairs), written beside the `book_fts` row (search.py).
+  left of a Chinese search once chapters had pairs. It keeps its own copy of the pairs,
+  written beside the `book_fts` row (search.py); a record without Chinese (most harvested ones) has no row.
 """
 
 from __future__ import annotations
@@ -108,8 +108,12 @@ def book_table_exists(db: Database) -> bool:
 
 
 def index_record(db: Database, book_id: int, record: list[str | None]) -> None:
-    """Add one record; `record` as `book_fts` holds it (through `search.search_text`, BOOK_COLUMNS first)."""
+    """Add one record; `record` as `book_fts` holds it (through `search.search_text`, BOOK_COLUMNS first).
+    A record without two Chinese characters side by side gets no row: harvested records are mostly
+    English, and each row costs the harvest an FTS5 insert."""
     pairs = [pairs_text(value, folded=True) for value in record[: len(BOOK_COLUMNS)]]
+    if not any(pairs):  # no Chinese phrase to find (an English record): no row, nothing to write or forget
+        return
     marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
     db.execute(
         f"INSERT INTO {BOOK_TABLE} (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})", [book_id, *pairs]

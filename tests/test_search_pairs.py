@@ -217,3 +217,5 @@ def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, boo
         search_pairs.rebuild_records(db)
     assert db.execute("SELECT rowid, * FROM book_pairs ORDER BY rowid").fetchall() == rows
     assert across not in {r[0] for r in rows if "西厢" in (r[1] or "")}
+    english = catalogue.add_book(db, make_book("Plain", [("One", "Words.")], authors=["Someone"]))
+    assert db.execute("SELECT count(*) FROM book_pairs WHERE rowid = ?", [english]).fetchone()[0] == 0
