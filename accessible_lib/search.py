@@ -32,6 +32,8 @@ Why the index looks the way it does:
 - A search of Chinese phrases only (two characters or more each) finds its chapters through `chapter_pairs`
   instead, each run of Chinese characters indexed as its overlapping pairs (search_pairs.py): a phrase of
   common characters is a few short lists there, where `chapter_fts` reads both characters' positions.
+  Records likewise, through `book_pairs` (which records hold the phrases; `book_fts` still ranks them by
+  bm25 and gives their snippets).
 - A chapter's rowid in `chapter_fts` is `book_id << 20 | position`, not `chapters.id`. Results are books, and
   a common word matches hundreds of thousands of chapters: with the book id inside the rowid, grouping the
   matches by book needs no lookup at all. An index on that expression lets FTS5 fetch a chapter for
@@ -101,6 +103,8 @@ def search_text(text: str | None) -> str | None:
         text = _MARKERS.sub("", text)
     if text.isascii():  # O(1) in CPython: no Chinese to separate or fold in English text
         return text
+    if not _CJK_RUN.search(text):  # English with a curly quote or a dash: folding, a dictionary lookup a
+        return text  # character, changes only CJK characters (tests/test_search_chinese.py checks the table)
     # Folded first, on the shorter text: folding maps a Han character to a Han character, so it moves no
     # separator (tests/test_search.py checks the table); snippets call this on every chapter they show.
     folded = search_chinese.fold(text)
@@ -218,6 +222,8 @@ def unindex_book(db: Database, book_id: int) -> None:
     if search_presence.exists(db):
         search_presence.unindex(db, book_id)  # first: its view reads the record back from book_fts
     db.execute("DELETE FROM book_fts WHERE rowid = ?", [book_id])
+    if search_pairs.book_table_exists(db):
+        db.execute(f"DELETE FROM {search_pairs.BOOK_TABLE} WHERE rowid = ?", [book_id])
     db.execute(
         f"""INSERT INTO chapter_fts (chapter_fts, rowid, title, body)
             SELECT 'delete', d.id, {SEARCH_TEXT_FUNCTION}(c.title), {SEARCH_TEXT_FUNCTION}(c.text)
@@ -243,6 +249,8 @@ def rebuild_index(db: Database) -> None:
     register_functions(db.conn)
     db.execute("DELETE FROM book_fts")
     db.execute("DELETE FROM search_words")
+    if search_pairs.book_table_exists(db):
+        db.execute(f"DELETE FROM {search_pairs.BOOK_TABLE}")
     for (book_id,) in db.execute("SELECT id FROM books").fetchall():
         _index_book_metadata(db, book_id)
     db.execute("INSERT INTO chapter_fts (chapter_fts) VALUES ('rebuild')")
@@ -273,6 +281,8 @@ def _index_book_metadata(db: Database, book_id: int) -> list[str | None] | None:
     marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
     columns = ", ".join(BOOK_COLUMNS)
     db.execute(f"INSERT INTO book_fts (rowid, {columns}) VALUES ({marks})", [book_id, *record])
+    if search_pairs.book_table_exists(db):
+        search_pairs.index_record(db, book_id, record)
     words = {w.lower() for w in SUGGEST_WORD.findall(f"{title} {authors}")}
     db.conn.executemany("INSERT OR IGNORE INTO search_words (word) VALUES (?)", [(w,) for w in words])
     return record
@@ -286,7 +296,7 @@ def optimize_indexes(db: Database) -> None:
     chapter lookup took 0.04 ms instead of 0.14 and the mix's search CPU fell by 30%. New books add segments
     again (FTS5 merges them in the background, up to a bound), so it is worth running again after a large
     import; 40 s of CPU at 150,000 books."""
-    for table in ("book_fts", "book_words", search_pairs.TABLE, "chapter_fts"):
+    for table in ("book_fts", "book_words", search_pairs.BOOK_TABLE, search_pairs.TABLE, "chapter_fts"):
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
             db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
@@ -500,7 +510,7 @@ def _search(
             typed=query[:MAX_QUERY_CHARS],
         )
         prepared.collect(db, count_cap)
-        total, facets = _summary(db, prepared)
+        total, facets = _summary(db, prepared, count_cap)
         found = len(prepared.found_ids)
         offset = (page - 1) * per_page
         ranked = []
@@ -575,6 +585,7 @@ class _Query:
         # else through chapter_fts; `collect` chooses, once it knows the catalogue has the pairs.
         self.pair_phrases = [search_pairs.phrase(phrase) for phrase in phrases]
         self.chapter_table = "chapter_fts"
+        self.record_table = "book_fts"  # which books' records hold the phrases: book_pairs for Chinese ones
         self.chapter_match = dict(self.text_match)  # the chapter index's own `any` and `all`
         # A query typed as pinyin in several words (`lun yu`) also finds the book whose pinyin key is
         # the words joined (`lunyu`), in the pinyin column only.
@@ -628,6 +639,7 @@ class _Query:
         self.plan: search_capped.Plan | None = None
         self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
         self.matched = ""
+        self.languages: dict[int, str | None] = {}  # found book id -> its language, for the facet
 
     def collect(self, db: Database, cap: int) -> None:
         """Set `matched`: the first `cap` (+1 in `found`) books matching every phrase somewhere in them,
@@ -643,7 +655,7 @@ class _Query:
         phrase of common characters each pass over the chapters costs most of the index, 20-50 ms."""
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         if all(self.pair_phrases) and search_pairs.exists(db):
-            self._use_pairs()
+            self._use_pairs(search_pairs.book_table_exists(db))
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
             self.params["words"] = words
@@ -662,20 +674,29 @@ class _Query:
             chapter_books="chapter_books" in self.params,
             meta_books="meta_books" in self.params,
             table=self.chapter_table,
+            record_table=self.record_table,
         )
-        self.found_ids = search_capped.collect(db, statements, self.params)
+        self.found_ids, self.languages = search_capped.collect(db, statements, self.params)
         if self.plan is None and len(self.found_ids) <= cap:
             self.plan = self._probe(db, cap)
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
 
-    def _use_pairs(self) -> None:
+    def _use_pairs(self, records: bool) -> None:
+        """Chinese phrases only: chapters (and, with `records`, records) are found through their pairs.
+        `any` stays the phrases of `book_fts`, which ranks records by bm25 and cuts their snippets."""
         pairs = [phrase for phrase in self.pair_phrases if phrase]
         self.chapter_table = search_pairs.TABLE
         self.chapter_match = {"any": " OR ".join(pairs), "all": " AND ".join(pairs)}
         self.params["text_all"] = self.chapter_match["all"]
         for i, phrase in enumerate(pairs):
             self.params[f"text_p{i}"] = phrase
+        if records:
+            self.record_table = search_pairs.BOOK_TABLE
+            self.params["all"] = self.chapter_match["all"]
+            self.params["title_all"] = search_capped.all_in("title", pairs)
+            for i, phrase in enumerate(pairs):
+                self.params[f"p{i}"] = phrase
 
     def _list_chapters(self, db: Database, cap: int) -> search_capped.Plan:
         """The one phrase's chapters, read until they name more than `cap` books and kept as the chapter
@@ -700,7 +721,8 @@ class _Query:
         in_meta = [
             row[0]
             for row in db.execute(
-                "SELECT rowid FROM book_fts WHERE book_fts MATCH :all LIMIT :cap1", self.params
+                f"SELECT rowid FROM {self.record_table} WHERE {self.record_table} MATCH :all LIMIT :cap1",
+                self.params,
             )
         ]
         if len(in_meta) <= cap:
@@ -713,13 +735,14 @@ class _Query:
         texts = [self.params[f"text_p{i}"] for i in range(len(self.phrases))]
         return search_capped.probe(
             db,
-            self.phrases,
+            [self.params[f"p{i}"] for i in range(len(self.phrases))],
             cap,
             self.chapter_filter,
             self.params,
             driver=driver,
             table=self.chapter_table,
             text_phrases=texts,
+            record_table=self.record_table,
         )
 
     def _bind(self, name: str, values: tuple[str, ...]) -> str:
@@ -733,16 +756,22 @@ class _Query:
         return db.execute(sql, {**self.params, **params}).fetchall()
 
 
-def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
-    """The number of matching books (up to the cap) and their facet counts, in one statement."""
+def _summary(db: Database, query: _Query, cap: int) -> tuple[int, Facets]:
+    """The number of matching books (up to the cap) and their facet counts. The total and the languages
+    come from what `collect` read already; subjects and formats in one statement."""
+    found = query.found_ids[:cap]
+    total = len(found)
+    facets = Facets()
+    if not total:
+        return total, facets
+    languages = collections.Counter(query.languages[book_id] for book_id in found)
+    languages.pop(None, None)
+    ordered = sorted(languages.items(), key=lambda item: (-item[1], item[0]))  # as SQL's ORDER BY 3 DESC, 2
+    facets.languages = [FacetValue(value, number) for value, number in ordered[:FACET_LIMIT]]
     rows = query.rows(
         db,
         f"""WITH {query.matched}
-        SELECT 'total', NULL, count(*) FROM matched
-        UNION ALL SELECT * FROM (
-            SELECT 'language', language, count(*) FROM matched
-            WHERE language IS NOT NULL GROUP BY language ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
-        UNION ALL SELECT * FROM (
+        SELECT * FROM (
             SELECT 'subject', s.subject, count(*)
             FROM matched CROSS JOIN book_subjects AS s ON s.book_id = matched.book_id  -- this order
             GROUP BY s.subject ORDER BY 3 DESC, 2 LIMIT {FACET_LIMIT})
@@ -753,15 +782,9 @@ def _summary(db: Database, query: _Query) -> tuple[int, Facets]:
             WHERE +e.status = 'done' AND e.format != '{ALWAYS_FORMAT}'
             GROUP BY e.format ORDER BY 3 DESC, 2)""",
     )
-    total = 0
-    facets = Facets()
     for kind, value, number in rows:
-        if kind == "total":
-            total = number
-        else:
-            getattr(facets, f"{kind}s").append(FacetValue(value, number))
-    if total:
-        facets.formats.insert(0, FacetValue(ALWAYS_FORMAT, total))
+        getattr(facets, f"{kind}s").append(FacetValue(value, number))
+    facets.formats.insert(0, FacetValue(ALWAYS_FORMAT, total))
     return total, facets
 
 

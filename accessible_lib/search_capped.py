@@ -27,6 +27,7 @@ match, so one such search took a second and fifty at once ended in 503s (issue 1
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ def probe(
     driver: bool = True,
     table: str = "chapter_fts",
     text_phrases: list[str] | None = None,
+    record_table: str = "book_fts",
 ) -> Plan:
     """How often each phrase occurs, counted up to DRIVER_BOUND * `bound` in each index to choose a
     driving phrase, or just past `bound` when there is none to choose (`driver` False: book_words).
@@ -63,7 +65,8 @@ def probe(
     counts = []
     for phrase, text_phrase in zip(phrases, text_phrases or phrases, strict=True):
         meta, text = db.execute(
-            f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM book_fts WHERE book_fts MATCH :p LIMIT :n)),
+            f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM {record_table} WHERE {record_table} MATCH :p
+                 LIMIT :n)),
                 (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH :text_p{chapter_filter}
                  LIMIT :n))""",
             {
@@ -84,7 +87,13 @@ def all_in(column: str, phrases: list[str]) -> str:
 
 
 def phrase_check(
-    name: str, text_allowed: str, chapter_filter: str = "", *, lists: bool = False, table: str = "chapter_fts"
+    name: str,
+    text_allowed: str,
+    chapter_filter: str = "",
+    *,
+    lists: bool = False,
+    table: str = "chapter_fts",
+    record_table: str = "book_fts",
 ) -> str:
     """SQL true when book `b` has phrase `:name` in its metadata or (its text allowed) in a chapter (`table`
     asked for `:text_name`, the phrase as that index is asked).
@@ -94,9 +103,9 @@ def phrase_check(
     match anywhere (it checks the book's rowid bounds only after a match), which for a rare phrase of
     common words is most of the index, once per book; the list costs one pass over the phrase's matches."""
     if lists:
-        meta = f"b.id IN (SELECT rowid FROM book_fts WHERE book_fts MATCH :{name})"
+        meta = f"b.id IN (SELECT rowid FROM {record_table} WHERE {record_table} MATCH :{name})"
     else:
-        meta = f"EXISTS (SELECT 1 FROM book_fts WHERE book_fts MATCH :{name} AND rowid = b.id)"
+        meta = f"EXISTS (SELECT 1 FROM {record_table} WHERE {record_table} MATCH :{name} AND rowid = b.id)"
     if lists:
         text = (
             f"b.id IN (SELECT rowid >> {CHAPTER_BITS} FROM {table}"
@@ -122,8 +131,10 @@ def candidates(
     chapter_books: bool = False,
     meta_books: bool = False,
     table: str = "chapter_fts",
+    record_table: str = "book_fts",
 ) -> list[str]:
-    """The statements collecting at most :cap1 matching books, in the order above: (id, title as typed).
+    """The statements collecting at most :cap1 matching books, in the order above: (id, title as typed,
+    language; the language facet is counted from these rows, see `collect`).
 
     `words`: `:words` holds the `book_words` query of every phrase (search_presence.py), which proves
     all phrases but those in `unproven`: the books holding every phrase somewhere then come from that
@@ -141,11 +152,12 @@ def candidates(
     # Streams of book ids whose rows alone prove every phrase, then the checked ones: the driving phrase's
     # books, checked for the others; or book_words' books, checked for the unproven phrases, and found
     # only when their text may be searched (a book found by its record alone is in the second stream).
-    streams = ["SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :title_all"]
+    records = record_table  # book_fts, or book_pairs for Chinese phrases (search_pairs.py)
+    streams = [f"SELECT rowid AS book_id FROM {records} WHERE {records} MATCH :title_all"]
     if meta_books:
         streams.append("SELECT value FROM json_each(:meta_books)")
     else:
-        streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :all")
+        streams.append(f"SELECT rowid FROM {records} WHERE {records} MATCH :all")
     if pinyin:
         streams.append("SELECT rowid FROM book_fts WHERE book_fts MATCH :pinyin")
     proven = bool(words and not unproven)
@@ -158,6 +170,7 @@ def candidates(
         )
     checked = []  # streams whose rows are checked, book by book
     checks = "1"
+    check = functools.partial(phrase_check, table=table, record_table=records)
     if (len(order) > 1 or one_word) and words:
         checked.append("SELECT rowid AS book_id FROM book_words WHERE book_words MATCH :words")
         # By the lists of the books holding each unproven phrase: book_words' books hold all its words, so
@@ -167,30 +180,35 @@ def candidates(
         checks = " AND ".join(
             [
                 text_allowed,
-                *(phrase_check(f"p{i}", text_allowed, chapter_filter, lists=True, table=table) for i in rest),
+                *(
+                    phrase_check(
+                        f"p{i}", text_allowed, chapter_filter, lists=True, table=table, record_table=records
+                    )
+                    for i in rest
+                ),
             ]
         )
     elif len(order) > 1:
-        checked.append(f"SELECT rowid AS book_id FROM book_fts WHERE book_fts MATCH :p{order[0]}")
+        checked.append(f"SELECT rowid AS book_id FROM {records} WHERE {records} MATCH :p{order[0]}")
         checked.append(
             f"SELECT rowid >> {CHAPTER_BITS} FROM {table}"
             f" WHERE {table} MATCH :text_p{order[0]}{chapter_filter}"
         )
         # The rarest other phrase first: a book without it fails at the first lookup.
-        checks = " AND ".join(phrase_check(f"p{i}", text_allowed, table=table) for i in order[1:])
+        checks = " AND ".join(check(f"p{i}", text_allowed) for i in order[1:])
     # DISTINCT streams (an index of the rows seen so far), so LIMIT stops the scan of a common word's
     # matches after :cap1 books; CROSS JOIN keeps that stream the outer loop. Rows come out in the order
     # of the streams, which is the order of the tiers. The checked streams are a second statement, run
     # only when the first found too few, which leaves out the books it found before any check: most of
     # a checked stream's books can be those, and a check costs 50-100 µs.
     statements = [
-        f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
+        f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed, b.language
         FROM ({" UNION ALL ".join(streams)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
         WHERE {filters} LIMIT :cap1"""
     ]
     if checked:
         statements.append(
-            f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed
+            f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed, b.language
             FROM ({" UNION ALL ".join(checked)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
             WHERE {filters} AND b.id NOT IN (SELECT value FROM json_each(:seen)) AND {checks}
             LIMIT :rest"""
@@ -198,21 +216,24 @@ def candidates(
     return statements
 
 
-def collect(db: Database, statements: list[str], params: dict) -> list[int]:
+def collect(db: Database, statements: list[str], params: dict) -> tuple[list[int], dict[int, str | None]]:
     """The ids of the books found, in tier order, the title as typed first: `candidates`' statements in
-    turn, until :cap1 books are found."""
+    turn, until :cap1 books are found; and each one's language. The language facet is counted from these
+    in Python: asking `books` for them again, in the facets' statement, looked up every book a second
+    time (1-2 ms of a capped search's 10)."""
     rows = db.execute(statements[0], params).fetchall()
     if len(rows) < params["cap1"] and len(statements) > 1:
-        more = {"seen": json.dumps([book_id for book_id, _ in rows]), "rest": params["cap1"] - len(rows)}
+        more = {"seen": json.dumps([row[0] for row in rows]), "rest": params["cap1"] - len(rows)}
         rows += db.execute(statements[1], {**params, **more}).fetchall()
-    return [book_id for book_id, _ in sorted(rows, key=lambda row: not row[1])]
+    rows.sort(key=lambda row: not row[1])
+    return [row[0] for row in rows], {row[0]: row[2] for row in rows}
 
 
-# Materialized: the facets use it four times, and as a co-routine each use read the list and looked up
-# every book again (0.8 ms each for 1,000 books).
+# The books found, as a table for the statements that join them (facets, ranking). Their ids only: every
+# one was read from `books` by the statement that found it (`candidates`), so none is looked up again.
+# Materialized: the facets use it several times.
 MATCHED = """matched AS MATERIALIZED (
-            SELECT b.id AS book_id, b.language FROM json_each(:found_ids) AS j
-            CROSS JOIN books AS b ON b.id = j.value LIMIT :cap)"""
+            SELECT value AS book_id FROM json_each(:found_ids))"""
 
 
 def tiered_page(found_ids: list[int], limit: int, offset: int) -> list[tuple[int, None]]:

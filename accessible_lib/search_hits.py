@@ -90,17 +90,20 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
         chapter_position = chapter_title = None
         if chapter_key is not None:
             chapter_position = chapter_key & ((1 << CHAPTER_BITS) - 1)
-            row = db.execute(
-                "SELECT title, text FROM chapters WHERE book_id = ? AND position = ?",
-                [book_id, chapter_position],
-            ).fetchone()
+            # The chapter's text only where it is used: read whole, it is most of the row (overflow pages)
+            # and a string made in Python, for every English hit that needed only the title.
+            columns = "title, text" if pairs else "title"
+            where = "WHERE book_id = ? AND position = ?"
+            at = [book_id, chapter_position]
+            row = db.execute(f"SELECT {columns} FROM chapters {where}", at).fetchone()
             chapter_title = row[0] if row else None
             if pairs:  # cut from the text as written: in the book's own script already
                 shown = phrase_snippet(row[1] if row else "", phrases, tokens + tokens // 4)
             else:
                 shown = snippets.get(chapter_key, "")
                 if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's script
-                    shown = search_chinese.unfold(shown, [row[1] if row else None]) or shown
+                    text = db.execute(f"SELECT text FROM chapters {where}", at)
+                    shown = search_chinese.unfold(shown, [(text.fetchone() or [None])[0]]) or shown
         else:
             shown = cut.get(book_id)
             if shown is None:
@@ -124,17 +127,27 @@ def phrase_snippet(text: str | None, phrases: list[str], length: int) -> str:
     a millisecond a hit, and would mark the characters across punctuation too, where the pairs do not match.
     """
     text = _MARKERS.sub("", text or "")
-    folded = search_chinese.fold(text)
+    live = [phrase for phrase in phrases if phrase]
+    longest = max((len(phrase) for phrase in live), default=0)
+    # Folded only as far as the snippet reaches, a piece at a time: folding a whole chapter (tens of
+    # thousands of characters, a dictionary lookup each) was most of a Chinese hit's time, and the first
+    # match is usually near the start. An occurrence of another phrase may start before a match found in
+    # the first pieces and end past them, so the folding goes on one phrase's length further before
+    # taking the first.
+    folded = _fold_until(text, "", lambda done: any(phrase in done for phrase in live))
+    folded = _fold_until(text, folded, lambda done: True, max(1, longest))
+    starts = [at for at in (folded.find(phrase) for phrase in live) if at >= 0]
+    first = min(starts) if starts else 0
+    end = min(len(text), max(0, first - length // 4) + length)
+    start = max(0, end - length)
+    folded = _fold_until(text, folded, lambda done: len(done) >= end)
     spans = []
-    for phrase in phrases:
-        at = folded.find(phrase) if phrase else -1
-        while at >= 0 and len(spans) < MAX_MARKED:
+    for phrase in live:
+        at = folded.find(phrase, start)
+        while 0 <= at and at + len(phrase) <= end and len(spans) < MAX_MARKED:
             spans.append((at, at + len(phrase)))
             at = folded.find(phrase, at + len(phrase))
     spans.sort()
-    first = spans[0][0] if spans else 0
-    end = min(len(text), max(0, first - length // 4) + length)
-    start = max(0, end - length)
     parts = [ELLIPSIS] if start else []
     at = start
     for begin, finish in spans:
@@ -145,6 +158,19 @@ def phrase_snippet(text: str | None, phrases: list[str], length: int) -> str:
     if end < len(text):
         parts.append(ELLIPSIS)
     return "".join(parts)
+
+
+FOLD_PIECE = 2048  # characters of a chapter folded at a time by `phrase_snippet`
+
+
+def _fold_until(text: str, folded: str, enough, more: int = FOLD_PIECE) -> str:
+    """`folded` (the folded beginning of `text`) taken on by pieces of `more` characters until `enough` of
+    it, or all of `text`."""
+    while len(folded) < len(text):
+        folded += search_chinese.fold(text[len(folded) : len(folded) + more])
+        if enough(folded):
+            break
+    return folded
 
 
 def first_chapters(db: Database, query, book_ids: list[int]) -> dict[int, int]:

@@ -20,6 +20,11 @@ snippets (their highlighting needs the characters as tokens) and everything that
 - Like `chapter_fts`, the table is external content over a view of `chapters` (`chapter_pairs_source`,
   through the SQL function PAIRS_FUNCTION), with the same rowids (`book_id << 20 | position`): the text is
   stored once, and forgetting a chapter reads its text back through the view.
+- Records have their pairs too (`book_pairs`, migration m032_search, rowid = book id, the columns of
+  `book_fts` but pinyin): finding which books' records hold a common phrase (红楼, 之为) read the positions
+  of both characters over `book_fts`, 1-2 ms a pass and up to three passes a search, the largest cost
+  left of a Chinese search once chapters had pairs. It keeps its own copy of the pairs,
+  written beside the `book_fts` row (search.py); a record without Chinese (most harvested ones) has no row.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from . import search_chinese
 
 PAIRS_FUNCTION = "accessible_lib_search_pairs"
 TABLE = "chapter_pairs"
+BOOK_TABLE = "book_pairs"
+BOOK_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher")  # book_fts' first six
 BREAK = "0"  # between runs: only pairs are ever asked of this table, so no query meets it
 _CJK = search_chinese.CJK
 _RUN = re.compile(f"[{_CJK}]{{2,}}")
@@ -87,3 +94,35 @@ def phrase(query_phrase: str) -> str | None:
     if len(inner) < 2 or not inner.isalnum() or not _RUN.fullmatch(inner):
         return None
     return '"' + " ".join(inner[i : i + 2] for i in range(len(inner) - 1)) + '"'
+
+
+def create_book_table(db: Database) -> None:
+    db.execute(
+        f"CREATE VIRTUAL TABLE {BOOK_TABLE} USING fts5({', '.join(BOOK_COLUMNS)}, tokenize = 'unicode61')"
+    )
+
+
+def book_table_exists(db: Database) -> bool:
+    """False in a catalogue migrating from before m032_search, whose earlier steps index books."""
+    return bool(db.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{BOOK_TABLE}'").fetchone())
+
+
+def index_record(db: Database, book_id: int, record: list[str | None]) -> None:
+    """Add one record; `record` as `book_fts` holds it (through `search.search_text`, BOOK_COLUMNS first).
+    A record without two Chinese characters side by side gets no row: harvested records are mostly
+    English, and each row costs the harvest an FTS5 insert."""
+    pairs = [pairs_text(value, folded=True) for value in record[: len(BOOK_COLUMNS)]]
+    if not any(pairs):  # no Chinese phrase to find (an English record): no row, nothing to write or forget
+        return
+    marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
+    db.execute(
+        f"INSERT INTO {BOOK_TABLE} (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})", [book_id, *pairs]
+    )
+
+
+def rebuild_records(db: Database) -> None:
+    """Every record's pairs afresh, from `book_fts` (which holds them folded already)."""
+    db.execute(f"DELETE FROM {BOOK_TABLE}")
+    columns = ", ".join(BOOK_COLUMNS)
+    for row in db.execute(f"SELECT rowid, {columns} FROM book_fts").fetchall():
+        index_record(db, row[0], list(row[1:]))

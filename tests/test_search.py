@@ -191,6 +191,19 @@ def test_facets_count_the_whole_result(db, library):
     assert {(f.value, f.count) for f in chinese.subjects} == {("古典小说", 1), ("散文", 1)}
 
 
+def test_language_facet_is_ordered_by_count_then_code_and_counts_only_the_capped_books(db):
+    """The language facet is counted in Python from the rows that found the books (search_capped.collect),
+    in the order the SQL facets use: most books first, then by code; no language, no entry."""
+    for n, language in enumerate(["fr", "de", "de", "en", "en", "en", None, "zh"]):
+        catalogue.add_book(db, book(f"Lantern {n}", [f"a lantern number {n}"], language=language))
+    facets = search.search(db, "lantern").facets
+    assert [(f.value, f.count) for f in facets.languages] == [("en", 3), ("de", 2), ("fr", 1), ("zh", 1)]
+    capped = search.search(db, "lantern", count_cap=3)
+    assert (capped.total, capped.more) == (3, True)
+    assert sum(f.count for f in capped.facets.languages) <= 3
+    assert capped.facets.formats[0].count == 3
+
+
 def test_pagination(db):
     for n in range(25):
         catalogue.add_book(db, book(f"Lighthouse {n}", [f"keeper number {n}"], language="en"))

@@ -3,6 +3,7 @@ pinyin and initials for titles and authors, Traditional and Simplified folded to
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -201,3 +202,13 @@ def test_the_migration_folds_and_keys_books_already_in_the_catalogue(tmp_path):
         assert "<mark>秦滅周祀</mark>" in search.search(db, "秦灭周祀").hits[0].snippet
     finally:
         db.close()
+
+
+def test_folding_changes_only_the_characters_search_text_looks_for():
+    """search.search_text returns text without a CJK character untouched, without folding it: exact only
+    while every character the fold table changes is one of those."""
+    cjk = re.compile(f"[{search_chinese.CJK}]")
+    assert all(cjk.match(chr(code)) for code in search_chinese._fold_table())
+    english = "“Whales,” he said — café"
+    assert search.search_text(english) is english
+    assert search.search_text("“紅樓”") == "“红​楼”"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessible_lib import catalogue, search, search_hits, search_pairs
+from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs
 
 from .conftest import make_book
 
@@ -145,6 +145,38 @@ def test_a_phrase_snippet_is_cut_around_the_first_match_with_every_match_in_it_m
     assert search_hits.phrase_snippet("短文", ["红楼"], 40) == "短文"  # no match: the beginning, unmarked
 
 
+def _whole_text_snippet(text: str, phrases: list[str], length: int) -> str:
+    """phrase_snippet as it was, folding the whole text at once: the oracle for the folding by pieces."""
+    folded = search_chinese.fold(text)
+    spans = sorted(
+        (at, at + len(p)) for p in phrases for at in range(len(folded)) if folded.startswith(p, at)
+    )
+    first = spans[0][0] if spans else 0
+    end = min(len(text), max(0, first - length // 4) + length)
+    start = max(0, end - length)
+    parts, at = (["\x04"] if start else []), start
+    for begin, finish in spans:
+        if begin >= at and finish <= end:
+            parts += [text[at:begin], "\x02", text[begin:finish], "\x03"]
+            at = finish
+    return "".join([*parts, text[at:end], *(["\x04"] if end < len(text) else [])])
+
+
+def test_a_phrase_snippet_folds_only_as_far_as_it_needs_and_finds_what_the_whole_text_holds():
+    piece = search_hits.FOLD_PIECE
+    far = "前" * (3 * piece + 10) + "他讀紅樓夢，又讀紅樓夢" + "后" * 500  # Traditional, past three pieces
+    cases = [
+        (far, ["红楼梦"]),
+        # 讀紅樓夢 starts inside the first piece, before 红楼 found there, and ends past it
+        ("前" * (piece - 3) + "讀紅樓夢" + "后" * 50, ["红楼", "读红楼梦"]),
+        ("前" * (piece - 1) + "红楼" + "后" * 50, ["红楼"]),  # the phrase across the pieces' border
+        ("無關" * piece, ["红楼"]),  # nowhere: the beginning
+    ]
+    for text, phrases in cases:
+        assert search_hits.phrase_snippet(text, phrases, 40) == _whole_text_snippet(text, phrases, 40)
+    assert "\x02紅樓夢\x03" in search_hits.phrase_snippet(far, ["红楼梦"], 40)
+
+
 def test_a_book_found_by_its_title_shows_the_phrase_marked_in_its_title(db, books):
     catalogue.add_book(db, make_book("紅樓夢新編", [("一", "无关的文字。")], authors=["某"], language="zh"))
     hits = {hit.title: hit for hit in search.search(db, "红楼梦").hits}
@@ -162,3 +194,28 @@ def test_optimizing_the_indexes_leaves_one_segment_each_and_the_same_results(db,
         assert db.execute(segments.format(table)).fetchone()[0] == 1, table
     assert {query: found(db, query) for query in before} == before
     check(db)
+
+
+def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, books):
+    """book_pairs (migration m032_search): a record's Chinese phrases through their pairs, as chapters'."""
+    chapters = [("一", "无关。")]
+    record = catalogue.add_book(db, make_book("西厢记", chapters, authors=["王实甫"], language="zh"))
+    across = catalogue.add_book(db, make_book("西，厢", chapters, authors=["某"], language="zh"))
+    query = search._Query(search.parse_query("西厢"), None, None, None)
+    query.collect(db, 1000)
+    assert (query.record_table, query.found_ids) == ("book_pairs", [record])  # not across the comma
+    assert found(db, "实甫") == {"西厢记"}  # in the authors
+    with db.conn:
+        db.execute("UPDATE books SET title = '牡丹亭' WHERE id = ?", [record])
+        search.index_book(db, record)
+    assert found(db, "西厢") == set() and found(db, "牡丹") == {"牡丹亭"}
+    with db.conn:
+        search.unindex_book(db, record)
+    assert found(db, "牡丹") == set()
+    rows = db.execute("SELECT rowid, * FROM book_pairs ORDER BY rowid").fetchall()
+    with db.conn:
+        search_pairs.rebuild_records(db)
+    assert db.execute("SELECT rowid, * FROM book_pairs ORDER BY rowid").fetchall() == rows
+    assert across not in {r[0] for r in rows if "西厢" in (r[1] or "")}
+    english = catalogue.add_book(db, make_book("Plain", [("One", "Words.")], authors=["Someone"]))
+    assert db.execute("SELECT count(*) FROM book_pairs WHERE rowid = ?", [english]).fetchone()[0] == 0
