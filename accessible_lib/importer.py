@@ -82,6 +82,7 @@ def import_file(db: Database, settings: Settings, path: Path, *, rights: str | N
         except BaseException:
             _forget_source(settings, source_path)
             raise
+        _keep_marks(db, book_id)
     except IngestError as error:
         return ImportResult(shown, REJECTED, reason=error.translated())
     except Exception as error:  # a parser bug must not stop the other files of the batch
@@ -122,6 +123,7 @@ def rebuild_book(
         book = ingest_file(path, settings, source_name=source_name or path.name, checksum=checksum)
         book.rights = rights or "public-domain"
         catalogue.rebuild_contents(db, book_id, book)
+        _keep_marks(db, book_id)
     except IngestError as error:
         return ImportResult(shown, REJECTED, book_id=book_id, reason=error.translated())
     except Exception as error:  # one book's failure must not stop the others
@@ -253,6 +255,7 @@ def replace_file(
             if source_path != old_source:
                 _forget_source(settings, source_path)
             raise
+        _keep_marks(db, book_id)
     except IngestError as error:
         return ImportResult(shown, REJECTED, book_id=book_id, reason=error.translated())
     except Exception as error:  # one book's failure must not stop the others
@@ -269,3 +272,15 @@ def replace_file(
     ).fetchone()
     return ImportResult(shown, REBUILT, book_id=book_id, title=title, language=language,
                         chapter_count=chapter_count)  # fmt: skip
+
+
+def _keep_marks(db: Database, book_id: int) -> None:
+    """The new chapters' reading-page content, fitted and marked now so their first readers do not wait
+    for it (web/stored_marks.py). After the chapters are committed: a failure here never undoes an
+    import; the page then computes the content itself."""
+    from .web import stored_marks  # the page's own rules; imported here, as only imports need them
+
+    try:
+        stored_marks.store_book(db, book_id)
+    except Exception:  # noqa: BLE001
+        log.exception("could not keep the marked chapters of book %s", book_id)

@@ -860,3 +860,27 @@ def m030_zh_pairs(db: Database) -> None:
     search_pairs.create(db, f"((book_id << {search.CHAPTER_BITS}) + position)")
     db.execute(f"INSERT INTO {search_pairs.TABLE} ({search_pairs.TABLE}) VALUES ('rebuild')")
     search.optimize_indexes(db)  # every index in one segment: each term looked up once, not once a segment
+
+
+@migrations()
+def m031_chapter_marks(db: Database) -> None:
+    """`chapter_marks`: each chapter's reading-page content, fitted and with its sentences marked, kept so
+    the chapter page does not redo that work (two thirds of its CPU) on every visit (web/stored_marks.py).
+    A row is used only while its `key` (a digest of everything the marks depend on) matches the chapter;
+    a stale or missing row is computed as before. Empty here: `accessible-lib fill-marks` fills it, and
+    imports and rebuilds fill their own books. A deleted chapter takes its row with it."""
+    db.execute(
+        """CREATE TABLE chapter_marks (
+               book_id INTEGER NOT NULL,
+               position INTEGER NOT NULL,
+               key TEXT NOT NULL,
+               html TEXT NOT NULL,
+               title_html TEXT NOT NULL,
+               sentences INTEGER NOT NULL,
+               PRIMARY KEY (book_id, position)
+           )"""
+    )
+    db.execute(
+        "CREATE TRIGGER chapter_marks_chapter_delete AFTER DELETE ON chapters BEGIN "
+        "DELETE FROM chapter_marks WHERE book_id = old.book_id AND position = old.position; END"
+    )

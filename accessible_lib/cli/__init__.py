@@ -154,12 +154,14 @@ def show_settings() -> None:
 
 
 # Each of these registers its commands on `main`: convert and jobs; worker and editions; create-staff;
-# rebuild-chapters; readers; rights; downloads; import-calibre; backup and restore; harvest; stats; pronounce.
+# rebuild-chapters; fill-marks; readers; rights; downloads; import-calibre; backup and restore; harvest;
+# stats; pronounce.
 from . import (  # noqa: E402,F401
     backup,
     calibre,
     downloads,
     editions,
+    fill_marks,
     harvest,
     jobs,
     pronounce,

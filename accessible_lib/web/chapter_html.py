@@ -8,14 +8,16 @@ from ..chapter_markup import fit_chapter
 from ..i18n import gettext
 
 
-def prepare_chapter_html(html: str, *, book_id: int, title: str) -> Markup:
+def prepare_chapter_html(html: str, *, book_id: int, title: str, backlink_label: str | None = None) -> Markup:
+    """`backlink_label` is the note back-links' accessible name, by default in the reader's language;
+    stored_marks.py passes a placeholder so what it keeps serves every language."""
     return Markup(
         fit_chapter(
             html,
             title,
             link=lambda href: _url_for(href, book_id),
             image=lambda src: _url_for(src, book_id),
-            backlink_label=gettext("Back to text"),
+            backlink_label=gettext("Back to text") if backlink_label is None else backlink_label,
         )
     )
 

@@ -51,18 +51,19 @@ def read_along(book: dict, chapter: dict, content: Markup, lang: str) -> tuple[M
     """The chapter page's content and title with their sentences marked, and what the read-along
     controls need: where the audio and timings are, how many sentences, the buttons."""
     content, title, count = mark_sentences(content, chapter, lang)
+    return content, title, read_along_controls(book, chapter, count)
+
+
+def read_along_controls(book: dict, chapter: dict, count: int) -> dict:
+    """What the read-along controls need, given the chapter's sentence count (stored or just counted)."""
     base = f"/books/{book['id']}/read/{chapter['position']}"
-    return (
-        content,
-        title,
-        {
-            "audio": f"{base}/audio",
-            "timings": f"{base}/timings",
-            "count": count,
-            "controls": CONTROLS,
-            "speeds": SPEEDS,
-        },
-    )
+    return {
+        "audio": f"{base}/audio",
+        "timings": f"{base}/timings",
+        "count": count,
+        "controls": CONTROLS,
+        "speeds": SPEEDS,
+    }
 
 
 def chapter_timings(request: Request) -> Response:

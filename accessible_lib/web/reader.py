@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import access, catalogue, stats
-from .chapter_html import prepare_chapter_html
 from .helpers import book_and_chapter, db_for, not_found
-from .readalong import read_along
+from .readalong import read_along_controls
 from .render import render
 from .shelf_places import chapter_places
+from .stored_marks import page_content
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
 OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
@@ -22,9 +22,10 @@ def chapter_page(request: Request):
     book, chapter = book_and_chapter(request, db)
     position = request.path_params["position"]
     count = len(book["chapters"])
-    content = prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"])
     content_lang = chapter["lang"] or book["language"]
-    content, title_html, along = read_along(book, chapter, content, content_lang)  # sentences marked
+    # Fitted and sentence-marked: kept per chapter (stored_marks.py), computed when not kept yet.
+    content, title_html, sentences = page_content(db, book, chapter, content_lang)
+    along = read_along_controls(book, chapter, sentences)
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
     request.state.pending_counts.add(stats.READS)  # added to the catalogue every few seconds
     context = {
