@@ -836,19 +836,6 @@ def m028_pages(db: Database) -> None:
 
 
 @migrations()
-def m032_search(db: Database) -> None:
-    """`book_pairs`: the Chinese character pairs of every record, as `chapter_pairs` holds those of chapters,
-    so a Chinese phrase finds records through short lists (search_pairs.py). Filled from `book_fts`: records
-    are small, seconds at 150,000 books."""
-    from . import search, search_pairs
-
-    search.register_functions(db.conn)
-    search_pairs.create_book_table(db)
-    search_pairs.rebuild_records(db)
-    db.execute(f"INSERT INTO {search_pairs.BOOK_TABLE} ({search_pairs.BOOK_TABLE}) VALUES ('optimize')")
-
-
-@migrations()
 def m030_zh_pairs(db: Database) -> None:
     """`chapter_pairs`: each run of Chinese characters in chapter text indexed as its overlapping pairs, so a
     Chinese phrase is a few short lists instead of the position lists of its common characters
@@ -884,3 +871,16 @@ def m031_chapter_marks(db: Database) -> None:
         "CREATE TRIGGER chapter_marks_chapter_delete AFTER DELETE ON chapters BEGIN "
         "DELETE FROM chapter_marks WHERE book_id = old.book_id AND position = old.position; END"
     )
+
+
+@migrations()
+def m032_search(db: Database) -> None:
+    """`book_pairs`: the Chinese character pairs of every record, as `chapter_pairs` holds those of chapters,
+    so a Chinese phrase finds records through short lists (search_pairs.py). Filled from `book_fts`: records
+    are small, seconds at 150,000 books."""
+    from . import search, search_pairs
+
+    search.register_functions(db.conn)
+    search_pairs.create_book_table(db)
+    search_pairs.rebuild_records(db)
+    db.execute(f"INSERT INTO {search_pairs.BOOK_TABLE} ({search_pairs.BOOK_TABLE}) VALUES ('optimize')")
