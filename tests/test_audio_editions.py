@@ -21,10 +21,10 @@ from lxml import html as lxml_html
 from mutagen.mp3 import MP3
 
 from accessible_lib.db import open_database
-from accessible_lib.editions.audio import chapter_lines, spoken_blocks
 from accessible_lib.editions.export import export_book
 from accessible_lib.editions.formats import OptionError, get_format, normalise_options
 from accessible_lib.editions.runner import Stop, run_conversion
+from accessible_lib.editions.spoken_text import chapter_lines, spoken_blocks
 from accessible_lib.importer import IMPORTED, import_paths
 from accessible_lib.settings import Settings
 

@@ -6,7 +6,7 @@ Orca must say nothing of the chapter (no sentence is pushed to a live region, no
 only the toggle's new state; a Tab afterwards lands on "Previous sentence", the control after the toggle,
 so the focus was still on the toggle. The chapter's heading, sentence-marked, still reads as a plain
 heading. The sentences are the ones the listening route speaks
-(audio.chapter_lines), not copied text. The harness is tests/orca_harness.py; a missing tool fails.
+(spoken_text.chapter_lines), not copied text. The harness is tests/orca_harness.py; a missing tool fails.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from accessible_lib import catalogue
 from accessible_lib.db import open_database
-from accessible_lib.editions.audio import chapter_lines
+from accessible_lib.editions.spoken_text import chapter_lines
 from accessible_lib.settings import Settings
 
 from .conftest import make_book

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from accessible_lib import access, catalogue, create_app, i18n
 from accessible_lib.db import open_database
-from accessible_lib.editions.audio import chapter_lines
+from accessible_lib.editions.spoken_text import chapter_lines
 from accessible_lib.rights import Rights, set_rights
 from accessible_lib.settings import Settings
 from accessible_lib.web.chapter_html import prepare_chapter_html

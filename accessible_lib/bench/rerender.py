@@ -70,7 +70,8 @@ def quiet(path: str | None):
 def _names(book: dict) -> tuple[int, dict[str, int], dict[str, set[int]]]:
     """Sentences in the book, and for each proper name (a word never written in lower case, as the entry
     matches it: whole word, any case) the sentences and chapters it occurs in."""
-    from ..editions.audio import _chapters, audio_book, chapter_lines
+    from ..editions.audio import _chapters, audio_book
+    from ..editions.spoken_text import chapter_lines
 
     count, sentences, chapters, lower = 0, defaultdict(int), defaultdict(set), set()
     for index, chapter, title, lang in _chapters(audio_book(book)):

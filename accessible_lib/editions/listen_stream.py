@@ -1,6 +1,6 @@
 """Any chapter read aloud at once: MP3 made sentence by sentence while the listener already hears it.
 
-The chapter is read exactly as its MP3, DAISY or EPUB 3 edition reads it (audio.chapter_lines: the same
+The chapter is read exactly as its MP3, DAISY or EPUB 3 edition reads it (spoken_text.chapter_lines: the same
 title, sentence split, footnotes and paragraph pauses), and each sentence goes through the shared sentence
 cache, so what an edition spoke is never spoken again here, and the reverse.
 
@@ -46,7 +46,8 @@ from voices.sentence_cache import SentenceCache
 
 from ..caches import sentence_cache
 from ..settings import Settings
-from .audio import PARAGRAPH_PAUSE, SAMPLE_RATE, Line, Reader, chapter_lines, fallback_title, sentence_key
+from .audio import PARAGRAPH_PAUSE, SAMPLE_RATE, Reader, sentence_key
+from .spoken_text import Line, chapter_lines, fallback_title
 
 BITRATE = 64  # kbit/s, as the audio editions (voices.mp3, voices.lame_pipe)
 QUALITY = 7

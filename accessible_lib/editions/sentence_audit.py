@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from voices.sentence_cache import SentenceCache
 
 from ..settings import Settings
-from .audio import Reader, _chapters, audio_book, chapter_lines
+from .audio import Reader, _chapters, audio_book
 from .runner import book_lexicon
+from .spoken_text import chapter_lines
 
 
 @dataclass(frozen=True)

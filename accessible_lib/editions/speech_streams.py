@@ -48,7 +48,7 @@ def default_streams() -> int:
 class ChapterJob:
     position: int  # in the book's reading order, from 0
     chapter: SpokenChapter  # title, level and lang; clips are added as it is spoken
-    lines: list  # audio.Line, in reading order
+    lines: list  # spoken_text.Line, in reading order
     lang: str
     prefix: str  # of the sentence ids
     path: Path  # where the chapter's MP3 is written

@@ -2,12 +2,12 @@
 sentence K is wrapped in `<span data-s="K">`, so static/readalong.js can highlight what is being heard.
 
 Why the marks come from the speech code and not from a split of their own: the highlight must follow the
-audio, and the audio is made from `audio.chapter_lines` (the split of the MP3, DAISY and EPUB 3 editions:
-title, paragraphs, image descriptions, footnotes last). The page's HTML is walked by the same walker that
-makes the spoken blocks, recording which text node gave each character, and each block's characters are
-given to the sentences spoken for it. Characters are matched without whitespace; when the spoken text is
-not the shown text (a note read as "Note 1: ..."), the two are aligned (difflib) and what is shown but not
-spoken goes with its neighbour.
+audio, and the audio is made from `spoken_text.chapter_lines` (the split of the MP3, DAISY and EPUB 3
+editions: title, paragraphs, image descriptions, footnotes last). The page's HTML is walked by the same
+walker that makes the spoken blocks, recording which text node gave each character, and each block's
+characters are given to the sentences spoken for it. Characters are matched without whitespace; when the
+spoken text is not the shown text (a note read as "Note 1: ..."), the two are aligned (difflib) and what is
+shown but not spoken goes with its neighbour.
 
 A sentence that crosses inline markup (`<em>`, a note reference) becomes several spans with one number;
 spans carry no role or attribute a screen reader exposes, so what it reads is unchanged. An image that is
@@ -30,10 +30,10 @@ from markupsafe import Markup, escape
 from voices.text import Sentence, split_sentences
 
 from ..chapter_markup import same_text
-from ..editions.audio import (
+from ..editions.spoken_text import (
     Block,
     Line,
-    _Walker,  # the one walker that makes spoken blocks; reused so the two can never disagree
+    Walker,  # the one walker that makes spoken blocks; reused so the two can never disagree
     chapter_lines,
     fallback_title,
     reading_order,
@@ -43,7 +43,7 @@ from ..editions.audio import (
 ATTRIBUTE = "data-s"
 
 
-class _RecordingWalker(_Walker):
+class _RecordingWalker(Walker):
     """The speech walker, also noting which text (element, "text" or "tail") made each block."""
 
     def __init__(self, lang: str | None) -> None:
