@@ -1,4 +1,5 @@
-"""Who may read `eligible-only` books: applications, their evidence, decisions, and organisations' vouching.
+"""Who may read `eligible-only` books: applications, their evidence and decisions (organisations vouching
+for their members: vouching.py).
 
 The law that lets the library make accessible copies (the Marrakesh Treaty; China's Copyright Law art.
 24(12)) lets it give them only to beneficiary persons, so a reader applies with a category and one piece of
@@ -20,8 +21,6 @@ evidence, and staff decide. Why it is built like this:
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -52,7 +51,6 @@ DENIED = "denied"
 
 MAX_OTHER_CHARS = 500
 MAX_REASON_CHARS = 2000
-MAX_CSV_ROWS = 2000
 
 # Chinese disability certificate (残疾人证号): the 18-character citizen ID, then category and grade.
 CERTIFICATE_CHARS = 20
@@ -70,7 +68,7 @@ class EligibilityError(TranslatableError, ValueError):
         self.field = field
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -281,7 +279,7 @@ def submit(
                 certificate_number,
                 organisation_id,
                 PENDING,
-                _now_iso(),
+                now_iso(),
             ],
         )
         return cursor.lastrowid
@@ -300,7 +298,7 @@ def add_evidence_file(
         db.execute(
             "INSERT INTO eligibility_evidence (application_id, reader_id, stored_name, media_type, size, "
             "sha256, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [application_id, reader_id, stored_name, media_type, size, sha256, _now_iso()],
+            [application_id, reader_id, stored_name, media_type, size, sha256, now_iso()],
         )
 
 
@@ -331,7 +329,7 @@ def _decide(db: Database, application_id: int, status: str, by: str, until: date
     db.execute(
         "UPDATE eligibility_applications SET status = ?, decided_at = ?, decided_by = ?, decided_until = ?, "
         "reason = ? WHERE id = ?",
-        [status, _now_iso(), by, until.isoformat() if until else None, reason, application_id],
+        [status, now_iso(), by, until.isoformat() if until else None, reason, application_id],
     )
 
 
@@ -373,7 +371,7 @@ def decide_without_application(
         cursor = db.execute(
             "INSERT INTO eligibility_applications (reader_id, category, evidence_kind, status, submitted_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [reader_id, "other", STAFF, PENDING, _now_iso()],
+            [reader_id, "other", STAFF, PENDING, now_iso()],
         )
         application_id = cursor.lastrowid
     if approved:
@@ -420,12 +418,12 @@ def log_view(db: Database, application: Application, staff_username: str, action
         db.execute(
             "INSERT INTO evidence_views (application_id, reader_id, staff_username, action, viewed_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [application.id, application.reader_id, staff_username, action, _now_iso()],
+            [application.id, application.reader_id, staff_username, action, now_iso()],
         )
 
 
 def log_views(db: Database, applications: list[Application], staff_username: str, action: str) -> None:
-    now = _now_iso()
+    now = now_iso()
     with db.conn:
         db.conn.executemany(
             "INSERT INTO evidence_views (application_id, reader_id, staff_username, action, viewed_at) "
@@ -446,153 +444,3 @@ def recent_views(db: Database, limit: int = 200, offset: int = 0) -> list[dict]:
 
 def view_count(db: Database) -> int:
     return db.execute("SELECT count(*) FROM evidence_views").fetchone()[0]
-
-
-# --- Organisations vouching for their members ---
-
-
-@dataclass(frozen=True)
-class Vouch:
-    line: int  # 1 for a single vouch; the CSV line number otherwise (the header is line 1)
-    email: str
-    category: str
-    other: str
-
-
-def check_vouch(db: Database, organisation_id: int, email: str, category: str, other: str, line: int = 1):
-    """The member's account for a vouch, or EligibilityError saying what is wrong."""
-    address = email.strip()
-    try:
-        address = readers.check_email(address)
-    except readers.ReaderError as error:
-        raise EligibilityError(error.msgid, field="email", **error.params) from None
-    category, other = check_category(category.strip(), other)
-    account = readers.find_reader(db, address)
-    if account is None or not account.verified:
-        raise EligibilityError(
-            N_("No reader with a confirmed account has the email %(email)s: they sign up first."),
-            field="email",
-            email=address,
-        )
-    if account.id == organisation_id or account.role == "organisation":
-        raise EligibilityError(
-            N_("%(email)s is an organisation account, not a member."), field="email", email=address
-        )
-    if pending_application(db, account.id) is not None:
-        raise EligibilityError(
-            N_("%(email)s already has an application waiting for review."), field="email", email=address
-        )
-    return account, category, other
-
-
-def vouch(db: Database, organisation_id: int, vouches: list[Vouch]) -> list[int]:
-    """Vouch for every member or, if one row cannot be used, for none: (line, EligibilityError) raised as
-    `VouchErrors`. Each member gets a pending application whose evidence is this organisation."""
-    errors: list[tuple[int, EligibilityError]] = []
-    checked = []
-    seen: dict[str, int] = {}
-    for row in vouches:
-        try:
-            account, category, other = check_vouch(db, organisation_id, row.email, row.category, row.other)
-        except EligibilityError as error:
-            errors.append((row.line, error))
-            continue
-        if account.email in seen:
-            errors.append(
-                (
-                    row.line,
-                    EligibilityError(
-                        N_("%(email)s is also on line %(line)d."),
-                        email=account.email,
-                        line=seen[account.email],
-                    ),
-                )
-            )
-            continue
-        seen[account.email] = row.line
-        checked.append((account, category, other))
-    if errors:
-        raise VouchErrors(errors)
-    ids = []
-    now = _now_iso()
-    with db.conn:
-        for account, category, other in checked:
-            cursor = db.execute(
-                "INSERT INTO eligibility_applications (reader_id, category, category_other, evidence_kind, "
-                "organisation_id, status, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [account.id, category, other or None, ORGANISATION, organisation_id, PENDING, now],
-            )
-            db.execute(
-                "INSERT INTO organisation_vouches (organisation_id, reader_id, application_id, vouched_at) "
-                "VALUES (?, ?, ?, ?)",
-                [organisation_id, account.id, cursor.lastrowid, now],
-            )
-            ids.append(cursor.lastrowid)
-    return ids
-
-
-class VouchErrors(Exception):
-    def __init__(self, errors: list[tuple[int, EligibilityError]]):
-        super().__init__(f"{len(errors)} rows cannot be used")
-        self.errors = errors
-
-
-CSV_COLUMNS = ("email", "category", "description")
-
-
-def parse_vouch_csv(data: bytes) -> list[Vouch]:
-    """Rows of a members' CSV (UTF-8, a header naming the columns email, category and, for "other",
-    description). Raises VouchErrors with line numbers for what cannot be read at all."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise VouchErrors([(0, EligibilityError(N_("The file is not UTF-8 text.")))]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        rows = list(reader)
-    except csv.Error:
-        raise VouchErrors([(reader.line_num, EligibilityError(N_("This line is not valid CSV.")))]) from None
-    if not rows:
-        raise VouchErrors([(1, EligibilityError(N_("The file is empty.")))])
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "email" not in header or "category" not in header:
-        raise VouchErrors(
-            [(1, EligibilityError(N_("The first line must name the columns email and category.")))]
-        )
-    if len(rows) - 1 > MAX_CSV_ROWS:
-        raise VouchErrors(
-            [(1, EligibilityError(N_("At most %(maximum)d members at a time."), maximum=MAX_CSV_ROWS))]
-        )
-    position = {name: header.index(name) for name in CSV_COLUMNS if name in header}
-    vouches = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(name: str, row=row) -> str:
-            index = position.get(name)
-            return row[index] if index is not None and index < len(row) else ""
-
-        vouches.append(Vouch(number, cell("email"), cell("category"), cell("description")))
-    if not vouches:
-        raise VouchErrors([(2, EligibilityError(N_("The file has no members after its first line.")))])
-    return vouches
-
-
-def organisation_names(db: Database, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    return dict(db.execute(f"SELECT id, name FROM readers WHERE id IN ({marks})", sorted(ids)).fetchall())
-
-
-def vouched_members(db: Database, organisation_id: int) -> list[dict]:
-    """The organisation's members it vouched for and where each application stands (no category: the
-    organisation knows it, and the page need not repeat it)."""
-    rows = db.execute(
-        "SELECT r.name, r.email, a.status, v.vouched_at FROM organisation_vouches v "
-        "JOIN readers r ON r.id = v.reader_id JOIN eligibility_applications a ON a.id = v.application_id "
-        "WHERE v.organisation_id = ? ORDER BY v.id DESC LIMIT 500",
-        [organisation_id],
-    ).fetchall()
-    return [dict(zip(("name", "email", "status", "vouched_at"), row, strict=True)) for row in rows]

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import eligibility
+from .. import eligibility, vouching
 from ..errors import UserError
 from ..i18n import gettext, ngettext
 from . import csrf, form_upload
@@ -21,7 +21,7 @@ from .account_session import render_form
 from .helpers import db_for
 
 CSV_FIELD = "members"
-MAX_CSV_BYTES = 1024 * 1024
+MAX_CSV_BYTES = vouching.MAX_CSV_BYTES
 
 
 def _require_organisation(account) -> None:
@@ -43,18 +43,18 @@ def _page(request: Request, account, *, values=None, errors=None, status=200) ->
         "values": values or {"email": "", "category": "", "category_other": ""},
         "errors": errors or [],
         "categories": [(code, gettext(eligibility.CATEGORY_LABELS[code])) for code in eligibility.CATEGORIES],
-        "members": eligibility.vouched_members(db, account.id),
+        "members": vouching.vouched_members(db, account.id),
         "done_count": int(done) if done.isdigit() and int(done) < 100_000 else None,
-        "csv_columns": ", ".join(eligibility.CSV_COLUMNS),
+        "csv_columns": ", ".join(vouching.CSV_COLUMNS),
         "category_codes": ", ".join(eligibility.CATEGORIES),
     }
     return render_form(request, "account_organisation.html", context, status=status)
 
 
-def _row_errors(problems: list[tuple[int, eligibility.EligibilityError]], field_id: str) -> list[dict]:
+def _row_errors(problems: list[tuple], field_id: str) -> list[dict]:
     errors = []
     for line, error in problems:
-        message = error.translated()
+        message = vouching.message_of(error)
         if line:
             message = gettext("Line %(line)d: %(text)s", line=line, text=message)
         errors.append({"field_id": field_id, "message": message})
@@ -75,12 +75,12 @@ async def organisation_page(request: Request) -> Response:
         "category": str(form.get("category") or ""),
         "category_other": str(form.get("category_other") or ""),
     }
-    vouch = eligibility.Vouch(1, values["email"], values["category"], values["category_other"])
+    vouch = vouching.Vouch(1, values["email"], values["category"], values["category_other"])
 
     def run():
         try:
-            return eligibility.vouch(db_for(request), account.id, [vouch])
-        except eligibility.VouchErrors as problems:
+            return vouching.vouch(db_for(request), account.id, [vouch])
+        except vouching.VouchErrors as problems:
             return [
                 {"field_id": error.field or "email", "message": error.translated()}
                 for _, error in problems.errors
@@ -125,9 +125,9 @@ async def organisation_csv(request: Request) -> Response:
 
     def run():
         try:
-            vouches = eligibility.parse_vouch_csv(data)
-            return len(eligibility.vouch(db_for(request), account.id, vouches))
-        except eligibility.VouchErrors as problems:
+            vouches = vouching.parse_vouch_csv(data)
+            return len(vouching.vouch(db_for(request), account.id, vouches))
+        except vouching.VouchErrors as problems:
             return _row_errors(problems.errors, CSV_FIELD)
 
     outcome = await run_in_threadpool(run)

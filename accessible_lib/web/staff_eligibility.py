@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import eligibility, readers
+from .. import eligibility, readers, vouching
 from ..eligibility_mail import send_decision
 from ..i18n import gettext
 from ..ingest.errors import N_
@@ -30,7 +30,7 @@ LOG_PAGE_SIZE = 100
 
 def _describe(db, applications: list[eligibility.Application]) -> list[dict]:
     """What a reviewer sees of each application: the reader, the category in words, the evidence."""
-    organisations = eligibility.organisation_names(
+    organisations = vouching.organisation_names(
         db, {a.organisation_id for a in applications if a.organisation_id}
     )
     rows = []
