@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from accessible_lib.bench.__main__ import _section_name
-from accessible_lib.bench.calibre_web import TEMPLATE, author_sort, generate_library, title_sort
+from accessible_lib.bench.calibre_library import TEMPLATE, author_sort, generate_library, title_sort
 from accessible_lib.calibre.library import read_library
 from accessible_lib.cli import main
 from accessible_lib.db import open_database
