@@ -8,10 +8,13 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from accessible_lib import catalogue
+from starlette.testclient import TestClient
+
+from accessible_lib import catalogue, create_app, readers
 from accessible_lib.web import reader
 
 from .conftest import make_book
+from .test_shelf import PASSWORD, sign_in
 
 
 def add_book(db) -> int:
@@ -39,16 +42,20 @@ def test_many_pages_at_once_are_the_pages_one_at_a_time(client, db) -> None:
     assert [alone[path][0] for path in paths[:3]] == [200, 200, 404]
 
 
-def test_a_chapter_page_waits_while_others_hold_every_turn(client, db) -> None:
-    book_id = add_book(db)
-    path = f"/books/{book_id}/read/1"
+def hold_every_turn(client, path: str) -> tuple:
+    """Take every turn of the client's event loop's chapter limiter; returns it and the holders."""
     assert client.get(path).status_code == 200  # makes the event loop's limiter
-    loop = client.portal.call(asyncio.get_running_loop)
-    limiter = reader._limiters[loop]
+    limiter = reader._limiters[client.portal.call(asyncio.get_running_loop)]
     assert limiter.total_tokens == reader.CHAPTERS_AT_ONCE
     holders = [object() for _ in range(reader.CHAPTERS_AT_ONCE)]
     for holder in holders:
         client.portal.call(limiter.acquire_on_behalf_of, holder)
+    return limiter, holders
+
+
+def test_a_chapter_page_waits_while_others_hold_every_turn(client, db) -> None:
+    path = f"/books/{add_book(db)}/read/1"
+    limiter, holders = hold_every_turn(client, path)
     answered = []
     waiting = threading.Thread(target=lambda: answered.append(client.get(path).status_code))
     waiting.start()
@@ -58,3 +65,21 @@ def test_a_chapter_page_waits_while_others_hold_every_turn(client, db) -> None:
         client.portal.call(limiter.release_on_behalf_of, holder)
     waiting.join(timeout=30)
     assert answered == [200]
+
+
+def test_a_signed_in_readers_page_does_not_wait_for_a_turn(settings, db) -> None:
+    """Their page writes the visit, which may wait for another writer: it keeps the shared pool."""
+    path = f"/books/{add_book(db)}/read/2"
+    readers.add_reader(db, "ann@example.org", "Ann", PASSWORD)
+    answered = []
+    with TestClient(create_app(settings)) as client:
+        limiter, holders = hold_every_turn(client, path)
+        sign_in(client, "ann@example.org")
+        asking = threading.Thread(target=lambda: answered.append(client.get(path)))
+        asking.start()
+        asking.join(timeout=10)
+        in_time = list(answered)
+        for holder in holders:  # so that a page that did wait ends, and the test with it
+            client.portal.call(limiter.release_on_behalf_of, holder)
+        asking.join()
+    assert in_time and in_time[0].status_code == 200 and "data-shelf-reading" in in_time[0].text

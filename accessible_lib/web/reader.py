@@ -35,7 +35,12 @@ async def chapter_page(request: Request):
     each page is finished soon after it starts and the rest queue first come, first served: the same
     throughput or better, and the slowest 1% about half as slow (docs/scaling.md). Other routes keep
     the shared pool, so a slow search or a stream never holds a chapter's turn.
+
+    A signed-in reader's page keeps the shared pool too: it writes the visit (shelf.record_visit), which
+    may wait for another writer, and a few such waits must not hold every visitor's turn.
     """
+    if access.current_reader(request) is not None:
+        return await anyio.to_thread.run_sync(_chapter_page, request)
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)
     if limiter is None:
