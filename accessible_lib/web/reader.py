@@ -33,8 +33,8 @@ async def chapter_page(request: Request):
     With 50 clients, 40 threads passed the GIL round among themselves, so every page waited behind
     dozens of others part-made: the slowest 1% took 110-140 ms at 150,000 books. With a few at once,
     each page is finished soon after it starts and the rest queue first come, first served: the same
-    throughput or better, and the slowest 1% about half as slow (docs/scaling.md). Other routes keep
-    the shared pool, so a slow search or a stream never holds a chapter's turn.
+    throughput or better, and in the scale bench a p99 of 74-90 ms instead of 133 (docs/scaling.md).
+    Other routes keep the shared pool, so a slow search or a stream never holds a chapter's turn.
 
     A signed-in reader's page keeps the shared pool too: it writes the visit (shelf.record_visit), which
     may wait for another writer, and a few such waits must not hold every visitor's turn.
