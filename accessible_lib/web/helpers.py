@@ -28,9 +28,12 @@ def not_found() -> HTTPException:
     return HTTPException(status_code=404)
 
 
-def book_and_chapter(request: Request, db: Database) -> tuple[dict, dict]:
+def book_and_chapter(request: Request, db: Database, *, light: bool = False) -> tuple[dict, dict]:
     """The book and chapter a /books/{book_id}/read/{position} URL names, if the requester may read it; or
     a 404 page, or the 403 page of a book they may not read (access.require_read).
+
+    `light`: the book as catalogue.get_reading_book gives it (its row and chapter list only), for a page
+    that shows nothing else of it; the rights check reads the same row either way.
 
     A chapter past the end (an old bookmark, a mistyped number) is a known book: the page says how many
     chapters it has and links back to it, its contents and its last chapter, not only to the home page.
@@ -39,7 +42,8 @@ def book_and_chapter(request: Request, db: Database) -> tuple[dict, dict]:
 
     # Before anything of the chapter is read: a reader who may not read the book gets the 403 page that
     # says why, and nobody learns even how many chapters a withdrawn book has.
-    book = access.require_read(request, catalogue.get_book(db, request.path_params["book_id"]))
+    load = catalogue.get_reading_book if light else catalogue.get_book
+    book = access.require_read(request, load(db, request.path_params["book_id"]))
     position = request.path_params["position"]
     chapter = catalogue.get_chapter(db, book["id"], position)
     if chapter is None:
