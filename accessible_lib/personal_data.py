@@ -1,7 +1,7 @@
 """A reader's personal data, all of it: exported as JSON, or deleted with the account.
 
 Why the tables are found, not listed: every table that holds a reader's data has a `reader_id` column (or a
-foreign key to `readers`), by the rule in `migrations.py`. Finding them in the schema at run time means a
+foreign key to `readers`), by the rule in `migrations/`. Finding them in the schema at run time means a
 table added later (the shelf, the download log) is exported and deleted without anyone remembering to
 change this module. Sessions name their account `account_id` with a `kind`, so they are handled by name.
 
