@@ -5,7 +5,8 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 from lxml import html as lxml_html
 
-from accessible_lib.ingest.sanitize import allow_listed, clean_chapter
+from accessible_lib.ingest.allow_list import allow_listed
+from accessible_lib.ingest.sanitize import clean_chapter
 from tests.test_ingest_epub import xhtml
 
 PATH = "OEBPS/text/ch1.xhtml"

@@ -20,9 +20,10 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from ..i18n import TranslatableError
+from ..ingest.allow_list import allow_listed
 from ..ingest.errors import N_
 from ..ingest.language import normalise_language_tag
-from ..ingest.sanitize import allow_listed, plain_text
+from ..ingest.plain_text import plain_text
 
 # Formats we can ingest, best first: an EPUB keeps headings, notes and languages that plain text lost.
 FORMATS = ("EPUB", "TXT")

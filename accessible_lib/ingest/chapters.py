@@ -20,7 +20,8 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from .model import Chapter, TocEntry
-from .sanitize import ID_PREFIX, plain_text
+from .plain_text import plain_text
+from .sanitize import ID_PREFIX
 
 # Project Gutenberg's ebookmaker wraps its header and licence in these; they are not the book.
 BOILERPLATE_IDS = ("pg-header", "pg-footer")

@@ -6,7 +6,7 @@ that carry meaning for a screen reader survive (headings, lists, tables, notes, 
   original: what we did not think of is dropped, not kept. It rewrites what only the book knows (links
   between chapters, notes, images, page numbers) and makes print layout fit for listening (page numbers
   become labelled page-break markers, paragraphs with nothing to read go);
-- nh3 (ammonia, a well-kept HTML sanitiser) then enforces the allow-list on the markup we produce: the
+- nh3 (ammonia, a well-kept HTML sanitiser) then enforces the allow-list (`allow_list`) on our markup: the
   elements, the attributes of each, and the URL schemes of our own links (`chapter:`, `resource:`, `#`).
   A mistake in the first step cannot let a script, an event handler or an outside URL through.
 """
@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
+from .allow_list import AS_SECTION, ATTRIBUTES, BLOCK, DIV_LIKE, DROP, KEEP, allow_listed
+from .plain_text import SPACE as _SPACE
+from .plain_text import plain_text
 from .xhtml import (
     NOTE_ROLES,
     NOTE_TYPES,
@@ -51,75 +53,9 @@ __all__ = [
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 ID_PREFIX = "x-"
-_SPACE = re.compile(r"[ \t\r\n\f\u00a0]+")
 _UNSAFE_ID = re.compile(r"[^\w.-]+")
-
-# Elements kept as they are (after their attributes are filtered).
-KEEP = {
-    "h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "dl", "dt", "dd",
-    "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "blockquote", "pre",
-    "code", "em", "strong", "i", "b", "u", "s", "sub", "sup", "small", "abbr", "cite", "q",
-    "br", "hr", "figure", "figcaption", "img", "a", "section",
-    # Also semantic, and needed for real books: ruby annotations in Chinese and Japanese text.
-    "ruby", "rt", "rp", "rb", "dfn", "kbd", "samp", "var", "mark", "del", "ins", "bdi", "bdo",
-}  # fmt: skip
-AS_SECTION = {"article", "aside", "nav"}
-# Dropped together with everything inside them.
-DROP = {
-    "script", "style", "link", "meta", "iframe", "object", "embed", "head", "title", "base",
-    "input", "button", "select", "textarea", "option", "optgroup", "datalist", "output",
-    "audio", "video", "source", "track", "template", "frame", "frameset", "applet", "param",
-    "map", "area", "noembed", "noframes", "colgroup", "col", "math", "svg",
-}  # fmt: skip
-BLOCK = {
-    "h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "dl", "dt", "dd", "table",
-    "caption", "tr", "blockquote", "pre", "hr", "figure", "figcaption", "section", "div",
-}  # fmt: skip
-DIV_LIKE = {"div", "header", "footer", "main", "hgroup", "address", "center", "details", "summary"}
 _SOURCE_BLOCK = BLOCK | DIV_LIKE | AS_SECTION | {"article", "table", "tbody", "thead", "tfoot"}
-# Kept attributes beyond id/lang/dir, per element.
-ATTRIBUTES = {
-    "th": {"scope", "colspan", "rowspan", "headers"},
-    "td": {"colspan", "rowspan", "headers"},
-    "abbr": {"title"},
-    "dfn": {"title"},
-    "ol": {"start", "reversed"},
-    "bdo": {"dir"},
-}
 _NUMERIC = {"colspan", "rowspan", "start"}
-# The allow-list nh3 enforces on our output: the elements above, those the clean-up makes (span, div,
-# aside), and per element what it may carry, including the attributes the clean-up sets itself.
-ALLOWED_TAGS = KEEP | {"span", "div", "aside"}
-ALLOWED_ATTRIBUTES = {
-    "*": {"id", "lang", "dir"},
-    **{tag: set(names) for tag, names in ATTRIBUTES.items()},
-    "a": {"href", "role", "aria-label"},
-    "img": {"src", "alt"},
-    "span": {"role", "aria-label", "title"},
-    "div": {"role"},
-    "aside": {"role"},
-    "section": {"role"},
-}
-URL_SCHEMES = {"chapter", "resource"}  # another chapter of the book; a file kept with the book
-
-
-def allow_listed(markup: str) -> str:
-    """`markup` with only the allowed elements, attributes and URLs; anything else removed by nh3.
-
-    nh3 writes a no-break space as `&nbsp;`, an entity only HTML knows; it goes back to the character, as
-    the clean-up wrote it, so that the markup stays readable as XML too (a literal "&nbsp;" in the text
-    comes out of nh3 as `&amp;nbsp;` and is left alone).
-    """
-    cleaned = nh3.clean(
-        markup,
-        tags=ALLOWED_TAGS,
-        clean_content_tags=DROP - ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel=None,
-        strip_comments=True,
-    )
-    return cleaned.replace("&nbsp;", "\u00a0")
 
 
 @dataclass
@@ -502,42 +438,3 @@ def _remove_keeping_tail(element: etree._Element) -> None:
 def _trim(container: etree._Element) -> None:
     if container.text is not None and not container.text.strip():
         container.text = None
-
-
-def plain_text(container: etree._Element) -> str:
-    """Text for search and speech: blocks separated by blank lines, spaces normalised."""
-    pieces = list(_text_pieces(container))
-    paragraphs: list[str] = []
-    for block in "".join(pieces).split("\x00"):
-        lines = [_SPACE.sub(" ", line).strip() for line in block.split("\x01")]
-        text = "\n".join(line for line in lines if line)
-        if text:
-            paragraphs.append(text)
-    return "\n\n".join(paragraphs)
-
-
-def _text_pieces(element: etree._Element) -> Iterator[str]:
-    if element.text:
-        yield element.text
-    for child in element:
-        tag = child.tag if isinstance(child.tag, str) else ""
-        if tag == "br":
-            yield "\x01"
-        elif tag == "img" or child.get("role") == "img":
-            alt = child.get("alt") if tag == "img" else child.get("aria-label")
-            if alt:
-                yield f" [Image: {alt}] "
-        elif child.get("role") == "doc-backlink":
-            pass
-        elif tag in BLOCK or tag == "aside":
-            yield "\x00"
-            yield from _text_pieces(child)
-            yield "\x00"
-        elif tag in {"td", "th"}:
-            yield " "
-            yield from _text_pieces(child)
-            yield " "
-        else:
-            yield from _text_pieces(child)
-        if child.tail:
-            yield child.tail
