@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from . import catalogue, i18n, stats
+from . import browsing, i18n, stats
 from .caches import use_data_dir
 from .db import open_database
 from .editions.listen_stream import ListenService
@@ -146,11 +146,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def _warm_lists(path: Path) -> None:
     """The browse lists and home page counts computed once as the process starts, in a thread of its own
-    with its own connection (catalogue.warm_reader_lists); a failure only leaves them to the first reader."""
+    with its own connection (browsing.warm_reader_lists); a failure only leaves them to the first reader."""
     try:
         db = open_database(path, migrate=False)
         try:
-            catalogue.warm_reader_lists(db)
+            browsing.warm_reader_lists(db)
         finally:
             db.close()
     except Exception:

@@ -233,12 +233,14 @@ def _authors_for(db: Database, book_ids: list[int]) -> dict[int, list[str]]:
     return found
 
 
-_SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS = (
     "id, title, subtitle, language, chapter_count, word_count, added_at, source_format, source_id"
 )
 
 
-def _summaries(db: Database, sql: str, params: list) -> list[dict]:
+def summaries(db: Database, sql: str, params: list) -> list[dict]:
+    """The books `sql` selects (its columns SUMMARY_COLUMNS) as every list shows them: with their authors
+    and, for a harvested record, the library that holds it; two queries for the page, not two a book."""
     cursor = db.execute(sql, params)
     columns = [c[0] for c in cursor.description]
     books = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -262,31 +264,31 @@ def holders_for(db: Database, source_ids: list[int]) -> dict[int, dict]:
 
 # Readers' lists never show a withdrawn book (access.HIDDEN_STATUSES); staff's lists pass `staff=True`.
 # The statuses are the module's own constants, so they are written into the SQL, not bound.
-_VISIBLE = "rights_status NOT IN ({})".format(", ".join(f"'{s}'" for s in access.HIDDEN_STATUSES))
-_VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {_VISIBLE})"
+VISIBLE = "rights_status NOT IN ({})".format(", ".join(f"'{s}'" for s in access.HIDDEN_STATUSES))
+VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {VISIBLE})"
 # Our own books, not records harvested from other libraries: what new arrivals and the book count are
 # about, and all that our own OPDS and OAI-PMH feeds may list (`local=True`), so that two libraries that
 # harvest each other do not send each other's records back and forth.
 LOCAL = "source_id IS NULL"
-_LOCAL_VISIBLE = f"{_VISIBLE} AND {LOCAL}"
-_LOCAL_VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {_LOCAL_VISIBLE})"
+LOCAL_VISIBLE = f"{VISIBLE} AND {LOCAL}"
+LOCAL_VISIBLE_BOOK_ID = f"book_id IN (SELECT id FROM books WHERE {LOCAL_VISIBLE})"
 
 
 def recent_books(db: Database, limit: int = 10, *, staff: bool = False) -> list[dict]:
     """The newest books; the readers' list (the home page's) kept per catalogue version (catalogue_memo)."""
-    where = LOCAL if staff else _LOCAL_VISIBLE
-    sql = f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY added_at DESC, id DESC LIMIT ?"
+    where = LOCAL if staff else LOCAL_VISIBLE
+    sql = f"SELECT {SUMMARY_COLUMNS} FROM books WHERE {where} ORDER BY added_at DESC, id DESC LIMIT ?"
     if staff:
-        return _summaries(db, sql, [limit])
-    kept = catalogue_memo.remembered(db, ("recent_books", limit), lambda: _summaries(db, sql, [limit]))
+        return summaries(db, sql, [limit])
+    kept = catalogue_memo.remembered(db, ("recent_books", limit), lambda: summaries(db, sql, [limit]))
     return [dict(book) for book in kept]  # a caller may add to its copy; the kept one stays as it was
 
 
 def recent_page(db: Database, page: int, size: int) -> Page:
     """New arrivals a page at a time, newest first: the home page's list for feeds that page through it."""
-    books = _summaries(
+    books = summaries(
         db,
-        f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE {_LOCAL_VISIBLE} "
+        f"SELECT {SUMMARY_COLUMNS} FROM books WHERE {LOCAL_VISIBLE} "
         "ORDER BY added_at DESC, id DESC LIMIT ? OFFSET ?",
         [size, (page - 1) * size],
     )
@@ -300,14 +302,14 @@ def summaries_for(db: Database, book_ids: list[int]) -> list[dict]:
     marks = ",".join("?" * len(book_ids))
     found = {
         b["id"]: b
-        for b in _summaries(db, f"SELECT {_SUMMARY_COLUMNS} FROM books WHERE id IN ({marks})", book_ids)
+        for b in summaries(db, f"SELECT {SUMMARY_COLUMNS} FROM books WHERE id IN ({marks})", book_ids)
     }
     return [found[i] for i in book_ids if i in found]
 
 
 def book_count(db: Database, *, staff: bool = False) -> int:
     """Our own books (harvested records are counted on /staff/sources)."""
-    where = LOCAL if staff else _LOCAL_VISIBLE
+    where = LOCAL if staff else LOCAL_VISIBLE
     count = f"SELECT count(*) FROM books WHERE {where}"
     return catalogue_memo.remembered(db, ("book_count", staff), lambda: db.execute(count).fetchone()[0])
 
@@ -405,105 +407,3 @@ def get_resource(db: Database, book_id: int, name: str) -> tuple[str, bytes] | N
         "SELECT media_type, data FROM resources WHERE book_id = ? AND name = ?", [book_id, name]
     ).fetchone()
     return (row[0], row[1]) if row else None
-
-
-# --- Browsing: at most three levels (facet list -> values -> books) ---
-
-FACETS = ("subjects", "authors", "languages", "formats")
-
-_FACET_VALUES = {
-    "subjects": "SELECT subject AS value, count(*) AS n FROM book_subjects WHERE {visible_book_id} "
-    "GROUP BY subject",
-    "authors": "SELECT name AS value, count(DISTINCT book_id) AS n FROM book_authors WHERE {visible_book_id} "
-    "GROUP BY name",
-    # The covering index (m028_pages) rather than the language index, which reads every wide row.
-    "languages": "SELECT language AS value, count(*) AS n FROM books INDEXED BY books_visible_counts "
-    "WHERE language IS NOT NULL "
-    "AND {visible} GROUP BY language",
-    "formats": "SELECT 'html' AS value, count(*) AS n FROM books WHERE chapter_count > 0 AND {visible} "
-    "HAVING n > 0 UNION ALL "
-    "SELECT format AS value, count(DISTINCT book_id) AS n FROM editions "
-    "WHERE status = 'done' AND format != 'html' AND {visible_book_id} GROUP BY format",
-}
-
-_FACET_BOOKS = {
-    "subjects": "id IN (SELECT book_id FROM book_subjects WHERE subject = ?)",
-    "authors": "id IN (SELECT book_id FROM book_authors WHERE name = ?)",
-    "languages": "language = ?",
-    "formats": "(? = 'html' AND chapter_count > 0 "
-    "OR id IN (SELECT book_id FROM editions WHERE status = 'done' AND format = ?))",
-}
-
-
-def facet_values(db: Database, facet: str, page: int, size: int, *, local: bool = False) -> Page:
-    """The values of one browse facet with their book counts, most books first; `local`: of our own
-    books only, without records harvested from other libraries."""
-    rows = _facet_rows(db, facet, local)
-    start = (page - 1) * size
-    return Page([dict(row) for row in rows[start : start + size]], len(rows), page, size)
-
-
-def _facet_rows(db: Database, facet: str, local: bool) -> list[dict]:
-    """Every value of the facet with its count, most books first; kept per catalogue version."""
-    if local:
-        base = _FACET_VALUES[facet].format(visible=_LOCAL_VISIBLE, visible_book_id=_LOCAL_VISIBLE_BOOK_ID)
-    else:
-        base = _FACET_VALUES[facet].format(visible=_VISIBLE, visible_book_id=_VISIBLE_BOOK_ID)
-    # Every value counted once per catalogue version (catalogue_memo): at 150,000 books the authors'
-    # GROUP BY takes a third of a second alone, and every page of the list needs all of it to be ordered.
-    return catalogue_memo.remembered(
-        db,
-        ("facet_values", facet, local),
-        lambda: [
-            {"value": r[0], "count": r[1]}
-            for r in db.execute(f"SELECT value, n FROM ({base}) ORDER BY n DESC, value").fetchall()
-        ],
-    )
-
-
-def facet_counts(db: Database, facet: str, *, local: bool = False) -> dict[str, int]:
-    """Each value of a facet (subjects, authors, languages) with its number of visible books, as the
-    browse list counts them: the total of a value's page of books, without counting again."""
-
-    def counted() -> dict[str, int]:
-        return {row["value"]: row["count"] for row in _facet_rows(db, facet, local)}
-
-    return catalogue_memo.remembered(db, ("facet_counts", facet, local), counted)
-
-
-def warm_reader_lists(db: Database) -> None:
-    """Compute what readers' lists keep per catalogue version (catalogue_memo): the browse lists and their
-    counts, the book count and new arrivals. A web process does it as it starts, so that its first readers
-    do not wait for the authors' GROUP BY under load."""
-    for facet in FACETS:
-        facet_values(db, facet, 1, 1)
-        if facet != "formats":
-            facet_counts(db, facet)
-    book_count(db)
-    recent_books(db, limit=10)
-
-
-def books_for_facet(
-    db: Database, facet: str, value: str, page: int, size: int, *, local: bool = False
-) -> Page:
-    where = f"{_FACET_BOOKS[facet]} AND {_LOCAL_VISIBLE if local else _VISIBLE}"
-    params = [value, value] if facet == "formats" else [value]
-    if facet == "formats":  # a format's books are not quite what the list counts (books with text)
-        total = catalogue_memo.remembered(
-            db,
-            ("books_for_facet", facet, value, local),
-            lambda: db.execute(f"SELECT count(*) FROM books WHERE {where}", params).fetchone()[0],
-        )
-    else:  # the list's own count of the value, kept with it: no count(*) over half the catalogue per value
-        total = facet_counts(db, facet, local=local).get(value, 0)
-    # A subject or author of thousands of books: walk the title index (m026_scale) and stop at the page,
-    # instead of fetching and sorting them all (60-100 ms a subject at 150,000 books). A value of a few
-    # books is cheaper the other way round, as SQLite chooses by itself.
-    order = "INDEXED BY books_title_order " if facet in ("subjects", "authors") and total > 1000 else ""
-    books = _summaries(
-        db,
-        f"SELECT {_SUMMARY_COLUMNS} FROM books {order}WHERE {where} ORDER BY title COLLATE NOCASE, id "
-        "LIMIT ? OFFSET ?",
-        [*params, size, (page - 1) * size],
-    )
-    return Page(books, total, page, size)

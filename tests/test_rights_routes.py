@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Host, Mount, Route
 from starlette.testclient import TestClient
 
-from accessible_lib import access, catalogue, create_app, readers, rights
+from accessible_lib import access, browsing, catalogue, create_app, readers, rights
 from accessible_lib.db import open_database
 from accessible_lib.editions import formats, store
 from accessible_lib.editions.export import export_book
@@ -284,7 +284,7 @@ def _urls(path: str, library: dict) -> list[str]:
         "edition_id": list(library["editions"].values()),
         "name": library["names"],
         "position": [1, 2],
-        "facet": list(catalogue.FACETS),
+        "facet": list(browsing.FACETS),
         "value": ["en", SUBJECT, AUTHOR, "html", "mp3"],
         "code": ["en"],
         "action": ["claim", "complete"],

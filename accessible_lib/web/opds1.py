@@ -14,7 +14,7 @@ from lxml import etree
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import catalogue
+from .. import browsing, catalogue
 from ..i18n import gettext
 from . import opds_catalog as oc
 from .helpers import db_for, not_found, page_number
@@ -145,7 +145,7 @@ def _format_facets(feed, request: Request, active: str | None = None) -> None:
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
     group = gettext("Formats")
-    for value in catalogue.facet_values(db_for(request), "formats", 1, 100, local=True).items:
+    for value in browsing.facet_values(db_for(request), "formats", 1, 100, local=True).items:
         attributes = {_q("opds", "facetGroup"): group, _q("thr", "count"): value["count"]}
         if value["value"] == active:
             attributes[_q("opds", "activeFacet")] = "true"
@@ -162,7 +162,7 @@ def root(request: Request):
     feed = _feed(request, gettext("Accessible Library"), ROOT, oc.ATOM_NAVIGATION)
     _navigation_entry(feed, base, f"{ROOT}/new", gettext("New arrivals"), oc.ATOM_ACQUISITION)
     for facet, title in oc.FACET_TITLES.items():
-        count = catalogue.facet_values(db, facet, 1, 1, local=True).total
+        count = browsing.facet_values(db, facet, 1, 1, local=True).total
         _navigation_entry(feed, base, f"{ROOT}/{facet}", gettext(title), oc.ATOM_NAVIGATION, count)
     return _response(feed, oc.ATOM_NAVIGATION)
 
@@ -182,7 +182,7 @@ def facet_values(request: Request):
         raise not_found()
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
-    page = catalogue.facet_values(
+    page = browsing.facet_values(
         db_for(request), facet, page_number(request), request.state.settings.page_size, local=True
     )
     feed = _feed(request, gettext(oc.FACET_TITLES[facet]), _self_href(request), oc.ATOM_NAVIGATION)

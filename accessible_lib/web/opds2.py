@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .. import catalogue, search
+from .. import browsing, catalogue, search
 from ..i18n import gettext
 from . import opds_catalog as oc
 from .helpers import db_for, not_found, page_number
@@ -112,7 +112,7 @@ def root(request: Request):
         _link(base, "/opds/new", "http://opds-spec.org/sort/new", title=gettext("New arrivals")),
     ]
     for facet, title in oc.FACET_TITLES.items():
-        count = catalogue.facet_values(db, facet, 1, 1, local=True).total
+        count = browsing.facet_values(db, facet, 1, 1, local=True).total
         navigation.append(
             _link(
                 base,
@@ -148,7 +148,7 @@ def _format_facets(request: Request, db) -> list[dict]:
     """Formats as a facet of any book list: a reader who needs braille or audio goes straight to them."""
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
-    values = catalogue.facet_values(db, "formats", 1, 100, local=True).items
+    values = browsing.facet_values(db, "formats", 1, 100, local=True).items
     if not values:
         return []
     links = [
@@ -170,7 +170,7 @@ def facet_values(request: Request):
     db = db_for(request)
     base = oc.base_url(request)
     locale = request.scope.get("locale", "en")
-    page = catalogue.facet_values(
+    page = browsing.facet_values(
         db, facet, page_number(request), request.state.settings.page_size, local=True
     )
     path = f"/opds/{facet}"

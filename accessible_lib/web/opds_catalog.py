@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 from sqlite_utils import Database
 from starlette.requests import Request
 
-from .. import access, catalogue, i18n, search
+from .. import access, browsing, catalogue, i18n, search
 from ..editions import formats, store
 from ..i18n import gettext
 from ..ingest.errors import N_
@@ -252,7 +252,7 @@ def facet_books_page(request: Request) -> tuple[str, str, catalogue.Page, str]:
     value = request.path_params["value"]
     if facet not in FACET_TITLES:
         raise not_found()
-    page = catalogue.books_for_facet(
+    page = browsing.books_for_facet(
         db_for(request), facet, value, page_number(request), request.state.settings.page_size, local=True
     )
     if page.total == 0:
