@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import access, catalogue, stats
+from ..chapter_marks import page_content
 from .helpers import book_and_chapter, db_for, not_found
 from .readalong import read_along_controls
 from .render import render
 from .shelf_places import chapter_places
-from .stored_marks import page_content
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
 OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
@@ -54,7 +54,7 @@ def _chapter_page(request: Request):
     position = request.path_params["position"]
     count = len(book["chapters"])
     content_lang = chapter["lang"] or book["language"]
-    # Fitted and sentence-marked: kept per chapter (stored_marks.py), computed when not kept yet.
+    # Fitted and sentence-marked: kept per chapter (chapter_marks.py), computed when not kept yet.
     content, title_html, sentences = page_content(db, book, chapter, content_lang)
     along = read_along_controls(book, chapter, sentences)
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit
