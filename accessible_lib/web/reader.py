@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,14 +17,11 @@ from .shelf_places import chapter_places
 OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
 _SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
-# Chapter pages a web process renders at once; the others wait their turn in order.
-CHAPTERS_AT_ONCE = 4
-_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its CapacityLimiter
-
 
 async def chapter_page(request: Request):
     """The chapter page, made in a worker thread as a plain (sync) route would be, but at most
-    CHAPTERS_AT_ONCE at a time per web process instead of the 40 threads of the shared pool.
+    `chapters_at_once` (a setting, default 4) at a time per web process instead of the 40 threads of the
+    shared pool: the limiter is `request.state.chapter_turns`, made in the app's lifespan.
 
     Why: the page is the one no cache serves, and each one gives up the GIL for every query it makes.
     With 50 clients, 40 threads passed the GIL round among themselves, so every page waited behind
@@ -41,11 +35,7 @@ async def chapter_page(request: Request):
     """
     if access.current_reader(request) is not None:
         return await anyio.to_thread.run_sync(_chapter_page, request)
-    loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(CHAPTERS_AT_ONCE)
-    return await anyio.to_thread.run_sync(_chapter_page, request, limiter=limiter)
+    return await anyio.to_thread.run_sync(_chapter_page, request, limiter=request.state.chapter_turns)
 
 
 def _chapter_page(request: Request):
