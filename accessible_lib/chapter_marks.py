@@ -109,7 +109,12 @@ def _serialized(label: str) -> str:
 def store_book(db: Database, book_id: int) -> int:
     """Compute and keep the marks of every chapter of one book whose row is missing or stale; returns
     how many were written. Called after an import or rebuild, in its own transaction."""
-    return store_chapters(db, chapters_of(db, [book_id]))
+    return store_books(db, [book_id])
+
+
+def store_books(db: Database, book_ids: list[int]) -> int:
+    """`store_book` for several books in one transaction: a batch of a Calibre import, or of a fill."""
+    return store_chapters(db, chapters_of(db, book_ids))
 
 
 def store_chapters(db: Database, chapters: list[tuple[int, str | None, dict]]) -> int:
