@@ -120,7 +120,8 @@ def _fill_in_a_low_thread(settings: Settings, busy: Callable[[], bool]) -> dict:
         finally:
             db.close()
 
-    thread = threading.Thread(target=run, name="fill-chapter-marks")
+    # A daemon: a worker told to stop does not wait for the run; a batch cut off is rolled back.
+    thread = threading.Thread(target=run, name="fill-chapter-marks", daemon=True)
     thread.start()
     thread.join()
     if outcome.get("written"):
