@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "queue": EditionQueue(settings),
                 "metrics": metrics,
                 "listening": listening,
+                # Chapter pages rendered at once by this process (web/reader.py, docs/scaling.md).
+                "chapter_turns": anyio.CapacityLimiter(max(1, settings.chapters_at_once)),
             }
         finally:
             flushing.cancel()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import access, catalogue
+from . import access, catalogue, chapter_marks
 from .i18n import gettext
 from .ingest import SUPPORTED_EXTENSIONS, check_supported, file_checksum, ingest_file
 from .ingest.errors import N_, IngestError
@@ -276,11 +276,9 @@ def replace_file(
 
 def _keep_marks(db: Database, book_id: int) -> None:
     """The new chapters' reading-page content, fitted and marked now so their first readers do not wait
-    for it (web/stored_marks.py). After the chapters are committed: a failure here never undoes an
+    for it (chapter_marks.py). After the chapters are committed: a failure here never undoes an
     import; the page then computes the content itself."""
-    from .web import stored_marks  # the page's own rules; imported here, as only imports need them
-
     try:
-        stored_marks.store_book(db, book_id)
+        chapter_marks.store_book(db, book_id)
     except Exception:  # noqa: BLE001
         log.exception("could not keep the marked chapters of book %s", book_id)

@@ -247,6 +247,12 @@ SETTINGS: list[Setting] = [
         "Speech engines that instant listening shares between its streams (each a process): at most this "
         "many sentences are spoken at once. 0: one per CPU core.",
     ),
+    Setting(
+        "chapters_at_once",
+        4,
+        "Chapter pages one web process renders at once; the others wait their turn, first come, first "
+        "served. More lets pages interleave, so each takes longer (docs/scaling.md).",
+    ),
 ]
 
 
@@ -347,6 +353,7 @@ class Settings:
     sentence_cache_mb: int = 2048
     listen_capacity: int = 0
     listen_engines: int = 0
+    chapters_at_once: int = 4
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

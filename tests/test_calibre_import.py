@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from accessible_lib import auth, catalogue, create_app
+from accessible_lib import auth, catalogue, chapter_marks, create_app
 from accessible_lib.calibre.library import comment_text, read_library, valid_isbn
 from accessible_lib.cli import main
 from accessible_lib.db import open_database
@@ -439,3 +439,29 @@ def test_batches_read_ahead_by_a_worker_process(library, settings) -> None:
     assert state["chapters"] == state["chapter_fts_docsize"] > 7
     assert state["sources"] == state["kept"] and len(state["kept"]) == 6
     assert books_by_title(settings)["赤壁赋"]["language"] == "zh-Hans"
+
+
+def test_every_imported_chapter_keeps_its_marks_and_its_page_is_the_computed_one(imported, settings) -> None:
+    """import-calibre keeps each chapter's fitted, sentence-marked content as `import` does
+    (chapter_marks.py), so its readers never wait for it; the kept page is the page computed on a visit."""
+    db = open_database(settings.database_path)
+    try:
+        places = [tuple(row) for row in db.execute("SELECT book_id, position FROM chapters ORDER BY 1, 2")]
+        assert len({book_id for book_id, _ in places}) == 6  # every book with text
+        keys = {
+            (book_id, chapter["position"]): chapter_marks.marks_key(book_id, chapter, chapter["lang"] or lang)
+            for book_id, lang, chapter in chapter_marks.chapters_of(db, sorted({b for b, _ in places}))
+        }
+        kept = {(book_id, position): key for book_id, position, key in db.execute(
+            "SELECT book_id, position, key FROM chapter_marks")}  # fmt: skip
+        assert kept == keys and len(keys) == len(places)
+        with TestClient(create_app(settings)) as client:
+            stored = {place: client.get("/books/{}/read/{}".format(*place)).content for place in places}
+            with db.conn:
+                db.execute("DELETE FROM chapter_marks")
+            computed = {place: client.get("/books/{}/read/{}".format(*place)).content for place in places}
+    finally:
+        db.close()
+    assert all(b'data-s="' in page for page in computed.values())
+    for place in places:
+        assert stored[place] == computed[place], place

@@ -1,17 +1,16 @@
 """What the chapter page does to stay quick under many clients (web/reader.py, catalogue.get_reading_book):
-it loads only the book's row and chapter list, and renders at most CHAPTERS_AT_ONCE pages at a time per
-web process, the others waiting their turn; the pages themselves are unchanged."""
+it loads only the book's row and chapter list, and renders at most ACCESSIBLE_LIB_CHAPTERS_AT_ONCE pages at
+a time per web process, the others waiting their turn; the pages themselves are unchanged."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.testclient import TestClient
 
 from accessible_lib import catalogue, create_app, readers
-from accessible_lib.web import reader
+from accessible_lib.settings import Settings
 
 from .conftest import make_book
 from .test_shelf import PASSWORD, sign_in
@@ -42,12 +41,12 @@ def test_many_pages_at_once_are_the_pages_one_at_a_time(client, db) -> None:
     assert [alone[path][0] for path in paths[:3]] == [200, 200, 404]
 
 
-def hold_every_turn(client, path: str) -> tuple:
-    """Take every turn of the client's event loop's chapter limiter; returns it and the holders."""
-    assert client.get(path).status_code == 200  # makes the event loop's limiter
-    limiter = reader._limiters[client.portal.call(asyncio.get_running_loop)]
-    assert limiter.total_tokens == reader.CHAPTERS_AT_ONCE
-    holders = [object() for _ in range(reader.CHAPTERS_AT_ONCE)]
+def hold_every_turn(client, path: str, turns: int = 4) -> tuple:
+    """Take every turn of the app's chapter limiter (`turns`: the setting); returns it and the holders."""
+    assert client.get(path).status_code == 200
+    limiter = client.app_state["chapter_turns"]
+    assert limiter.total_tokens == turns
+    holders = [object() for _ in range(turns)]
     for holder in holders:
         client.portal.call(limiter.acquire_on_behalf_of, holder)
     return limiter, holders
@@ -65,6 +64,24 @@ def test_a_chapter_page_waits_while_others_hold_every_turn(client, db) -> None:
         client.portal.call(limiter.release_on_behalf_of, holder)
     waiting.join(timeout=30)
     assert answered == [200]
+
+
+def test_the_turns_are_a_setting(tmp_path, db) -> None:
+    """ACCESSIBLE_LIB_CHAPTERS_AT_ONCE=2: two pages at once, a third waits until one of them ends."""
+    settings = Settings.from_env({"ACCESSIBLE_LIB_CHAPTERS_AT_ONCE": "2"}, data_dir=tmp_path / "data")
+    assert settings.chapters_at_once == 2
+    path = f"/books/{add_book(db)}/read/1"  # db: the catalogue of the same data directory
+    with TestClient(create_app(settings)) as client:
+        limiter, holders = hold_every_turn(client, path, turns=2)
+        answered = []
+        waiting = threading.Thread(target=lambda: answered.append(client.get(path).status_code))
+        waiting.start()
+        waiting.join(timeout=1)
+        assert answered == []
+        client.portal.call(limiter.release_on_behalf_of, holders[0])
+        waiting.join(timeout=30)
+        assert answered == [200]
+        client.portal.call(limiter.release_on_behalf_of, holders[1])
 
 
 def test_a_signed_in_readers_page_does_not_wait_for_a_turn(settings, db) -> None:

@@ -304,13 +304,13 @@ def test_periodic_check_requeues_an_expired_lease(tmp_path):
     time.sleep(0.1)
     assert store.get_edition(db, edition_id)["status"] == store.RUNNING
 
-    # The check is a Huey periodic task that runs every minute...
+    # The check is a Huey periodic task that runs every minute (as the fill of chapter marks does)...
     due = {
         task.name
         for minute in (0, 17, 59)
         for task in queue.huey.read_periodic(datetime(2030, 1, 1, 3, minute))
     }
-    assert due == {"check_leases"}
+    assert due == {"check_leases", "fill_chapter_marks"}
     # ...and this is what it does when it runs.
     assert queue.tasks.check_leases.call_local() == {"requeued": [edition_id], "enqueued": [edition_id]}
     assert store.get_edition(db, edition_id)["status"] == store.QUEUED

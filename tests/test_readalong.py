@@ -16,13 +16,13 @@ from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
 from accessible_lib import access, catalogue, create_app, i18n
+from accessible_lib.chapter_html import prepare_chapter_html
 from accessible_lib.db import open_database
 from accessible_lib.editions.spoken_text import chapter_lines
 from accessible_lib.rights import Rights, set_rights
+from accessible_lib.sentence_marks import mark_sentences
 from accessible_lib.settings import Settings
-from accessible_lib.web.chapter_html import prepare_chapter_html
 from accessible_lib.web.readalong import CONTROLS
-from accessible_lib.web.sentence_marks import mark_sentences
 
 from .conftest import make_book
 

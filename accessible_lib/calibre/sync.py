@@ -9,7 +9,10 @@ give a file; a file the ingest rejects is reported, and its record kept all the 
 Books are committed in batches (batch.py), each book in a savepoint of its own: a book that fails for any
 other reason is reported as FAILED and changes nothing, and the rest of its batch is imported. What is
 already known of the library is read once, at the start, and each book is indexed for search once, when its
-record is complete.
+record is complete. Once a batch is committed its new and changed books' chapters are fitted and
+sentence-marked for their reading pages (chapter_marks.py), as `import` does for each book: after the record,
+whose Calibre language the marks depend on, and in a transaction of their own, so a failure there never
+undoes the batch (the pages then compute the content on each visit until `fill-marks` or the worker fills it).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from .. import catalogue, search
+from .. import catalogue, chapter_marks, search
 from ..i18n import gettext
 from ..importer import REBUILT, replace_file
 from ..ingest import file_checksum
@@ -44,6 +47,7 @@ METADATA_ONLY = "metadata-only"
 REJECTED = "rejected"  # a file the ingest refused; the record is in the catalogue all the same
 FAILED = "failed"  # something else went wrong with this book: nothing of it changed, the others went on
 STATUSES = (IMPORTED, UPDATED, UNCHANGED, METADATA_ONLY, REJECTED, FAILED)
+_MARKED = (IMPORTED, UPDATED, REJECTED)  # whose chapters' marks are kept; REJECTED may hold older chapters
 
 
 @dataclass
@@ -121,6 +125,7 @@ def sync_records(
                 else:
                     done.append(_in_batch(batch, db, library.uuid, record, old, rights, None))
             batch.commit()
+            _keep_marks(db, done)
             yield from done
             done = []
     finally:
@@ -159,6 +164,17 @@ def _in_batch(
     return result
 
 
+def _keep_marks(db: Database, results: list[SyncResult]) -> None:
+    """The reading-page content of the committed books that are new or changed (a changed record may carry
+    another language); unchanged books keep their rows, and a book whose file changed was kept by
+    `importer.replace_file` already (store_chapters skips a current row either way)."""
+    book_ids = sorted({r.book_id for r in results if r.book_id is not None and r.status in _MARKED})
+    try:
+        chapter_marks.store_books(db, book_ids)
+    except Exception:  # noqa: BLE001 - the import stands; the pages compute the content themselves
+        log.exception("could not keep the marked chapters of Calibre books %s", book_ids)
+
+
 def _file_changed(record: Record, old: str | None) -> bool:
     """Whether Calibre has a file for the record and none is the one we read last time."""
     return bool(record.files) and all(file_checksum(path) != old for path in record.files)
@@ -184,6 +200,7 @@ def sync_record(
             batch.commit()
         finally:
             batch.rollback()
+        _keep_marks(db, [result])
     else:
         result.book_id, old_hash, old_checksum = known
         if old_hash != record.metadata_hash():

@@ -1,5 +1,5 @@
 """`accessible-lib fill-marks`: keep every chapter's reading-page content fitted and sentence-marked
-(web/stored_marks.py), for a catalogue imported before m031_chapter_marks or after MARKS_VERSION moved.
+(chapter_marks.py), for a catalogue imported before m031_chapter_marks or after MARKS_VERSION moved.
 
 Until it has run the chapter pages still work: each computes its content on every visit, as before. It
 goes in batches of books by id, each batch its own short transaction, so the site keeps serving while it
@@ -13,10 +13,10 @@ import time
 
 import click
 
+from .. import chapter_marks
 from .. import db as database
 from ..i18n import gettext
 from ..settings import Settings
-from ..web import stored_marks
 from . import main
 
 
@@ -31,7 +31,7 @@ def fill_marks_command(book_ids: tuple[int, ...], after: int, batch: int) -> Non
     started, written, books = time.monotonic(), 0, 0
     try:
         for ids in _batches(db, list(book_ids), after, max(1, batch)):
-            written += stored_marks.store_chapters(db, stored_marks.chapters_of(db, ids))
+            written += chapter_marks.store_chapters(db, chapter_marks.chapters_of(db, ids))
             books += len(ids)
             click.echo(
                 gettext(

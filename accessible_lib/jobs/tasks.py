@@ -195,6 +195,9 @@ def register_tasks(huey: Huey, settings: Settings) -> EditionTasks:
     from .stats_tasks import register_stats_task
 
     register_stats_task(huey, settings)  # statistics: forget the past days' digests, send to the parent
+    from .marks_tasks import register_marks_task
+
+    register_marks_task(huey, settings)  # chapters without their marks, filled when the queue is empty
     from .harvest_tasks import register_harvest_task
 
     return EditionTasks(build_edition, check_leases, register_harvest_task(huey, settings))

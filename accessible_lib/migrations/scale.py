@@ -111,7 +111,7 @@ def m030_zh_pairs(db: Database) -> None:
 @migrations()
 def m031_chapter_marks(db: Database) -> None:
     """`chapter_marks`: each chapter's reading-page content, fitted and with its sentences marked, kept so
-    the chapter page does not redo that work (two thirds of its CPU) on every visit (web/stored_marks.py).
+    the chapter page does not redo that work (two thirds of its CPU) on every visit (chapter_marks.py).
     A row is used only while its `key` (a digest of everything the marks depend on) matches the chapter;
     a stale or missing row is computed as before. Empty here: `accessible-lib fill-marks` fills it, and
     imports and rebuilds fill their own books. A deleted chapter takes its row with it."""

@@ -20,10 +20,10 @@ from ..editions.listen_stream import BadOption, ListenService
 from ..errors import UserError
 from ..i18n import gettext
 from ..ingest.errors import N_
+from ..sentence_marks import mark_sentences
 from .helpers import book_and_chapter, db_for
 from .listen import Control
 from .listen_audio import bad_option, plan_for
-from .sentence_marks import mark_sentences
 
 _HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import access, catalogue, stats
+from ..chapter_marks import page_content
 from .helpers import book_and_chapter, db_for, not_found
 from .readalong import read_along_controls
 from .render import render
 from .shelf_places import chapter_places
-from .stored_marks import page_content
 
 # Images a browser shows without running anything; SVG could carry scripts, so it is never served.
 OPEN = (access.PUBLIC_DOMAIN, access.OPEN_LICENCE)
 _SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
-# Chapter pages a web process renders at once; the others wait their turn in order.
-CHAPTERS_AT_ONCE = 4
-_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its CapacityLimiter
-
 
 async def chapter_page(request: Request):
     """The chapter page, made in a worker thread as a plain (sync) route would be, but at most
-    CHAPTERS_AT_ONCE at a time per web process instead of the 40 threads of the shared pool.
+    `chapters_at_once` (a setting, default 4) at a time per web process instead of the 40 threads of the
+    shared pool: the limiter is `request.state.chapter_turns`, made in the app's lifespan.
 
     Why: the page is the one no cache serves, and each one gives up the GIL for every query it makes.
     With 50 clients, 40 threads passed the GIL round among themselves, so every page waited behind
@@ -41,11 +35,7 @@ async def chapter_page(request: Request):
     """
     if access.current_reader(request) is not None:
         return await anyio.to_thread.run_sync(_chapter_page, request)
-    loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(CHAPTERS_AT_ONCE)
-    return await anyio.to_thread.run_sync(_chapter_page, request, limiter=limiter)
+    return await anyio.to_thread.run_sync(_chapter_page, request, limiter=request.state.chapter_turns)
 
 
 def _chapter_page(request: Request):
@@ -54,7 +44,7 @@ def _chapter_page(request: Request):
     position = request.path_params["position"]
     count = len(book["chapters"])
     content_lang = chapter["lang"] or book["language"]
-    # Fitted and sentence-marked: kept per chapter (stored_marks.py), computed when not kept yet.
+    # Fitted and sentence-marked: kept per chapter (chapter_marks.py), computed when not kept yet.
     content, title_html, sentences = page_content(db, book, chapter, content_lang)
     along = read_along_controls(book, chapter, sentences)
     places = chapter_places(request, book, chapter, content)  # a signed-in reader's bookmarks; the visit

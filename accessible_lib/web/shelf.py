@@ -16,11 +16,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import access, catalogue, shelf
+from ..chapter_html import prepare_chapter_html
 from ..errors import UserError
 from ..i18n import gettext
 from . import csrf, paragraphs
 from .account_session import render_form
-from .chapter_html import prepare_chapter_html
 from .helpers import db_for, not_found
 from .listen import clock
 from .shelf_places import notice, reading_link, with_notice

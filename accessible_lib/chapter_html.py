@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from ..chapter_markup import fit_chapter
-from ..i18n import gettext
+from .chapter_markup import fit_chapter
+from .i18n import gettext
 
 
 def prepare_chapter_html(html: str, *, book_id: int, title: str, backlink_label: str | None = None) -> Markup:
     """`backlink_label` is the note back-links' accessible name, by default in the reader's language;
-    stored_marks.py passes a placeholder so what it keeps serves every language."""
+    chapter_marks.py passes a placeholder so what it keeps serves every language."""
     return Markup(
         fit_chapter(
             html,

@@ -29,8 +29,8 @@ from markupsafe import Markup, escape
 
 from voices.text import Sentence, split_sentences
 
-from ..chapter_markup import same_text
-from ..editions.spoken_text import (
+from .chapter_markup import same_text
+from .editions.spoken_text import (
     Block,
     Line,
     Walker,  # the one walker that makes spoken blocks; reused so the two can never disagree

@@ -1,4 +1,4 @@
-"""The chapter page from stored marks (web/stored_marks.py, m031_chapter_marks) is byte for byte the page
+"""The chapter page from stored marks (chapter_marks.py, m031_chapter_marks) is byte for byte the page
 computed on the visit, for real imported books (an EPUB 3 with images and links, an EPUB 2, Chinese text)
 and a chapter with a note, its back-link and links to another chapter, in English and Chinese; a row is
 used only while it is current, and a signed-out or signed-in page reads it the same way."""
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from accessible_lib import catalogue
+from accessible_lib import catalogue, chapter_marks
 from accessible_lib.importer import IMPORTED, import_file
-from accessible_lib.web import stored_marks
 
 from .conftest import make_book
 
@@ -66,10 +65,10 @@ def test_the_stored_page_is_the_computed_page_byte_for_byte(client, db, books, l
     computed = pages(client, places, language)
     assert db.execute("SELECT count(*) FROM chapter_marks").fetchone()[0] == 0  # a visit never writes
     for book_id in books:
-        stored_marks.store_book(db, book_id)
+        chapter_marks.store_book(db, book_id)
     assert db.execute("SELECT count(*) FROM chapter_marks").fetchone()[0] == len(places)
     holding = "SELECT count(*) FROM chapter_marks WHERE html LIKE ?"
-    assert db.execute(holding, [f"%{stored_marks.PLACEHOLDER}%"]).fetchone()[0] >= 1  # a back-link
+    assert db.execute(holding, [f"%{chapter_marks.PLACEHOLDER}%"]).fetchone()[0] >= 1  # a back-link
     stored = pages(client, places, language)
     for place in places:
         assert stored[place] == computed[place], place
@@ -80,7 +79,7 @@ def test_the_stored_page_is_the_computed_page_byte_for_byte(client, db, books, l
 def test_the_page_reads_a_current_row_and_ignores_a_stale_one(client, db, books) -> None:
     book_id = books[-1]  # added without the importer: no rows yet
     original = client.get(f"/books/{book_id}/read/2").text
-    assert stored_marks.store_book(db, book_id) == 2
+    assert chapter_marks.store_book(db, book_id) == 2
     db.execute("UPDATE chapter_marks SET html = '<p>kept</p>' WHERE book_id = ? AND position = 2", [book_id])
     db.conn.commit()
     assert "<p>kept</p>" in client.get(f"/books/{book_id}/read/2").text  # the row is what the page shows
@@ -90,10 +89,10 @@ def test_the_page_reads_a_current_row_and_ignores_a_stale_one(client, db, books)
     assert "<p>kept</p>" not in changed and 'lang="zh-Hans"' in changed
     db.execute("UPDATE books SET language = 'en' WHERE id = ?", [book_id])
     db.conn.commit()
-    assert stored_marks.store_book(db, book_id) == 0  # the key still matches the tampered row...
+    assert chapter_marks.store_book(db, book_id) == 0  # the key still matches the tampered row...
     db.execute("UPDATE chapter_marks SET key = 'old' WHERE book_id = ?", [book_id])
     db.conn.commit()
-    assert stored_marks.store_book(db, book_id) == 2  # ...a stale key is rebuilt
+    assert chapter_marks.store_book(db, book_id) == 2  # ...a stale key is rebuilt
     assert client.get(f"/books/{book_id}/read/2").text == original
 
 
@@ -114,7 +113,20 @@ DIGESTS = {1: "4377b66403bd199182e2c81a26dd4828f93bd1b3b6053729b9129838fc9b3b33"
 
 def test_marks_version_moves_with_the_marking_rules(db, books) -> None:
     digest = hashlib.sha256()
-    for book_id, language, chapter in stored_marks.chapters_of(db, books):
-        marked = stored_marks.compute(book_id, chapter, chapter["lang"] or language)
+    for book_id, language, chapter in chapter_marks.chapters_of(db, books):
+        marked = chapter_marks.compute(book_id, chapter, chapter["lang"] or language)
         digest.update(repr((chapter["position"], marked)).encode())
-    assert DIGESTS[stored_marks.MARKS_VERSION] == digest.hexdigest()
+    assert DIGESTS[chapter_marks.MARKS_VERSION] == digest.hexdigest()
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Back to text"), ("zh", "返回正文")])
+def test_a_chapter_holding_the_placeholder_is_marked_with_the_readers_label(client, db, language, label):
+    """Such a chapter cannot be kept (its own text would be replaced on the way out): the page marks it on
+    the visit through the same compute, with the label of the reader's language and its text intact."""
+    odd = NOTES.replace("Big.", f"Big {chapter_marks.PLACEHOLDER}.")
+    book_id = catalogue.add_book(db, make_book("Odd", [("Loomings", odd)], language="en"))
+    assert chapter_marks.store_book(db, book_id) == 0
+    page = client.get(f"/books/{book_id}/read/1", headers={"Accept-Language": language})
+    assert page.status_code == 200
+    assert f'aria-label="{label}"' in page.text and chapter_marks.PLACEHOLDER in page.text
+    assert 'data-s="' in page.text  # sentence-marked as every other chapter

@@ -8,7 +8,7 @@ the rules of the code that makes them. The key is a digest of all of these, so a
 else (a rebuilt chapter, a book whose language staff changed, older marking code) is never shown: the
 page computes the content as before. MARKS_VERSION is the code's part: bump it whenever fitting or
 marking would give different HTML (chapter_markup.py, chapter_html.py, sentence_marks.py, the speech
-walker and sentence split they reuse); test_stored_marks.py fails until it is.
+walker and sentence split they reuse); test_chapter_marks.py fails until it is.
 
 Why a placeholder for the back-link label: "Back to text" is translated per interface language and is
 only the `aria-label` of note back-links, which the speech walker skips. The stored HTML holds a
@@ -17,6 +17,10 @@ every language byte for byte.
 
 Nothing here writes on a page visit: the chapter page only reads. Rows are written by imports and
 rebuilds (importer.py) and by `accessible-lib fill-marks` (cli/fill_marks.py) for existing catalogues.
+
+Why this module and the two it uses (chapter_html.py, sentence_marks.py) sit here and not under web/:
+ingest writes the rows, so the rules that make them belong below both ingest and the pages; the page
+reads them through page_content.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from lxml import etree
 from markupsafe import Markup
 from sqlite_utils import Database
 
-from ..i18n import gettext
 from .chapter_html import prepare_chapter_html
+from .i18n import gettext
 from .sentence_marks import mark_sentences
 
 log = logging.getLogger(__name__)
@@ -61,10 +65,12 @@ def storable(chapter: dict) -> bool:
     return chapter["html"] is not None and PLACEHOLDER not in chapter["html"]
 
 
-def compute(book_id: int, chapter: dict, lang: str) -> Marked:
-    """The chapter's marks as the page has always computed them, with the placeholder label."""
+def compute(book_id: int, chapter: dict, lang: str, *, backlink_label: str = PLACEHOLDER) -> Marked:
+    """The chapter's marks as the page has always computed them: the one path that fits and marks a
+    chapter, for the rows kept and for the page. With the placeholder label (what is kept) by default;
+    a chapter that cannot be kept is given the reader's own label instead."""
     content = prepare_chapter_html(
-        chapter["html"], book_id=book_id, title=chapter["title"], backlink_label=PLACEHOLDER
+        chapter["html"], book_id=book_id, title=chapter["title"], backlink_label=backlink_label
     )
     html, title_html, count = mark_sentences(content, chapter, lang)
     return Marked(str(html), str(title_html), count)
@@ -73,18 +79,17 @@ def compute(book_id: int, chapter: dict, lang: str) -> Marked:
 def page_content(db: Database, book: dict, chapter: dict, lang: str) -> tuple[Markup, Markup, int]:
     """The chapter page's content, marked title and sentence count: from the stored row when it is
     current, else computed (and not stored: a page visit never writes)."""
-    if storable(chapter):
-        key = marks_key(book["id"], chapter, lang)
-        row = db.execute(
-            "SELECT html, title_html, sentences FROM chapter_marks WHERE book_id = ? AND position = ? "
-            "AND key = ?",
-            [book["id"], chapter["position"], key],
-        ).fetchone()
-        marked = Marked(*row) if row else compute(book["id"], chapter, lang)
-        return Markup(with_label(marked.html)), Markup(marked.title_html), marked.sentences
-    content = prepare_chapter_html(chapter["html"], book_id=book["id"], title=chapter["title"])
-    html, title_html, count = mark_sentences(content, chapter, lang)
-    return html, title_html, count
+    if not storable(chapter):  # its own html holds the placeholder: marked with the real label
+        marked = compute(book["id"], chapter, lang, backlink_label=gettext("Back to text"))
+        return Markup(marked.html), Markup(marked.title_html), marked.sentences
+    key = marks_key(book["id"], chapter, lang)
+    row = db.execute(
+        "SELECT html, title_html, sentences FROM chapter_marks "
+        "WHERE book_id = ? AND position = ? AND key = ?",
+        [book["id"], chapter["position"], key],
+    ).fetchone()
+    marked = Marked(*row) if row else compute(book["id"], chapter, lang)
+    return Markup(with_label(marked.html)), Markup(marked.title_html), marked.sentences
 
 
 def with_label(html: str) -> str:
@@ -104,7 +109,12 @@ def _serialized(label: str) -> str:
 def store_book(db: Database, book_id: int) -> int:
     """Compute and keep the marks of every chapter of one book whose row is missing or stale; returns
     how many were written. Called after an import or rebuild, in its own transaction."""
-    return store_chapters(db, chapters_of(db, [book_id]))
+    return store_books(db, [book_id])
+
+
+def store_books(db: Database, book_ids: list[int]) -> int:
+    """`store_book` for several books in one transaction: a batch of a Calibre import, or of a fill."""
+    return store_chapters(db, chapters_of(db, book_ids))
 
 
 def store_chapters(db: Database, chapters: list[tuple[int, str | None, dict]]) -> int:
