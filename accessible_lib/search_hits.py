@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from . import search_chinese
 
-CHAPTER_BITS = 20  # search.CHAPTER_BITS (search.py imports this module)
+CHAPTER_BITS = 20  # search_index.CHAPTER_BITS (search_index.py imports this module)
 SEPARATOR = "\u200b"
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
 ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
@@ -56,7 +56,7 @@ def key_range(book_id: int) -> tuple[int, int]:
 
 def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: bool) -> list[Hit]:
     """The hits of one page, in `ranked` order ((book id, chapter key or None), best first). `query` is
-    search._Query: its phrases, the FTS5 queries and the statuses whose text must not be quoted."""
+    search_query.Query: its phrases, the FTS5 queries and the statuses whose text must not be quoted."""
     if not ranked:
         return []
     ids = [book_id for book_id, _ in ranked]

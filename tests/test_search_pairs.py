@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs
+from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs, search_query
 
 from .conftest import make_book
 
@@ -36,7 +36,7 @@ def books(db) -> dict[str, int]:
 def test_a_chinese_phrase_is_found_through_the_pairs(db, books):
     assert pairs_match(db, '"红楼 楼梦"') == {books["dream"], books["traditional"], books["often"]}
     assert found(db, "红楼梦") == {"书甲", "书乙", "书戊"}
-    query = search._Query(search.parse_query("红楼梦"), None, None, None)
+    query = search_query.Query(search_query.parse_query("红楼梦"), None, None, None)
     query.collect(db, 1000)
     assert query.chapter_table == "chapter_pairs"
 
@@ -50,7 +50,7 @@ def test_a_single_character_is_still_found(db, books):
     """No pair holds a run's last character alone (梦 in 红楼梦): one character stays in chapter_fts."""
     assert found(db, "梦") == {"书甲", "书乙", "书戊"}
     assert found(db, "阁") == {"书丙"}
-    query = search._Query(search.parse_query("梦"), None, None, None)
+    query = search_query.Query(search_query.parse_query("梦"), None, None, None)
     query.collect(db, 1000)
     assert query.chapter_table == "chapter_fts"
 
@@ -201,7 +201,7 @@ def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, boo
     chapters = [("一", "无关。")]
     record = catalogue.add_book(db, make_book("西厢记", chapters, authors=["王实甫"], language="zh"))
     across = catalogue.add_book(db, make_book("西，厢", chapters, authors=["某"], language="zh"))
-    query = search._Query(search.parse_query("西厢"), None, None, None)
+    query = search_query.Query(search_query.parse_query("西厢"), None, None, None)
     query.collect(db, 1000)
     assert (query.record_table, query.found_ids) == ("book_pairs", [record])  # not across the comma
     assert found(db, "实甫") == {"西厢记"}  # in the authors
