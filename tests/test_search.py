@@ -364,3 +364,19 @@ def test_search_text_separates_exactly_as_the_boundary_pattern_says():
     for text in texts:
         expected = search_index.CJK_BOUNDARY.sub("\u200b", search_chinese.fold(text))
         assert search.search_text(text) == expected, text[:40]
+
+
+def test_each_hit_names_its_own_chapter(db):
+    """The chapter titles of a page's hits are read in one statement: each must stay with its own hit."""
+    made = {}
+    for n in range(4):
+        voyage = book(f"Voyage {n}", [f"Plain prose number {n}."] * (n + 1) + [f"The narwhal surfaced, {n}."])
+        for i, chapter in enumerate(voyage.chapters):
+            chapter.title = f"Voyage {n}, part {i + 1}"
+        made[n] = catalogue.add_book(db, voyage)
+    results = search.search(db, "narwhal")
+    assert sorted(ids(results)) == sorted(made.values())
+    for n, book_id in made.items():
+        hit = next(hit for hit in results.hits if hit.book_id == book_id)
+        assert hit.chapter_position == n + 2
+        assert hit.chapter_title == f"Voyage {n}, part {n + 2}"
