@@ -219,6 +219,10 @@ class Query:
             self.params[f"text_p{i}"] = phrase
         if records:
             self.record_table = search_pairs.BOOK_TABLE
+            if "pinyin" not in self.params:  # book_pairs has no pinyin column to rank the joined words by
+                # Ranked by their pairs too: bm25 over book_fts read the positions of every character of
+                # the phrase in every record holding them (15 ms for 顾而乐之行歌, which 30 books hold).
+                self.params["rank_any"] = self.chapter_match["any"]
             self.params["all"] = self.chapter_match["all"]
             self.params["title_all"] = search_capped.all_in("title", pairs)
             for i, phrase in enumerate(pairs):

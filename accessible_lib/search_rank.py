@@ -6,6 +6,7 @@ import json
 
 from sqlite_utils import Database
 
+from . import search_pairs
 from .search_index import CHAPTER_BITS
 from .search_query import Query
 
@@ -21,13 +22,21 @@ def ranked_page(db: Database, query: Query, limit: int, offset: int) -> list[tup
     of them), so it runs only when the page reaches past the books that matched in metadata. The books
     found in metadata (at most the cap) are listed whole, once: the chapters' statement leaves them out by
     that list rather than by asking book_fts again (for a phrase of common Chinese characters, a pass
-    over most of book_fts).
+    over most of book_fts). Records of Chinese phrases are ranked by bm25 over their pairs (`book_pairs`,
+    the same columns and weights but pinyin), which lists only the records holding the pairs.
     """
-    book_weights = ", ".join(str(w) for w in BOOK_WEIGHTS)
+    records, match, weights = "book_fts", ":any", BOOK_WEIGHTS
+    if "rank_any" in query.params:  # Chinese phrases only: their records ranked through their pairs
+        records, match, weights = (
+            search_pairs.BOOK_TABLE,
+            ":rank_any",
+            BOOK_WEIGHTS[: len(search_pairs.BOOK_COLUMNS)],
+        )
+    book_weights = ", ".join(str(w) for w in weights)
     meta_sql = f"""WITH {query.matched},
         meta AS (
-            SELECT rowid AS book_id, bm25(book_fts, {book_weights}) AS score
-            FROM book_fts WHERE book_fts MATCH :any LIMIT -1)
+            SELECT rowid AS book_id, bm25({records}, {book_weights}) AS score
+            FROM {records} WHERE {records} MATCH {match} LIMIT -1)
         SELECT book_id FROM meta WHERE book_id IN (SELECT book_id FROM matched) ORDER BY score, book_id"""
     in_meta = [book_id for (book_id,) in query.rows(db, meta_sql)]
     ranked: list[tuple[int, int | None]] = [(book_id, None) for book_id in in_meta[offset : offset + limit]]
