@@ -252,8 +252,3 @@ def _search(
     results = SearchResults(query, total, hits, facets, catalogue.Page(hits, total, page, per_page))
     results.more = found > count_cap
     return results
-
-
-# SQLite instructions between two checks of the time limit. Each check is a call into Python, which must take
-# the GIL: under load another thread (a page being rendered) holds it, and the search waited for it at every
-# check (up to the interpreter's switch interval, 5 ms). At 1,000 a search made about a hundred checks; an

@@ -55,6 +55,10 @@ def parse_query(text: str, *, prefix_last: bool = False) -> list[str]:
     return list(phrases)
 
 
+# SQLite instructions between two checks of the time limit. Each check is a call into Python, which must take
+# the GIL: under load another thread (a page being rendered) holds it, and the search waited for it at every
+# check (up to the interpreter's switch interval, 5 ms). At 1,000 a search made about a hundred checks; an
+# instruction is well under a microsecond, so 20,000 still checks the limit many times a second.
 PROGRESS_STEPS = 20_000
 
 

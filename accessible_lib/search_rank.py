@@ -10,6 +10,10 @@ from . import search_pairs
 from .search_index import CHAPTER_BITS
 from .search_query import Query
 
+# bm25 weights, in column order (search_index.BOOK_COLUMNS). Title and authors far above everything else;
+# description is longer and looser; the body text lives in another table and only ranks books that match
+# nowhere else. `pinyin` holds pinyin keys of the title and authors (search_chinese.py): weighted far below
+# the title, so a book found by pinyin ranks below one whose words were typed as they are written.
 BOOK_WEIGHTS = (10.0, 5.0, 10.0, 4.0, 1.5, 1.0, 0.5)
 CHAPTER_WEIGHTS = (3.0, 1.0)  # chapter title, chapter text
 
