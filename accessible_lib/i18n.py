@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel import Locale, negotiate_locale
+from babel import Locale, UnknownLocaleError, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -154,11 +154,19 @@ def language_name(tag: str | None, in_locale: str) -> str:
     """The name of a book's language in the interface language ("Chinese" / "中文")."""
     if not tag:
         return gettext("Unknown language")
+    return _display_name(tag, in_locale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _display_name(tag: str, in_locale: str) -> str:
+    """Remembered: a search page names a language for each of its hits and facets, and babel parsed both
+    locales each time (0.3 ms of a page's 10 ms of CPU). A tag babel does not know (a harvested record's
+    `xx`) is shown as written rather than failing the page."""
     try:
         locale = Locale.parse(tag.replace("-", "_"))
         display = Locale.parse(in_locale)
         return locale.get_display_name(display) or tag
-    except (ValueError, TypeError, LookupError):
+    except (ValueError, TypeError, LookupError, UnknownLocaleError):
         return tag
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-CHAPTER_BITS = 20  # search.CHAPTER_BITS; repeated because search.py imports this module
+CHAPTER_BITS = 20  # search_index.CHAPTER_BITS; repeated: search_query.py imports this module
 LAST_POSITION = (1 << CHAPTER_BITS) - 1
 
 
@@ -144,9 +144,9 @@ def candidates(
     several words that gives up one tier of a capped result, the books holding them all in one chapter
     before the books holding them in several: asking chapter_fts for every word of a title of five common
     words was a quarter of the search mix's time at 150,000 books. A result within the cap is still ranked
-    by bm25 over the chapters holding them all (search._ranked_page).
+    by bm25 over the chapters holding them all (search_rank.ranked_page).
     `chapter_books`: `:chapter_books` lists every book with a chapter holding the one phrase, in id order,
-    already found (`search._Query`): no need to ask FTS5 again; `meta_books` likewise, every book whose
+    already found (`search_query.Query`): no need to ask FTS5 again; `meta_books` likewise, every book whose
     record holds all phrases (`:meta_books`). `table`: the chapter index, asked for
     `:text_all` and `:text_pN`, the phrases as it is asked (chapter_fts; chapter_pairs: search_pairs.py)."""
     # Streams of book ids whose rows alone prove every phrase, then the checked ones: the driving phrase's

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from . import search_chinese
 
-CHAPTER_BITS = 20  # search.CHAPTER_BITS (search.py imports this module)
+CHAPTER_BITS = 20  # search_index.CHAPTER_BITS (search_index.py imports this module)
 SEPARATOR = "\u200b"
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # snippet markers; removed from indexed text so they stay unique
 ELLIPSIS = "\x04"  # snippet() ellipsis marker: the text itself may hold "…" (Chinese uses "……")
@@ -56,7 +56,7 @@ def key_range(book_id: int) -> tuple[int, int]:
 
 def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: bool) -> list[Hit]:
     """The hits of one page, in `ranked` order ((book id, chapter key or None), best first). `query` is
-    search._Query: its phrases, the FTS5 queries and the statuses whose text must not be quoted."""
+    search_query.Query: its phrases, the FTS5 queries and the statuses whose text must not be quoted."""
     if not ranked:
         return []
     ids = [book_id for book_id, _ in ranked]
@@ -83,6 +83,7 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     texts = {b: _metadata_texts(db, b, authors[b]) for b in ids if keys[b] is None}
     cut = {b: _record_snippet(t, phrases, tokens + tokens // 4) for b, t in texts.items()} if pairs else {}
     records = _record_snippets(db, query, {b: t for b, t in texts.items() if cut.get(b) is None}, markers)
+    titles = {} if pairs else _chapter_titles(db, list(chapter_keys.values()))
     hits = []
     for book_id in ids:
         title, language, _ = books[book_id]
@@ -91,15 +92,15 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
         if chapter_key is not None:
             chapter_position = chapter_key & ((1 << CHAPTER_BITS) - 1)
             # The chapter's text only where it is used: read whole, it is most of the row (overflow pages)
-            # and a string made in Python, for every English hit that needed only the title.
-            columns = "title, text" if pairs else "title"
+            # and a string made in Python, for every English hit that needed only the title (`titles`).
             where = "WHERE book_id = ? AND position = ?"
             at = [book_id, chapter_position]
-            row = db.execute(f"SELECT {columns} FROM chapters {where}", at).fetchone()
-            chapter_title = row[0] if row else None
             if pairs:  # cut from the text as written: in the book's own script already
+                row = db.execute(f"SELECT title, text FROM chapters {where}", at).fetchone()
+                chapter_title = row[0] if row else None
                 shown = phrase_snippet(row[1] if row else "", phrases, tokens + tokens // 4)
             else:
+                chapter_title = titles.get(chapter_key)
                 shown = snippets.get(chapter_key, "")
                 if search_chinese.may_be_folded(shown):  # the index holds Simplified: show the book's script
                     text = db.execute(f"SELECT text FROM chapters {where}", at)
@@ -224,6 +225,19 @@ def _first_in_one_pass(db: Database, table: str, match: str, book_ids: list[int]
     return found
 
 
+def _chapter_titles(db: Database, keys: list[int]) -> dict[int, str | None]:
+    """Chapter key -> the chapter's title, for a page's hits in one statement rather than one each."""
+    if not keys:
+        return {}
+    rows = db.execute(
+        f"""SELECT (c.book_id << {CHAPTER_BITS}) + c.position, c.title
+            FROM json_each(?) AS k JOIN chapters AS c
+            ON c.book_id = k.value >> {CHAPTER_BITS} AND c.position = k.value & {(1 << CHAPTER_BITS) - 1}""",
+        [json.dumps(keys)],
+    )
+    return dict(rows.fetchall())
+
+
 def _chapter_snippets(db: Database, query, keys: dict[int, int], markers: tuple) -> dict[int, str]:
     """Chapter key -> FTS5's snippet of the chapter's text, with markers."""
     if not keys:
@@ -309,7 +323,7 @@ def _begun(texts: dict[int, list[str | None]], beginnings: list[str]) -> dict[st
     """Each beginning (an FTS5 phrase `"res" *`) -> the words of these records it matches, as FTS5 itself
     matches them: the porter stemmer stems the beginning too (`res*` is `re*`), so the words are put in
     a small FTS5 table of the index's own tokenizer, in memory, and the beginning asked there."""
-    from .search import TOKENIZE  # search.py imports this module
+    from .search_index import TOKENIZE  # search_index.py imports this module
 
     listed = sorted(set().union(*(_words(record) for record in texts.values())))
     conn = sqlite3.connect(":memory:")

@@ -30,7 +30,7 @@ import re
 
 from sqlite_utils import Database
 
-SEARCH_TEXT_FUNCTION = "accessible_lib_search_text"  # search.SEARCH_TEXT_FUNCTION (search.py imports this)
+SEARCH_TEXT_FUNCTION = "accessible_lib_search_text"  # search_index.SEARCH_TEXT_FUNCTION (which imports this)
 RECORD_COLUMNS = ("title", "subtitle", "authors", "subjects", "description", "publisher", "pinyin")
 _CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _SPLIT = re.compile(r"[\s\u200b!-/:-@\[-`{-~]+")  # spaces, the CJK separator, ASCII punctuation

@@ -49,10 +49,10 @@ SETTINGS: list[Setting] = [
     Setting("search_time_limit_ms", 2000, "A search that takes longer is stopped with a clear message."),
     Setting(
         "search_count_cap",
-        1000,
+        500,
         "Matching books a search counts exactly, ranks and lists; past it the page says 'more than' this "
-        "number and its filters count the first ones found. Counting every match of a common word costs "
-        "about 10 microseconds a match.",
+        "number and its filters count the first ones found. Collecting, counting and faceting cost about "
+        "3 microseconds a book found: at 1,000 that was a fifth of a common word's search (docs/scaling.md).",
     ),
     Setting(
         "secret_key",
@@ -317,7 +317,7 @@ class Settings:
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: int = 100
     search_time_limit_ms: int = 2000
-    search_count_cap: int = 1000
+    search_count_cap: int = 500
     secret_key: str = ""
     redis_url: str = ""
     workers: int = 0

@@ -139,3 +139,11 @@ def test_language_switch_never_redirects_off_site(client):
         response = client.get("/language/en", params={"next": target}, follow_redirects=False)
         assert response.headers["location"] == "/"
     assert client.get("/language/fr", follow_redirects=False).status_code == 404
+
+
+def test_language_names_are_in_the_interface_language_and_an_unknown_tag_is_shown_as_written():
+    # Remembered per (tag, interface language): the same tag is named differently in each interface.
+    assert i18n.language_name("zh", "en") == "Chinese"
+    assert i18n.language_name("zh", "zh") == "中文"
+    assert i18n.language_name("zh", "en") == "Chinese"
+    assert i18n.language_name("xx-bogus", "en") == "xx-bogus"  # babel knows no such locale: not an error

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from accessible_lib import catalogue, search, search_chinese
+from accessible_lib import catalogue, search, search_chinese, search_index, search_query
 from accessible_lib.db import open_database
 from accessible_lib.errors import UserError
 from accessible_lib.ingest.model import Chapter, IngestedBook
@@ -294,7 +294,7 @@ def test_a_search_over_its_time_limit_is_stopped(db, library, monkeypatch):
     for n in range(100):
         catalogue.add_book(db, book(f"Whale {n}", ["whales " * n], language="en"))
     # The limit is checked every PROGRESS_STEPS SQLite instructions: more than this small search runs.
-    monkeypatch.setattr(search, "PROGRESS_STEPS", 1000)
+    monkeypatch.setattr(search_query, "PROGRESS_STEPS", 1000)
     with pytest.raises(UserError) as stopped:
         search.search(db, "whales", time_limit_ms=0)
     assert stopped.value.message
@@ -327,7 +327,7 @@ def test_folding_maps_chinese_characters_to_chinese_characters():
     """search_text folds before it separates: right only while every character folded, and every character
     it folds to, is one the separators are put around."""
     table = search_chinese._fold_table()
-    cjk = re.compile(f"[{search._CJK}]")
+    cjk = re.compile(f"[{search_index.CJK}]")
     assert table and all(cjk.match(chr(source)) and cjk.match(target) for source, target in table.items())
     separated = "\u200b".join(["新", "款", "iPhone", "手", "机", "论", "语"])
     assert search.search_text("新款iPhone手機\x02論語") == separated
@@ -362,5 +362,21 @@ def test_search_text_separates_exactly_as_the_boundary_pattern_says():
     texts = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(CORPUS.glob("*/*.txt"))]
     texts += ["a红b", "・a", "a・", "红・", "x゠y红", "红楼 abc 梦", "１红", "_红_", "a・・b", "か\u3099a"]
     for text in texts:
-        expected = search._CJK_BOUNDARY.sub("\u200b", search_chinese.fold(text))
+        expected = search_index.CJK_BOUNDARY.sub("\u200b", search_chinese.fold(text))
         assert search.search_text(text) == expected, text[:40]
+
+
+def test_each_hit_names_its_own_chapter(db):
+    """The chapter titles of a page's hits are read in one statement: each must stay with its own hit."""
+    made = {}
+    for n in range(4):
+        voyage = book(f"Voyage {n}", [f"Plain prose number {n}."] * (n + 1) + [f"The narwhal surfaced, {n}."])
+        for i, chapter in enumerate(voyage.chapters):
+            chapter.title = f"Voyage {n}, part {i + 1}"
+        made[n] = catalogue.add_book(db, voyage)
+    results = search.search(db, "narwhal")
+    assert sorted(ids(results)) == sorted(made.values())
+    for n, book_id in made.items():
+        hit = next(hit for hit in results.hits if hit.book_id == book_id)
+        assert hit.chapter_position == n + 2
+        assert hit.chapter_title == f"Voyage {n}, part {n + 2}"

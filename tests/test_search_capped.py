@@ -115,3 +115,13 @@ def test_counts_commit_unsynced_and_every_other_write_stays_full(tmp_path):
         assert database.execute("SELECT count(*) FROM stats_daily").fetchone()[0] == 2
     finally:
         database.close()
+
+
+def test_the_default_cap_is_five_hundred_and_search_uses_the_setting(db, books, monkeypatch):
+    """500 by default (docs/scaling.md: collecting, counting and faceting cost by the books found); a search
+    given no cap takes the setting's default."""
+    assert Settings.from_env({}).search_count_cap == 500
+    assert not search.search(db, "whale").more  # six books, under the default
+    monkeypatch.setattr(Settings, "search_count_cap", 2)
+    capped = search.search(db, "whale")
+    assert capped.more and capped.total == 2

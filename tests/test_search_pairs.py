@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs
+from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs, search_query
 
 from .conftest import make_book
 
@@ -36,7 +36,7 @@ def books(db) -> dict[str, int]:
 def test_a_chinese_phrase_is_found_through_the_pairs(db, books):
     assert pairs_match(db, '"红楼 楼梦"') == {books["dream"], books["traditional"], books["often"]}
     assert found(db, "红楼梦") == {"书甲", "书乙", "书戊"}
-    query = search._Query(search.parse_query("红楼梦"), None, None, None)
+    query = search_query.Query(search_query.parse_query("红楼梦"), None, None, None)
     query.collect(db, 1000)
     assert query.chapter_table == "chapter_pairs"
 
@@ -50,7 +50,7 @@ def test_a_single_character_is_still_found(db, books):
     """No pair holds a run's last character alone (梦 in 红楼梦): one character stays in chapter_fts."""
     assert found(db, "梦") == {"书甲", "书乙", "书戊"}
     assert found(db, "阁") == {"书丙"}
-    query = search._Query(search.parse_query("梦"), None, None, None)
+    query = search_query.Query(search_query.parse_query("梦"), None, None, None)
     query.collect(db, 1000)
     assert query.chapter_table == "chapter_fts"
 
@@ -201,7 +201,7 @@ def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, boo
     chapters = [("一", "无关。")]
     record = catalogue.add_book(db, make_book("西厢记", chapters, authors=["王实甫"], language="zh"))
     across = catalogue.add_book(db, make_book("西，厢", chapters, authors=["某"], language="zh"))
-    query = search._Query(search.parse_query("西厢"), None, None, None)
+    query = search_query.Query(search_query.parse_query("西厢"), None, None, None)
     query.collect(db, 1000)
     assert (query.record_table, query.found_ids) == ("book_pairs", [record])  # not across the comma
     assert found(db, "实甫") == {"西厢记"}  # in the authors
@@ -219,3 +219,23 @@ def test_records_are_found_through_their_pairs_and_forgotten_when_edited(db, boo
     assert across not in {r[0] for r in rows if "西厢" in (r[1] or "")}
     english = catalogue.add_book(db, make_book("Plain", [("One", "Words.")], authors=["Someone"]))
     assert db.execute("SELECT count(*) FROM book_pairs WHERE rowid = ?", [english]).fetchone()[0] == 0
+
+
+def test_records_of_a_chinese_phrase_are_ranked_through_their_pairs_title_first(db, books):
+    """bm25 over book_pairs (title weighted as in book_fts) ranks the records holding the phrase before the
+    books holding it in their text only; a record holding it only across punctuation is not among them."""
+    described = catalogue.add_book(
+        db, make_book("书己", [("第1章", "无关。")], language="zh", description="一部讲红楼梦的书。")
+    )
+    titled = catalogue.add_book(db, make_book("红楼梦考", [("第1章", "无关。")], language="zh"))
+    across = catalogue.add_book(
+        db, make_book("书庚", [("第1章", "无关。")], language="zh", description="红，楼梦")
+    )
+    results = search.search(db, "红楼梦", per_page=100)
+    order = [hit.book_id for hit in results.hits]
+    assert order[:2] == [titled, described]
+    assert set(order[2:]) == {books["dream"], books["traditional"], books["often"]}
+    assert across not in order
+    query = search_query.Query(search_query.parse_query("红楼梦"), None, None, None)
+    query.collect(db, 1000)
+    assert query.record_table == "book_pairs" and query.params["rank_any"] == '"红楼 楼梦"'
