@@ -38,8 +38,8 @@ def records(day: int) -> list[str]:
             oai_record(
                 f"oai:b:{n}",
                 f"Quillwort Harbour {n}",
-                f"Ann Lee {n}",
-                subject=["Zoology", "Botany", "Atlas"][n % 3],
+                f"Ann Lee {n}</dc:creator><dc:creator>Bo Li",  # two of each, the subjects not in order
+                subject=["Zoology", "Botany", "Atlas"][n % 3] + "</dc:subject><dc:subject>Almanac",
                 description=f"Notes of day {day}.",
             )
         )
@@ -96,6 +96,8 @@ def test_batched_indexes_equal_record_by_record_indexing_and_a_rebuild(
         assert db.execute("SELECT title FROM books WHERE remote_id = 'oai:b:3'").fetchone()[0] == (
             "Atlas 3, second edition"
         )
+        authors = "SELECT position, name FROM book_authors JOIN books ON id = book_id WHERE remote_id = ?"
+        assert db.execute(authors, ["oai:b:7"]).fetchall() == [(0, "Ann Lee 7"), (1, "Bo Li")]
         for day in (1, 2):
             if day == 2:
                 repository.records = records(2)
