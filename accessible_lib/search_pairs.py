@@ -111,13 +111,22 @@ def index_record(db: Database, book_id: int, record: list[str | None]) -> None:
     """Add one record; `record` as `book_fts` holds it (through `search.search_text`, BOOK_COLUMNS first).
     A record without two Chinese characters side by side gets no row: harvested records are mostly
     English, and each row costs the harvest an FTS5 insert."""
-    pairs = [pairs_text(value, folded=True) for value in record[: len(BOOK_COLUMNS)]]
-    if not any(pairs):  # no Chinese phrase to find (an English record): no row, nothing to write or forget
-        return
-    marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
-    db.execute(
-        f"INSERT INTO {BOOK_TABLE} (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})", [book_id, *pairs]
-    )
+    index_records(db, [(book_id, record)])
+
+
+def index_records(db: Database, records: list[tuple[int, list[str | None]]]) -> None:
+    """Add several records at once, (book id, record as for `index_record`): one `executemany`, for the
+    harvest's batches (harvest/batch.py)."""
+    rows = []
+    for book_id, record in records:
+        pairs = [pairs_text(value, folded=True) for value in record[: len(BOOK_COLUMNS)]]
+        if any(pairs):  # no Chinese phrase to find (an English record): no row, nothing to write or forget
+            rows.append((book_id, *pairs))
+    if rows:
+        marks = ", ".join("?" * (len(BOOK_COLUMNS) + 1))
+        db.conn.executemany(
+            f"INSERT INTO {BOOK_TABLE} (rowid, {', '.join(BOOK_COLUMNS)}) VALUES ({marks})", rows
+        )
 
 
 def rebuild_records(db: Database) -> None:

@@ -5,11 +5,9 @@ catalogue: one client, search p95 under 50 ms and no query over 200 ms; 50 clien
 least 1,000 distinct queries at 200 or more searches a second.
 
 The records come from a synthetic but realistic OAI-PMH feed served over HTTP by a small server this module
-starts in a process of its own (`python -m accessible_lib.bench.harvest --serve PORT ...`): oai_dc records
-with titles, creators, subjects, languages, dates, publishers, descriptions and identifiers, cut from the
-same real texts as the search bench (tests/corpus/text), in pages of 100 records with resumption tokens,
-as DSpace and EPrints send them. The catalogue is a union of several libraries of at most 250,000 records
-each; every one is harvested with `harvest.harvest` (fetch, oai_dc parser, staging, store), the code
+starts in a process of its own (harvest_feed.py); the searches and the load are in harvest_search.py; this
+module harvests and writes the section. The catalogue is a union of several libraries of at most 250,000
+records each; every one is harvested with `harvest.harvest` (fetch, oai_dc parser, staging, store), the code
 `accessible-lib harvest` runs. The harvest rate is measured on a fresh catalogue of
 BENCH_HARVEST_RATE_RECORDS records (default 50,000) in a quiet window; the full catalogue is filled once,
 outside it, and reused (BENCH_HARVEST_DIR, kept between runs).
@@ -21,227 +19,26 @@ wait for it to be free, hold it with the branch name BENCH_QUIET_NAME, and remov
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
 import os
-import random
 import shutil
 import sqlite3
-import subprocess
 import sys
 import time
-from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
 
-from .. import search
 from ..db import open_database
-from ..errors import UserError
 from ..settings import CHECKOUT, Settings
-from .search import ENGLISH_FIRST, ENGLISH_LAST, GIVEN, SUBJECTS_EN, SUBJECTS_ZH, SURNAMES
-from .server import free_port, start_server, stop_server
+from .harvest_feed import PAGE, PER_SOURCE, feed, source_sizes
+from .harvest_search import CONNECTIONS, query_set, run_wrk, time_single
 
 RECORDS = 1_500_000
-PER_SOURCE = 250_000
-PAGE = 100
 RATE_RECORDS = 50_000
 WRK_SECONDS = 60
-CONNECTIONS = 50
 DISTINCT_QUERIES = 1_200
 SINGLE_QUERIES = 300
 QUIET_POLL_SECONDS = 15
-DATESTAMP = "2026-01-01T00:00:00Z"
-RESPONSE_DATE = "2026-01-02T00:00:00Z"
-PUBLISHERS = ["Penguin", "人民文学出版社", "中华书局", "Oxford University Press", "Project Gutenberg"]
-PUBLISHERS += ["上海古籍出版社", "Vintage", "商务印书馆", "Everyman's Library", "Dover"]
-RIGHTS = "http://rightsstatements.org/vocab/NoC-US/1.0/"
-# Readers rarely search for these alone; the query sets hold `the` and `的` on purpose, as the worst case,
-# but drawing title words at random would make every fifth query one of them.
-COMMON_WORDS = {"the", "and", "that", "with", "his", "her", "for", "was", "had", "which", "from", "this"}
-COMMON_WORDS |= {"not", "but", "you", "all", "have", "were", "they", "are", "him", "she", "one", "would"}
-
-# -- the feed ---------------------------------------------------------------------------------------
-
-
-class Records:
-    """Record `number` of library `source`, the same every time (seeded by both), cut from the real texts."""
-
-    def __init__(self) -> None:
-        corpus = CHECKOUT / "tests" / "corpus" / "text"
-        self.texts = {
-            language: [
-                p.read_text(encoding="utf-8", errors="replace")
-                for p in sorted(corpus.glob(f"{language}/*.txt"))
-            ]
-            for language in ("zh", "en")
-        }
-
-    def metadata(self, source: int, number: int) -> dict:
-        rng = random.Random(source * 10_000_019 + number)
-        chinese = rng.random() < 0.5
-        text = rng.choice(self.texts["zh" if chinese else "en"])
-        start = rng.randrange(0, max(1, len(text) - 400))
-        passage = " ".join(text[start : start + 400].split())
-        if chinese:
-            title = "".join(ch for ch in passage[:40] if "\u4e00" <= ch <= "\u9fff")[: rng.randint(2, 8)]
-            creators = [rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])]
-            if number % 500 == 0:
-                creators = ["鲁迅"]
-            subjects = rng.sample(SUBJECTS_ZH, rng.randint(1, 3))
-            language = rng.choice(["zh-Hans", "zh-Hans", "zh-Hant", "zh"])
-            description = passage[:120]
-        else:
-            words = [w.strip(".,;:!?\"'()") for w in passage.split()[1:9]]
-            title = " ".join(w for w in words[: rng.randint(2, 7)] if w).title()
-            creators = [f"{rng.choice(ENGLISH_FIRST)} {rng.choice(ENGLISH_LAST)}"]
-            if rng.random() < 0.2:
-                creators.append(f"{rng.choice(ENGLISH_FIRST)} {rng.choice(ENGLISH_LAST)}")
-            subjects = rng.sample(SUBJECTS_EN, rng.randint(1, 3))
-            language = rng.choice(["en", "en", "en-GB", "eng"])
-            description = passage[:300]
-        return {
-            "title": title or f"Record {number}",
-            "creators": creators,
-            "subjects": subjects,
-            "language": language,
-            "date": str(rng.randint(1600, 2025)),
-            "publisher": rng.choice(PUBLISHERS),
-            "description": description,
-            "identifiers": [
-                f"https://library{source}.example.org/record/{number}",
-                f"urn:isbn:978{rng.randrange(10**9, 10**10)}",
-            ],
-        }
-
-    def xml(self, source: int, number: int) -> str:
-        m = self.metadata(source, number)
-        e = escape
-        fields = [f"<dc:title>{e(m['title'])}</dc:title>"]
-        fields += [f"<dc:creator>{e(c)}</dc:creator>" for c in m["creators"]]
-        fields += [f"<dc:subject>{e(s)}</dc:subject>" for s in m["subjects"]]
-        fields += [
-            f"<dc:description>{e(m['description'])}</dc:description>",
-            f"<dc:publisher>{e(m['publisher'])}</dc:publisher>",
-            f"<dc:date>{m['date']}</dc:date>",
-            "<dc:type>Text</dc:type>",
-            f"<dc:language>{m['language']}</dc:language>",
-            f"<dc:rights>{RIGHTS}</dc:rights>",
-        ]
-        fields += [f"<dc:identifier>{e(i)}</dc:identifier>" for i in m["identifiers"]]
-        return (
-            f"<record><header><identifier>oai:library{source}.example.org:{number}</identifier>"
-            f"<datestamp>{DATESTAMP}</datestamp><setSpec>books</setSpec></header><metadata>"
-            '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/">'
-            + "".join(fields)
-            + "</oai_dc:dc></metadata></record>"
-        )
-
-
-def _envelope(verb: str, body: str, request: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
-        f'<responseDate>{RESPONSE_DATE}</responseDate><request verb="{verb}">{escape(request)}</request>'
-        f"{body}</OAI-PMH>"
-    ).encode()
-
-
-def feed_handler(records: Records, sizes: list[int]):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # thousands of pages: no log line each
-            pass
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            try:
-                source = int(parts.path.rstrip("/").rsplit("library", 1)[1])
-                size = sizes[source]
-            except (IndexError, ValueError):
-                self.send_error(404)
-                return
-            base = f"http://127.0.0.1:{self.server.server_port}{parts.path}"
-            verb = params.get("verb", "")
-            if verb == "Identify":
-                body = (
-                    f"<Identify><repositoryName>Library {source}</repositoryName><baseURL>{base}</baseURL>"
-                    "<protocolVersion>2.0</protocolVersion><earliestDatestamp>2000-01-01T00:00:00Z"
-                    "</earliestDatestamp><deletedRecord>persistent</deletedRecord>"
-                    "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity></Identify>"
-                )
-            elif verb == "ListRecords":
-                if "resumptionToken" in params:
-                    start = int(params["resumptionToken"].split("-")[1])
-                elif params.get("from", "") > DATESTAMP:
-                    self._answer(_envelope(verb, '<error code="noRecordsMatch">none since</error>', base))
-                    return
-                else:
-                    start = 0
-                end = min(size, start + PAGE)
-                page = "".join(records.xml(source, n) for n in range(start, end))
-                token = (
-                    f'<resumptionToken completeListSize="{size}" cursor="{start}">{source}-{end}'
-                    "</resumptionToken>"
-                    if end < size
-                    else f'<resumptionToken completeListSize="{size}" cursor="{start}"/>'
-                )
-                body = f"<ListRecords>{page}{token}</ListRecords>"
-            else:
-                body = '<error code="badVerb">only Identify and ListRecords here</error>'
-            self._answer(_envelope(verb, body, base))
-
-        def _answer(self, body: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
-
-
-def serve(port: int, sizes: list[int]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", port), feed_handler(Records(), sizes))
-    server.serve_forever()
-
-
-@contextlib.contextmanager
-def feed(sizes: list[int], log: Path):
-    """The feed server in a process of its own, so serving pages does not share the harvester's GIL."""
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "accessible_lib.bench.harvest", "--serve", str(port)]
-            + ["--sizes", ",".join(map(str, sizes))],
-            cwd=CHECKOUT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        import urllib.request
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/oai/library0?verb=Identify", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the feed server did not start; see {log}") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/oai"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def source_sizes(records: int) -> list[int]:
-    count = max(1, math.ceil(records / PER_SOURCE))
-    return [min(PER_SOURCE, records - i * PER_SOURCE) for i in range(count)]
-
 
 # -- harvesting ---------------------------------------------------------------------------------------
 
@@ -313,131 +110,6 @@ def harvest_all(settings: Settings, base: str, libraries: list[tuple[int, int]],
 
 def bench_settings(data: Path) -> Settings:
     return Settings.from_env({}, data_dir=data)
-
-
-# -- searching ------------------------------------------------------------------------------------------
-
-
-def query_set(db, count: int, seed: int) -> list[str]:
-    """Distinct queries readers type: title words and phrases, authors, subjects, Chinese titles and names,
-    pairs of words, prefixes, misspellings, drawn from the harvested records themselves, and a few common
-    words on purpose (the worst case)."""
-    rng = random.Random(seed)
-    rows = db.execute(
-        "SELECT b.title, (SELECT name FROM book_authors WHERE book_id = b.id AND position = 0) "
-        "FROM books AS b WHERE b.source_id IS NOT NULL AND b.id % 97 = ? LIMIT 20000",
-        [seed % 97],
-    ).fetchall()
-    queries: dict[str, None] = {}
-    fixed = ["the", "的", "Shelley", "鲁迅", "monster", "红楼", "creat*", '"the creature"', "Horror"]
-    fixed += ["frankenstien", "lun yu", "历史", "whaling", "nosuchwordanywhere"]
-    for query in fixed:
-        queries.setdefault(query, None)
-    attempts = 0
-    while len(queries) < count and attempts < count * 50:
-        attempts += 1
-        title, author = rng.choice(rows)
-        kind = rng.random()
-        latin = [w for w in title.split() if len(w) > 2 and w.lower() not in COMMON_WORDS]
-        if kind < 0.30 and latin:
-            query = rng.choice(latin).lower()
-        elif kind < 0.45 and len(latin) >= 2:
-            start = rng.randrange(len(latin) - 1)
-            query = " ".join(latin[start : start + 2])
-        elif kind < 0.55 and len(latin) >= 2:
-            query = f'"{" ".join(title.split()[:2])}"'
-        elif kind < 0.70 and not latin and title:
-            start = rng.randrange(max(1, len(title) - 1))
-            query = title[start : start + rng.randint(2, 4)]
-        elif kind < 0.80 and author:
-            query = author if rng.random() < 0.5 else author.split()[-1]
-        elif kind < 0.88 and latin:
-            word = rng.choice(latin)
-            query = word[: max(3, len(word) - 2)].lower() + "*"
-        elif kind < 0.94 and latin:
-            word = rng.choice(latin).lower()
-            query = f"{word} {rng.choice(SUBJECTS_EN).lower()}"
-        else:
-            query = rng.choice(SUBJECTS_EN + SUBJECTS_ZH)
-        query = " ".join(query.split())
-        if query:
-            queries.setdefault(query, None)
-    return list(queries)[:count]
-
-
-def time_single(db, queries: list[str]) -> list[tuple[str, int, float]]:
-    """One client: each query once to warm, then timed once: (query, books found, ms). A search stopped at
-    the search time limit (the page says "Search stopped") counts with the time it took, found -1; a result
-    past the count cap (the page says "more than") counts as the cap + 1."""
-    timings = []
-    for query in queries:
-        try:
-            results = search.search(db, query)
-            found = results.total + results.more
-        except UserError:  # stopped at the search time limit, as the search page would be
-            found = -1
-        started = time.perf_counter()
-        try:
-            search.search(db, query)
-        except UserError:
-            found = -1
-        timings.append((query, found, (time.perf_counter() - started) * 1000))
-    return timings
-
-
-WRK_SCRIPT = """
-local paths = {}
-for line in io.lines(os.getenv("BENCH_HARVEST_PATHS")) do paths[#paths + 1] = line end
-local counter = 0
-init = function(args) counter = math.random(#paths) end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], {["Accept-Language"] = "en"})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %f, "connect": %d, "read": %d, "write": %d, "status": %d, '
-    .. '"timeout": %d, "p50": %d, "p90": %d, "p99": %d, "max": %d}\\n',
-    summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
-
-
-def run_wrk(data: Path, root: Path, queries: list[str], seconds: int) -> dict:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk is not installed: run `make setup` (scripts/setup.sh installs it)")
-    paths = [f"/search?q={quote(q)}" for q in queries]
-    (root / "paths.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
-    (root / "search.lua").write_text(WRK_SCRIPT, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSIBLE_LIB_")}
-    env["ACCESSIBLE_LIB_DATA_DIR"] = str(data)
-    server, port = start_server(env, root / "server.log")
-    try:
-        import urllib.error
-        import urllib.request
-
-        base = f"http://127.0.0.1:{port}"
-        try:  # the first search opens the index; `the` may well stop at the search time limit (503)
-            with urllib.request.urlopen(base + paths[0], timeout=120) as response:
-                response.read()
-        except urllib.error.HTTPError:
-            pass
-        result = subprocess.run(
-            [wrk, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
-             "-s", str(root / "search.lua"), base],
-            env={**env, "BENCH_HARVEST_PATHS": str(root / "paths.txt")},
-            capture_output=True,
-            text=True,
-            check=True,
-        )  # fmt: skip
-    finally:
-        stop_server(server)
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
-    figures["processes"] = os.cpu_count() or 1
-    return figures
 
 
 # -- the section -------------------------------------------------------------------------------------------
@@ -633,13 +305,6 @@ def report(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--serve", type=int, help="serve the synthetic feed on this port (used by the bench)")
-    parser.add_argument("--sizes", default=str(PER_SOURCE))
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, [int(s) for s in args.sizes.split(",")])
-        return
     print("\n".join(section(CHECKOUT / "var" / "bench")))
 
 

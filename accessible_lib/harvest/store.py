@@ -2,21 +2,20 @@
 
 A run stages each page as it is fetched (committed page by page, so a long harvest holds no long write
 lock) and touches `books` only after the last page: a failed run deletes its staging and leaves the
-catalogue as it was. Applying is done in batches, each one transaction of whole, valid records; were it
-cut short, the source's datestamp has not advanced, so the next run fetches the same records again.
+catalogue as it was. Applying is done in batches (batch.py), each one transaction of whole, valid records;
+were it cut short, the source's datestamp has not advanced, so the next run fetches the same records again.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from .. import access, search
+from .. import access
 from ..i18n import gettext
-from ..ingest import INGEST_VERSION
+from . import batch
 from .fetch import HarvestError
 from .record import Record, fingerprint
 
@@ -158,9 +157,9 @@ def apply_run(db: Database, run: Run, *, complete_listing: bool, next_datestamp:
         if not rows:
             break
         with db.conn:
-            for seq, record in rows:
-                _apply(db, run, Record.from_json(record), fingerprint(record))
-                last = seq
+            staged = [(Record.from_json(record), fingerprint(record)) for _, record in rows]
+            batch.apply(db, run, staged, now())
+        last = rows[-1][0]
     with db.conn:
         if complete_listing:
             run.counts["deleted"] += db.execute(
@@ -183,80 +182,3 @@ def apply_run(db: Database, run: Run, *, complete_listing: bool, next_datestamp:
             "record_count = ?, last_datestamp = coalesce(?, last_datestamp) WHERE id = ?",
             [OK, now(), count, next_datestamp, run.source_id],
         )
-
-
-def _apply(db: Database, run: Run, record: Record, record_hash: str) -> None:
-    existing = _row(
-        db,
-        "SELECT id, harvest_hash, harvest_deleted_at FROM books WHERE source_id = ? AND remote_id = ?",
-        [run.source_id, record.remote_id],
-    )
-    if record.deleted:
-        if existing and existing["harvest_deleted_at"] is None:
-            db.execute(
-                "UPDATE books SET rights_status = ?, rights = 'restricted', harvest_deleted_at = ? "
-                "WHERE id = ?",
-                [access.WITHDRAWN, now(), existing["id"]],
-            )
-            run.counts["deleted"] += 1
-        return
-    if existing and existing["harvest_hash"] == record_hash and existing["harvest_deleted_at"] is None:
-        run.counts["unchanged"] += 1
-        return
-    fields = {
-        "title": record.title,
-        "subtitle": record.subtitle,
-        "language": record.language,
-        "description": record.description,
-        "publisher": record.publisher,
-        "date": record.date,
-        "rights_statement": record.rights_statement,
-        "remote_url": record.remote_url,
-        "harvest_hash": record_hash,
-        # Set here rather than left to the OAI-PMH triggers (migration m016), which would update the row
-        # again after each insert or change: a second write of the row and its indexes for every record.
-        "modified_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if existing is None:
-        checksum = "harvest:" + hashlib.sha256(f"{run.source_id}\n{record.remote_id}".encode()).hexdigest()
-        fields.update(
-            source_id=run.source_id,
-            remote_id=record.remote_id,
-            checksum=checksum,
-            added_at=now(),
-            rights=access.PUBLIC_DOMAIN,
-            rights_status=access.PUBLIC_DOMAIN,
-            ingest_version=INGEST_VERSION,
-        )
-        columns = ", ".join(fields)
-        book_id = db.execute(
-            f"INSERT INTO books ({columns}) VALUES ({', '.join('?' * len(fields))})", list(fields.values())
-        ).lastrowid
-        run.counts["added"] += 1
-    else:
-        book_id = existing["id"]
-        if existing["harvest_deleted_at"] is not None:  # the source brought it back
-            fields.update(
-                rights=access.PUBLIC_DOMAIN, rights_status=access.PUBLIC_DOMAIN, harvest_deleted_at=None
-            )
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        db.execute(f"UPDATE books SET {assignments} WHERE id = ?", [*fields.values(), book_id])
-        for table in ("book_authors", "book_subjects", "book_identifiers"):
-            db.execute(f"DELETE FROM {table} WHERE book_id = ?", [book_id])
-        run.counts["updated"] += 1
-    db.conn.executemany(
-        "INSERT INTO book_authors (book_id, position, name, role) VALUES (?, ?, ?, 'author')",
-        [(book_id, i, name) for i, name in enumerate(record.authors)],
-    )
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO book_subjects (book_id, subject) VALUES (?, ?)",
-        [(book_id, subject) for subject in record.subjects],
-    )
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO book_identifiers (book_id, scheme, value) VALUES (?, ?, ?)",
-        [(book_id, scheme, value) for scheme, value in record.identifiers],
-    )
-    if existing is None:  # nothing of it indexed yet to forget, and no chapters to read: a record only
-        search.index_book(db, book_id, new=True, chapter_texts=[])
-    else:
-        search.index_book(db, book_id)
