@@ -56,9 +56,22 @@ def _separated(text: str, match: re.Match) -> str:
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Make the chapter index usable on `conn`; cheap, so it is called before every use."""
-    conn.create_function(SEARCH_TEXT_FUNCTION, 1, search_text, deterministic=True)
-    search_pairs.register(conn)
+    """Make the chapter index usable on `conn`; cheap, so it is called before every use.
+
+    SQLite refuses to define a function again while a statement is still open on the connection (a cursor
+    not read to its end, as a search may leave one): "Error creating function". Defined already, as
+    `db.open_database` does for every connection, it serves as it is; only a connection that never had it
+    gets the error."""
+    for name, function in (
+        (SEARCH_TEXT_FUNCTION, search_text),
+        (search_pairs.PAIRS_FUNCTION, search_pairs.pairs_text),
+    ):
+        try:
+            conn.create_function(name, 1, function, deterministic=True)
+        except sqlite3.OperationalError:
+            defined = "SELECT 1 FROM pragma_function_list WHERE name = ? AND narg = 1"
+            if conn.execute(defined, [name.lower()]).fetchone() is None:
+                raise
 
 
 def create_search_tables(db: Database) -> None:

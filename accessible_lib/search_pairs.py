@@ -30,7 +30,6 @@ snippets (their highlighting needs the characters as tokens) and everything that
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from sqlite_utils import Database
 
@@ -61,10 +60,6 @@ def pairs_text(text: str | None, *, folded: bool = False) -> str | None:
             if len(part) > 1:
                 runs.append(" ".join(part[i : i + 2] for i in range(len(part) - 1)))
     return f" {BREAK} ".join(runs)
-
-
-def register(conn: sqlite3.Connection) -> None:
-    conn.create_function(PAIRS_FUNCTION, 1, pairs_text, deterministic=True)
 
 
 def create(db: Database, key: str) -> None:

@@ -107,7 +107,7 @@ def test_batched_indexes_equal_record_by_record_indexing_and_a_rebuild(
                 assert again == {"added": 1, "updated": 26, "deleted": 1, "unchanged": 2}
             batched = index_state(db)
             assert batched["book_fts"] and batched["book_pairs"] and batched["book_words"]
-            db.close()  # a search may leave a statement open, and no function can be registered beside it
+            db.close()  # indexed again on a fresh connection, as the harvest's own would be
             db = open_database(settings.database_path)
             for (book_id,) in db.execute("SELECT id FROM books ORDER BY id").fetchall():
                 with db.conn:  # each book indexed again on its own, as the harvest did before batches

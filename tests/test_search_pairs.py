@@ -239,3 +239,22 @@ def test_records_of_a_chinese_phrase_are_ranked_through_their_pairs_title_first(
     query = search_query.Query(search_query.parse_query("红楼梦"), None, None, None)
     query.collect(db, 1000)
     assert query.record_table == "book_pairs" and query.params["rank_any"] == '"红楼 楼梦"'
+
+
+def test_functions_registered_again_beside_an_open_statement(tmp_path):
+    """A cursor left half read (as a search may leave one) made SQLite refuse to define the index's
+    functions again ("Error creating function"), so indexing a book after it failed."""
+    from accessible_lib import search
+    from accessible_lib.db import open_database
+
+    db = open_database(tmp_path / "catalogue.db")
+    try:
+        db.execute("CREATE TABLE numbers (n INTEGER)")
+        db.conn.executemany("INSERT INTO numbers VALUES (?)", [(n,) for n in range(5)])
+        cursor = db.execute("SELECT n FROM numbers")
+        assert cursor.fetchone() == (0,)  # the statement stays open
+        search.register_functions(db.conn)  # raised sqlite3.OperationalError before
+        folded = db.execute("SELECT accessible_lib_search_text('論語')").fetchone()[0]
+        assert folded.replace("\u200b", "") == "论语"  # the function answers: folded to Simplified
+    finally:
+        db.close()
