@@ -83,3 +83,24 @@ def test_the_worker_runs_it_every_minute(db, settings) -> None:
         key = chapter_marks.marks_key(book_id, chapter, chapter["lang"] or language)
         assert db.execute("SELECT key FROM chapter_marks WHERE book_id = ? AND position = ?",
                           [book_id, chapter["position"]]).fetchone()[0] == key  # fmt: skip
+
+
+def test_a_real_worker_fills_an_upgraded_catalogue_on_its_own(client, db, settings, tmp_path) -> None:
+    """The path a library takes: an upgraded catalogue, `accessible-lib worker` started as `make run` starts
+    it, and nobody running fill-marks. Within its first minutes every chapter is kept, a whole novel's too,
+    and each page is what it was when computed."""
+    from .jobs_helpers import running_worker, wait_for, worker_env
+
+    places = catalogue_without_marks(db, settings)
+    computed = pages(client, places)
+    assert len(books_missing_marks(db, 0, 100)) == 5  # the visits computed the pages, kept nothing
+    log = tmp_path / "worker.log"
+
+    def kept() -> bool:
+        return db.execute("SELECT count(*) FROM chapter_marks").fetchone()[0] == len(places)
+
+    with running_worker(worker_env(settings.data_dir), log):
+        wait_for(kept, timeout=200, what="the worker to fill every chapter's marks", log_path=log)
+    assert f"chapter marks: {len(places)} chapters filled" in log.read_text()
+    assert books_missing_marks(db, 0, 100) == []
+    assert pages(client, places) == computed
