@@ -111,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "listening": listening,
                 # Chapter pages rendered at once by this process (web/reader.py, docs/scaling.md).
                 "chapter_turns": anyio.CapacityLimiter(max(1, settings.chapters_at_once)),
+                # Search pages and feeds made at once by this process (web/helpers.in_search_turn).
+                "search_turns": anyio.CapacityLimiter(max(1, settings.searches_at_once)),
             }
         finally:
             flushing.cancel()

@@ -253,6 +253,12 @@ SETTINGS: list[Setting] = [
         "Chapter pages one web process renders at once; the others wait their turn, first come, first "
         "served. More lets pages interleave, so each takes longer (docs/scaling.md).",
     ),
+    Setting(
+        "searches_at_once",
+        2,
+        "Search pages and OPDS search feeds one web process makes at once (the searches themselves run one "
+        "at a time); the others wait their turn, first come, first served (docs/scaling.md).",
+    ),
 ]
 
 
@@ -354,6 +360,7 @@ class Settings:
     listen_capacity: int = 0
     listen_engines: int = 0
     chapters_at_once: int = 4
+    searches_at_once: int = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from sqlite_utils import Database
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -67,3 +68,20 @@ def book_and_chapter(request: Request, db: Database, *, light: bool = False) -> 
             links=links,
         )
     return book, chapter
+
+
+async def in_search_turn(request: Request, make_page):
+    """`make_page(request)` in a worker thread, as a plain (sync) route would run, but at most
+    `searches_at_once` (a setting, default 2) at a time per web process: the limiter is
+    `request.state.search_turns`, made in the app's lifespan. For the search page and both OPDS search
+    feeds.
+
+    Why: searches already run one at a time in a process (search.py), yet each page waiting for its turn
+    held one of the shared pool's 40 threads, and the pages around the search (the books' chapter counts,
+    the template) ran in all of them at once, passing the GIL round with the search itself and with the
+    SQL function that cuts its snippets. With 50 clients a process spent its cores on that hand-over and
+    sat idle a tenth of the time. Waiting in the event loop instead, first come, first served (anyio's
+    limiter is fair), the scale bench's search mix went from 194 to 255-264 searches a second and its
+    p99 from 640 to 340 ms (docs/scaling.md).
+    """
+    return await anyio.to_thread.run_sync(make_page, request, limiter=request.state.search_turns)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from .. import browsing, catalogue
 from ..i18n import gettext
 from . import opds_catalog as oc
-from .helpers import db_for, not_found, page_number
+from .helpers import db_for, in_search_turn, not_found, page_number
 
 ATOM = "http://www.w3.org/2005/Atom"
 NS = {
@@ -204,7 +204,12 @@ def facet_books(request: Request):
     return _response(feed, oc.ATOM_ACQUISITION)
 
 
-def search_feed(request: Request):
+async def search_feed(request: Request):
+    """Made in its turn among the searches of this web process (helpers.in_search_turn)."""
+    return await in_search_turn(request, _search_feed)
+
+
+def _search_feed(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     db = db_for(request)
     results, books = oc.search_books(request, db, query, page_number(request))

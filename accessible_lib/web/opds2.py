@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from .. import browsing, catalogue, search
 from ..i18n import gettext
 from . import opds_catalog as oc
-from .helpers import db_for, not_found, page_number
+from .helpers import db_for, in_search_turn, not_found, page_number
 
 SEARCH_FILTERS = ("language", "subject", "format")
 
@@ -201,7 +201,12 @@ def facet_books(request: Request):
     return _response(feed)
 
 
-def search_feed(request: Request):
+async def search_feed(request: Request):
+    """Made in its turn among the searches of this web process (helpers.in_search_turn)."""
+    return await in_search_turn(request, _search_feed)
+
+
+def _search_feed(request: Request):
     query = request.query_params.get("query", "").strip()[:500]
     filters = {name: request.query_params.get(name) or None for name in SEARCH_FILTERS}
     db = db_for(request)

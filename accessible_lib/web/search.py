@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from .. import access, catalogue, search, search_suggest, stats
-from .helpers import db_for, page_number
+from .helpers import db_for, in_search_turn, page_number
 from .render import render
 
 FILTERS = ("language", "subject", "format")
@@ -24,7 +24,12 @@ def shown_query(query: str, limit: int = SHOWN_QUERY) -> str:
     return cut.rstrip() + "…"
 
 
-def search_page(request: Request):
+async def search_page(request: Request):
+    """The page, made in its turn among the searches of this web process (helpers.in_search_turn)."""
+    return await in_search_turn(request, _search_page)
+
+
+def _search_page(request: Request):
     query = request.query_params.get("q", "").strip()[:500]
     filters = {name: request.query_params.get(name) or None for name in FILTERS}
     results = hits = facets = suggestion = suggested_hits = None
