@@ -203,12 +203,10 @@ def resolve_and_check(base: str, scenario: dict, side: str) -> list[str]:
 
 def run_wrk(base: str, paths: list[str], clients: int, seconds: int, work: Path) -> dict:
     (work / "paths.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
-    script = work / "walk.lua"
-    script.write_text(SCRIPT, encoding="utf-8")
     result = subprocess.run(
         ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds}s", "--timeout", TIMEOUT,
-         "-s", str(script), base],
-        env={**os.environ, "BENCH_LOAD_PATHS": str(work / "paths.txt")},
+         "-s", str(SCRIPT), base],
+        env={**os.environ, "BENCH_WALK_PATHS": str(work / "paths.txt")},
         capture_output=True,
         text=True,
         check=True,
