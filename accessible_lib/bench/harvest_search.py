@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from .. import search
 from ..errors import UserError
+from .load import SCRIPT
 from .search import SUBJECTS_EN, SUBJECTS_ZH
 from .server import start_server, stop_server
 
@@ -92,33 +93,12 @@ def time_single(db, queries: list[str]) -> list[tuple[str, int, float]]:
     return timings
 
 
-WRK_SCRIPT = """
-local paths = {}
-for line in io.lines(os.getenv("BENCH_HARVEST_PATHS")) do paths[#paths + 1] = line end
-local counter = 0
-init = function(args) counter = math.random(#paths) end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], {["Accept-Language"] = "en"})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %f, "connect": %d, "read": %d, "write": %d, "status": %d, '
-    .. '"timeout": %d, "p50": %d, "p90": %d, "p99": %d, "max": %d}\\n',
-    summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
-
-
 def run_wrk(data: Path, root: Path, queries: list[str], seconds: int) -> dict:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: run `make setup` (scripts/setup.sh installs it)")
     paths = [f"/search?q={quote(q)}" for q in queries]
     (root / "paths.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
-    (root / "search.lua").write_text(WRK_SCRIPT, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSIBLE_LIB_")}
     env["ACCESSIBLE_LIB_DATA_DIR"] = str(data)
     server, port = start_server(env, root / "server.log")
@@ -134,8 +114,8 @@ def run_wrk(data: Path, root: Path, queries: list[str], seconds: int) -> dict:
             pass
         result = subprocess.run(
             [wrk, "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
-             "-s", str(root / "search.lua"), base],
-            env={**env, "BENCH_HARVEST_PATHS": str(root / "paths.txt")},
+             "-s", str(SCRIPT), base],
+            env={**env, "BENCH_WALK_PATHS": str(root / "paths.txt")},
             capture_output=True,
             text=True,
             check=True,

@@ -29,25 +29,8 @@ CONNECTIONS = 200
 THREADS = 2
 SEARCHES = ("whale", "红楼", "论语", "frankenstien", "lun yu", "the sea")
 
-# wrk's Lua: each connection walks the page list from its own starting point; `done` prints the figures
-# as one JSON line (latency in microseconds), so the bench reads them without parsing wrk's text report.
-SCRIPT = """
-local paths = {}
-for line in io.lines(os.getenv("BENCH_LOAD_PATHS")) do paths[#paths + 1] = line end
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1], {["Accept-Language"] = "en"})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %f, "bytes": %d, "connect": %d, "read": %d, "write": %d, "status": %d, '
-    .. '"timeout": %d, "p50": %d, "p90": %d, "p99": %d, "max": %d}\\n',
-    summary.requests, summary.duration / 1e6, summary.bytes, e.connect, e.read, e.write, e.status,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
+# wrk's script, shared with the other benches that walk a page list (wrk/walk.lua).
+SCRIPT = Path(__file__).resolve().parent / "wrk" / "walk.lua"
 
 
 def reader_paths(database: Path) -> list[str]:
@@ -82,7 +65,6 @@ def run(seconds: int, connections: int, root: Path) -> dict:
     )
     paths = reader_paths(data / "catalogue.db")
     (root / "paths.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
-    (root / "load.lua").write_text(SCRIPT, encoding="utf-8")
     server, port = start_server(env, root / "server.log")
     try:
         base = f"http://127.0.0.1:{port}"
@@ -91,8 +73,8 @@ def run(seconds: int, connections: int, root: Path) -> dict:
                 response.read()
         result = subprocess.run(
             [wrk, "-t", str(THREADS), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-             "-s", str(root / "load.lua"), base],
-            env={**env, "BENCH_LOAD_PATHS": str(root / "paths.txt")},
+             "-s", str(SCRIPT), base],
+            env={**env, "BENCH_WALK_PATHS": str(root / "paths.txt")},
             capture_output=True,
             text=True,
             check=True,
