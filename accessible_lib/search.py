@@ -188,7 +188,6 @@ def _beginning_may_help(db: Database, query: str) -> bool:
     whole, beginning = parse_query(query)[-1:], parse_query(query, prefix_last=True)[-1:]
     if not beginning or whole == beginning:
         return False
-    register_functions(db.conn)
 
     def anywhere(phrase: str) -> bool:
         return bool(
@@ -225,7 +224,6 @@ def _search(
         return SearchResults(query, 0, [], Facets(), catalogue.Page([], 0, page, per_page))
     if time_limit_ms is None:
         time_limit_ms = Settings.search_time_limit_ms
-    register_functions(db.conn)
     with time_limit(db.conn, time_limit_ms):
         prepared = Query(
             phrases,

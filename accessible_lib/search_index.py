@@ -56,7 +56,9 @@ def _separated(text: str, match: re.Match) -> str:
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Make the chapter index usable on `conn`; cheap, so it is called before every use.
+    """Make the chapter index usable on `conn`. `db.open_database` calls it once for every catalogue
+    connection, so searching and indexing need not; migrations still call it, because `migrations.apply`
+    can be handed a connection that did not come from there (tests build old catalogues that way).
 
     SQLite refuses to define a function again while a statement is still open on the connection (a cursor
     not read to its end, as a search may leave one): "Error creating function". Defined already, as
@@ -126,7 +128,6 @@ def index_book(
     `chapter_texts`, for a new book only: each chapter's title and text already through `search_text`, in
     position order, as the view would compute them; an importer makes them in the process that reads the
     files, not in the one that writes the catalogue."""
-    register_functions(db.conn)
     if not new:
         unindex_book(db, book_id)
     record = _index_book_metadata(db, book_id)
@@ -161,7 +162,6 @@ def unindex_book(db: Database, book_id: int) -> None:
     back from `chapters`. Which chapters are indexed is read from FTS5's `docsize` table, because asking
     `chapter_fts` itself would list the chapters in `chapters`, indexed or not.
     """
-    register_functions(db.conn)
     if search_presence.exists(db):
         search_presence.unindex(db, book_id)  # first: its view reads the record back from book_fts
     db.execute("DELETE FROM book_fts WHERE rowid = ?", [book_id])

@@ -380,3 +380,20 @@ def test_each_hit_names_its_own_chapter(db):
         hit = next(hit for hit in results.hits if hit.book_id == book_id)
         assert hit.chapter_position == n + 2
         assert hit.chapter_title == f"Voyage {n}, part {n + 2}"
+
+
+def test_a_connection_from_open_database_searches_and_indexes_with_no_further_registration(tmp_path):
+    """Searching and indexing no longer register the SQL functions themselves: open_database does, once
+    per connection. The catalogue is opened a second time, already migrated, so no migration registers
+    them on this connection either."""
+    open_database(tmp_path / "c.db").close()
+    db = open_database(tmp_path / "c.db")
+    try:
+        book_id = catalogue.add_book(db, book("Moby-Dick", ["Call me Ishmael.", "The whale 論語."]))
+        assert ids(search.search(db, "ishmael")) == [book_id]
+        assert ids(search.search(db, "论语")) == [book_id]  # through the chapter text function
+        with db.conn:
+            search_index.index_book(db, book_id)  # again: forgetting the book reads the text back
+        assert ids(search.search(db, "whale")) == [book_id]
+    finally:
+        db.close()

@@ -56,7 +56,6 @@ def apply(db: Database, run, staged: list[tuple[Record, str]], now: str) -> None
     """Write `staged` ((record, fingerprint) in staging order) inside the caller's transaction, counting
     into `run.counts`."""
     indexes = Indexes.of(db)
-    search.register_functions(db.conn)
     part: list[tuple[Record, str]] = []
     seen: set[str] = set()
     for record, record_hash in staged:
