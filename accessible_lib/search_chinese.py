@@ -103,7 +103,7 @@ def unfold(shown: str, originals: Iterable[str | None]) -> str | None:
 def pinyin_keys(texts: Iterable[str | None]) -> str:
     """The pinyin column of a book: each Han run's pinyin as one word, and its initials when it has two
     characters or more; ü is written v as input methods do, and also u."""
-    runs = [run for text in texts if text for run in _HAN_RUN.findall(fold(text))]
+    runs = [run for text in texts if text and not text.isascii() for run in _HAN_RUN.findall(fold(text))]
     if not runs:
         return ""
     keys: dict[str, None] = {}
@@ -123,10 +123,39 @@ def _run_pinyin(run: str) -> tuple[str, str]:
     """One Han run's pinyin and initials. pypinyin was a third of a harvest's time (every record's title
     and authors), so: one pass, not a second in the FIRST_LETTER style (which gives each syllable's first
     letter, the same as taking it here), and names met again (authors of many records) from a cache."""
-    from pypinyin import lazy_pinyin  # its dictionaries take 0.1 s to load: only when needed
-
-    syllables = lazy_pinyin(run, errors="ignore")
+    syllables = _pinyin().lazy_pinyin(run, errors="ignore")
     return "".join(syllables), "".join(s[0] for s in syllables if s)
+
+
+@functools.cache
+def _pinyin():
+    """pypinyin's own converter, remembering each word's reading: pypinyin stayed the largest single cost
+    of a harvest even with `_run_pinyin`'s cache, as a title is rarely met twice but its words are.
+
+    pypinyin cuts a run into words from its phrase dictionary, then reads each word on its own: a word's
+    reading does not depend on its neighbours (`DefaultConverter.convert` is given the word alone), so a
+    word met again (surnames, 中国, 出版社) is read from this cache instead of converted again, which was
+    three quarters of pypinyin's time (a regular expression per syllable to strip its tone). Cutting stays
+    pypinyin's, so the keys are the ones `lazy_pinyin` gives (tests/test_search_chinese.py compares them
+    over the library's titles and authors). Bounded: the cache holds at most 65,536 words.
+    """
+    from pypinyin.converter import DefaultConverter  # its dictionaries take 0.1 s to load: only when needed
+    from pypinyin.core import Pinyin
+
+    class WordMemo(DefaultConverter):
+        def __init__(self) -> None:
+            super().__init__()
+            self._read = functools.lru_cache(maxsize=1 << 16)(self._read_word)
+
+        def _read_word(self, words, style, heteronym, errors, strict) -> tuple[tuple[str, ...], ...]:
+            return tuple(map(tuple, super().convert(words, style, heteronym, errors, strict)))
+
+        def convert(self, words, style, heteronym, errors, strict, **kwargs) -> list[list[str]]:
+            if kwargs or not isinstance(errors, str):  # not asked here: pypinyin's own path, uncached
+                return super().convert(words, style, heteronym, errors, strict, **kwargs)
+            return [list(readings) for readings in self._read(words, style, heteronym, errors, strict)]
+
+    return Pinyin(WordMemo())
 
 
 def pinyin_alternative(query: str) -> str | None:

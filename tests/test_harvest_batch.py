@@ -18,7 +18,8 @@ from .test_harvest import FeedServer, OaiRepository, feeds, oai_record  # noqa: 
 
 READER = {"hidden": access.HIDDEN_STATUSES}
 QUERIES = ["lantern", "marchbanks", "红楼", "hongloumeng", "hlm", "曹雪芹", "maps", "zephyrine", "atlas 3",
-           "鲁迅", "呐喊", "nahan", "lee", "diary", "quill*", "水浒", "古典小说"]  # fmt: skip
+           "鲁迅", "呐喊", "nahan", "lee", "diary", "quill*", "水浒", "古典小说", "石头记", "shitouji",
+           "foghorn", "bellwether", "back again"]  # fmt: skip
 
 
 def records(day: int) -> list[str]:
@@ -43,7 +44,8 @@ def records(day: int) -> list[str]:
                 description=f"Notes of day {day}.",
             )
         )
-    if day == 2:  # changed, deleted, and brought back
+    if day == 2:  # changed (a new title, a new description), deleted, and brought back
+        feed[1] = oai_record("oai:b:2", "石头记", "曹雪芹", language="zh-Hans", subject="古典小说")
         feed[0] = oai_record(
             "oai:b:1", "Lantern Keeper", "Odile Marchbanks", description="A bellwether diary."
         )
@@ -100,11 +102,18 @@ def test_batched_indexes_equal_record_by_record_indexing_and_a_rebuild(
         assert db.execute(authors, ["oai:b:7"]).fetchall() == [(0, "Ann Lee 7"), (1, "Bo Li")]
         for day in (1, 2):
             if day == 2:
+                with db.conn:  # a chapter a librarian attached: that record is re-indexed on its own
+                    book_id = db.execute("SELECT id FROM books WHERE remote_id = 'oai:b:1'").fetchone()[0]
+                    db.execute(
+                        "INSERT INTO chapters (book_id, position, title, text) VALUES (?, 1, 'Foghorn', ?)",
+                        [book_id, "The foghorn sounded twice."],
+                    )
+                    search.index_book(db, book_id)
                 repository.records = records(2)
                 repository.date = "2026-12-02T09:00:00Z"
                 again = harvest(db, settings, feeds.url + "/oai", full=True).counts
                 # oai:b:3 is listed twice, each unlike the one before it: two changes; 23 changed notes.
-                assert again == {"added": 1, "updated": 26, "deleted": 1, "unchanged": 2}
+                assert again == {"added": 1, "updated": 27, "deleted": 1, "unchanged": 1}
             batched = index_state(db)
             assert batched["book_fts"] and batched["book_pairs"] and batched["book_words"]
             db.close()  # indexed again on a fresh connection, as the harvest's own would be
@@ -119,7 +128,13 @@ def test_batched_indexes_equal_record_by_record_indexing_and_a_rebuild(
             assert index_state(db) == batched
             db.execute("INSERT INTO book_words (book_words) VALUES ('integrity-check')")
         assert {h.title for h in search.search(db, "bellwether", **READER).hits} == {"Lantern Keeper"}
-        assert search.search(db, "呐喊", **READER).hits == []
+        assert search.search(db, "zephyrine", **READER).hits == []  # its old description
+        assert {h.title for h in search.search(db, "foghorn", **READER).hits} == {"Lantern Keeper"}
+        for old_title in ("红楼梦", "hongloumeng", "hlm"):  # changed: found by its new title only
+            assert search.search(db, old_title, **READER).hits == []
+        assert {h.title for h in search.search(db, "shitouji", **READER).hits} == {"石头记"}
+        assert search.search(db, "呐喊", **READER).hits == []  # deleted, and stays so
+        assert search.search(db, "nahan", **READER).hits == []
         assert {h.title for h in search.search(db, "back again", **READER).hits} == {"Back Again"}
     finally:
         db.close()

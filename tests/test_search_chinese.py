@@ -3,6 +3,7 @@ pinyin and initials for titles and authors, Traditional and Simplified folded to
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 
@@ -212,3 +213,64 @@ def test_folding_changes_only_the_characters_search_text_looks_for():
     english = "“Whales,” he said — café"
     assert search.search_text(english) is english
     assert search.search_text("“紅樓”") == "“红​楼”"
+
+
+# Runs pypinyin reads in more than one way: heteronyms whose reading depends on the phrase (重庆 银行 行长
+# 长城 音乐 单于 曾国藩), Traditional characters and Traditional-only words (覺 說 樂), characters with no
+# pinyin in the Han ranges, a character outside the BMP, words repeated in different runs (so a reading is
+# taken from the cache in a new context), mixed Latin and Chinese, punctuation, and empty or no Han at all.
+HARD_CASES = [
+    "重庆银行行长", "长城长", "音乐会乐", "嗯哼", "曾国藩曾经", "单于单位", "行长银行长行", "覺", "說樂",
+    "重庆", "银行", "中国银行重庆分行", "了解了", "朝阳朝代", "women的朝阳", "Lu Xun 鲁迅 (1881-1936)",
+    "《呐喊》·自序", "红楼梦：第一回", "〇", "㐀㐁", "\U00020000\U0002a6a5", "𠀀中", "女", "绿色", "略",
+    "", "   ", "Moby Dick", "123", "—…！？", "古文觀止；吳楚材、吳調侯", "长恨歌 白居易", "𪚥",
+]  # fmt: skip
+
+
+def _library_texts() -> list[str]:
+    """The default library's titles, authors and chapter titles, and the beginning of every line of its
+    Chinese texts (the words titles are made of, in the contexts they come in)."""
+    from accessible_lib.ingest import ingest_file
+
+    from .default_library import CONTENT
+
+    texts: list[str] = []
+    for path in sorted(CONTENT.glob("*/*.txt")):
+        book = ingest_file(path, Settings.from_env({}))
+        texts += [book.title or "", *book.authors, *(chapter.title or "" for chapter in book.chapters)]
+        if path.parent.name == "zh":
+            texts += [line[:60] for line in path.read_text(encoding="utf-8").splitlines()]
+    return texts
+
+
+def _pinyin_keys_the_old_way(texts) -> str:
+    """pinyin_keys as first written: pypinyin called on every run, once per style, nothing cached."""
+    from pypinyin import Style, lazy_pinyin
+
+    keys: dict[str, None] = {}
+    for text in texts:
+        for run in re.findall(f"[{search_chinese._HAN}]+", search_chinese.fold(text or "")):
+            whole = "".join(lazy_pinyin(run, errors="ignore"))
+            if not whole:
+                continue
+            keys[whole] = None
+            keys[whole.replace("v", "u")] = None
+            if len(run) > 1:
+                keys["".join(lazy_pinyin(run, style=Style.FIRST_LETTER, errors="ignore"))] = None
+    return " ".join(keys)
+
+
+def test_pinyin_keys_are_pypinyins_over_the_library_and_hard_cases():
+    """The keys of every title, author and line of the default library, and of the hard cases, are the
+    ones pypinyin gives called directly, once per style (the cached, word-by-word path must not change a
+    key), read in a fresh cache and again from a warm one, one text at a time and in pairs."""
+    texts = [*HARD_CASES, *_library_texts()]
+    assert len(texts) > 2000
+    expected = [_pinyin_keys_the_old_way([text]) for text in texts]
+    assert sum(1 for keys in expected if keys) > 1500  # the comparison is over real keys, not empties
+    search_chinese._run_pinyin.cache_clear()
+    search_chinese._pinyin.cache_clear()
+    for _ in range(2):
+        assert [search_chinese.pinyin_keys([text]) for text in texts] == expected
+    for first, second in itertools.pairwise(texts):
+        assert search_chinese.pinyin_keys([first, None, second]) == _pinyin_keys_the_old_way([first, second])

@@ -12,8 +12,10 @@ inserted in staging order), and for a new record the index rows `search.index_bo
 chapter_texts=[])` writes, built as `search._index_book_metadata` builds them (tests/test_harvest_batch.py
 checks the catalogue and its indexes against a full rebuild and against the record-by-record path).
 
-- A record changed at the source, or brought back after a deletion, is rare in a harvest and may have
-  chapters a librarian attached; it is still re-indexed by `search.index_book`, one at a time.
+- A record changed at the source, or brought back after a deletion, is written with the others of its
+  batch too (a full re-harvest changes many at once), forgetting its old index rows first as
+  `search.unindex_book` does; one with chapters a librarian attached is still re-indexed by
+  `search.index_book`, one at a time (its chapters' rows must be forgotten from their text).
 - A remote id staged twice in one batch (a source may list a record on two pages) is applied in order:
   the batch is cut before the repeat, so the second sees what the first wrote.
 """
@@ -96,8 +98,8 @@ def _apply_part(db: Database, run, part: list[tuple[Record, str]], now: str, ind
         run.counts["deleted"] += len(withdrawn)
     if new:
         _add(db, run, new, now, indexes)
-    for record, record_hash, (book_id, _, deleted_at) in changed:
-        _change(db, run, record, record_hash, book_id, revived=deleted_at is not None)
+    if changed:
+        _change(db, run, changed, indexes)
 
 
 def _fields(record: Record, record_hash: str) -> list:
@@ -149,19 +151,53 @@ def _links(db: Database, pairs: list[tuple[int, Record]]) -> None:
     )
 
 
-def _change(db: Database, run, record: Record, record_hash: str, book_id: int, *, revived: bool) -> None:
-    columns = NEW_COLUMNS[:10]
-    values = _fields(record, record_hash)
-    if revived:  # the source brought it back
-        columns += ("rights", "rights_status", "harvest_deleted_at")
-        values += [access.PUBLIC_DOMAIN, access.PUBLIC_DOMAIN, None]
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    db.execute(f"UPDATE books SET {assignments} WHERE id = ?", [*values, book_id])
+def _change(db: Database, run, changed: list[tuple[Record, str, tuple]], indexes: Indexes) -> None:
+    """Records changed at the source or brought back after a deletion: their rows rewritten together, and
+    those with no chapters (all but the ones a librarian attached chapters to) indexed again together,
+    as `search.index_book` indexes each. A book with chapters keeps `index_book`, one at a time: its
+    chapters' index rows are forgotten and written again there."""
+    for revived in (False, True):
+        columns = NEW_COLUMNS[:10]
+        extra = []
+        if revived:  # the source brought it back
+            columns += ("rights", "rights_status", "harvest_deleted_at")
+            extra = [access.PUBLIC_DOMAIN, access.PUBLIC_DOMAIN, None]
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        db.conn.executemany(
+            f"UPDATE books SET {assignments} WHERE id = ?",
+            [
+                [*_fields(record, record_hash), *extra, book_id]
+                for record, record_hash, (book_id, _, deleted_at) in changed
+                if (deleted_at is not None) == revived
+            ],
+        )
+    pairs = [(book_id, record) for record, _, (book_id, _, _) in changed]
     for table in ("book_authors", "book_subjects", "book_identifiers"):
-        db.execute(f"DELETE FROM {table} WHERE book_id = ?", [book_id])
-    _links(db, [(book_id, record)])
-    search.index_book(db, book_id)
-    run.counts["updated"] += 1
+        db.conn.executemany(f"DELETE FROM {table} WHERE book_id = ?", [(book_id,) for book_id, _ in pairs])
+    _links(db, pairs)
+    book_ids = [book_id for book_id, _ in pairs]
+    marks = ", ".join("?" * len(book_ids))
+    with_chapters = {
+        book_id
+        for (book_id,) in db.execute(
+            f"SELECT DISTINCT book_id FROM chapters WHERE book_id IN ({marks})", book_ids
+        )
+    }
+    bare = [(book_id,) for book_id in book_ids if book_id not in with_chapters]
+    if indexes.presence:  # search_presence.unindex for each; first: its view reads book_fts back
+        db.conn.executemany(
+            """INSERT INTO book_words (book_words, rowid, words)
+               SELECT 'delete', id, words FROM book_words_source
+               WHERE id = ?1 AND EXISTS (SELECT 1 FROM book_words_docsize WHERE id = ?1)""",
+            bare,
+        )
+    db.conn.executemany("DELETE FROM book_fts WHERE rowid = ?", bare)
+    if indexes.pairs:
+        db.conn.executemany(f"DELETE FROM {search_pairs.BOOK_TABLE} WHERE rowid = ?", bare)
+    index_new(db, [book_id for (book_id,) in bare], indexes)
+    for book_id in sorted(with_chapters):
+        search.index_book(db, book_id)
+    run.counts["updated"] += len(changed)
 
 
 def index_new(db: Database, book_ids: list[int], indexes: Indexes) -> None:
