@@ -166,3 +166,35 @@ def test_batches_of_any_size_write_the_same_catalogue(
         finally:
             db.close()
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+@pytest.mark.parametrize("merge_records, segments_left", [(1, "one"), (10_000, "several")])
+def test_a_large_harvest_merges_the_record_indexes(
+    tmp_path: Path,
+    feeds: FeedServer,  # noqa: F811
+    merge_records: int,
+    segments_left: str,
+) -> None:
+    """A run that changes at least `harvest_merge_records` records leaves each record index in one
+    segment (harvest._merge_indexes); a smaller one leaves FTS5's segments as they are. Found the same."""
+    env = {"ACCESSIBLE_LIB_HARVEST_MERGE_RECORDS": str(merge_records)}
+    settings = Settings.from_env(env, data_dir=tmp_path / "data")
+    repository = OaiRepository(records(1))
+    feeds.routes["/oai"] = repository
+    db = open_database(settings.database_path)
+    try:
+        harvest(db, settings, feeds.url + "/oai")
+        repository.records = records(2)
+        repository.date = "2026-12-02T09:00:00Z"
+        harvest(db, settings, feeds.url + "/oai", full=True)
+        tables = ("book_fts", "book_words", "book_pairs")
+        counts = {t: db.execute(f"SELECT count(DISTINCT segid) FROM {t}_idx").fetchone()[0] for t in tables}
+        if segments_left == "one":
+            assert counts == dict.fromkeys(tables, 1)
+        else:
+            assert min(counts.values()) > 1, counts
+        assert {h.title for h in search.search(db, "bellwether", **READER).hits} == {"Lantern Keeper"}
+        assert {h.title for h in search.search(db, "shitouji", **READER).hits} == {"石头记"}
+        assert search.search(db, "呐喊", **READER).hits == []
+    finally:
+        db.close()
