@@ -216,6 +216,43 @@ def candidates(
     return statements
 
 
+def pair_driven(
+    driver: int,
+    others: list[tuple[int, bool]],
+    *,
+    chapter_filter: str,
+    filters: str,
+    text_allowed: str,
+    pair_table: str,
+    pair_record_table: str,
+) -> str:
+    """The statement collecting at most :cap1 books for a query mixing Chinese phrases with other words
+    (`红楼梦 hawkes`, `江水 horror`), driven by the Chinese phrase `driver` through the pairs indexes
+    (search_pairs.py; its pairs are `:pp{driver}`), each other phrase checked book by book: `others` is
+    (phrase index, whether it is Chinese and asked of the pairs too, as `:pp{i}`).
+
+    Why: such a query could use neither index alone (the pairs hold no Latin words), so it went through
+    `book_fts`, where a phrase of common Chinese characters reads the positions of every one of them in
+    every record holding them: 15-25 ms a pass at 1.5 million harvested records and two or three passes
+    a search, while its pairs are a list of a few records. Rows come in tiers: the title holds the
+    Chinese phrase, the record does, a chapter does."""
+    streams = [
+        f"SELECT rowid AS book_id FROM {pair_record_table} WHERE {pair_record_table} MATCH :pp_title",
+        f"SELECT rowid FROM {pair_record_table} WHERE {pair_record_table} MATCH :pp{driver}",
+        f"SELECT rowid >> {CHAPTER_BITS} FROM {pair_table}"
+        f" WHERE {pair_table} MATCH :text_pp{driver}{chapter_filter}",
+    ]
+    checks = [
+        phrase_check(f"pp{i}", text_allowed, table=pair_table, record_table=pair_record_table)
+        if paired
+        else phrase_check(f"p{i}", text_allowed)
+        for i, paired in others
+    ]
+    return f"""SELECT DISTINCT b.id, lower(trim(b.title)) = :typed, b.language
+        FROM ({" UNION ALL ".join(streams)}) AS s CROSS JOIN books AS b ON b.id = s.book_id
+        WHERE {filters} AND {" AND ".join(checks) or "1"} LIMIT :cap1"""
+
+
 def collect(db: Database, statements: list[str], params: dict) -> tuple[list[int], dict[int, str | None]]:
     """The ids of the books found, in tier order, the title as typed first: `candidates`' statements in
     turn, until :cap1 books are found; and each one's language. The language facet is counted from these

@@ -77,6 +77,36 @@ def test_mixed_queries_and_beginnings_stay_on_the_character_index(db, books):
     assert found(db, "宝玉 夜深") == {"书乙"}
 
 
+def test_chinese_beside_other_words_is_found_through_the_pairs_of_the_chinese(db, books, monkeypatch):
+    """A query mixing a Chinese phrase with other words (search_query.Query._collect_mixed): the books
+    holding the phrase come from the pairs, in the record or a chapter, each checked for the other words
+    anywhere in the book; never across punctuation, as an all-Chinese search. Past MIXED_DRIVER_BOUND
+    books and chapters the usual way finds them, and the phrase across punctuation too."""
+    chapters = [("One", "An abridged reading.")]
+    titled = catalogue.add_book(db, make_book("红楼梦 in English", chapters, authors=["David Hawkes"]))
+    in_text = catalogue.add_book(db, make_book("Dream notes", [("一", "宝玉读红楼梦。")], authors=["Hawkes"]))
+    catalogue.add_book(db, make_book("Comma notes", [("一", "红，楼梦 abridged")], authors=["Hawkes"]))
+    catalogue.add_book(db, make_book("红楼梦 retold", [("One", "Plain words.")], authors=["Someone"]))
+
+    def collected(text: str) -> search_query.Query:
+        query = search_query.Query(search_query.parse_query(text), None, None, None, typed=text)
+        query.collect(db, 1000)
+        return query
+
+    query = collected("红楼梦 hawkes")
+    assert "pp0" in query.params and query.found_ids == [titled, in_text]  # the record first, then text
+    assert found(db, "红楼梦 hawkes") == {"红楼梦 in English", "Dream notes"}
+    assert found(db, "hawkes 红楼梦") == {"红楼梦 in English", "Dream notes"}
+    assert found(db, "红楼梦 abridged") == {"红楼梦 in English"}  # the word in a chapter; not across ，
+    assert found(db, "宝玉 红楼梦 hawkes") == {"Dream notes"}  # two Chinese phrases, both by their pairs
+    assert found(db, "红楼梦 nowhere") == set()
+    monkeypatch.setattr(search_query, "MIXED_DRIVER_BOUND", 1)  # 红楼梦 is in more: the usual way
+    assert "pp0" not in collected("红楼梦 hawkes").params
+    # The usual way, through the characters' index, also finds the phrase across a comma, as before.
+    assert found(db, "红楼梦 hawkes") == {"红楼梦 in English", "Dream notes", "Comma notes"}
+    assert found(db, "红楼梦 abridged") == {"红楼梦 in English", "Comma notes"}
+
+
 def test_a_deleted_or_rewritten_book_leaves_the_pairs(db, books):
     book_id = books["traditional"]
     with db.conn:
