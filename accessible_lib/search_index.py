@@ -5,12 +5,15 @@ Why the index looks the way it does is told in search.py's docstring; this modul
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 
 from sqlite_utils import Database
 
 from . import search_chinese, search_hits, search_pairs, search_presence
+
+log = logging.getLogger(__name__)
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 SEARCH_TEXT_FUNCTION = "accessible_lib_search_text"
@@ -243,6 +246,24 @@ def optimize_indexes(db: Database) -> None:
     for table in (search_pairs.TABLE, "chapter_fts"):
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
             db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
+
+def merge_after(db: Database, changed: int, threshold: int, *, records_only: bool = False) -> bool:
+    """After a command that changed `changed` books (an import, a Calibre import, a harvest), the indexes
+    merged into one segment each when that is at least `threshold` (the index_merge_records setting):
+    every batch of books added segments, and each segment costs every word a search asks one more lookup.
+    `records_only`: a harvest writes no chapters. In a transaction of its own, after the books are
+    committed: they stand whatever happens here, and FTS5's own background merging keeps searches right,
+    only slower. True when merged."""
+    if changed < max(1, threshold):
+        return False
+    try:
+        with db.conn:
+            (optimize_record_indexes if records_only else optimize_indexes)(db)
+    except sqlite3.Error:
+        log.exception("could not merge the search indexes")
+        return False
+    return True
 
 
 def optimize_record_indexes(db: Database) -> None:

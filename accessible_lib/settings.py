@@ -191,10 +191,11 @@ SETTINGS: list[Setting] = [
         "endless loop.",
     ),
     Setting(
-        "harvest_merge_records",
+        "index_merge_records",
         10_000,
-        "A harvest that adds, changes or deletes at least this many records merges the record search "
-        "indexes afterwards, so each word is looked up once rather than once per piece (docs/scaling.md).",
+        "An import, Calibre import or harvest that adds, changes or deletes at least this many books merges "
+        "the search indexes afterwards, so each word is looked up once rather than once per piece "
+        "(docs/scaling.md).",
     ),
     Setting(
         "shared_editions",
@@ -356,7 +357,7 @@ class Settings:
     harvest_request_timeout_seconds: int = 30
     harvest_time_limit_seconds: int = 6 * 3600
     harvest_max_pages: int = 100_000
-    harvest_merge_records: int = 10_000
+    index_merge_records: int = 10_000
     shared_editions: bool = False
     upload_chunk_bytes: int = 8 * 1024 * 1024
     library_name: str = ""

@@ -465,3 +465,14 @@ def test_every_imported_chapter_keeps_its_marks_and_its_page_is_the_computed_one
     assert all(b'data-s="' in page for page in computed.values())
     for place in places:
         assert stored[place] == computed[place], place
+
+
+def test_a_large_calibre_import_merges_the_search_indexes(settings: Settings, env, library: Path) -> None:
+    """Past `index_merge_records` books changed, import-calibre leaves each index in one segment."""
+    assert run({**env, "ACCESSIBLE_LIB_INDEX_MERGE_RECORDS": "1"}, str(library)).exit_code == 0
+    db = open_database(settings.database_path)
+    try:
+        for table in ("book_fts", "book_words", "chapter_fts"):
+            assert db.execute(f"SELECT count(DISTINCT segid) FROM {table}_idx").fetchone()[0] == 1, table
+    finally:
+        db.close()

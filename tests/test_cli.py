@@ -142,3 +142,29 @@ def test_real_process_import_json(env: dict[str, str], shelf: Path) -> None:
     )
     assert again.returncode == 0
     assert json.loads(again.stdout)["status"] == "duplicate"
+
+
+def _segments(data_dir: Path, tables: tuple[str, ...]) -> dict[str, int]:
+    db = open_database(data_dir / "catalogue.db")
+    try:
+        return {t: db.execute(f"SELECT count(DISTINCT segid) FROM {t}_idx").fetchone()[0] for t in tables}
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("merge_books, segments_left", [(1, "one"), (10_000, "several")])
+def test_a_large_import_merges_the_search_indexes(
+    env: dict[str, str], shelf: Path, tmp_path: Path, merge_books: int, segments_left: str
+) -> None:
+    """An import of at least `index_merge_records` books leaves each search index in one segment
+    (search_index.merge_after); a smaller one leaves FTS5's segments, one or more a book, as they are."""
+    env = {**env, "ACCESSIBLE_LIB_INDEX_MERGE_RECORDS": str(merge_books)}
+    runner = CliRunner()
+    assert runner.invoke(main, ["import", str(shelf / "raven.epub")], env=env).exit_code == 0
+    assert runner.invoke(main, ["import", str(shelf / "chibifu.txt")], env=env).exit_code == 0
+    counts = _segments(tmp_path / "data", ("book_fts", "book_words", "chapter_fts"))
+    if segments_left == "one":
+        assert counts == {"book_fts": 1, "book_words": 1, "chapter_fts": 1}
+    else:
+        assert min(counts.values()) > 1, counts
+    assert _books(tmp_path / "data") == ["The Raven", "赤壁赋"]

@@ -175,9 +175,9 @@ def test_a_large_harvest_merges_the_record_indexes(
     merge_records: int,
     segments_left: str,
 ) -> None:
-    """A run that changes at least `harvest_merge_records` records leaves each record index in one
-    segment (harvest._merge_indexes); a smaller one leaves FTS5's segments as they are. Found the same."""
-    env = {"ACCESSIBLE_LIB_HARVEST_MERGE_RECORDS": str(merge_records)}
+    """A run that changes at least `index_merge_records` records leaves each record index in one
+    segment (search_index.merge_after); a smaller one leaves FTS5's segments as they are. Found the same."""
+    env = {"ACCESSIBLE_LIB_INDEX_MERGE_RECORDS": str(merge_records)}
     settings = Settings.from_env(env, data_dir=tmp_path / "data")
     repository = OaiRepository(records(1))
     feeds.routes["/oai"] = repository

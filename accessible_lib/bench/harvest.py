@@ -215,7 +215,7 @@ def earlier_fill(db) -> dict:
 
 
 def merge_indexes(db) -> str:
-    """The record indexes as `accessible-lib harvest` leaves them after a large run (harvest._merge_indexes):
+    """The record indexes as `accessible-lib harvest` leaves them after a large run (search_index.merge_after):
     a catalogue filled by runs of code from before that merge is merged here, before anything is timed,
     and the section says so."""
     from ..search_index import optimize_record_indexes

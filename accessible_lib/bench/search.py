@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import catalogue, search
+from .. import catalogue, search, search_index
 from ..db import open_database
 from ..ingest.model import Chapter, IngestedBook
+from ..settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "text"
 
@@ -121,6 +122,8 @@ def fill(db, books: int, *, seed: int = 1, progress: bool = True) -> None:
         if progress and (number + 1) % 5000 == 0:
             rate = (number + 1 - have) / (time.monotonic() - started)
             print(f"  {number + 1} books, {rate:.0f} books/s", file=sys.stderr, flush=True)
+    # As `accessible-lib import` leaves a catalogue after a large import: each index in one segment.
+    search_index.merge_after(db, max(0, books - have), Settings.index_merge_records)
 
 
 def time_queries(db, *, repeats: int = 5) -> list[tuple[str, dict, int, list[float]]]:

@@ -16,7 +16,7 @@ import click
 from tqdm import tqdm
 
 from .. import db as database
-from .. import i18n
+from .. import i18n, search_index
 from ..i18n import gettext, ngettext
 from ..importer import (
     DUPLICATE,
@@ -75,6 +75,8 @@ def import_command(paths: tuple[Path, ...], as_json: bool, rights: str | None, s
                     click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             elif result.status == REJECTED:
                 rejected.append(result)
+        changed = counts[IMPORTED] + counts[REBUILT]
+        search_index.merge_after(catalogue_db, changed, settings.index_merge_records)
     finally:
         progress.close()
         catalogue_db.close()

@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from .. import db as database
+from .. import search_index
 from ..calibre.library import CalibreError, read_library
 from ..calibre.sync import (
     FAILED,
@@ -77,6 +78,8 @@ def import_calibre_command(path: Path, as_json: bool, rights: str) -> None:
                 click.echo(json.dumps(result.__dict__, ensure_ascii=False))
             elif result.status != UNCHANGED or result.reasons:
                 noted.append(result)
+        changed = counts[IMPORTED] + counts[UPDATED] + counts[METADATA_ONLY] + counts[REJECTED]
+        search_index.merge_after(catalogue_db, changed, settings.index_merge_records)
     finally:
         progress.close()
         catalogue_db.close()

@@ -8,8 +8,6 @@ fetches its records within the harvest limits (fetch.py), stages them, and only 
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -22,8 +20,6 @@ from . import oai, opds, store
 from .fetch import HarvestError, Limits, check_url, get, parse_json, parse_xml
 
 __all__ = ["HarvestError", "HarvestResult", "harvest", "harvest_source", "register"]
-
-log = logging.getLogger(__name__)
 
 DETECT_ACCEPT = "application/opds+json, application/json;q=0.9, text/xml;q=0.8, application/xml;q=0.8"
 
@@ -111,23 +107,9 @@ def harvest_source(db: Database, settings: Settings, source_id: int, *, full: bo
     except BaseException:
         store.fail_run(db, run, gettext("The harvest stopped on an unexpected error; nothing was changed."))
         raise
-    _merge_indexes(db, settings, run.counts)
+    changed = sum(run.counts.get(name, 0) for name in ("added", "updated", "deleted"))
+    search_index.merge_after(db, changed, settings.index_merge_records, records_only=True)
     return HarvestResult(source["id"], source["name"], source["protocol"], run.pages, since, run.counts)
-
-
-def _merge_indexes(db: Database, settings: Settings, counts: dict) -> None:
-    """After a large run, the record indexes merged into one segment each (search_index): every batch of
-    records added segments, and each segment costs every word a search asks one more lookup. After the
-    records are committed, in a transaction of its own: the harvest stands whatever happens here, and
-    FTS5's background merging keeps searches correct, only slower."""
-    changed = sum(counts.get(name, 0) for name in ("added", "updated", "deleted"))
-    if changed < max(1, settings.harvest_merge_records):
-        return
-    try:
-        with db.conn:
-            search_index.optimize_record_indexes(db)
-    except sqlite3.Error:
-        log.exception("could not merge the record indexes after a harvest")
 
 
 def _name(name: str | None) -> str | None:
