@@ -138,6 +138,10 @@ def test_a_link_in_the_error_summary_puts_the_focus_in_its_field(chromium, accou
         page.goto(live.url + "/account/sign-in")
         with page.expect_navigation(wait_until="load"):
             page.click("main button[type=submit]")
+        # `autofocus` is applied at the browser's next rendering step, which may come after `load`: waited
+        # for, up to 5 s (a page that never focuses the summary fails here).
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'",
+                               timeout=5000)  # fmt: skip
         info = focused(page)
         assert info is not None and info["id"] == "error-summary"  # the summary has the focus on load
         tab_to(page, lambda i: i["tag"] == "a" and i["href"] == "#password", "the summary's Password link")
