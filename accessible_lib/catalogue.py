@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from . import access, catalogue_memo, identifiers, search
+from .book_names import authors_for as _authors_for
 from .ingest import INGEST_VERSION
 from .ingest.model import IngestedBook
 
@@ -217,20 +218,6 @@ class Page:
 
 
 # --- Reading ---
-
-
-def _authors_for(db: Database, book_ids: list[int]) -> dict[int, list[str]]:
-    if not book_ids:
-        return {}
-    marks = ",".join("?" * len(book_ids))
-    rows = db.execute(
-        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position",
-        book_ids,
-    ).fetchall()
-    found: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
-    for book_id, name in rows:
-        found[book_id].append(name)
-    return found
 
 
 SUMMARY_COLUMNS = (

@@ -28,6 +28,7 @@ from itsdangerous import BadSignature, Signer
 from sqlite_utils import Database
 
 from . import access
+from .book_names import authors_for, subjects_for
 
 DATESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
@@ -191,19 +192,6 @@ class Query:
     total: int | None = None  # how many the first page counted: the token's `completeListSize`
 
 
-def _subjects(db: Database, book_ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
-    if book_ids:
-        marks = ",".join("?" * len(book_ids))
-        for book_id, subject in db.execute(
-            f"SELECT book_id, subject FROM book_subjects WHERE book_id IN ({marks}) "
-            "ORDER BY book_id, subject",
-            book_ids,
-        ):
-            found[book_id].append(subject)
-    return found
-
-
 def _where(db: Database, query: Query) -> tuple[str, list, str, list]:
     set_filter = parse_set(query.set_spec) if query.set_spec else None
     books_where, books_params = [_local(db)], []
@@ -248,7 +236,7 @@ def list_headers(db: Database, query: Query, size: int) -> tuple[list[Header], b
     ).fetchall()
     more = len(rows) > size
     rows = rows[:size]
-    live = _subjects(db, [r[0] for r in rows if r[4] is None])
+    live = subjects_for(db, [r[0] for r in rows if r[4] is None])
     headers = [
         Header(
             book_id=r[0],
@@ -284,7 +272,7 @@ def get_header(db: Database, book_id: int) -> Header | None:
         [book_id],
     ).fetchone()
     if row is not None:
-        return Header(row[0], row[1], bool(row[2]), row[3], _subjects(db, [book_id])[book_id])
+        return Header(row[0], row[1], bool(row[2]), row[3], subjects_for(db, [book_id])[book_id])
     row = db.execute(
         "SELECT book_id, deleted_at, language, subjects FROM oai_tombstones WHERE book_id = ?", [book_id]
     ).fetchone()
@@ -433,15 +421,10 @@ def load_records(db: Database, book_ids: list[int]) -> dict[int, dict]:
     cursor = db.execute(f"SELECT * FROM books WHERE id IN ({marks})", book_ids)
     columns = [c[0] for c in cursor.description]
     found = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
-    subjects = _subjects(db, list(found))
+    authors, subjects = authors_for(db, list(found)), subjects_for(db, list(found))
     for book in found.values():
-        book.update(authors=[], subjects=subjects[book["id"]], identifiers=[])
+        book.update(authors=authors[book["id"]], subjects=subjects[book["id"]], identifiers=[])
         book["formats"] = ["html"] if (book.get("chapter_count") or 0) > 0 else []
-    for book_id, name in db.execute(
-        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position",
-        book_ids,
-    ):
-        found[book_id]["authors"].append(name)
     for book_id, scheme, value in db.execute(
         f"SELECT book_id, scheme, value FROM book_identifiers WHERE book_id IN ({marks}) "
         "ORDER BY book_id, scheme, value",

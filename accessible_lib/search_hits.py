@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 from sqlite_utils import Database
 
 from . import search_chinese
+from .book_names import authors_for, record_texts
 
 CHAPTER_BITS = 20  # search_index.CHAPTER_BITS (search_index.py imports this module)
 SEPARATOR = "\u200b"
@@ -63,11 +64,7 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     marks = ",".join("?" * len(ids))
     rows = db.execute(f"SELECT id, title, language, rights_status FROM books WHERE id IN ({marks})", ids)
     books = {row[0]: row[1:] for row in rows}
-    authors: dict[int, list[str]] = {book_id: [] for book_id in ids}
-    for book_id, name in db.execute(
-        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position", ids
-    ):
-        authors[book_id].append(name)
+    authors = authors_for(db, ids)
     hidden = {book_id for book_id in ids if books[book_id][2] in query.text_hidden}  # record only
     keys = {book_id: None if book_id in hidden else key for book_id, key in ranked}
     for book_id in ids:
@@ -80,7 +77,7 @@ def describe(db: Database, query, ranked: list[tuple[int, int | None]], *, cjk: 
     chapter_keys = {b: k for b, k in keys.items() if k is not None}
     snippets = {} if pairs else _chapter_snippets(db, query, chapter_keys, markers)
     phrases = [phrase[1:-1].replace(SEPARATOR, "").replace('""', '"') for phrase in query.phrases]
-    texts = _metadata_texts(db, [b for b in ids if keys[b] is None], authors)
+    texts = record_texts(db, [b for b in ids if keys[b] is None], authors)  # for search_chinese.unfold
     cut = {b: _record_snippet(t, phrases, tokens + tokens // 4) for b, t in texts.items()} if pairs else {}
     records = _record_snippets(db, query, {b: t for b, t in texts.items() if cut.get(b) is None}, markers)
     titles = {} if pairs else _chapter_titles(db, list(chapter_keys.values()))
@@ -343,35 +340,6 @@ def _of_record(shown: str, record: list[str | None]) -> bool:
     out: not when it came from the pinyin column."""
     plain = "".join(c for c in shown if c not in search_chinese.INVISIBLE)
     return not plain or any(plain in text for text in record if text)
-
-
-def _metadata_texts(db: Database, book_ids: list[int], authors: dict[int, list[str]]) -> dict:
-    """Book id -> its metadata columns as written, in the order they are indexed, for
-    `search_chinese.unfold`: for the page's hits found by their record, in two statements (every hit of
-    a page of harvested records is one; two statements each were 40 of a page's 60)."""
-    if not book_ids:
-        return {}
-    marks = ",".join("?" * len(book_ids))
-    subjects: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
-    for book_id, subject in db.execute(
-        f"SELECT book_id, subject FROM book_subjects WHERE book_id IN ({marks}) ORDER BY book_id, subject",
-        book_ids,
-    ):
-        subjects[book_id].append(subject)
-    rows = db.execute(
-        f"SELECT id, title, subtitle, description, publisher FROM books WHERE id IN ({marks})", book_ids
-    )
-    return {
-        book_id: [
-            title,
-            subtitle,
-            "; ".join(authors[book_id]),
-            "; ".join(subjects[book_id]),
-            description,
-            publisher,
-        ]
-        for book_id, title, subtitle, description, publisher in rows
-    }
 
 
 def snippet_markup(raw: str | None) -> Markup:

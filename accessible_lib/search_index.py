@@ -15,6 +15,8 @@ from . import search_chinese, search_hits, search_pairs, search_presence
 
 log = logging.getLogger(__name__)
 
+RECORD_INDEXES = ("book_fts", "book_words", search_pairs.BOOK_TABLE)  # what a harvest writes
+
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 SEARCH_TEXT_FUNCTION = "accessible_lib_search_text"
 CHAPTER_BITS = 20  # chapter positions up to 1,048,575 fit beside the book id in a chapter's rowid
@@ -242,10 +244,7 @@ def optimize_indexes(db: Database) -> None:
     chapter lookup took 0.04 ms instead of 0.14 and the mix's search CPU fell by 30%. New books add segments
     again (FTS5 merges them in the background, up to a bound), so it is worth running again after a large
     import; 40 s of CPU at 150,000 books."""
-    optimize_record_indexes(db)
-    for table in (search_pairs.TABLE, "chapter_fts"):
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
-            db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+    _optimize(db, (*RECORD_INDEXES, search_pairs.TABLE, "chapter_fts"))
 
 
 def merge_after(db: Database, changed: int, threshold: int, *, records_only: bool = False) -> bool:
@@ -270,7 +269,11 @@ def optimize_record_indexes(db: Database) -> None:
     """`optimize_indexes` for the records' indexes only, which is all a harvest writes: after 1.5 million
     harvested records book_fts was in 15 segments; merged (17 s of CPU for the three), the union bench's
     search mix went from 212 to 261 searches a second (docs/scaling.md)."""
-    for table in ("book_fts", "book_words", search_pairs.BOOK_TABLE):
+    _optimize(db, RECORD_INDEXES)
+
+
+def _optimize(db: Database, tables: tuple[str, ...]) -> None:
+    for table in tables:
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [table]).fetchone():
             db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 

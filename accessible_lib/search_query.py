@@ -19,7 +19,7 @@ MAX_QUERY_CHARS = 200  # a longer query is cut: no title is longer, and each ter
 MAX_TERMS = 12
 MIN_PREFIX_CHARS = 3  # "a*" would expand to every word in the index
 ALWAYS_FORMAT = "html"  # every book can be read online
-MIXED_DRIVER_BOUND = 300  # records and chapters a Chinese phrase beside other words may drive (_few_by_pairs)
+MIXED_DRIVER_BOUND = 300  # records and chapters a Chinese phrase beside other words may drive (_pair_driver)
 
 _WORD = re.compile(r"[^\W_]")
 _LATIN_END = re.compile(rf"[^\W_{CJK}]{{{MIN_PREFIX_CHARS},}}$")
@@ -170,7 +170,6 @@ class Query:
         self.plan: search_capped.Plan | None = None
         self.known_chapters: dict[int, int] = {}  # book id -> first chapter holding the one phrase
         self.matched = ""
-        self.pair_driver = 0  # the Chinese phrase that finds the books of a mixed query (_few_by_pairs)
         self.languages: dict[int, str | None] = {}  # found book id -> its language, for the facet
 
     def collect(self, db: Database, cap: int) -> None:
@@ -188,8 +187,8 @@ class Query:
         self.params["cap"], self.params["cap1"] = cap, cap + 1
         if all(self.pair_phrases) and search_pairs.exists(db):
             self._use_pairs(search_pairs.book_table_exists(db))
-        elif self._few_by_pairs(db):
-            self._collect_mixed(db, cap)
+        elif (driver := self._pair_driver(db)) is not None:
+            self._collect_mixed(db, cap, driver)
             return
         words, unproven = search_presence.match_all(self.phrases)
         if words is not None and search_presence.exists(db):
@@ -217,18 +216,19 @@ class Query:
         self.params["found_ids"] = json.dumps(self.found_ids[:cap])
         self.matched = search_capped.MATCHED
 
-    def _few_by_pairs(self, db: Database) -> bool:
-        """Whether this query mixes Chinese phrases with other words and its Chinese phrase with the most
-        pairs is in at most MIXED_DRIVER_BOUND records and chapters: then `_collect_mixed` checks each of
-        them for the other words, 30-40 µs a book at 1.5 million records. A common one (`日君王`, in 15,000
-        records) is left to the usual way, whose lists cost a pass over each word instead."""
+    def _pair_driver(self, db: Database) -> int | None:
+        """When this query mixes Chinese phrases with other words and its Chinese phrase with the most
+        pairs is in at most MIXED_DRIVER_BOUND records and chapters, that phrase's index: `_collect_mixed`
+        then checks each of them for the other words, 30-90 µs a book at 1.5 million records. None for a
+        common one (`日君王`, in 15,000 records), left to the usual way, whose lists cost a pass over
+        each word instead."""
         paired = [i for i, phrase in enumerate(self.pair_phrases) if phrase]
         if not paired or len(paired) == len(self.phrases) or self.prefixed:
-            return False
+            return None
         if not (search_pairs.exists(db) and search_pairs.book_table_exists(db)):
-            return False
-        self.pair_driver = max(paired, key=lambda i: len(self.pair_phrases[i]))
-        pairs, bound = self.pair_phrases[self.pair_driver], MIXED_DRIVER_BOUND
+            return None
+        driver = max(paired, key=lambda i: len(self.pair_phrases[i]))
+        pairs, bound = self.pair_phrases[driver], MIXED_DRIVER_BOUND
         found = db.execute(
             f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM {search_pairs.BOOK_TABLE}
                     WHERE {search_pairs.BOOK_TABLE} MATCH :p LIMIT :n))
@@ -236,18 +236,17 @@ class Query:
                     WHERE {search_pairs.TABLE} MATCH :p LIMIT :n))""",
             {"p": pairs, "n": bound + 1},
         ).fetchone()[0]
-        return found <= bound
+        return driver if found <= bound else None
 
-    def _collect_mixed(self, db: Database, cap: int) -> None:
+    def _collect_mixed(self, db: Database, cap: int, driver: int) -> None:
         """Chinese phrases beside other words: the books come from the Chinese phrase with the most pairs
         (the fewest books), through the pairs indexes, each checked for the other phrases
         (search_capped.pair_driven). Found as an all-Chinese search finds its phrases, never across
         punctuation. Ranked in the tiers they were found in: bm25 would read `book_fts` for the Chinese
         phrase, the cost this avoids."""
-        paired = [i for i, phrase in enumerate(self.pair_phrases) if phrase]
-        driver = self.pair_driver
-        for i in paired:
-            self.params[f"pp{i}"] = self.params[f"text_pp{i}"] = self.pair_phrases[i]
+        for i, pairs in enumerate(self.pair_phrases):
+            if pairs:
+                self.params[f"pp{i}"] = self.params[f"text_pp{i}"] = pairs
         self.params["pp_title"] = search_capped.all_in("title", [self.pair_phrases[driver]])
         statement = search_capped.pair_driven(
             driver,

@@ -215,12 +215,12 @@ def earlier_fill(db) -> dict:
 
 
 def merge_indexes(db) -> str:
-    """The record indexes as `accessible-lib harvest` leaves them after a large run (search_index.merge_after):
-    a catalogue filled by runs of code from before that merge is merged here, before anything is timed,
-    and the section says so."""
+    """The record indexes as `accessible-lib harvest` leaves them after a large run
+    (search_index.merge_after): a catalogue filled by runs of code from before that merge is merged here,
+    before anything is timed, and the section says so."""
+    from ..search_index import RECORD_INDEXES as tables
     from ..search_index import optimize_record_indexes
 
-    tables = ("book_fts", "book_words", "book_pairs")
     segments = [db.execute(f"SELECT count(DISTINCT segid) FROM {t}_idx").fetchone()[0] for t in tables]
     rule = "as `accessible-lib harvest` merges them after a run that changes 10,000 records or more"
     if max(segments) <= 1:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from .. import access, search, search_chinese, search_pairs, search_presence
+from ..book_names import record_texts
 from ..ingest import INGEST_VERSION
 from .record import Record
 
@@ -206,30 +207,11 @@ def index_new(db: Database, book_ids: list[int], indexes: Indexes) -> None:
     read back from the catalogue (authors by position, subjects in the catalogue's order), as there."""
     if not book_ids:
         return
-    marks = ", ".join("?" * len(book_ids))
-    authors: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
-    for book_id, name in db.execute(
-        f"SELECT book_id, name FROM book_authors WHERE book_id IN ({marks}) ORDER BY book_id, position",
-        book_ids,
-    ):
-        authors[book_id].append(name)
-    subjects: dict[int, list[str]] = {book_id: [] for book_id in book_ids}
-    for book_id, subject in db.execute(
-        f"SELECT book_id, subject FROM book_subjects WHERE book_id IN ({marks}) ORDER BY book_id, subject",
-        book_ids,
-    ):
-        subjects[book_id].append(subject)
-    rows = {
-        row[0]: row[1:]
-        for row in db.execute(
-            f"SELECT id, title, subtitle, description, publisher FROM books WHERE id IN ({marks})", book_ids
-        )
-    }
+    texts = record_texts(db, book_ids)
     records, words = [], {}
     for book_id in book_ids:
-        title, subtitle, description, publisher = rows[book_id]
-        names = "; ".join(authors[book_id])
-        values = [title, subtitle, names, "; ".join(subjects[book_id]), description, publisher]
+        values = texts[book_id]
+        title, names = values[0], values[2]
         record = [*(search.search_text(v) for v in values), search_chinese.pinyin_keys([title, names])]
         records.append((book_id, record))
         words.update(dict.fromkeys(w.lower() for w in search.SUGGEST_WORD.findall(f"{title} {names}")))
