@@ -7,6 +7,7 @@ import pytest
 from accessible_lib import catalogue, search, search_chinese, search_hits, search_pairs, search_query
 
 from .conftest import make_book
+from .test_web import check_page_structure
 
 
 def found(db, query: str) -> set[str]:
@@ -105,6 +106,17 @@ def test_chinese_beside_other_words_is_found_through_the_pairs_of_the_chinese(db
     # The usual way, through the characters' index, also finds the phrase across a comma, as before.
     assert found(db, "红楼梦 hawkes") == {"红楼梦 in English", "Dream notes", "Comma notes"}
     assert found(db, "红楼梦 abridged") == {"红楼梦 in English", "Comma notes"}
+
+
+def test_the_search_page_lists_a_mixed_query_found_through_the_pairs(client, db, books):
+    """The reader's way: the search page for 红楼梦 with an author's name says how many it found and lists
+    the record holding both, not the book holding 红楼梦 only across a comma."""
+    titled = catalogue.add_book(db, make_book("红楼梦 in English", [("One", "Words.")], authors=["Hawkes"]))
+    catalogue.add_book(db, make_book("Comma notes", [("一", "红，楼梦 hawkes")], authors=["Someone"]))
+    soup = check_page_structure(client.get("/search", params={"q": "红楼梦 hawkes"}))
+    assert soup.h1.get_text() == "1 book found for 红楼梦 hawkes"
+    links = [a["href"] for a in soup.select("ol.results > li h2 a")]
+    assert links == [f"/books/{titled}"]
 
 
 def test_a_deleted_or_rewritten_book_leaves_the_pairs(db, books):
