@@ -121,3 +121,15 @@ def pytest_collection_modifyitems(config, items):
         return (-LONGEST_MODULES.get(module, 0), module not in slow, -counts[module])
 
     items.sort(key=cost)  # stable: a module's tests stay together and in their order
+
+
+def hold_every_turn(client, limiter_name: str, turns: int) -> tuple:
+    """Take every turn of one of the app's page limiters (`search_turns`, `chapter_turns`), after checking
+    it has `turns` (the setting); returns it and the holders, for `release_on_behalf_of`. The app must have
+    started (a page already asked for)."""
+    limiter = client.app_state[limiter_name]
+    assert limiter.total_tokens == turns
+    holders = [object() for _ in range(turns)]
+    for holder in holders:
+        client.portal.call(limiter.acquire_on_behalf_of, holder)
+    return limiter, holders

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from accessible_lib import catalogue, create_app, readers
 from accessible_lib.settings import Settings
 
-from .conftest import make_book
+from .conftest import hold_every_turn, make_book
 from .test_shelf import PASSWORD, sign_in
 
 
@@ -41,20 +41,15 @@ def test_many_pages_at_once_are_the_pages_one_at_a_time(client, db) -> None:
     assert [alone[path][0] for path in paths[:3]] == [200, 200, 404]
 
 
-def hold_every_turn(client, path: str, turns: int = 4) -> tuple:
+def take_every_turn(client, path: str, turns: int = 4) -> tuple:
     """Take every turn of the app's chapter limiter (`turns`: the setting); returns it and the holders."""
     assert client.get(path).status_code == 200
-    limiter = client.app_state["chapter_turns"]
-    assert limiter.total_tokens == turns
-    holders = [object() for _ in range(turns)]
-    for holder in holders:
-        client.portal.call(limiter.acquire_on_behalf_of, holder)
-    return limiter, holders
+    return hold_every_turn(client, "chapter_turns", turns)
 
 
 def test_a_chapter_page_waits_while_others_hold_every_turn(client, db) -> None:
     path = f"/books/{add_book(db)}/read/1"
-    limiter, holders = hold_every_turn(client, path)
+    limiter, holders = take_every_turn(client, path)
     answered = []
     waiting = threading.Thread(target=lambda: answered.append(client.get(path).status_code))
     waiting.start()
@@ -72,7 +67,7 @@ def test_the_turns_are_a_setting(tmp_path, db) -> None:
     assert settings.chapters_at_once == 2
     path = f"/books/{add_book(db)}/read/1"  # db: the catalogue of the same data directory
     with TestClient(create_app(settings)) as client:
-        limiter, holders = hold_every_turn(client, path, turns=2)
+        limiter, holders = take_every_turn(client, path, turns=2)
         answered = []
         waiting = threading.Thread(target=lambda: answered.append(client.get(path).status_code))
         waiting.start()
@@ -90,7 +85,7 @@ def test_a_signed_in_readers_page_does_not_wait_for_a_turn(settings, db) -> None
     readers.add_reader(db, "ann@example.org", "Ann", PASSWORD)
     answered = []
     with TestClient(create_app(settings)) as client:
-        limiter, holders = hold_every_turn(client, path)
+        limiter, holders = take_every_turn(client, path)
         sign_in(client, "ann@example.org")
         asking = threading.Thread(target=lambda: answered.append(client.get(path)))
         asking.start()

@@ -15,7 +15,7 @@ from accessible_lib import catalogue, create_app
 from accessible_lib.db import open_database
 from accessible_lib.settings import Settings
 
-from .conftest import make_book
+from .conftest import hold_every_turn, make_book
 
 SEARCHES = ["/search?q=whale", "/opds/search?query=whale", "/opds/v1.2/search?q=whale"]
 
@@ -37,12 +37,7 @@ def answer(response) -> tuple[int, bytes]:
 def take_every_turn(client, turns: int = 2) -> tuple:
     """Hold every turn of the app's search limiter (`turns`: the setting); returns it and the holders."""
     assert client.get("/").status_code == 200  # the app has started
-    limiter = client.app_state["search_turns"]
-    assert limiter.total_tokens == turns
-    holders = [object() for _ in range(turns)]
-    for holder in holders:
-        client.portal.call(limiter.acquire_on_behalf_of, holder)
-    return limiter, holders
+    return hold_every_turn(client, "search_turns", turns)
 
 
 def test_many_searches_at_once_answer_as_one_at_a_time(settings) -> None:
